@@ -1,0 +1,107 @@
+"""Middlewares: request ids, problem+json errors, security headers, the actor."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from hub.errors import (
+    BadRequest,
+    HubError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+)
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PROBLEM_JSON = "application/problem+json"
+REQUEST_ID = web.RequestKey("request_id", str)
+SESSION_COOKIE = "__Host-hub_session"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def problem_response(err: HubError, request_id: str, lang: str = "sv") -> web.Response:
+    body = err.problem(lang)
+    body["request_id"] = request_id
+    response = web.json_response(body, status=err.status, content_type=PROBLEM_JSON)
+    retry_after = err.extra.get("retry_after")
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    if err.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hub"'
+    return response
+
+
+def preferred_language(request: web.Request) -> str:
+    lang = request.cookies.get("lang") or request.headers.get("Accept-Language") or "sv"
+    return "en" if lang.lower().startswith("en") else "sv"
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        return await handler(request)
+    except HubError as err:
+        return problem_response(err, request_id, preferred_language(request))
+    except web.HTTPRequestEntityTooLarge:
+        return problem_response(PayloadTooLarge(), request_id, preferred_language(request))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if not request.path.startswith("/api/") and exc.status == 404:
+            raise
+        mapped: HubError = {404: NotFound(), 405: MethodNotAllowed()}.get(
+            exc.status, BadRequest(exc.reason))
+        return problem_response(mapped, request_id, preferred_language(request))
+    except Exception:
+        log.exception("request_failed", method=request.method, route=_route_name(request))
+        return problem_response(HubError(), request_id, preferred_language(request))
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _route_name(request: web.Request) -> str:
+    # The route template, not the path: paths may hold ids only, but templates
+    # keep the log readable and free of anything a client typed.
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "?"
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request,
+                                      handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    headers = response.headers
+    headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if not request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def bearer_or_cookie(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated()
+        return token.strip()
+    return request.cookies.get(SESSION_COOKIE)

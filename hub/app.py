@@ -1,0 +1,105 @@
+"""The composition root: settings in, a ready aiohttp application out.
+
+Everything with a lifetime (engine, key store, services) is opened in a
+`cleanup_ctx` generator and closed with the app, in tests as in production.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+import keys
+from hub.clock import Clock, SystemClock
+from hub.config import ConfigError, Settings
+from hub.db.engine import Database, create_engine
+from hub.services.admin import AdminService
+from hub.services.auth import AuthService, SessionPolicy
+from hub.services.keystore import KeyStore
+from hub.services.persons import PersonService
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Hub:
+    """The services of one running hub, shared by the API, the web UI and the CLI."""
+
+    settings: Settings
+    db: Database
+    keystore: KeyStore
+    auth: AuthService
+    admin: AdminService
+    persons: PersonService
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+HUB = web.AppKey("hub", Hub)
+
+
+def load_master_key(settings: Settings) -> keys.MasterKey:
+    """The master key from HUB_MASTER_KEY or the key file.
+
+    Raises:
+        ConfigError: missing, malformed or readable by others.
+    """
+    try:
+        if settings.master_key is not None:
+            return keys.MasterKey.from_encoded(settings.master_key.get_secret_value())
+        path = settings.resolved_master_key_file
+        if not path.exists():
+            raise ConfigError(
+                f"no master key at {path}: run `hub init` or set HUB_MASTER_KEY")
+        return keys.MasterKey.from_file(path)
+    except keys.KeyFileError as err:
+        raise ConfigError(str(err)) from err
+
+
+def build_hub(settings: Settings, clock: Clock | None = None,
+              master: keys.MasterKey | None = None) -> Hub:
+    clock = clock or SystemClock()
+    master = master or load_master_key(settings)
+    db = Database(create_engine(settings.resolved_database_url, settings.database_schema))
+    keystore = KeyStore(master, clock)
+    policy = SessionPolicy(
+        idle=dt.timedelta(minutes=settings.session_idle_minutes),
+        absolute=dt.timedelta(hours=settings.session_absolute_hours),
+        free_failures=settings.login_free_failures,
+    )
+    return Hub(
+        settings=settings, db=db, keystore=keystore, clock=clock,
+        auth=AuthService(db, keystore, clock, policy),
+        admin=AdminService(db, keystore, clock),
+        persons=PersonService(db, keystore, clock),
+    )
+
+
+def create_app(settings: Settings, clock: Clock | None = None,
+               master: keys.MasterKey | None = None) -> web.Application:
+    from hub.api.middleware import error_middleware, security_headers_middleware
+    from hub.api.routes import add_api_routes
+    from hub.web.views import add_web_routes
+
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[security_headers_middleware, error_middleware],
+    )
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        hub = build_hub(settings, clock, master)
+        app[HUB] = hub
+        log.info("hub_started", database=hub.db.engine.dialect.name)
+        yield
+        await hub.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    add_api_routes(app)
+    add_web_routes(app)
+    return app

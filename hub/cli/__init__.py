@@ -1,0 +1,170 @@
+"""The `hub` admin CLI: init, serve, migrate, org/user administration, demo data.
+
+It runs on the hub's own machine with the master key and acts through the same
+services as the API, as the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.app import Hub, build_hub
+from hub.config import ConfigError, Settings, load_settings
+from hub.domain.roles import OrgKind, Role
+from hub.errors import HubError
+from hub.logs import configure_logging
+
+app = typer.Typer(help="Administer the home-care message hub.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _run(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
+    """Build the hub's services, run `work`, close them; errors become exit codes."""
+    async def main() -> T:
+        hub = build_hub(settings)
+        try:
+            return await work(hub)
+        finally:
+            await hub.close()
+
+    try:
+        return asyncio.run(main())
+    except ConfigError as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    except HubError as err:
+        detail = f": {err.detail}" if err.detail else ""
+        extra = f" {err.extra}" if err.extra else ""
+        err_console.print(f"[red]{err.title_en}{detail}{extra}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def init() -> None:
+    """Create the data directory, master key, dev TLS files and the schema (idempotent)."""
+    from hub.cli.setup import initialize
+
+    settings = _settings()
+    for line in asyncio.run(initialize(settings)):
+        console.print(line)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest."""
+    from hub.cli.setup import migrate_database
+
+    settings = _settings()
+    revision = asyncio.run(migrate_database(settings))
+    console.print(f"Database schema at revision {revision}")
+
+
+@app.command()
+def serve() -> None:
+    """Run the hub (HTTPS unless HUB_TLS=false on a loopback address)."""
+    from hub.cli.setup import check_ready
+    from hub.server import serve as run_server
+
+    settings = _settings()
+    try:
+        asyncio.run(check_ready(settings))
+    except ConfigError as err:
+        err_console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    run_server(settings)
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option(help="Display name")],
+    kind: Annotated[OrgKind, typer.Option(help="Kind of organization")],
+    org_number: Annotated[str, typer.Option(help="Organisationsnummer")],
+    authority: Annotated[str, typer.Option(help="Huvudman's organisationsnummer")],
+) -> None:
+    """Create an organization."""
+    from hub.services.actor import CLI_OPERATOR
+    from hub.services.admin import NewOrganization
+
+    settings = _settings()
+    org = _run(settings, lambda hub: hub.admin.create_organization(
+        CLI_OPERATOR, NewOrganization(name=name, kind=kind, org_number=org_number,
+                                      authority=authority)))
+    console.print(f"Created organization {org.id}")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """List organizations."""
+    settings = _settings()
+    orgs = _run(settings, lambda hub: hub.admin.list_organizations())
+    table = Table("id", "name", "kind", "org number")
+    for o in orgs:
+        table.add_row(str(o.id), o.name, o.kind, o.org_number)
+    console.print(table)
+
+
+@user_app.command("create")
+def user_create(
+    organization: Annotated[uuid.UUID, typer.Option("--org", help="Organization id")],
+    username: Annotated[str, typer.Option()],
+    display_name: Annotated[str, typer.Option("--name", help="Name shown to colleagues")],
+    role: Annotated[list[Role], typer.Option(help="Role; repeat for several")],
+    unit: Annotated[uuid.UUID | None, typer.Option(help="Unit id")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
+) -> None:
+    """Create an account; prints the TOTP enrolment URI and QR code once."""
+    from hub.cli.setup import print_totp_enrolment
+    from hub.services.actor import CLI_OPERATOR
+    from hub.services.admin import NewUser
+
+    settings = _settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    created = _run(settings, lambda hub: hub.admin.create_user(CLI_OPERATOR, NewUser(
+        organization_id=organization, username=username, display_name=display_name,
+        password=password, roles=frozenset(role), unit_id=unit)))
+    console.print(f"Created user {created.user.id} ({created.user.username})")
+    print_totp_enrolment(console, created.totp_uri, created.totp_secret)
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[bool, typer.Option(help="Seed only when the hub has no organizations")]
+    = True,
+) -> None:
+    """Seed the demo organizations, units, accounts, persons and engagements."""
+    from hub.cli.demo import seed_demo
+
+    settings = _settings()
+    _run(settings, lambda hub: seed_demo(hub, console, if_empty=if_empty))
+
+
+def main() -> None:
+    app()

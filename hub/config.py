@@ -1,0 +1,151 @@
+"""Configuration: `HUB_` environment variables, an optional TOML file, defaults.
+
+Precedence, highest first: environment, the TOML file named by `HUB_CONFIG_FILE`,
+defaults. `load_settings` turns every validation problem into one `ConfigError`
+with a readable message, so `hub serve` can refuse to start with a clear reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says what to fix."""
+
+
+SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="forbid")
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    database_schema: str | None = Field(
+        default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema (search_path) for the hub's tables",
+    )
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=1, le=65535)
+    tls: bool = True
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    public_hostnames: list[str] = ["localhost", "127.0.0.1", "::1"]
+
+    session_idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    login_free_failures: int = Field(default=5, ge=1, le=100)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    trust_forwarded_for: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("HUB_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError as err:
+            raise ValueError("is not a database URL") from err
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+asyncpg")
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"driver {url.drivername!r} is not supported; use postgresql+asyncpg:// "
+                "or sqlite+aiosqlite://"
+            )
+        return url.render_as_string(hide_password=False)
+
+    @model_validator(mode="after")
+    def _tls_for_non_loopback(self) -> Settings:
+        if not self.tls and not _is_loopback(self.host):
+            raise ValueError(
+                f"refusing to listen on {self.host} without TLS; bind to 127.0.0.1 "
+                "or enable TLS (HUB_TLS=true)"
+            )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("HUB_TLS_CERT and HUB_TLS_KEY must be given together")
+        if self.master_key is not None and self.master_key_file is not None:
+            raise ValueError("give either HUB_MASTER_KEY or HUB_MASTER_KEY_FILE, not both")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "keys" / "master.key"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and the optional TOML file.
+
+    Raises:
+        ConfigError: a value is missing or malformed; the message names it.
+    """
+    config_file = os.environ.get("HUB_CONFIG_FILE")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"HUB_CONFIG_FILE points at {config_file}, which does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "configuration"
+            name = f"HUB_{where.upper()}" if e["loc"] else where
+            problems.append(f"{name}: {e['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

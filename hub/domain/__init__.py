@@ -1,0 +1,1 @@
+"""Pure domain code: value types and rules, no I/O."""

@@ -1,0 +1,43 @@
+"""Running the app: TLS context and the listener."""
+
+from __future__ import annotations
+
+import ssl
+
+import structlog
+from aiohttp import web
+
+import keys
+from hub.app import create_app
+from hub.config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def server_tls_context(settings: Settings) -> tuple[ssl.SSLContext, keys.DevTls | None]:
+    """TLS 1.2+ with ECDHE and AES-GCM; the dev CA when no certificate is configured."""
+    dev = None
+    if settings.tls_cert and settings.tls_key:
+        cert, key = settings.tls_cert, settings.tls_key
+    else:
+        dev = keys.ensure_dev_tls(settings.tls_dir, settings.public_hostnames)
+        cert, key = dev.cert, dev.key
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # TLS 1.2 suites; TLS 1.3 suites are all AEAD and negotiated by OpenSSL.
+    ctx.set_ciphers("ECDHE+AESGCM")
+    ctx.load_cert_chain(cert, key)
+    return ctx, dev
+
+
+def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    ssl_context = None
+    if settings.tls:
+        ssl_context, dev = server_tls_context(settings)
+        if dev is not None:
+            print(f"Development TLS: trust the CA certificate at {dev.ca_cert.resolve()}")
+    scheme = "https" if ssl_context else "http"
+    print(f"Hub listening on {scheme}://{settings.host}:{settings.port}", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context,
+                print=None, access_log=None, handle_signals=True)

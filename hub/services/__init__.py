@@ -1,0 +1,1 @@
+"""Domain services: the rules, the transactions, authorization."""

@@ -1,0 +1,34 @@
+"""Who is acting: a signed-in person or a system client with an API token."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hub.domain.roles import Role
+from hub.errors import Forbidden
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: Literal["user", "system", "cli"]
+    organization_id: uuid.UUID | None
+    user_id: uuid.UUID | None = None
+    unit_id: uuid.UUID | None = None
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    session_id: uuid.UUID | None = None
+    token_id: uuid.UUID | None = None
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    def require(self, *roles: Role) -> None:
+        """Raise Forbidden unless the actor holds at least one of `roles`."""
+        if not any(r in self.roles for r in roles):
+            raise Forbidden()
+
+
+# The admin CLI runs on the hub's own machine with the master key: it acts as the
+# operator (STYLE.md: authorization in services, so the CLI goes through them too).
+CLI_OPERATOR = Actor(kind="cli", organization_id=None, roles=frozenset({Role.OPERATOR}))

@@ -1,0 +1,287 @@
+"""Sign-in at LoA3: password (argon2id) plus TOTP, throttling, sessions, API tokens.
+
+One answer for every failed sign-in (`InvalidCredentials`), whether the account is
+unknown, disabled, the password wrong or the one-time code wrong or reused, so the
+answer tells an attacker nothing. Failures are counted per account name and per
+client address under a keyed hash; past the free allowance each new failure doubles
+the wait, up to 15 minutes. A successful sign-in clears the account's count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import pyotp
+import structlog
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+import keys
+from hub.clock import Clock
+from hub.db.engine import Database
+from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
+from hub.domain.roles import Role
+from hub.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
+from hub.services import passwords
+from hub.services.actor import Actor
+from hub.services.keystore import HUB_OWNER, KeyStore
+
+log = structlog.get_logger(__name__)
+
+SESSION_PREFIX = "hubs"
+API_TOKEN_PREFIX = "hubt"  # noqa: S105  (a prefix, not a secret)
+MAX_BACKOFF_SECONDS = 15 * 60
+FAILURE_MEMORY = dt.timedelta(minutes=30)
+# last_seen_at is written at most this often, so reads do not turn into writes.
+TOUCH_INTERVAL = dt.timedelta(seconds=60)
+TOTP_ISSUER = "Göteborgs omsorgshubb"
+
+
+def totp_context(user_id: uuid.UUID) -> str:
+    return f"totp:{user_id}"
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    username: str
+    password: str
+    totp_code: str
+    client_address: str
+    session_kind: str = "api"
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    token: str
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle: dt.timedelta
+    absolute: dt.timedelta
+    free_failures: int
+
+
+class AuthService:
+    def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
+                 policy: SessionPolicy) -> None:
+        self._db = db
+        self._keys = keystore
+        self._clock = clock
+        self._policy = policy
+
+    # -- sign-in -----------------------------------------------------------------
+
+    async def login(self, attempt: LoginAttempt) -> IssuedSession:
+        """Sign in with password and TOTP code; start a session.
+
+        Raises:
+            TooManyAttempts: the account name or the client address is throttled.
+            InvalidCredentials: anything else wrong, always the same answer.
+        """
+        username = attempt.username.strip().lower()
+        account_key = self._keys.blind_index("login-account\x00" + username)
+        address_key = self._keys.blind_index("login-address\x00" + attempt.client_address)
+        now = self._clock.now()
+
+        async with self._db.read() as s:
+            wait = await self._throttle_wait_txn(s, [account_key, address_key], now)
+            user = await s.scalar(select(User).where(col(User.username) == username))
+        if wait:
+            raise TooManyAttempts(retry_after=wait)
+
+        ok, needs_rehash = await passwords.verify_password(
+            user.password_hash if user else None, attempt.password)
+        new_hash = await passwords.hash_password(attempt.password) if ok and needs_rehash else None
+
+        async with self._db.transaction() as s:
+            issued = None
+            if ok and user is not None and user.disabled_at is None:
+                user = await s.get(User, user.id, with_for_update=True)
+                assert user is not None
+                step = await self._accept_totp_txn(s, user, attempt.totp_code, now)
+                if step is not None:
+                    user.totp_last_step = step
+                    if new_hash:
+                        user.password_hash = new_hash
+                    issued = await self._start_session_txn(s, user.id, attempt.session_kind, now)
+                    await s.execute(
+                        delete(LoginThrottle).where(col(LoginThrottle.key) == account_key))
+            if issued is None:
+                await self._record_failure_txn(s, account_key, "account", now)
+                await self._record_failure_txn(s, address_key, "address", now)
+        if issued is None:
+            log.info("login_failed")
+            raise InvalidCredentials()
+        log.info("login_succeeded", user_id=str(issued.user_id), session_id=str(issued.session_id))
+        return issued
+
+    async def _accept_totp_txn(self, s: AsyncSession, user: User, code: str,
+                               now: dt.datetime) -> int | None:
+        """The time step of `code` if it is valid now (±1 step) and newer than the
+        last accepted one; None otherwise. A code is thereby good exactly once."""
+        code = code.strip().replace(" ", "")
+        if not (code.isdigit() and len(code) == 6):
+            return None
+        secret = await self._keys.open_field_txn(
+            s, HUB_OWNER, user.totp_secret, totp_context(user.id))
+        totp = pyotp.TOTP(secret)
+        current = totp.timecode(now)
+        matched = None
+        for step in (current - 1, current, current + 1):
+            candidate = totp.generate_otp(step)
+            if secrets.compare_digest(candidate, code):
+                matched = step
+        if matched is None or matched <= user.totp_last_step:
+            return None
+        return matched
+
+    async def _throttle_wait_txn(self, s: AsyncSession, throttle_keys: list[str],
+                                 now: dt.datetime) -> int:
+        rows = (await s.scalars(
+            select(LoginThrottle).where(col(LoginThrottle.key).in_(throttle_keys))
+        )).all()
+        wait = 0.0
+        for row in rows:
+            if row.blocked_until and row.blocked_until > now:
+                wait = max(wait, (row.blocked_until - now).total_seconds())
+        return int(wait) + (1 if wait else 0)
+
+    async def _record_failure_txn(self, s: AsyncSession, key: str, scope: str,
+                                  now: dt.datetime) -> None:
+        row = await s.get(LoginThrottle, key, with_for_update=True)
+        if row is None:
+            row = LoginThrottle(key=key, scope=scope, failures=0, last_failure_at=now)
+            s.add(row)
+        elif now - row.last_failure_at > FAILURE_MEMORY:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = now
+        over = row.failures - self._policy.free_failures
+        if over >= 0:
+            delay = min(2 ** over, MAX_BACKOFF_SECONDS)
+            row.blocked_until = now + dt.timedelta(seconds=delay)
+            if over == 0:
+                log.warning("login_throttled", scope=scope)
+
+    # -- sessions -----------------------------------------------------------------
+
+    async def _start_session_txn(self, s: AsyncSession, user_id: uuid.UUID, kind: str,
+                                 now: dt.datetime) -> IssuedSession:
+        token = keys.new_token(SESSION_PREFIX)
+        row = Session(
+            token_hash=keys.token_hash(token), user_id=user_id, kind=kind,
+            created_at=now, last_seen_at=now, expires_at=now + self._policy.absolute,
+        )
+        s.add(row)
+        await s.flush()
+        return IssuedSession(token=token, session_id=row.id, user_id=user_id,
+                             expires_at=row.expires_at)
+
+    async def authenticate(self, token: str) -> Actor:
+        """Resolve a bearer token or session cookie to an actor.
+
+        Raises:
+            Unauthenticated: unknown, revoked or expired token, or disabled account.
+        """
+        if token.startswith(API_TOKEN_PREFIX + "_"):
+            return await self._authenticate_api_token(token)
+        if not token.startswith(SESSION_PREFIX + "_"):
+            raise Unauthenticated()
+        digest = keys.token_hash(token)
+        now = self._clock.now()
+        async with self._db.read() as s:
+            row = await s.scalar(select(Session).where(col(Session.token_hash) == digest))
+            if row is None or row.revoked_at is not None:
+                raise Unauthenticated()
+            if now >= row.expires_at or now - row.last_seen_at >= self._policy.idle:
+                raise Unauthenticated(detail="session expired")
+            user = await s.get(User, row.user_id)
+            if user is None or user.disabled_at is not None:
+                raise Unauthenticated()
+            roles = frozenset(Role(r) for r in (await s.scalars(
+                select(UserRole.role).where(col(UserRole.user_id) == user.id))).all())
+        if now - row.last_seen_at >= TOUCH_INTERVAL:
+            async with self._db.transaction() as s:
+                await s.execute(update(Session).where(col(Session.id) == row.id)
+                                .values(last_seen_at=now))
+        return Actor(kind="user", organization_id=user.organization_id, user_id=user.id,
+                     unit_id=user.unit_id, roles=roles, session_id=row.id)
+
+    async def logout(self, actor: Actor) -> None:
+        """Revoke the actor's session; the token stops working at once."""
+        if actor.session_id is None:
+            return
+        async with self._db.transaction() as s:
+            await s.execute(update(Session).where(col(Session.id) == actor.session_id)
+                            .values(revoked_at=self._clock.now()))
+        log.info("logged_out", session_id=str(actor.session_id))
+
+    # -- API tokens for system clients -------------------------------------------------
+
+    async def _authenticate_api_token(self, token: str) -> Actor:
+        digest = keys.token_hash(token)
+        now = self._clock.now()
+        async with self._db.read() as s:
+            row = await s.scalar(select(ApiToken).where(col(ApiToken.token_hash) == digest))
+        if row is None or row.revoked_at is not None:
+            raise Unauthenticated()
+        if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
+            async with self._db.transaction() as s:
+                await s.execute(update(ApiToken).where(col(ApiToken.id) == row.id)
+                                .values(last_used_at=now))
+        return Actor(kind="system", organization_id=row.organization_id, token_id=row.id)
+
+    async def create_api_token(self, actor: Actor, name: str) -> tuple[ApiToken, str]:
+        """Issue a token for a system client of the actor's organization (IT contact).
+
+        Returns the row and the token, which is shown once and stored only hashed.
+        """
+        actor.require(Role.IT_CONTACT)
+        assert actor.organization_id is not None and actor.user_id is not None
+        token = keys.new_token(API_TOKEN_PREFIX)
+        row = ApiToken(organization_id=actor.organization_id, name=name,
+                       token_hash=keys.token_hash(token), created_by=actor.user_id,
+                       created_at=self._clock.now())
+        async with self._db.transaction() as s:
+            s.add(row)
+        log.info("api_token_created", token_id=str(row.id))
+        return row, token
+
+    async def list_api_tokens(self, actor: Actor) -> list[ApiToken]:
+        actor.require(Role.IT_CONTACT)
+        async with self._db.read() as s:
+            return list((await s.scalars(
+                select(ApiToken).where(col(ApiToken.organization_id) == actor.organization_id)
+                .order_by(col(ApiToken.created_at))
+            )).all())
+
+    async def revoke_api_token(self, actor: Actor, token_id: uuid.UUID) -> None:
+        """Raises NotFound for a token of another organization."""
+        actor.require(Role.IT_CONTACT)
+        async with self._db.transaction() as s:
+            row = await s.get(ApiToken, token_id)
+            if row is None or row.organization_id != actor.organization_id:
+                raise NotFound()
+            if row.revoked_at is None:
+                row.revoked_at = self._clock.now()
+        log.info("api_token_revoked", token_id=str(token_id))
+
+
+async def end_sessions_txn(s: AsyncSession, user_id: uuid.UUID, now: dt.datetime) -> None:
+    """Revoke every live session of a user (disable, role change)."""
+    await s.execute(
+        update(Session).where(col(Session.user_id) == user_id, col(Session.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def provisioning_uri(secret: str, username: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)

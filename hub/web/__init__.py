@@ -1,0 +1,1 @@
+"""The server-rendered web UI (Swedish by default, English available)."""

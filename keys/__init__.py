@@ -1,0 +1,87 @@
+"""Keys and cryptography for the hub: the only package that touches `cryptography`.
+
+Key hierarchy
+=============
+
+::
+
+    master key (32 bytes, in a 0600 file outside the database)
+     |-- HKDF "kek-wrap"      wraps every KEK stored in the database
+     |-- HKDF "blind-index"   HMAC key for equality lookups on encrypted values
+     |-- HKDF "audit-signing" Ed25519 seed for signed audit-log checkpoints
+     |
+     +-- KEK per owner and version ("org:<uuid>" or "hub", v1, v2, ...)
+          |   random, stored wrapped by the master key; AAD names owner+version
+          |
+          +-- data key (DEK) per record, random
+               |   wrapped once per reader organization under that
+               |   organization's KEK; AAD names the KEK and the record
+               |
+               +-- the record (message body, field value), sealed under the DEK;
+                   AAD binds the ciphertext to its row
+
+Consequences:
+
+* A database dump alone decrypts nothing: every stored key is wrapped, and the
+  root of the chain lives in the master key file.
+* Sharing a message with another organization wraps its DEK once more; revoking
+  or losing access is a matter of deleting that organization's wrapped DEK.
+* Rotating an organization's KEK creates version n+1 and re-wraps the DEKs
+  (`rewrap_data_key`, `rewrap_field`); records are never re-encrypted, and
+  version n keeps working until the migration is done.
+* Because every AAD names owner, version and row (`context`), a ciphertext or
+  wrapped key copied to another row or organization fails to open
+  (`DecryptionError`) rather than decrypting the wrong thing.
+
+All symmetric encryption is AES-256-GCM with random 96-bit nonces
+(`seal`/`open_sealed`). Errors form one tree rooted at `KeysError`, see
+`keys._errors`.
+
+This package does no I/O beyond reading and writing its own key and certificate
+files, and imports nothing from `hub` or `clients`.
+"""
+
+from __future__ import annotations
+
+from keys._aead import new_data_key, open_sealed, seal
+from keys._blind import blind_index
+from keys._envelope import (
+    field_kek_version,
+    open_field,
+    rewrap_data_key,
+    rewrap_field,
+    seal_field,
+    unwrap_data_key,
+    wrap_data_key,
+)
+from keys._errors import DecryptionError, KeyFileError, KeysError
+from keys._kek import Kek
+from keys._master import MasterKey
+from keys._signing import SigningKey, verify
+from keys._tls import DevTls, ensure_dev_tls
+from keys._tokens import new_token, token_hash
+
+__all__ = [
+    "DecryptionError",
+    "DevTls",
+    "Kek",
+    "KeyFileError",
+    "KeysError",
+    "MasterKey",
+    "SigningKey",
+    "blind_index",
+    "ensure_dev_tls",
+    "field_kek_version",
+    "new_data_key",
+    "new_token",
+    "open_field",
+    "open_sealed",
+    "rewrap_data_key",
+    "rewrap_field",
+    "seal",
+    "seal_field",
+    "token_hash",
+    "unwrap_data_key",
+    "verify",
+    "wrap_data_key",
+]

@@ -1,0 +1,59 @@
+"""Factories that build rows through the services, as a user would."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass
+
+import pyotp
+
+from hub.app import Hub
+from hub.db.models import Organization, Unit
+from hub.domain.roles import OrgKind, Role
+from hub.services.actor import CLI_OPERATOR
+from hub.services.admin import NewOrganization, NewUser
+
+PASSWORD = "correct-horse-battery"
+CITY = "2120001355"
+_counter = itertools.count(1)
+# Valid organisationsnummer (Luhn) for private companies in tests.
+PRIVATE_NUMBERS = ["5591234561", "5592345671", "5566778899", "5560160680"]
+
+
+@dataclass(frozen=True)
+class Account:
+    id: uuid.UUID
+    username: str
+    password: str
+    totp_secret: str
+    organization_id: uuid.UUID
+    unit_id: uuid.UUID | None
+
+    def code(self, hub: Hub, offset_steps: int = 0) -> str:
+        totp = pyotp.TOTP(self.totp_secret)
+        return totp.generate_otp(totp.timecode(hub.clock.now()) + offset_steps)
+
+
+async def make_org(hub: Hub, kind: OrgKind = OrgKind.PRIVATE_HOME_CARE,
+                   name: str | None = None) -> Organization:
+    n = next(_counter)
+    number = PRIVATE_NUMBERS[n % len(PRIVATE_NUMBERS)] if kind is OrgKind.PRIVATE_HOME_CARE \
+        else CITY
+    return await hub.admin.create_organization(CLI_OPERATOR, NewOrganization(
+        name=name or f"Org {n} {kind.value}", kind=kind, org_number=number, authority=number))
+
+
+async def make_unit(hub: Hub, org: Organization, name: str | None = None) -> Unit:
+    return await hub.admin.create_unit(CLI_OPERATOR, org.id, name or f"Enhet {next(_counter)}")
+
+
+async def make_user(hub: Hub, org: Organization, *roles: Role,
+                    unit: Unit | None = None, username: str | None = None) -> Account:
+    username = username or f"user{next(_counter)}"
+    created = await hub.admin.create_user(CLI_OPERATOR, NewUser(
+        organization_id=org.id, username=username, display_name=f"Test {username}",
+        password=PASSWORD, roles=frozenset(roles or (Role.STAFF,)),
+        unit_id=unit.id if unit else None))
+    return Account(created.user.id, username, PASSWORD, created.totp_secret, org.id,
+                   unit.id if unit else None)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+import keys
+from hub.app import Hub, build_hub, create_app
+from hub.cli.setup import ensure_hub_kek
+from hub.clock import FixedClock
+from hub.config import Settings
+from tests.factories import Account
+
+
+@pytest.fixture
+async def hub(settings: Settings, clock: FixedClock,
+              master_key: keys.MasterKey) -> AsyncIterator[Hub]:
+    hub = build_hub(settings, clock, master_key)
+    await ensure_hub_kek(hub.db, hub.keystore)
+    yield hub
+    await hub.close()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]], settings: Settings,
+    clock: FixedClock, master_key: keys.MasterKey, hub: Hub,
+) -> TestClient[Any, Any]:
+    """A client of the real app on the same database and clock as the `hub` fixture,
+    which the factories use to build rows."""
+    app = create_app(settings, clock, master_key)
+    return await aiohttp_client(app)
+
+
+async def login(client: TestClient[Any, Any], hub: Hub, account: Account) -> str:
+    response = await client.post("/api/v1/auth/login", json={
+        "username": account.username, "password": account.password,
+        "totp": account.code(hub)})
+    assert response.status == 201, await response.text()
+    return str((await response.json())["token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
