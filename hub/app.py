@@ -17,9 +17,13 @@ import keys
 from hub.clock import Clock, SystemClock
 from hub.config import ConfigError, Settings
 from hub.db.engine import Database, create_engine
+from hub.live import LocalNotifier, Notifier
 from hub.services.admin import AdminService
 from hub.services.auth import AuthService, SessionPolicy
+from hub.services.groups import GroupService
+from hub.services.inbox import InboxService
 from hub.services.keystore import KeyStore
+from hub.services.messages import MessageService
 from hub.services.persons import PersonService
 
 log = structlog.get_logger(__name__)
@@ -35,6 +39,10 @@ class Hub:
     auth: AuthService
     admin: AdminService
     persons: PersonService
+    groups: GroupService
+    messages: MessageService
+    inbox: InboxService
+    notifier: Notifier
     clock: Clock
 
     async def close(self) -> None:
@@ -73,22 +81,29 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         absolute=dt.timedelta(hours=settings.session_absolute_hours),
         free_failures=settings.login_free_failures,
     )
+    notifier = LocalNotifier()
+    persons = PersonService(db, keystore, clock)
     return Hub(
-        settings=settings, db=db, keystore=keystore, clock=clock,
+        settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
         auth=AuthService(db, keystore, clock, policy),
         admin=AdminService(db, keystore, clock),
-        persons=PersonService(db, keystore, clock),
+        persons=persons,
+        groups=GroupService(db, clock),
+        messages=MessageService(db, keystore, clock, notifier, persons),
+        inbox=InboxService(db, keystore, clock, notifier),
     )
 
 
 def create_app(settings: Settings, clock: Clock | None = None,
                master: keys.MasterKey | None = None) -> web.Application:
+    from hub.api.messaging import MESSAGE_BODY_LIMIT
     from hub.api.middleware import error_middleware, security_headers_middleware
     from hub.api.routes import add_api_routes
     from hub.web.views import add_web_routes
 
+    # The largest body any route takes; each route enforces its own limit when reading.
     app = web.Application(
-        client_max_size=settings.max_body_bytes,
+        client_max_size=max(settings.max_body_bytes, MESSAGE_BODY_LIMIT),
         middlewares=[security_headers_middleware, error_middleware],
     )
 

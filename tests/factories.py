@@ -57,3 +57,37 @@ async def make_user(hub: Hub, org: Organization, *roles: Role,
         unit_id=unit.id if unit else None))
     return Account(created.user.id, username, PASSWORD, created.totp_secret, org.id,
                    unit.id if unit else None)
+
+
+async def make_group(hub: Hub, org: Organization, *members: Account | Unit,
+                     name: str | None = None, unit: Unit | None = None) -> uuid.UUID:
+    """A contact group of `org` with the given users and whole units as members,
+    made by an IT contact of that organization."""
+    from hub.services.actor import Actor
+
+    it_contact = Actor(kind="user", organization_id=org.id, user_id=None,
+                       roles=frozenset({Role.IT_CONTACT}))
+    group = await hub.groups.create(it_contact, name or f"Grupp {next(_counter)}",
+                                    unit_id=unit.id if unit else None)
+    for member in members:
+        if isinstance(member, Account):
+            await hub.groups.add_member(it_contact, group.id, user_id=member.id)
+        else:
+            await hub.groups.add_member(it_contact, group.id, unit_id=member.id)
+    return group.id
+
+
+async def make_person(hub: Hub, personnummer: str = "19121212-1212",
+                      name: str = "Tolvan Tolvansson", protected: bool = False,
+                      engaged_units: tuple[Unit, ...] = ()) -> uuid.UUID:
+    import datetime as dt
+
+    from hub.services.persons import NewEngagement, NewPerson
+
+    person_id = await hub.persons.register(CLI_OPERATOR, NewPerson(
+        personnummer=personnummer, name=name, protected_identity=protected))
+    for unit in engaged_units:
+        await hub.persons.add_engagement(CLI_OPERATOR, NewEngagement(
+            person_id=person_id, unit_id=unit.id, service_kind="home_care",
+            starts_on=hub.clock.now().date() - dt.timedelta(days=1)))
+    return person_id

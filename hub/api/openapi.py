@@ -48,7 +48,8 @@ def openapi_document(operations: list[Operation]) -> dict[str, Any]:
         if params:
             item["parameters"] = [
                 {"name": p, "in": "path", "required": True,
-                 "schema": {"type": "string", "format": "uuid"}} for p in params
+                 "schema": {"type": "integer", "minimum": 0} if p == "position"
+                 else {"type": "string", "format": "uuid"}} for p in params
             ]
         if op.body is not None:
             item["requestBody"] = {"required": True,

@@ -9,22 +9,47 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from hub.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
+from hub.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
 
-async def parse_json(request: web.Request, model: type[M]) -> M:
-    """Read the body as `model`.
+async def read_limited(request: web.Request, max_bytes: int) -> bytes:
+    """The body, refusing more than `max_bytes` (declared or actually sent)."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"at most {max_bytes} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"at most {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_json(request: web.Request, model: type[M], max_bytes: int | None = None) -> M:
+    """Read the body as `model`; `max_bytes` defaults to HUB_MAX_BODY_BYTES.
 
     Raises:
+        PayloadTooLarge: the body is over the limit.
         UnsupportedMediaType: not application/json. BadRequest: not JSON.
         ValidationFailed: unknown fields, wrong types, missing fields. The answer
         names the fields and never repeats the values sent.
     """
     if request.content_type != "application/json":
         raise UnsupportedMediaType("send application/json")
-    raw = await request.read()
+    if max_bytes is None:
+        from hub.app import HUB
+
+        max_bytes = request.app[HUB].settings.max_body_bytes
+    raw = await read_limited(request, max_bytes)
     try:
         json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.api import events
 from hub.api import handlers as h
+from hub.api import messaging as m
 from hub.api import schemas as s
 from hub.api.context import json_of
 from hub.api.openapi import Operation, add_operations, openapi_document
@@ -67,6 +69,58 @@ OPERATIONS = [
               "Record an engagement (case worker, or IT contact of the unit)",
               body=s.EngagementCreate, response=s.EngagementOut, status=201,
               tag="persons"),
+    # contact groups and the directory
+    Operation("GET", f"{V1}/groups", m.directory,
+              "Directory of contact groups; filters organization_id, organization_kind, "
+              "unit_id, name", response=s.GroupOut, list_response=True, tag="groups"),
+    Operation("POST", f"{V1}/groups", m.create_group,
+              "Create a contact group of my organization (IT contact)", body=s.GroupCreate,
+              response=s.GroupOut, status=201, tag="groups"),
+    Operation("GET", f"{V1}/groups/{{group_id}}", m.get_group, "One contact group",
+              response=s.GroupOut, tag="groups"),
+    Operation("PATCH", f"{V1}/groups/{{group_id}}", m.update_group,
+              "Rename, describe, archive or restore a group (IT contact)",
+              body=s.GroupUpdate, response=s.GroupOut, tag="groups"),
+    Operation("GET", f"{V1}/groups/{{group_id}}/members", m.list_members,
+              "Members of my organization's group", response=s.MemberOut,
+              list_response=True, tag="groups"),
+    Operation("POST", f"{V1}/groups/{{group_id}}/members", m.add_member,
+              "Add a user or a whole unit (IT contact)", body=s.MemberCreate,
+              response=s.MemberOut, status=201, tag="groups"),
+    Operation("DELETE", f"{V1}/groups/{{group_id}}/members/{{member_id}}", m.remove_member,
+              "Remove a member (IT contact)", status=204, tag="groups"),
+    # messages
+    Operation("POST", f"{V1}/messages", m.send_message,
+              "Send a message to contact groups (Idempotency-Key header supported)",
+              body=s.MessageCreate, response=s.MessageSent, status=201, tag="messages"),
+    Operation("GET", f"{V1}/inbox", m.inbox,
+              "My inbox, newest first; before, limit, unread, urgent, category, person_id, "
+              "group_id, archived", response=s.MessagePage, tag="messages"),
+    Operation("GET", f"{V1}/inbox/unread", m.unread_counts, "Unread messages per group",
+              response=s.UnreadCounts, tag="messages"),
+    Operation("GET", f"{V1}/sent", m.sent_box, "Messages I (scope=unit: my unit) sent",
+              response=s.MessagePage, tag="messages"),
+    Operation("GET", f"{V1}/threads/{{thread_id}}", m.thread, "A thread, oldest first",
+              response=s.MessageSummaryOut, list_response=True, tag="messages"),
+    Operation("GET", f"{V1}/messages/{{message_id}}", m.open_message,
+              "Open a message (decrypts it and marks it read)", response=s.MessageDetailOut,
+              tag="messages"),
+    Operation("GET", f"{V1}/messages/{{message_id}}/attachments/{{position}}",
+              m.download_attachment, "Download an attachment", tag="messages"),
+    Operation("POST", f"{V1}/messages/{{message_id}}/ack", m.acknowledge,
+              "Acknowledge a message, with an optional comment", body=s.AckCreate,
+              response=s.AckOut, status=201, tag="messages"),
+    Operation("POST", f"{V1}/messages/{{message_id}}/unread", m.mark_unread,
+              "Mark a message unread for me", status=204, tag="messages"),
+    Operation("PUT", f"{V1}/messages/{{message_id}}/archive", m.archive,
+              "Archive (or restore) a message for me", body=s.ArchiveUpdate, status=204,
+              tag="messages"),
+    Operation("GET", f"{V1}/messages/{{message_id}}/receipts", m.receipts,
+              "Read receipts and acknowledgements per group and user (sender's unit)",
+              response=s.GroupReceiptsOut, list_response=True, tag="messages"),
+    Operation("GET", f"{V1}/events", events.stream,
+              "Server-Sent Events: message and receipt events (ids only); Last-Event-ID "
+              "replays what was missed", tag="messages"),
 ]
 
 

@@ -161,3 +161,165 @@ class EngagementOut(Response):
 
 class Health(Response):
     status: Literal["ok"]
+
+
+# -- contact groups -----------------------------------------------------------------------
+
+class GroupCreate(Request):
+    name: Text200
+    unit_id: uuid.UUID | None = Field(default=None,
+                                      description="Makes the group this unit's functional inbox")
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class GroupUpdate(Request):
+    name: Text200 | None = None
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    archived: bool | None = None
+
+
+class GroupOut(Response):
+    id: uuid.UUID
+    name: str
+    description: str
+    organization: OrganizationRef
+    unit_id: uuid.UUID | None
+    unit_name: str | None
+    archived: bool
+
+
+class MemberCreate(Request):
+    user_id: uuid.UUID | None = None
+    unit_id: uuid.UUID | None = None
+
+
+class MemberOut(Response):
+    id: uuid.UUID
+    user_id: uuid.UUID | None
+    unit_id: uuid.UUID | None
+    label: str
+
+
+# -- messages -------------------------------------------------------------------------------
+
+Category = Literal["care_information", "assignment", "follow_up_request", "provider_change",
+                   "general"]
+Priority = Literal["normal", "urgent"]
+
+
+class AttachmentIn(Request):
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    content_type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    data: str = Field(description="The file, base64-encoded")
+
+
+class MessageCreate(Request):
+    group_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=20)]
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    body: Annotated[str, StringConstraints(max_length=65536)] = ""
+    category: Category = "general"
+    priority: Priority = "normal"
+    person_id: uuid.UUID | None = None
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=13)] | None = None
+    attachments: Annotated[list[AttachmentIn], Field(max_length=20)] = []
+    reply_to: uuid.UUID | None = None
+    requires_ack: bool = False
+    ack_deadline: dt.datetime | None = None
+
+
+class MessageSent(Response):
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    created_at: dt.datetime
+    recipient_count: int
+
+
+class PartyOut(Response):
+    user_id: uuid.UUID
+    name: str
+    unit: str | None
+    organization: str
+
+
+class PersonRefOut(Response):
+    id: uuid.UUID
+    name: str | None
+    protected_identity: bool
+
+
+class MessageSummaryOut(Response):
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    subject: str
+    sender: PartyOut
+    category: Category
+    priority: Priority
+    person: PersonRefOut | None
+    requires_ack: bool
+    ack_deadline: dt.datetime | None
+    created_at: dt.datetime
+    attachment_count: int
+    cursor: int | None
+    read: bool | None
+    acked: bool | None
+    group_ids: list[uuid.UUID]
+
+
+class MessagePage(Response):
+    items: list[MessageSummaryOut]
+    next_cursor: int | None = Field(description="Pass as `before` for the next page")
+
+
+class AttachmentOut(Response):
+    position: int
+    filename: str
+    content_type: str
+    size: int
+
+
+class MessageDetailOut(Response):
+    message: MessageSummaryOut
+    body: str
+    attachments: list[AttachmentOut]
+    reply_to: uuid.UUID | None
+    read_at: dt.datetime | None
+    acked_at: dt.datetime | None
+
+
+class AckCreate(Request):
+    comment: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class AckOut(Response):
+    acked_at: dt.datetime
+
+
+class ArchiveUpdate(Request):
+    archived: bool = True
+
+
+class RecipientReceiptOut(Response):
+    user_id: uuid.UUID
+    name: str
+    unit: str | None
+    delivered_at: dt.datetime
+    read_at: dt.datetime | None
+    acked_at: dt.datetime | None
+    ack_comment: str | None
+
+
+class GroupReceiptsOut(Response):
+    group_id: uuid.UUID
+    group_name: str
+    organization: str
+    recipients: list[RecipientReceiptOut]
+
+
+class UnreadCount(Response):
+    group_id: uuid.UUID
+    unread: int
+
+
+class UnreadCounts(Response):
+    total: int
+    groups: list[UnreadCount]

@@ -10,13 +10,16 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     UniqueConstraint,
+    Uuid,
 )
 from sqlmodel import Field, SQLModel
 
@@ -193,3 +196,173 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = Field(default=0)
     last_failure_at: dt.datetime = Field(sa_column=_utc())
     blocked_until: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+# -- messaging -------------------------------------------------------------------------
+
+CATEGORIES = [
+    "care_information", "assignment", "follow_up_request", "provider_change", "general",
+]
+PRIORITIES = ["normal", "urgent"]
+
+
+class ContactGroup(SQLModel, table=True):
+    """A contact group (sändlista/kontaktgrupp) owned by one organization."""
+
+    __tablename__ = "contact_group"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name", name="uq_contact_group_org_name"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    # Set when the group is a unit's functional inbox ("Hemtjänst natt Nordost").
+    unit_id: uuid.UUID | None = Field(default=None, foreign_key="unit.id", index=True)
+    description: str = Field(default="", sa_column=Column(String(500), nullable=False))
+    created_at: dt.datetime = Field(sa_column=_utc())
+    archived_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class ContactGroupMember(SQLModel, table=True):
+    """A member of a group: one user, or a whole unit (its staff now and later)."""
+
+    __tablename__ = "contact_group_member"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (unit_id IS NULL)",
+                        name="ck_contact_group_member_one"),
+        UniqueConstraint("group_id", "user_id", name="uq_contact_group_member_user"),
+        UniqueConstraint("group_id", "unit_id", name="uq_contact_group_member_unit"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    group_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("contact_group.id", ondelete="CASCADE"), nullable=False,
+                         index=True))
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="account.id", index=True)
+    unit_id: uuid.UUID | None = Field(default=None, foreign_key="unit.id", index=True)
+    added_at: dt.datetime = Field(sa_column=_utc())
+
+
+class Message(SQLModel, table=True):
+    """A message. Subject, body and attachments live only in `content`, sealed under a
+    per-message data key that `MessageKey` rows wrap once per organization."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        CheckConstraint(_in("category", CATEGORIES), name="ck_message_category"),
+        CheckConstraint(_in("priority", PRIORITIES), name="ck_message_priority"),
+        UniqueConstraint("sender_user_id", "idempotency_key", name="uq_message_idempotency"),
+        Index("ix_message_thread", "thread_id", "created_at"),
+        Index("ix_message_sender_unit", "sender_unit_id", "seq"),
+        Index("ix_message_sender_user", "sender_user_id", "seq"),
+    )
+
+    # Insertion order (commit order on SQLite, where there is one writer); the sent box
+    # pages on it. The public identifier is the random `id`.
+    seq: int | None = Field(default=None, sa_column=Column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(
+        Uuid(), nullable=False, unique=True))
+    thread_id: uuid.UUID
+    reply_to_id: uuid.UUID | None = Field(default=None, foreign_key="message.id")
+    sender_user_id: uuid.UUID = Field(foreign_key="account.id")
+    sender_unit_id: uuid.UUID | None = Field(default=None, foreign_key="unit.id")
+    sender_organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    person_id: uuid.UUID | None = Field(default=None, foreign_key="person.id", index=True)
+    category: str = Field(sa_column=Column(String(30), nullable=False))
+    priority: str = Field(sa_column=Column(String(10), nullable=False))
+    requires_ack: bool = False
+    ack_deadline: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Sealed under the message's data key; the subject apart so lists stay cheap.
+    subject_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    attachment_count: int = 0
+    content_size: int = 0
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(200)))
+    created_at: dt.datetime = Field(sa_column=_utc())
+
+
+class MessageKey(SQLModel, table=True):
+    """A message's data key, wrapped under one reader organization's KEK."""
+
+    __tablename__ = "message_key"
+
+    message_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("message.id", ondelete="CASCADE"), primary_key=True))
+    organization_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("organization.id"), primary_key=True))
+    kek_version: int
+    wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class MessageAttachment(SQLModel, table=True):
+    """One attachment's bytes, sealed under the message's data key. Its file name and
+    content type are inside the sealed message content."""
+
+    __tablename__ = "message_attachment"
+
+    message_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("message.id", ondelete="CASCADE"), primary_key=True))
+    position: int = Field(primary_key=True)
+    size: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class MessageRecipient(SQLModel, table=True):
+    """A contact group a message was addressed to."""
+
+    __tablename__ = "message_recipient"
+
+    message_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("message.id", ondelete="CASCADE"), primary_key=True))
+    group_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("contact_group.id"), primary_key=True, index=True))
+    organization_id: uuid.UUID = Field(foreign_key="organization.id")
+
+
+class Delivery(SQLModel, table=True):
+    """One message for one recipient user: the inbox row and the read receipt."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id", name="uq_delivery_message_user"),
+        Index("ix_delivery_inbox", "user_id", "seq"),
+        Index("ix_delivery_unread", "user_id", "group_id", "read_at"),
+    )
+
+    # The inbox cursor and the SSE event id: increases in commit order on SQLite.
+    seq: int | None = Field(default=None, sa_column=Column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    message_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("message.id", ondelete="CASCADE"), nullable=False))
+    user_id: uuid.UUID = Field(foreign_key="account.id")
+    # The first addressed group that reached this user (for per-group counts).
+    group_id: uuid.UUID = Field(foreign_key="contact_group.id")
+    organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    delivered_at: dt.datetime = Field(sa_column=_utc())
+    # First opening: the read receipt. "Mark unread" sets the flag instead, so the
+    # sender's receipt is not taken back.
+    read_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    marked_unread: bool = False
+    acked_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    ack_comment: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    archived_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class ReceiptEvent(SQLModel, table=True):
+    """A read or acknowledgement, queued for the sender side's live stream and replay."""
+
+    __tablename__ = "receipt_event"
+    __table_args__ = (
+        CheckConstraint("kind IN ('read', 'ack')", name="ck_receipt_event_kind"),
+        Index("ix_receipt_event_message", "message_id"),
+    )
+
+    seq: int | None = Field(default=None, sa_column=Column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    message_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("message.id", ondelete="CASCADE"), nullable=False))
+    user_id: uuid.UUID = Field(foreign_key="account.id")
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    created_at: dt.datetime = Field(sa_column=_utc())

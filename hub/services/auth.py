@@ -185,8 +185,11 @@ class AuthService:
         return IssuedSession(token=token, session_id=row.id, user_id=user_id,
                              expires_at=row.expires_at)
 
-    async def authenticate(self, token: str) -> Actor:
+    async def authenticate(self, token: str, touch: bool = True) -> Actor:
         """Resolve a bearer token or session cookie to an actor.
+
+        `touch=False` checks without counting as use (a live stream left open is not
+        activity, so it does not hold off the idle timeout).
 
         Raises:
             Unauthenticated: unknown, revoked or expired token, or disabled account.
@@ -208,7 +211,7 @@ class AuthService:
                 raise Unauthenticated()
             roles = frozenset(Role(r) for r in (await s.scalars(
                 select(UserRole.role).where(col(UserRole.user_id) == user.id))).all())
-        if now - row.last_seen_at >= TOUCH_INTERVAL:
+        if touch and now - row.last_seen_at >= TOUCH_INTERVAL:
             async with self._db.transaction() as s:
                 await s.execute(update(Session).where(col(Session.id) == row.id)
                                 .values(last_seen_at=now))

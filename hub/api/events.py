@@ -1,0 +1,126 @@
+"""Server-Sent Events: one stream per signed-in user.
+
+The event id is "<delivery seq>.<receipt seq>", the positions in the two streams a
+user follows (messages to them; receipts on messages from them or their unit). A
+reconnect with Last-Event-ID replays everything after those positions from the
+database, so nothing is lost across a reconnect. The subscription is taken before
+the replay, and events already replayed are skipped, so nothing falls in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import structlog
+from aiohttp import web
+
+from hub.api.context import actor_of, hub_of
+from hub.api.middleware import bearer_or_cookie
+from hub.errors import Unauthenticated
+from hub.live import LiveEvent
+
+log = structlog.get_logger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+# How often a long-lived stream re-checks that its session is still valid.
+SESSION_CHECK_SECONDS = 60.0
+REPLAY_BATCH = 500
+
+
+class _Positions:
+    def __init__(self, delivery: int, receipt: int) -> None:
+        self.delivery = delivery
+        self.receipt = receipt
+
+    @classmethod
+    def parse(cls, value: str | None) -> _Positions | None:
+        if not value:
+            return None
+        d, _, r = value.partition(".")
+        try:
+            return cls(max(0, int(d)), max(0, int(r or 0)))
+        except ValueError:
+            return None
+
+    def seen(self, event: LiveEvent) -> bool:
+        return event.seq <= (self.delivery if event.kind == "message" else self.receipt)
+
+    def advance(self, event: LiveEvent) -> None:
+        if event.kind == "message":
+            self.delivery = max(self.delivery, event.seq)
+        else:
+            self.receipt = max(self.receipt, event.seq)
+
+    def __str__(self) -> str:
+        return f"{self.delivery}.{self.receipt}"
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    actor = await actor_of(request)
+    token = bearer_or_cookie(request)
+    hub = hub_of(request)
+    subscription = hub.notifier.subscribe(actor.user_id) if actor.user_id else None
+    if subscription is None:
+        raise Unauthenticated()
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no"})
+    try:
+        positions = _Positions.parse(request.headers.get("Last-Event-ID"))
+        replay = positions is not None
+        if positions is None:
+            positions = _Positions(*await hub.inbox.positions(actor))
+        await response.prepare(request)
+        await response.write(f"retry: 3000\nid: {positions}\n\n".encode())
+        if replay:
+            await _replay(request, response, positions)
+        last_check = time.monotonic()
+        while True:
+            try:
+                await asyncio.wait_for(subscription.wakeup.wait(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                await response.write(b": ping\n\n")
+            subscription.wakeup.clear()
+            if subscription.lagged:
+                subscription.lagged = False
+                while not subscription.queue.empty():
+                    subscription.queue.get_nowait()
+                await _replay(request, response, positions)
+            while not subscription.queue.empty():
+                event = subscription.queue.get_nowait()
+                if not positions.seen(event):
+                    positions.advance(event)
+                    await response.write(_frame(event, positions))
+            if time.monotonic() - last_check > SESSION_CHECK_SECONDS:
+                last_check = time.monotonic()
+                assert token is not None
+                await hub.auth.authenticate(token, touch=False)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    except Unauthenticated:
+        log.info("event_stream_session_ended")
+    finally:
+        hub.notifier.unsubscribe(subscription)
+    return response
+
+
+async def _replay(request: web.Request, response: web.StreamResponse,
+                  positions: _Positions) -> None:
+    actor = await actor_of(request)
+    inbox = hub_of(request).inbox
+    while True:
+        events = await inbox.replay(actor, positions.delivery, positions.receipt,
+                                    limit=REPLAY_BATCH)
+        for event in events:
+            if not positions.seen(event):
+                positions.advance(event)
+                await response.write(_frame(event, positions))
+        if len(events) < REPLAY_BATCH:
+            return
+
+
+def _frame(event: LiveEvent, positions: _Positions) -> bytes:
+    data = json.dumps(dict(event.data), separators=(",", ":"))
+    return f"id: {positions}\nevent: {event.kind}\ndata: {data}\n\n".encode()

@@ -1,0 +1,75 @@
+"""A message's envelope: one data key, sealed parts, the key wrapped per organization.
+
+Associated data binds every sealed part to its message and its role in it
+("message:<id>:subject", ":content", ":attachment:<n>", ":ack:<user>"), and every
+wrapped key to its message and organization, so nothing can be moved between rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+import keys
+from hub.db.models import MessageKey
+from hub.errors import NotFound
+from hub.services.keystore import KeyStore, org_owner
+
+
+def part_aad(message_id: uuid.UUID, part: str) -> bytes:
+    return f"message:{message_id}:{part}".encode()
+
+
+def key_context(message_id: uuid.UUID) -> bytes:
+    return f"message:{message_id}".encode()
+
+
+async def wrap_for_txn(s: AsyncSession, keystore: KeyStore, message_id: uuid.UUID,
+                       dek: bytes, organization_ids: set[uuid.UUID]) -> list[MessageKey]:
+    """The data key wrapped under each reader organization's active KEK."""
+    rows = []
+    for org_id in sorted(organization_ids):
+        kek = await keystore.active_kek_txn(s, org_owner(org_id))
+        rows.append(MessageKey(message_id=message_id, organization_id=org_id,
+                               kek_version=kek.version,
+                               wrapped=keys.wrap_data_key(kek, dek, key_context(message_id))))
+    return rows
+
+
+async def data_keys_txn(s: AsyncSession, keystore: KeyStore, organization_id: uuid.UUID,
+                        message_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    """Unwrap the data keys of several messages for one reader organization.
+
+    Messages without a key for this organization are simply absent from the result.
+    """
+    if not message_ids:
+        return {}
+    rows = (await s.scalars(select(MessageKey).where(
+        col(MessageKey.organization_id) == organization_id,
+        col(MessageKey.message_id).in_(message_ids)))).all()
+    owner = org_owner(organization_id)
+    result = {}
+    for row in rows:
+        kek = await keystore.kek_txn(s, owner, row.kek_version)
+        result[row.message_id] = keys.unwrap_data_key(kek, row.wrapped,
+                                                      key_context(row.message_id))
+    return result
+
+
+async def data_key_txn(s: AsyncSession, keystore: KeyStore, organization_id: uuid.UUID,
+                       message_id: uuid.UUID) -> bytes:
+    """Raises NotFound when the organization holds no key for the message."""
+    found = await data_keys_txn(s, keystore, organization_id, [message_id])
+    if message_id not in found:
+        raise NotFound()
+    return found[message_id]
+
+
+def seal_part(dek: bytes, message_id: uuid.UUID, part: str, plaintext: bytes) -> bytes:
+    return keys.seal(dek, plaintext, part_aad(message_id, part))
+
+
+def open_part(dek: bytes, message_id: uuid.UUID, part: str, blob: bytes) -> bytes:
+    return keys.open_sealed(dek, blob, part_aad(message_id, part))

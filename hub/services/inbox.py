@@ -1,0 +1,477 @@
+"""Reading: inbox, sent box, threads, opening, receipts, acknowledgements, replay.
+
+A message id the actor may not see is `NotFound`, the same answer as an unknown
+id, on every endpoint. Opening decrypts with the actor's organization's copy of the
+data key and marks the delivery read; the first opening is the sender's read receipt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import func, or_, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from hub.clock import Clock
+from hub.db.engine import Database
+from hub.db.models import (
+    ContactGroup,
+    Delivery,
+    Message,
+    MessageAttachment,
+    MessageRecipient,
+    Organization,
+    Person,
+    ReceiptEvent,
+    Unit,
+    User,
+)
+from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.live import LiveEvent, Notifier
+from hub.services.actor import Actor
+from hub.services.envelope import data_key_txn, data_keys_txn, open_part, seal_part
+from hub.services.keystore import HUB_OWNER, KeyStore
+from hub.services.messages import MAX_ACK_COMMENT, may_see_message_txn
+from hub.services.persons import name_context
+
+log = structlog.get_logger(__name__)
+
+PAGE_MAX = 100
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    limit: int = 50
+    before: int | None = None  # delivery seq cursor
+    unread: bool = False
+    urgent: bool = False
+    category: str | None = None
+    person_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Party:
+    user_id: uuid.UUID
+    name: str
+    unit: str | None
+    organization: str
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    id: uuid.UUID
+    name: str | None  # None for a protected identity in lists
+    protected_identity: bool
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    subject: str
+    sender: Party
+    category: str
+    priority: str
+    person: PersonRef | None
+    requires_ack: bool
+    ack_deadline: dt.datetime | None
+    created_at: dt.datetime
+    attachment_count: int
+    cursor: int | None = None
+    read: bool | None = None
+    acked: bool | None = None
+    group_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    position: int
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class MessageDetail:
+    summary: MessageSummary
+    body: str
+    attachments: list[AttachmentInfo]
+    reply_to: uuid.UUID | None
+    read_at: dt.datetime | None
+    acked_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class RecipientReceipt:
+    user_id: uuid.UUID
+    name: str
+    unit: str | None
+    delivered_at: dt.datetime
+    read_at: dt.datetime | None
+    acked_at: dt.datetime | None
+    ack_comment: str | None
+
+
+@dataclass(frozen=True)
+class GroupReceipts:
+    group_id: uuid.UUID
+    group_name: str
+    organization: str
+    recipients: list[RecipientReceipt]
+
+
+class InboxService:
+    def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
+                 notifier: Notifier) -> None:
+        self._db = db
+        self._keys = keystore
+        self._clock = clock
+        self._notifier = notifier
+
+    # -- lists -------------------------------------------------------------------------
+
+    async def inbox(self, actor: Actor, query: InboxQuery) -> list[MessageSummary]:
+        """Messages delivered to the actor, newest first, keyset-paged on `cursor`."""
+        user_id = _person_user(actor)
+        limit = max(1, min(query.limit, PAGE_MAX))
+        stmt = (select(Delivery, Message).join(Message, col(Message.id) == Delivery.message_id)
+                .where(col(Delivery.user_id) == user_id))
+        stmt = stmt.where(col(Delivery.archived_at).is_not(None) if query.archived
+                          else col(Delivery.archived_at).is_(None))
+        if query.before is not None:
+            stmt = stmt.where(col(Delivery.seq) < query.before)
+        if query.unread:
+            stmt = stmt.where(or_(col(Delivery.read_at).is_(None),
+                                  col(Delivery.marked_unread).is_(True)))
+        if query.urgent:
+            stmt = stmt.where(col(Message.priority) == "urgent")
+        if query.category:
+            stmt = stmt.where(col(Message.category) == query.category)
+        if query.person_id:
+            stmt = stmt.where(col(Message.person_id) == query.person_id)
+        if query.group_id:
+            stmt = stmt.where(select(MessageRecipient.group_id).where(
+                col(MessageRecipient.message_id) == Delivery.message_id,
+                col(MessageRecipient.group_id) == query.group_id).exists())
+        stmt = stmt.order_by(col(Delivery.seq).desc()).limit(limit)
+        async with self._db.read() as s:
+            rows = (await s.execute(stmt)).all()
+            return await self._summaries_txn(s, actor, [
+                (m, d.seq, d.read_at is not None and not d.marked_unread, d.acked_at is not None)
+                for d, m in rows])
+
+    async def sent(self, actor: Actor, before: int | None = None, limit: int = 50,
+                   whole_unit: bool = False) -> list[MessageSummary]:
+        """Messages the actor sent (or their unit sent), newest first, paged on `cursor`."""
+        user_id = _person_user(actor)
+        stmt = select(Message)
+        if whole_unit and actor.unit_id is not None:
+            stmt = stmt.where(col(Message.sender_unit_id) == actor.unit_id)
+        else:
+            stmt = stmt.where(col(Message.sender_user_id) == user_id)
+        if before is not None:
+            stmt = stmt.where(col(Message.seq) < before)
+        stmt = stmt.order_by(col(Message.seq).desc()).limit(max(1, min(limit, PAGE_MAX)))
+        async with self._db.read() as s:
+            messages = (await s.scalars(stmt)).all()
+            return await self._summaries_txn(s, actor, [(m, m.seq, None, None)
+                                                        for m in messages])
+
+    async def thread(self, actor: Actor, thread_id: uuid.UUID) -> list[MessageSummary]:
+        """The messages of a thread the actor may see, oldest first."""
+        _person_user(actor)
+        async with self._db.read() as s:
+            messages = (await s.scalars(select(Message).where(
+                col(Message.thread_id) == thread_id).order_by(col(Message.seq)))).all()
+            visible = [m for m in messages if await may_see_message_txn(s, actor, m)]
+            if not visible:
+                raise NotFound()
+            return await self._summaries_txn(s, actor, [(m, None, None, None)
+                                                        for m in visible])
+
+    async def unread_counts(self, actor: Actor) -> dict[uuid.UUID, int]:
+        """Unread messages per contact group that reached the actor."""
+        user_id = _person_user(actor)
+        async with self._db.read() as s:
+            rows = (await s.execute(
+                select(Delivery.group_id, func.count())
+                .where(col(Delivery.user_id) == user_id, col(Delivery.archived_at).is_(None),
+                       or_(col(Delivery.read_at).is_(None),
+                           col(Delivery.marked_unread).is_(True)))
+                .group_by(col(Delivery.group_id)))).all()
+        return {group_id: int(count) for group_id, count in rows}
+
+    # -- one message ------------------------------------------------------------------------
+
+    async def open(self, actor: Actor, message_id: uuid.UUID) -> MessageDetail:
+        """Decrypt a message for the actor and mark it read for them.
+
+        Raises:
+            NotFound: unknown, or not delivered to/sent by the actor or their unit.
+        """
+        now = self._clock.now()
+        events: list[tuple[uuid.UUID, LiveEvent]] = []
+        async with self._db.transaction() as s:
+            message, delivery = await self._visible_txn(s, actor, message_id)
+            dek = await data_key_txn(s, self._keys, _org(actor), message.id)
+            content = json.loads(open_part(dek, message.id, "content", message.content))
+            if delivery is not None:
+                if delivery.read_at is None:
+                    delivery.read_at = now
+                    events = await self._receipt_txn(s, message, actor, "read", now)
+                delivery.marked_unread = False
+            summary = (await self._summaries_txn(s, actor, [
+                (message, delivery.seq if delivery else None,
+                 True if delivery else None,
+                 delivery.acked_at is not None if delivery else None)],
+                reveal_person=True))[0]
+            detail = MessageDetail(
+                summary=summary, body=content["body"],
+                attachments=[AttachmentInfo(**a) for a in content["attachments"]],
+                reply_to=message.reply_to_id,
+                read_at=delivery.read_at if delivery else None,
+                acked_at=delivery.acked_at if delivery else None)
+        await self._notifier.publish(events)
+        log.info("message_opened", message_id=str(message_id))
+        return detail
+
+    async def attachment(self, actor: Actor, message_id: uuid.UUID,
+                         position: int) -> tuple[AttachmentInfo, bytes]:
+        async with self._db.read() as s:
+            message, _ = await self._visible_txn(s, actor, message_id)
+            row = await s.get(MessageAttachment, (message.id, position))
+            if row is None:
+                raise NotFound()
+            dek = await data_key_txn(s, self._keys, _org(actor), message.id)
+        content = json.loads(open_part(dek, message.id, "content", message.content))
+        info = AttachmentInfo(**content["attachments"][position])
+        data = open_part(dek, message.id, f"attachment:{position}", row.content)
+        log.info("attachment_opened", message_id=str(message_id), position=position)
+        return info, data
+
+    async def acknowledge(self, actor: Actor, message_id: uuid.UUID,
+                          comment: str | None = None) -> dt.datetime:
+        """Acknowledge a message that asks for it, with an optional short comment.
+
+        Raises:
+            NotFound: not delivered to the actor. Conflict: no acknowledgement asked,
+            or already acknowledged. ValidationFailed: comment too long.
+        """
+        if comment is not None and len(comment) > MAX_ACK_COMMENT:
+            raise ValidationFailed(errors={"comment": f"at most {MAX_ACK_COMMENT} characters"})
+        now = self._clock.now()
+        async with self._db.transaction() as s:
+            message, delivery = await self._visible_txn(s, actor, message_id)
+            if delivery is None:
+                raise NotFound()
+            if not message.requires_ack:
+                raise Conflict("this message does not ask for acknowledgement")
+            if delivery.acked_at is not None:
+                raise Conflict("already acknowledged")
+            delivery.acked_at = now
+            if comment and comment.strip():
+                dek = await data_key_txn(s, self._keys, _org(actor), message.id)
+                delivery.ack_comment = seal_part(dek, message.id, f"ack:{actor.user_id}",
+                                                 comment.strip().encode())
+            events = []
+            if delivery.read_at is None:
+                delivery.read_at = now
+                events += await self._receipt_txn(s, message, actor, "read", now)
+            events += await self._receipt_txn(s, message, actor, "ack", now)
+        await self._notifier.publish(events)
+        log.info("message_acknowledged", message_id=str(message_id))
+        return now
+
+    async def mark_unread(self, actor: Actor, message_id: uuid.UUID) -> None:
+        await self._set_delivery(actor, message_id, marked_unread=True)
+
+    async def archive(self, actor: Actor, message_id: uuid.UUID, archived: bool = True) -> None:
+        await self._set_delivery(actor, message_id,
+                                 archived_at=self._clock.now() if archived else None)
+
+    async def receipts(self, actor: Actor, message_id: uuid.UUID) -> list[GroupReceipts]:
+        """Per addressed group and recipient: delivered, read, acknowledged (with comment).
+
+        For the sender and the colleagues of the sender's unit only; NotFound otherwise.
+        """
+        async with self._db.read() as s:
+            message = await s.scalar(select(Message).where(col(Message.id) == message_id))
+            if message is None or not _is_sender_side(actor, message):
+                raise NotFound()
+            groups = (await s.execute(
+                select(ContactGroup, Organization.name)
+                .join(MessageRecipient, col(MessageRecipient.group_id) == ContactGroup.id)
+                .join(Organization, col(Organization.id) == ContactGroup.organization_id)
+                .where(col(MessageRecipient.message_id) == message_id))).all()
+            rows = (await s.execute(
+                select(Delivery, User.display_name, Unit.name)
+                .join(User, col(User.id) == Delivery.user_id)
+                .outerjoin(Unit, col(Unit.id) == User.unit_id)
+                .where(col(Delivery.message_id) == message_id)
+                .order_by(col(User.display_name)))).all()
+            dek = None
+            if any(d.ack_comment for d, _, _ in rows):
+                dek = await data_key_txn(s, self._keys, _org(actor), message.id)
+        by_group: dict[uuid.UUID, list[RecipientReceipt]] = {g.id: [] for g, _ in groups}
+        for delivery, name, unit in rows:
+            comment = None
+            if delivery.ack_comment and dek is not None:
+                comment = open_part(dek, message.id, f"ack:{delivery.user_id}",
+                                    delivery.ack_comment).decode()
+            by_group.setdefault(delivery.group_id, []).append(RecipientReceipt(
+                delivery.user_id, name, unit, delivery.delivered_at, delivery.read_at,
+                delivery.acked_at, comment))
+        return [GroupReceipts(g.id, g.name, org_name, by_group[g.id]) for g, org_name in groups]
+
+    # -- replay for live streams -------------------------------------------------------------
+
+    async def positions(self, actor: Actor) -> tuple[int, int]:
+        """The newest delivery seq of the actor and the newest receipt seq: where a
+        fresh live stream starts."""
+        user_id = _person_user(actor)
+        async with self._db.read() as s:
+            delivery = await s.scalar(select(func.max(Delivery.seq)).where(
+                col(Delivery.user_id) == user_id))
+            receipt = await s.scalar(select(func.max(ReceiptEvent.seq)))
+        return int(delivery or 0), int(receipt or 0)
+
+    async def replay(self, actor: Actor, after_delivery: int, after_receipt: int,
+                     limit: int = 500) -> list[LiveEvent]:
+        """Events the actor missed: deliveries and receipts after the given positions."""
+        user_id = _person_user(actor)
+        async with self._db.read() as s:
+            deliveries = (await s.execute(
+                sa_select(col(Delivery.seq), col(Message.id), col(Message.thread_id),
+                          col(Delivery.group_id), col(Message.priority))
+                .join(Message, col(Message.id) == Delivery.message_id)
+                .where(col(Delivery.user_id) == user_id, col(Delivery.seq) > after_delivery)
+                .order_by(col(Delivery.seq)).limit(limit))).all()
+            sender_side = [col(Message.sender_user_id) == user_id]
+            if actor.unit_id is not None:
+                sender_side.append(col(Message.sender_unit_id) == actor.unit_id)
+            receipts = (await s.execute(
+                sa_select(col(ReceiptEvent.seq), col(ReceiptEvent.message_id),
+                          col(ReceiptEvent.kind), col(ReceiptEvent.user_id))
+                .join(Message, col(Message.id) == ReceiptEvent.message_id)
+                .where(col(ReceiptEvent.seq) > after_receipt, or_(*sender_side))
+                .order_by(col(ReceiptEvent.seq)).limit(limit))).all()
+        events = [LiveEvent("message", seq or 0, {
+            "message_id": str(mid), "thread_id": str(tid), "group_id": str(gid),
+            "priority": priority}) for seq, mid, tid, gid, priority in deliveries]
+        events += [LiveEvent("receipt", seq or 0, {
+            "message_id": str(mid), "kind": kind, "user_id": str(uid)})
+            for seq, mid, kind, uid in receipts]
+        return events
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _set_delivery(self, actor: Actor, message_id: uuid.UUID, **values: object) -> None:
+        user_id = _person_user(actor)
+        async with self._db.transaction() as s:
+            result = await s.execute(
+                update(Delivery)
+                .where(col(Delivery.user_id) == user_id, col(Delivery.message_id) == message_id)
+                .values(**values))
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise NotFound()
+
+    async def _visible_txn(self, s: AsyncSession, actor: Actor,
+                           message_id: uuid.UUID) -> tuple[Message, Delivery | None]:
+        _person_user(actor)
+        message = await s.scalar(select(Message).where(col(Message.id) == message_id))
+        if message is None:
+            raise NotFound()
+        delivery = await s.scalar(select(Delivery).where(
+            col(Delivery.message_id) == message_id, col(Delivery.user_id) == actor.user_id))
+        if delivery is None and not _is_sender_side(actor, message):
+            raise NotFound()
+        return message, delivery
+
+    async def _receipt_txn(self, s: AsyncSession, message: Message, actor: Actor,
+                           kind: str, now: dt.datetime) -> list[tuple[uuid.UUID, LiveEvent]]:
+        assert actor.user_id is not None
+        row = ReceiptEvent(message_id=message.id, user_id=actor.user_id, kind=kind,
+                           created_at=now)
+        s.add(row)
+        await s.flush()
+        assert row.seq is not None
+        audience = {message.sender_user_id}
+        if message.sender_unit_id is not None:
+            audience |= set((await s.scalars(select(User.id).where(
+                col(User.unit_id) == message.sender_unit_id,
+                col(User.disabled_at).is_(None)))).all())
+        event = LiveEvent("receipt", row.seq, {
+            "message_id": str(message.id), "kind": kind, "user_id": str(actor.user_id)})
+        return [(user_id, event) for user_id in audience]
+
+    async def _summaries_txn(
+        self, s: AsyncSession, actor: Actor,
+        rows: list[tuple[Message, int | None, bool | None, bool | None]],
+        reveal_person: bool = False,
+    ) -> list[MessageSummary]:
+        if not rows:
+            return []
+        ids = [m.id for m, _, _, _ in rows]
+        deks = await data_keys_txn(s, self._keys, _org(actor), ids)
+        sender_ids = {m.sender_user_id for m, _, _, _ in rows}
+        senders = {uid: (name, unit, org) for uid, name, unit, org in (await s.execute(
+            select(User.id, User.display_name, Unit.name, Organization.name)
+            .join(Organization, col(Organization.id) == User.organization_id)
+            .outerjoin(Unit, col(Unit.id) == User.unit_id)
+            .where(col(User.id).in_(sender_ids)))).all()}
+        groups: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for mid, gid in (await s.execute(select(
+                MessageRecipient.message_id, MessageRecipient.group_id)
+                .where(col(MessageRecipient.message_id).in_(ids)))).all():
+            groups.setdefault(mid, []).append(gid)
+        person_ids = {m.person_id for m, _, _, _ in rows if m.person_id}
+        persons = {p.id: p for p in (await s.scalars(select(Person).where(
+            col(Person.id).in_(person_ids)))).all()} if person_ids else {}
+        result = []
+        for message, cursor, read, acked in rows:
+            dek = deks.get(message.id)
+            if dek is None:
+                continue
+            name, unit, org = senders[message.sender_user_id]
+            person = None
+            if message.person_id is not None:
+                p = persons[message.person_id]
+                shown = None
+                if reveal_person or not p.protected_identity:
+                    shown = await self._keys.open_field_txn(s, HUB_OWNER, p.name_enc,
+                                                            name_context(p.id))
+                person = PersonRef(p.id, shown, p.protected_identity)
+            result.append(MessageSummary(
+                id=message.id, thread_id=message.thread_id,
+                subject=open_part(dek, message.id, "subject", message.subject_enc).decode(),
+                sender=Party(message.sender_user_id, name, unit, org),
+                category=message.category, priority=message.priority, person=person,
+                requires_ack=message.requires_ack, ack_deadline=message.ack_deadline,
+                created_at=message.created_at, attachment_count=message.attachment_count,
+                cursor=cursor, read=read, acked=acked, group_ids=groups.get(message.id, [])))
+        return result
+
+
+def _person_user(actor: Actor) -> uuid.UUID:
+    if actor.user_id is None:
+        raise NotFound()
+    return actor.user_id
+
+
+def _org(actor: Actor) -> uuid.UUID:
+    if actor.organization_id is None:
+        raise NotFound()
+    return actor.organization_id
+
+
+def _is_sender_side(actor: Actor, message: Message) -> bool:
+    return actor.user_id == message.sender_user_id or (
+        actor.unit_id is not None and actor.unit_id == message.sender_unit_id)
