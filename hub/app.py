@@ -83,10 +83,11 @@ def build_hub(settings: Settings, clock: Clock | None = None,
     )
     notifier = LocalNotifier()
     persons = PersonService(db, keystore, clock)
+    auth = AuthService(db, keystore, clock, policy)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
-        auth=AuthService(db, keystore, clock, policy),
-        admin=AdminService(db, keystore, clock),
+        auth=auth,
+        admin=AdminService(db, keystore, clock, on_sessions_ended=auth.forget_sessions),
         persons=persons,
         groups=GroupService(db, clock),
         messages=MessageService(db, keystore, clock, notifier, persons),

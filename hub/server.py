@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import sys
 
 import structlog
 from aiohttp import web
@@ -31,6 +32,9 @@ def server_tls_context(settings: Settings) -> tuple[ssl.SSLContext, keys.DevTls 
 
 
 def serve(settings: Settings) -> None:
+    # The writer thread (hub.db.engine) holds the GIL for up to a whole batch; a short
+    # switch interval keeps the event loop answering meanwhile.
+    sys.setswitchinterval(0.0005)
     app = create_app(settings)
     ssl_context = None
     if settings.tls:

@@ -24,6 +24,8 @@ from hub.live import LiveEvent
 log = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
+# Set on the app to change the heartbeat interval (tests; proxies with shorter idle limits).
+HEARTBEAT = web.AppKey("events_heartbeat_seconds", float)
 # How often a long-lived stream re-checks that its session is still valid.
 SESSION_CHECK_SECONDS = 60.0
 REPLAY_BATCH = 500
@@ -64,6 +66,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     subscription = hub.notifier.subscribe(actor.user_id) if actor.user_id else None
     if subscription is None:
         raise Unauthenticated()
+    heartbeat = request.app.get(HEARTBEAT, HEARTBEAT_SECONDS)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no"})
@@ -79,7 +82,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         last_check = time.monotonic()
         while True:
             try:
-                await asyncio.wait_for(subscription.wakeup.wait(), HEARTBEAT_SECONDS)
+                await asyncio.wait_for(subscription.wakeup.wait(), heartbeat)
             except TimeoutError:
                 await response.write(b": ping\n\n")
             subscription.wakeup.clear()

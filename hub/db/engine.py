@@ -10,11 +10,13 @@ PostgreSQL uses asyncpg, optionally inside one schema (`HUB_DATABASE_SCHEMA`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import StaticPool
 
 
 def create_engine(url: str, schema: str | None = None, echo: bool = False) -> AsyncEngine:
@@ -44,8 +47,15 @@ def create_engine(url: str, schema: str | None = None, echo: bool = False) -> As
     )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+T = TypeVar("T")
+# Sends sharing one SQLite transaction at most; bounds the latency of the last one.
+MAX_GROUP_COMMIT = 64
+
+
+def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
+    target = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(target, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours (see module doc).
         dbapi_connection.isolation_level = None
@@ -57,7 +67,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(target, "begin")
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("hub_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -75,6 +85,37 @@ class Database:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writer: ThreadPoolExecutor | None = None
+        self._sync_engine: Engine | None = None
+        if self.is_sqlite:
+            # The hot write path (sending) runs as plain synchronous code on one
+            # thread with its own connection: one thread hop per transaction instead
+            # of one per statement.
+            url = engine.url.set(drivername="sqlite")
+            self._sync_engine = create_sync_engine(url, poolclass=StaticPool,
+                                                   connect_args={"check_same_thread": False,
+                                                                 "timeout": 30})
+            _configure_sqlite(self._sync_engine)
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
+        self._batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+        self._batch_task: asyncio.Task[None] | None = None
+
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work(connection)` as one write transaction: committed when it returns,
+        rolled back when it raises. `work` is synchronous SQLAlchemy Core code; it may
+        use savepoints (`connection.begin_nested()`)."""
+        if self._sync_engine is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(work)
+        assert self._write_lock is not None and self._writer is not None
+        engine = self._sync_engine
+
+        def in_thread() -> T:
+            with engine.connect().execution_options(hub_write=True) as conn, conn.begin():
+                return work(conn)
+
+        async with self._write_lock:
+            return await asyncio.get_running_loop().run_in_executor(self._writer, in_thread)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -103,5 +144,59 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def run_write_grouped(self, work: Callable[[Connection], T]) -> T:
+        """Like `run_write`, but concurrent calls may share one transaction (group
+        commit), each inside its own savepoint: one call raising rolls back only its own
+        work. Every caller's result is handed back only after the shared commit.
+
+        On PostgreSQL, where writers do not queue behind one lock, this is `run_write`.
+        """
+        if self._sync_engine is None:
+            return await self.run_write(work)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._batch.append((work, future))
+        if self._batch_task is None or self._batch_task.done():
+            self._batch_task = asyncio.create_task(self._drain_batches())
+        return await future
+
+    async def _drain_batches(self) -> None:
+        assert self._sync_engine is not None and self._write_lock is not None
+        engine = self._sync_engine
+        loop = asyncio.get_running_loop()
+        while self._batch:
+            batch, self._batch = self._batch[:MAX_GROUP_COMMIT], self._batch[MAX_GROUP_COMMIT:]
+
+            def in_thread(batch: list[tuple[Callable[[Connection], Any], Any]] = batch
+                          ) -> list[tuple[bool, Any]]:
+                outcomes: list[tuple[bool, Any]] = []
+                with engine.connect().execution_options(hub_write=True) as conn, \
+                        conn.begin():
+                    for work, _ in batch:
+                        savepoint = conn.begin_nested()
+                        try:
+                            outcomes.append((True, work(conn)))
+                            savepoint.commit()
+                        except Exception as err:  # handed to that caller alone
+                            savepoint.rollback()
+                            outcomes.append((False, err))
+                return outcomes
+
+            try:
+                async with self._write_lock:
+                    outcomes = await loop.run_in_executor(self._writer, in_thread)
+            except Exception as err:  # the commit itself failed: nobody's work stands
+                outcomes = [(False, err)] * len(batch)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._writer is not None and self._sync_engine is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer,
+                                                             self._sync_engine.dispose)
+            self._writer.shutdown(wait=True)

@@ -8,6 +8,7 @@ organization is `NotFound` to them, the same answer as a missing id.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyotp
@@ -64,10 +65,12 @@ class UserView:
 
 
 class AdminService:
-    def __init__(self, db: Database, keystore: KeyStore, clock: Clock) -> None:
+    def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
+                 on_sessions_ended: Callable[[], None] = lambda: None) -> None:
         self._db = db
         self._keys = keystore
         self._clock = clock
+        self._on_sessions_ended = on_sessions_ended
 
     # -- organizations -------------------------------------------------------------
 
@@ -227,6 +230,7 @@ class AdminService:
             await s.execute(delete(UserRole).where(col(UserRole.user_id) == user.id))
             s.add_all(UserRole(user_id=user.id, role=r.value) for r in roles)
             await end_sessions_txn(s, user.id, self._clock.now())
+        self._on_sessions_ended()
         log.info("user_roles_changed", user_id=str(user_id), roles=sorted(roles))
         return UserView(user, roles)
 
@@ -243,6 +247,7 @@ class AdminService:
             if disabled:
                 await end_sessions_txn(s, user.id, now)
             roles = await _roles_txn(s, user.id)
+        self._on_sessions_ended()
         log.info("user_disabled" if disabled else "user_enabled", user_id=str(user_id))
         return UserView(user, roles)
 

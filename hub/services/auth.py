@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -39,6 +40,18 @@ FAILURE_MEMORY = dt.timedelta(minutes=30)
 # last_seen_at is written at most this often, so reads do not turn into writes.
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
 TOTP_ISSUER = "Göteborgs omsorgshubb"
+# A resolved session is reused for this long without a database read. Every
+# revocation in this process (logout, disable, role change) empties the cache at
+# once; the window only bounds how long another process's revocation may lag.
+SESSION_CACHE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _CachedSession:
+    actor: Actor
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    cached_at: float
 
 
 def totp_context(user_id: uuid.UUID) -> str:
@@ -76,6 +89,11 @@ class AuthService:
         self._keys = keystore
         self._clock = clock
         self._policy = policy
+        self._cache: dict[bytes, _CachedSession] = {}
+
+    def forget_sessions(self) -> None:
+        """Drop cached sessions; called whenever sessions are revoked."""
+        self._cache.clear()
 
     # -- sign-in -----------------------------------------------------------------
 
@@ -200,6 +218,11 @@ class AuthService:
             raise Unauthenticated()
         digest = keys.token_hash(token)
         now = self._clock.now()
+        cached = self._cache.get(digest)
+        if cached is not None and time.monotonic() - cached.cached_at < SESSION_CACHE_SECONDS \
+                and now < cached.expires_at and now - cached.last_seen_at < self._policy.idle \
+                and not (touch and now - cached.last_seen_at >= TOUCH_INTERVAL):
+            return cached.actor
         async with self._db.read() as s:
             row = await s.scalar(select(Session).where(col(Session.token_hash) == digest))
             if row is None or row.revoked_at is not None:
@@ -211,12 +234,18 @@ class AuthService:
                 raise Unauthenticated()
             roles = frozenset(Role(r) for r in (await s.scalars(
                 select(UserRole.role).where(col(UserRole.user_id) == user.id))).all())
+        last_seen = row.last_seen_at
         if touch and now - row.last_seen_at >= TOUCH_INTERVAL:
             async with self._db.transaction() as s:
                 await s.execute(update(Session).where(col(Session.id) == row.id)
                                 .values(last_seen_at=now))
-        return Actor(kind="user", organization_id=user.organization_id, user_id=user.id,
-                     unit_id=user.unit_id, roles=roles, session_id=row.id)
+            last_seen = now
+        actor = Actor(kind="user", organization_id=user.organization_id, user_id=user.id,
+                      unit_id=user.unit_id, roles=roles, session_id=row.id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = _CachedSession(actor, last_seen, row.expires_at, time.monotonic())
+        return actor
 
     async def logout(self, actor: Actor) -> None:
         """Revoke the actor's session; the token stops working at once."""
@@ -225,6 +254,7 @@ class AuthService:
         async with self._db.transaction() as s:
             await s.execute(update(Session).where(col(Session.id) == actor.session_id)
                             .values(revoked_at=self._clock.now()))
+        self.forget_sessions()
         log.info("logged_out", session_id=str(actor.session_id))
 
     # -- API tokens for system clients -------------------------------------------------

@@ -8,7 +8,9 @@ wrapped key to its message and organization, so nothing can be moved between row
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -26,15 +28,16 @@ def key_context(message_id: uuid.UUID) -> bytes:
     return f"message:{message_id}".encode()
 
 
-async def wrap_for_txn(s: AsyncSession, keystore: KeyStore, message_id: uuid.UUID,
-                       dek: bytes, organization_ids: set[uuid.UUID]) -> list[MessageKey]:
-    """The data key wrapped under each reader organization's active KEK."""
+def wrapped_keys_sync(conn: Connection, keystore: KeyStore, message_id: uuid.UUID,
+                      dek: bytes, organization_ids: set[uuid.UUID]) -> list[dict[str, Any]]:
+    """Rows of `message_key`: the data key wrapped under each reader organization's
+    active KEK."""
     rows = []
     for org_id in sorted(organization_ids):
-        kek = await keystore.active_kek_txn(s, org_owner(org_id))
-        rows.append(MessageKey(message_id=message_id, organization_id=org_id,
-                               kek_version=kek.version,
-                               wrapped=keys.wrap_data_key(kek, dek, key_context(message_id))))
+        kek = keystore.active_kek_sync(conn, org_owner(org_id))
+        rows.append({"message_id": message_id, "organization_id": org_id,
+                     "kek_version": kek.version,
+                     "wrapped": keys.wrap_data_key(kek, dek, key_context(message_id))})
     return rows
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func
+from sqlalchemy import Connection, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -68,6 +68,21 @@ class KeyStore:
         if row is None:
             raise keys.DecryptionError("no key-encryption key for this owner")
         kek = self._unwrap(row)
+        self._active[owner] = row.version
+        return kek
+
+    def active_kek_sync(self, conn: Connection, owner: str) -> keys.Kek:
+        """`active_kek_txn` for synchronous Core code (the write path of sending)."""
+        version = self._active.get(owner)
+        if version is not None:
+            return self._cache[(owner, version)]
+        row = conn.execute(
+            select(KeyEncryptionKey).where(col(KeyEncryptionKey.owner) == owner)
+            .order_by(col(KeyEncryptionKey.version).desc()).limit(1)).first()
+        if row is None:
+            raise keys.DecryptionError("no key-encryption key for this owner")
+        kek = self._unwrap(KeyEncryptionKey(owner=row.owner, version=row.version,
+                                            wrapped=row.wrapped, created_at=row.created_at))
         self._active[owner] = row.version
         return kek
 

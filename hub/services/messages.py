@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import insert
+from sqlalchemy import Connection, Uuid, bindparam, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -29,23 +29,23 @@ from hub.db.models import (
     CATEGORIES,
     PRIORITIES,
     ContactGroup,
-    ContactGroupMember,
     Delivery,
     Engagement,
     Message,
     MessageAttachment,
+    MessageKey,
     MessageRecipient,
     Organization,
     Person,
     Unit,
-    User,
 )
+from hub.db.types import UTCDateTime
 from hub.domain import policy
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
-from hub.services.envelope import seal_part, wrap_for_txn
+from hub.services.envelope import seal_part, wrapped_keys_sync
 from hub.services.keystore import KeyStore
 from hub.services.persons import PersonService
 
@@ -155,10 +155,13 @@ class MessageService:
         message_id = uuid.uuid4()
         dek = keys.new_data_key()
         sealed = await self._seal_parts(dek, message_id, draft)
+
+        def store(conn: Connection) -> tuple[SentMessage, list[tuple[uuid.UUID, LiveEvent]]]:
+            return self._store_sync(conn, actor, draft, message_id, dek, sealed, person_index,
+                                    now)
+
         try:
-            async with self._db.transaction() as s:
-                result, events = await self._store_txn(
-                    s, actor, draft, message_id, dek, sealed, person_index, now)
+            result, events = await self._db.run_write_grouped(store)
         except IntegrityError:
             if draft.idempotency_key:
                 earlier = await self._earlier_send(actor, draft.idempotency_key)
@@ -239,106 +242,116 @@ class MessageService:
                 col(Delivery.message_id) == row.id))).all())
         return SentMessage(row.id, row.thread_id, row.created_at, count, duplicate=True)
 
-    # -- the transaction -----------------------------------------------------------------
+    # -- the transaction (synchronous Core: see Database.run_write) ------------------------
 
-    async def _store_txn(
-        self, s: AsyncSession, actor: Actor, draft: MessageDraft, message_id: uuid.UUID,
+    def _store_sync(
+        self, conn: Connection, actor: Actor, draft: MessageDraft, message_id: uuid.UUID,
         dek: bytes, sealed: dict[str, bytes], person_index: str | None, now: dt.datetime,
     ) -> tuple[SentMessage, list[tuple[uuid.UUID, LiveEvent]]]:
         assert actor.user_id is not None and actor.organization_id is not None
-        groups = await self._groups_txn(s, draft.group_ids)
-        person_id = await self._person_txn(s, draft.person_id, person_index)
-        thread_id = await self._thread_txn(s, actor, draft.reply_to) or message_id
-
+        groups = self._groups_sync(conn, draft.group_ids)
+        person_id = self._person_sync(conn, draft.person_id, person_index)
+        thread_id = self._thread_sync(conn, actor, draft.reply_to) or message_id
         if person_id is not None:
-            await self._check_policy_txn(s, actor.organization_id, groups, person_id,
-                                         now.date())
-        recipients = await self._recipients_txn(s, groups, actor.user_id)
+            self._check_policy_sync(conn, actor.organization_id, groups, person_id, now.date())
+        self._check_groups_reach_someone_sync(conn, groups, actor.user_id)
 
-        message = Message(
-            id=message_id, thread_id=thread_id, reply_to_id=draft.reply_to,
-            sender_user_id=actor.user_id, sender_unit_id=actor.unit_id,
-            sender_organization_id=actor.organization_id, person_id=person_id,
-            category=draft.category, priority=draft.priority,
-            requires_ack=draft.requires_ack, ack_deadline=draft.ack_deadline,
-            subject_enc=sealed["subject"], content=sealed["content"],
-            attachment_count=len(draft.attachments),
-            content_size=sum(len(a.data) for a in draft.attachments) + len(draft.body),
-            idempotency_key=draft.idempotency_key, created_at=now,
-        )
-        s.add(message)
-        await s.flush()
+        conn.execute(insert(Message), [{
+            "id": message_id, "thread_id": thread_id, "reply_to_id": draft.reply_to,
+            "sender_user_id": actor.user_id, "sender_unit_id": actor.unit_id,
+            "sender_organization_id": actor.organization_id, "person_id": person_id,
+            "category": draft.category, "priority": draft.priority,
+            "requires_ack": draft.requires_ack, "ack_deadline": draft.ack_deadline,
+            "subject_enc": sealed["subject"], "content": sealed["content"],
+            "attachment_count": len(draft.attachments),
+            "content_size": sum(len(a.data) for a in draft.attachments) + len(draft.body),
+            "idempotency_key": draft.idempotency_key, "created_at": now}])
         reader_orgs = {actor.organization_id} | {g.organization_id for g in groups}
-        s.add_all(await wrap_for_txn(s, self._keys, message_id, dek, reader_orgs))
-        s.add_all(MessageRecipient(message_id=message_id, group_id=g.id,
-                                   organization_id=g.organization_id) for g in groups)
-        s.add_all(MessageAttachment(message_id=message_id, position=i, size=len(a.data),
-                                    content=sealed[f"attachment:{i}"])
-                  for i, a in enumerate(draft.attachments))
-        await s.flush()
-        rows = (await s.execute(
-            insert(Delivery).returning(col(Delivery.seq), col(Delivery.user_id),
-                                       col(Delivery.group_id)),
-            [{"message_id": message_id, "user_id": user_id, "group_id": group_id,
-              "organization_id": org_id, "delivered_at": now, "marked_unread": False}
-             for user_id, (group_id, org_id) in recipients.items()],
-        )).all()
-        events = [
-            (user_id, LiveEvent("message", seq, {
-                "message_id": str(message_id), "thread_id": str(thread_id),
-                "group_id": str(group_id), "priority": draft.priority}))
-            for seq, user_id, group_id in rows if seq is not None
-        ]
+        conn.execute(insert(MessageKey), wrapped_keys_sync(
+            conn, self._keys, message_id, dek, reader_orgs))
+        conn.execute(insert(MessageRecipient), [
+            {"message_id": message_id, "group_id": g.id, "organization_id": g.organization_id}
+            for g in groups])
+        if draft.attachments:
+            conn.execute(insert(MessageAttachment), [
+                {"message_id": message_id, "position": i, "size": len(a.data),
+                 "content": sealed[f"attachment:{i}"]}
+                for i, a in enumerate(draft.attachments)])
+        self._fan_out_sync(conn, groups, message_id, actor.user_id, now)
+        rows = conn.execute(select(Delivery.seq, Delivery.user_id, Delivery.group_id).where(
+            col(Delivery.message_id) == message_id)).all()
+        # One payload per group, shared by that group's events (ids only).
+        payloads: dict[uuid.UUID, dict[str, str | int | None]] = {}
+        events = []
+        for seq, user_id, group_id in rows:
+            payload = payloads.get(group_id)
+            if payload is None:
+                payload = payloads[group_id] = {
+                    "message_id": str(message_id), "thread_id": str(thread_id),
+                    "group_id": str(group_id), "priority": draft.priority}
+            events.append((user_id, LiveEvent("message", seq, payload)))
         return SentMessage(message_id, thread_id, now, len(rows)), events
 
-    async def _groups_txn(self, s: AsyncSession,
-                          group_ids: tuple[uuid.UUID, ...]) -> list[ContactGroup]:
+    def _groups_sync(self, conn: Connection,
+                     group_ids: tuple[uuid.UUID, ...]) -> list[_Group]:
         unique_ids = list(dict.fromkeys(group_ids))
-        found = {g.id: g for g in (await s.scalars(select(ContactGroup).where(
-            col(ContactGroup.id).in_(unique_ids),
-            col(ContactGroup.archived_at).is_(None)))).all()}
+        found = {row.id: _Group(row.id, row.organization_id) for row in conn.execute(
+            select(ContactGroup.id, ContactGroup.organization_id).where(
+                col(ContactGroup.id).in_(unique_ids),
+                col(ContactGroup.archived_at).is_(None)))}
         missing = [str(g) for g in unique_ids if g not in found]
         if missing:
             raise ValidationFailed(errors={"group_ids": "unknown or archived groups"},
                                    unknown_groups=missing)
         return [found[g] for g in unique_ids]
 
-    async def _person_txn(self, s: AsyncSession, person_id: uuid.UUID | None,
-                          person_index: str | None) -> uuid.UUID | None:
+    def _person_sync(self, conn: Connection, person_id: uuid.UUID | None,
+                     person_index: str | None) -> uuid.UUID | None:
         if person_index is not None:
-            found = await s.scalar(select(Person.id).where(
-                col(Person.personnummer_index) == person_index))
+            found = conn.execute(select(Person.id).where(
+                col(Person.personnummer_index) == person_index)).scalar()
             if found is None:
                 raise NotFound("no such person")
             return found
-        if person_id is not None and await s.get(Person, person_id) is None:
+        if person_id is not None and conn.execute(
+                select(Person.id).where(col(Person.id) == person_id)).scalar() is None:
             raise NotFound("no such person")
         return person_id
 
-    async def _thread_txn(self, s: AsyncSession, actor: Actor,
-                          reply_to: uuid.UUID | None) -> uuid.UUID | None:
+    def _thread_sync(self, conn: Connection, actor: Actor,
+                     reply_to: uuid.UUID | None) -> uuid.UUID | None:
         if reply_to is None:
             return None
-        parent = await s.scalar(select(Message).where(col(Message.id) == reply_to))
-        if parent is None or not await may_see_message_txn(s, actor, parent):
+        parent = conn.execute(select(
+            Message.thread_id, Message.sender_user_id, Message.sender_unit_id).where(
+            col(Message.id) == reply_to)).first()
+        if parent is None:
             raise NotFound("no such message to reply to")
-        return parent.thread_id
+        thread_id, sender_user_id, sender_unit_id = parent
+        visible = sender_user_id == actor.user_id or (
+            actor.unit_id is not None and sender_unit_id == actor.unit_id) or (
+            conn.execute(select(Delivery.seq).where(
+                col(Delivery.message_id) == reply_to,
+                col(Delivery.user_id) == actor.user_id)).scalar() is not None)
+        if not visible:
+            raise NotFound("no such message to reply to")
+        return thread_id  # type: ignore[no-any-return]
 
-    async def _check_policy_txn(self, s: AsyncSession, sender_org: uuid.UUID,
-                                groups: list[ContactGroup], person_id: uuid.UUID,
-                                today: dt.date) -> None:
+    def _check_policy_sync(self, conn: Connection, sender_org: uuid.UUID,
+                           groups: list[_Group], person_id: uuid.UUID,
+                           today: dt.date) -> None:
         org_ids = {sender_org} | {g.organization_id for g in groups}
-        orgs = {o.id: o for o in (await s.scalars(select(Organization).where(
-            col(Organization.id).in_(org_ids)))).all()}
-        engaged = set((await s.scalars(
+        authorities = dict(conn.execute(select(Organization.id, Organization.authority).where(
+            col(Organization.id).in_(org_ids))).all())
+        engaged = set(conn.execute(
             select(Unit.organization_id).join(Engagement, col(Engagement.unit_id) == Unit.id)
             .where(col(Engagement.person_id) == person_id,
                    col(Engagement.starts_on) <= today,
                    (col(Engagement.ends_on).is_(None)) | (col(Engagement.ends_on) >= today),
-                   col(Unit.organization_id).in_(org_ids)).distinct())).all())
+                   col(Unit.organization_id).in_(org_ids)).distinct()).scalars().all())
 
         def facts(org_id: uuid.UUID) -> policy.OrgFacts:
-            return policy.OrgFacts(org_id, orgs[org_id].authority, org_id in engaged)
+            return policy.OrgFacts(org_id, authorities[org_id], org_id in engaged)
 
         decision = policy.evaluate_send(policy.SendFacts(
             about_person=True, sender=facts(sender_org),
@@ -351,34 +364,58 @@ class MessageService:
                  "reason_sv": r.reason_sv, "reason_en": r.reason_en}
                 for r in decision.refusals])
 
-    async def _recipients_txn(self, s: AsyncSession, groups: list[ContactGroup],
-                              sender_id: uuid.UUID
-                              ) -> dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]]:
-        """user id -> (first addressed group reaching them, their organization)."""
-        group_ids = [g.id for g in groups]
-        direct = (await s.execute(
-            select(ContactGroupMember.group_id, User.id, User.organization_id)
-            .join(User, col(User.id) == ContactGroupMember.user_id)
-            .where(col(ContactGroupMember.group_id).in_(group_ids),
-                   col(User.disabled_at).is_(None)))).all()
-        via_unit = (await s.execute(
-            select(ContactGroupMember.group_id, User.id, User.organization_id)
-            .join(User, col(User.unit_id) == ContactGroupMember.unit_id)
-            .where(col(ContactGroupMember.group_id).in_(group_ids),
-                   col(User.disabled_at).is_(None)))).all()
-        by_group: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID]]] = {g: [] for g in group_ids}
-        for group_id, user_id, org_id in [*direct, *via_unit]:
-            if user_id != sender_id:
-                by_group[group_id].append((user_id, org_id))
-        empty = [str(g.id) for g in groups if not by_group[g.id]]
+    def _check_groups_reach_someone_sync(self, conn: Connection, groups: list[_Group],
+                                         sender_id: uuid.UUID) -> None:
+        reached = set(conn.execute(_GROUPS_REACHING_SOMEONE, {
+            "groups": [g.id for g in groups], "sender": sender_id}).scalars().all())
+        empty = [str(g.id) for g in groups if g.id not in reached]
         if empty:
             raise ValidationFailed(errors={"group_ids": "a group reaches nobody"},
                                    empty_groups=empty)
-        recipients: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {}
-        for group_id in group_ids:
-            for user_id, org_id in sorted(by_group[group_id]):
-                recipients.setdefault(user_id, (group_id, org_id))
-        return recipients
+
+    def _fan_out_sync(self, conn: Connection, groups: list[_Group], message_id: uuid.UUID,
+                      sender_id: uuid.UUID, now: dt.datetime) -> None:
+        """One delivery per reached user, computed and inserted by the database in one
+        statement. A user reached by several addressed groups is attributed to one of
+        them, the same one every time."""
+        conn.execute(_FAN_OUT, {"message_id": message_id, "now": now,
+                                "groups": [g.id for g in groups], "sender": sender_id})
+
+
+# The members an addressed group reaches: users named directly, and the staff of
+# units named as members; active accounts only, never the sender.
+_MEMBERS_SQL = """
+    SELECT m.group_id AS group_id, a.id AS user_id, a.organization_id AS organization_id
+      FROM contact_group_member m JOIN account a ON a.id = m.user_id
+     WHERE m.group_id IN :groups AND a.disabled_at IS NULL AND a.id <> :sender
+    UNION ALL
+    SELECT m.group_id, a.id, a.organization_id
+      FROM contact_group_member m JOIN account a ON a.unit_id = m.unit_id
+     WHERE m.group_id IN :groups AND a.disabled_at IS NULL AND a.id <> :sender
+"""
+_MEMBER_PARAMS = (
+    bindparam("groups", expanding=True, type_=Uuid()),
+    bindparam("sender", type_=Uuid()),
+)
+_GROUPS_REACHING_SOMEONE = text(
+    f"SELECT DISTINCT group_id FROM ({_MEMBERS_SQL}) reached"
+).bindparams(*_MEMBER_PARAMS).columns(group_id=Uuid())
+_FAN_OUT = text(f"""
+    INSERT INTO delivery (message_id, user_id, group_id, organization_id, delivered_at,
+                          marked_unread)
+    SELECT :message_id, user_id, group_id, organization_id, :now, false FROM (
+        SELECT user_id, group_id, organization_id,
+               row_number() OVER (PARTITION BY user_id ORDER BY group_id) AS rank
+          FROM ({_MEMBERS_SQL}) reached
+    ) ranked WHERE rank = 1
+""").bindparams(*_MEMBER_PARAMS, bindparam("message_id", type_=Uuid()),
+                bindparam("now", type_=UTCDateTime()))
+
+
+@dataclass(frozen=True)
+class _Group:
+    id: uuid.UUID
+    organization_id: uuid.UUID
 
 
 def _attachment_problem(attachment: AttachmentDraft) -> str | None:

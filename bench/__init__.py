@@ -1,0 +1,1 @@
+"""Benchmarks: load generators and measurements. Never part of the test run."""
