@@ -10,7 +10,9 @@ def main(path: str, top: int = 30) -> None:
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
-    for line in open(path):
+    with open(path) as stacks:
+        lines = stacks.readlines()
+    for line in lines:
         stack, _, count = line.rstrip().rpartition(" ")
         n = int(count)
         total += n

@@ -13,7 +13,7 @@ from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.admin import NewOrganization, NewUser
 
-PASSWORD = "bench-password-2026"
+PASSWORD = "bench-password-2026"  # noqa: S105  (synthetic benchmark accounts)
 
 
 async def seed(members: int, senders: int, out: Path) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from hub.db.models import Delivery, Message, MessageKey
 from hub.domain.roles import OrgKind, Role
-from tests.factories import make_group, make_org, make_person, make_unit, make_user
+from tests.factories import make_group, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
