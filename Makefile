@@ -22,6 +22,7 @@ run: $(STAMP)
 
 ## test: install what the tests need and run lint, type checks and the whole suite
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/ruff check hub keys clients tests bench
 	$(BIN)/mypy hub keys clients
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -55,6 +55,7 @@ def main() -> None:
     command = [*hub, "serve"]
     if args.profile:
         command = ["py-spy", "record", "--format", "raw", "--rate", "200", "--nonblocking",
+                   "--gil",
                    "-o", args.profile, "--", *command]
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     scheme = "https" if args.tls else "http"

@@ -35,7 +35,6 @@ async def seed(members: int, senders: int, out: Path) -> None:
         member_accounts = [await user(night.id, f"member{i}", unit.id) for i in range(members)]
         it = Actor(kind="user", organization_id=night.id, roles=frozenset({Role.IT_CONTACT}))
         group = await hub.groups.create(it, "Bench Natt Nordost", unit_id=unit.id)
-        await hub.groups.add_member(it, group.id, unit_id=unit.id)
         out.write_text(json.dumps({
             "password": PASSWORD, "group_id": str(group.id), "senders": sender_accounts,
             "listener": member_accounts[0]}))

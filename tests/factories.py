@@ -62,7 +62,8 @@ async def make_user(hub: Hub, org: Organization, *roles: Role,
 async def make_group(hub: Hub, org: Organization, *members: Account | Unit,
                      name: str | None = None, unit: Unit | None = None) -> uuid.UUID:
     """A contact group of `org` with the given users and whole units as members,
-    made by an IT contact of that organization."""
+    made by an IT contact of that organization; with `unit`, that unit's functional
+    inbox (which reaches the unit by itself)."""
     from hub.services.actor import Actor
 
     it_contact = Actor(kind="user", organization_id=org.id, user_id=None,
@@ -70,6 +71,8 @@ async def make_group(hub: Hub, org: Organization, *members: Account | Unit,
     group = await hub.groups.create(it_contact, name or f"Grupp {next(_counter)}",
                                     unit_id=unit.id if unit else None)
     for member in members:
+        if unit is not None and member is unit:
+            continue  # a unit's functional inbox already reaches the unit
         if isinstance(member, Account):
             await hub.groups.add_member(it_contact, group.id, user_id=member.id)
         else:

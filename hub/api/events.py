@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 
 import structlog
 from aiohttp import web
@@ -29,12 +30,18 @@ HEARTBEAT = web.AppKey("events_heartbeat_seconds", float)
 # How often a long-lived stream re-checks that its session is still valid.
 SESSION_CHECK_SECONDS = 60.0
 REPLAY_BATCH = 500
+# How many written events a stream remembers to skip duplicates of live events.
+WRITTEN_MEMORY = 4096
 
 
 class _Positions:
     def __init__(self, delivery: int, receipt: int) -> None:
         self.delivery = delivery
         self.receipt = receipt
+        # On PostgreSQL a seq is taken before commit, so a live event can arrive after
+        # one with a higher seq: live events are skipped when already written, not
+        # when below the position.
+        self._written: OrderedDict[tuple[str, int], None] = OrderedDict()
 
     @classmethod
     def parse(cls, value: str | None) -> _Positions | None:
@@ -49,11 +56,17 @@ class _Positions:
     def seen(self, event: LiveEvent) -> bool:
         return event.seq <= (self.delivery if event.kind == "message" else self.receipt)
 
+    def written(self, event: LiveEvent) -> bool:
+        return (event.kind, event.seq) in self._written
+
     def advance(self, event: LiveEvent) -> None:
         if event.kind == "message":
             self.delivery = max(self.delivery, event.seq)
         else:
             self.receipt = max(self.receipt, event.seq)
+        self._written[(event.kind, event.seq)] = None
+        if len(self._written) > WRITTEN_MEMORY:
+            self._written.popitem(last=False)
 
     def __str__(self) -> str:
         return f"{self.delivery}.{self.receipt}"
@@ -93,7 +106,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 await _replay(request, response, positions)
             while not subscription.queue.empty():
                 event = subscription.queue.get_nowait()
-                if not positions.seen(event):
+                if not positions.written(event):
                     positions.advance(event)
                     await response.write(_frame(event, positions))
             if time.monotonic() - last_check > SESSION_CHECK_SECONDS:

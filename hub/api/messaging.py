@@ -55,6 +55,13 @@ def _query_int(request: web.Request, name: str, default: int | None = None) -> i
         raise ValidationFailed(errors={name: "not a number"}) from None
 
 
+def _limit(request: web.Request) -> int:
+    limit = _query_int(request, "limit", 50)
+    if limit is None or limit < 1:
+        raise ValidationFailed(errors={"limit": "at least 1"})
+    return min(limit, 100)
+
+
 def _query_bool(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in {"1", "true", "yes"}
 
@@ -164,7 +171,7 @@ def _page(items: list[MessageSummary], limit: int) -> web.Response:
 
 async def inbox(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    limit = max(1, min(_query_int(request, "limit", 50) or 50, 100))
+    limit = _limit(request)
     category = request.query.get("category")
     items = await hub_of(request).inbox.inbox(actor, InboxQuery(
         limit=limit, before=_query_int(request, "before"),
@@ -177,7 +184,7 @@ async def inbox(request: web.Request) -> web.Response:
 
 async def sent_box(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    limit = max(1, min(_query_int(request, "limit", 50) or 50, 100))
+    limit = _limit(request)
     items = await hub_of(request).inbox.sent(
         actor, before=_query_int(request, "before"), limit=limit,
         whole_unit=request.query.get("scope") == "unit")

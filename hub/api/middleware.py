@@ -43,8 +43,12 @@ def problem_response(err: HubError, request_id: str, lang: str = "sv") -> web.Re
 
 
 def preferred_language(request: web.Request) -> str:
-    lang = request.cookies.get("lang") or request.headers.get("Accept-Language") or "sv"
-    return "en" if lang.lower().startswith("en") else "sv"
+    """Swedish unless chosen otherwise: the web UI's language cookie, or for API
+    clients an Accept-Language that starts with English."""
+    lang = request.cookies.get("lang")
+    if lang is None and request.path.startswith("/api/"):
+        lang = request.headers.get("Accept-Language")
+    return "en" if (lang or "sv").lower().startswith("en") else "sv"
 
 
 @web.middleware
@@ -89,7 +93,9 @@ async def security_headers_middleware(request: web.Request,
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on
+    # form posts, and the web UI checks Origin against cross-site requests.
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if not request.path.startswith("/static/"):

@@ -22,7 +22,7 @@ from sqlmodel import select
 from hub.app import Hub
 from hub.db.models import Organization
 from hub.domain.roles import OrgKind, Role
-from hub.services.actor import CLI_OPERATOR
+from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.admin import NewOrganization, NewUser
 from hub.services.persons import NewEngagement, NewPerson
 
@@ -108,10 +108,15 @@ async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
             name=demo.name, kind=demo.kind, org_number=demo.org_number, authority=(
                 demo.org_number if demo.kind is OrgKind.PRIVATE_HOME_CARE else CITY)))
         first_unit = None
+        it_contact = Actor(kind="user", organization_id=org.id,
+                           roles=frozenset({Role.IT_CONTACT}))
         for unit_name in demo.units:
             unit = await hub.admin.create_unit(CLI_OPERATOR, org.id, unit_name)
             units[unit_name] = unit.id
             first_unit = first_unit or unit.id
+            if demo.kind is not OrgKind.OPERATIONS:  # the operator reads no messages
+                # Every care unit's functional inbox, reaching all its staff.
+                await hub.groups.create(it_contact, unit_name, unit_id=unit.id)
         for username, name, roles in demo.users:
             created = await hub.admin.create_user(CLI_OPERATOR, NewUser(
                 organization_id=org.id, username=username, display_name=name,
@@ -144,5 +149,6 @@ async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
     for row in credentials:
         table.add_row(*row)
     console.print(table)
-    console.print(f"Demo data seeded: {len(ORGS)} organizations, {len(credentials)} accounts, "
+    console.print(f"Demo data seeded: {len(ORGS)} organizations with a contact group per "
+                  f"unit, {len(credentials)} accounts, "
                   f"{len(PERSONS)} persons. Accounts and TOTP secrets saved in {path} (0600).")

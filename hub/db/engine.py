@@ -73,6 +73,24 @@ def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+# PostgreSQL hands out sequence numbers when rows are inserted, not when they commit.
+# Streams that readers follow by number (deliveries, receipts) take this
+# transaction-scoped lock before inserting, so numbers are visible in commit order
+# and a reader that has seen N never later misses a row below N.
+STREAM_LOCKS = {"delivery": 734_100_1, "receipt": 734_100_2}
+
+
+def lock_stream_sync(conn: Connection, stream: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STREAM_LOCKS[stream]})
+
+
+async def lock_stream_txn(session: Any, stream: str) -> None:
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                              {"key": STREAM_LOCKS[stream]})
+
+
 class Database:
     """Owns the engine; hands out transactions.
 

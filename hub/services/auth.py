@@ -10,6 +10,7 @@ the wait, up to 15 minutes. A successful sign-in clears the account's count.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 import time
 import uuid
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 import pyotp
 import structlog
 from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -40,9 +43,10 @@ FAILURE_MEMORY = dt.timedelta(minutes=30)
 # last_seen_at is written at most this often, so reads do not turn into writes.
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
 TOTP_ISSUER = "Göteborgs omsorgshubb"
-# A resolved session is reused for this long without a database read. Every
-# revocation in this process (logout, disable, role change) empties the cache at
-# once; the window only bounds how long another process's revocation may lag.
+# On SQLite (the embedded default: one hub process owns the database) a resolved
+# session is reused for this long without a database read; every revocation goes
+# through this process and empties the cache at once. On PostgreSQL, where several
+# replicas serve, sessions are always read from the database.
 SESSION_CACHE_SECONDS = 2.0
 
 
@@ -109,8 +113,13 @@ class AuthService:
         address_key = self._keys.blind_index("login-address\x00" + attempt.client_address)
         now = self._clock.now()
 
-        async with self._db.read() as s:
+        # The attempt is counted as a failure before the password is checked and taken
+        # back on success: attempts sent in parallel cannot slip past the throttle.
+        async with self._db.transaction() as s:
             wait = await self._throttle_wait_txn(s, [account_key, address_key], now)
+            if not wait:
+                await self._record_failure_txn(s, account_key, "account", now)
+                await self._record_failure_txn(s, address_key, "address", now)
             user = await s.scalar(select(User).where(col(User.username) == username))
         if wait:
             raise TooManyAttempts(retry_after=wait)
@@ -123,18 +132,19 @@ class AuthService:
             issued = None
             if ok and user is not None and user.disabled_at is None:
                 user = await s.get(User, user.id, with_for_update=True)
-                assert user is not None
-                step = await self._accept_totp_txn(s, user, attempt.totp_code, now)
-                if step is not None:
+                # Re-checked under the lock: the account may have been disabled or removed
+                # while the password was being verified.
+                step = None
+                if user is not None and user.disabled_at is None:
+                    step = await self._accept_totp_txn(s, user, attempt.totp_code, now)
+                if user is not None and step is not None:
                     user.totp_last_step = step
                     if new_hash:
                         user.password_hash = new_hash
                     issued = await self._start_session_txn(s, user.id, attempt.session_kind, now)
                     await s.execute(
                         delete(LoginThrottle).where(col(LoginThrottle.key) == account_key))
-            if issued is None:
-                await self._record_failure_txn(s, account_key, "account", now)
-                await self._record_failure_txn(s, address_key, "address", now)
+                    await self._take_back_failure_txn(s, address_key)
         if issued is None:
             log.info("login_failed")
             raise InvalidCredentials()
@@ -146,7 +156,9 @@ class AuthService:
         """The time step of `code` if it is valid now (±1 step) and newer than the
         last accepted one; None otherwise. A code is thereby good exactly once."""
         code = code.strip().replace(" ", "")
-        if not (code.isdigit() and len(code) == 6):
+        # isascii: str.isdigit() also takes e.g. Arabic-Indic or fullwidth digits, and
+        # compare_digest raises TypeError on non-ASCII str (a 500 only for a right password).
+        if not (code.isascii() and code.isdigit() and len(code) == 6):
             return None
         secret = await self._keys.open_field_txn(
             s, HUB_OWNER, user.totp_secret, totp_context(user.id))
@@ -161,24 +173,37 @@ class AuthService:
             return None
         return matched
 
+    async def _ensure_throttle_row_txn(self, s: AsyncSession, key: str, scope: str,
+                                       now: dt.datetime) -> None:
+        # Insert-if-missing, so two first attempts at once cannot collide.
+        insert = (pg_insert if self._db.engine.dialect.name == "postgresql"
+                  else sqlite_insert)(LoginThrottle).values(
+            key=key, scope=scope, failures=0, last_failure_at=now)
+        await s.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
+
     async def _throttle_wait_txn(self, s: AsyncSession, throttle_keys: list[str],
                                  now: dt.datetime) -> int:
+        """Seconds to wait before the next attempt. Locks the rows (PostgreSQL), so
+        concurrent attempts for one account or address are judged one at a time."""
+        for key, scope in zip(throttle_keys, ("account", "address"), strict=True):
+            await self._ensure_throttle_row_txn(s, key, scope, now)
         rows = (await s.scalars(
             select(LoginThrottle).where(col(LoginThrottle.key).in_(throttle_keys))
+            .order_by(col(LoginThrottle.key)).with_for_update()
+            .execution_options(populate_existing=True)
         )).all()
         wait = 0.0
         for row in rows:
             if row.blocked_until and row.blocked_until > now:
                 wait = max(wait, (row.blocked_until - now).total_seconds())
-        return int(wait) + (1 if wait else 0)
+        return math.ceil(wait)
 
     async def _record_failure_txn(self, s: AsyncSession, key: str, scope: str,
                                   now: dt.datetime) -> None:
-        row = await s.get(LoginThrottle, key, with_for_update=True)
-        if row is None:
-            row = LoginThrottle(key=key, scope=scope, failures=0, last_failure_at=now)
-            s.add(row)
-        elif now - row.last_failure_at > FAILURE_MEMORY:
+        await self._ensure_throttle_row_txn(s, key, scope, now)
+        row = await s.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        assert row is not None
+        if now - row.last_failure_at > FAILURE_MEMORY:
             row.failures = 0
         row.failures += 1
         row.last_failure_at = now
@@ -188,6 +213,14 @@ class AuthService:
             row.blocked_until = now + dt.timedelta(seconds=delay)
             if over == 0:
                 log.warning("login_throttled", scope=scope)
+
+    async def _take_back_failure_txn(self, s: AsyncSession, key: str) -> None:
+        row = await s.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        if row is None:
+            return
+        row.failures = max(0, row.failures - 1)
+        if row.failures < self._policy.free_failures:
+            row.blocked_until = None
 
     # -- sessions -----------------------------------------------------------------
 
@@ -218,7 +251,7 @@ class AuthService:
             raise Unauthenticated()
         digest = keys.token_hash(token)
         now = self._clock.now()
-        cached = self._cache.get(digest)
+        cached = self._cache.get(digest) if self._db.is_sqlite else None
         if cached is not None and time.monotonic() - cached.cached_at < SESSION_CACHE_SECONDS \
                 and now < cached.expires_at and now - cached.last_seen_at < self._policy.idle \
                 and not (touch and now - cached.last_seen_at >= TOUCH_INTERVAL):
@@ -242,9 +275,11 @@ class AuthService:
             last_seen = now
         actor = Actor(kind="user", organization_id=user.organization_id, user_id=user.id,
                       unit_id=user.unit_id, roles=roles, session_id=row.id)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = _CachedSession(actor, last_seen, row.expires_at, time.monotonic())
+        if self._db.is_sqlite:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = _CachedSession(actor, last_seen, row.expires_at,
+                                                 time.monotonic())
         return actor
 
     async def logout(self, actor: Actor) -> None:

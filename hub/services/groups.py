@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import delete, func, or_
+from sqlalchemy import delete, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -25,6 +25,8 @@ from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.services.actor import Actor
 
 log = structlog.get_logger(__name__)
+
+DIRECTORY_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ class GroupService:
                      description: str = "") -> ContactGroup:
         """Create a group in the actor's organization (IT contact).
 
-        `unit_id` makes it that unit's functional inbox.
+        `unit_id` makes it that unit's functional inbox: the unit becomes its first
+        member, so the group reaches the unit's staff, present and future.
 
         Raises:
             Forbidden: not an IT contact. ValidationFailed: bad name or foreign unit.
@@ -74,6 +77,10 @@ class GroupService:
                 if unit_id is not None:
                     await self._own_unit_txn(s, org_id, unit_id)
                 s.add(group)
+                if unit_id is not None:
+                    await s.flush()
+                    s.add(ContactGroupMember(group_id=group.id, unit_id=unit_id,
+                                             added_at=self._clock.now()))
         except IntegrityError as err:
             raise Conflict("a group with this name exists") from err
         log.info("contact_group_created", group_id=str(group.id))
@@ -167,15 +174,19 @@ class GroupService:
             stmt = stmt.where(col(Organization.kind) == query.organization_kind)
         if query.unit_id:
             stmt = stmt.where(col(ContactGroup.unit_id) == query.unit_id)
-        if query.name:
-            pattern = "%" + query.name.strip().lower().replace("%", "").replace("_", "") + "%"
-            stmt = stmt.where(or_(func.lower(ContactGroup.name).like(pattern),
-                                  func.lower(Organization.name).like(pattern)))
         if not query.include_archived:
             stmt = stmt.where(col(ContactGroup.archived_at).is_(None))
-        stmt = stmt.order_by(col(Organization.name), col(ContactGroup.name)).limit(500)
+        stmt = stmt.order_by(col(Organization.name), col(ContactGroup.name))
+        # The name is matched here, not with SQL lower()/LIKE: SQLite (and PostgreSQL
+        # under the C locale) fold only ASCII, so "årsta" would miss "Årsta".
+        needle = query.name.strip().casefold() if query.name else ""
+        if not needle:
+            stmt = stmt.limit(DIRECTORY_LIMIT)
         async with self._db.read() as s:
             rows = (await s.execute(stmt)).all()
+        if needle:
+            rows = [r for r in rows if needle in r[0].name.casefold()
+                    or needle in r[1].name.casefold()][:DIRECTORY_LIMIT]
         return [GroupView(g, o, u) for g, o, u in rows]
 
     async def get(self, group_id: uuid.UUID) -> GroupView:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from hub.clock import Clock
-from hub.db.engine import Database
+from hub.db.engine import Database, lock_stream_txn
 from hub.db.models import (
     ContactGroup,
     Delivery,
@@ -398,6 +398,7 @@ class InboxService:
     async def _receipt_txn(self, s: AsyncSession, message: Message, actor: Actor,
                            kind: str, now: dt.datetime) -> list[tuple[uuid.UUID, LiveEvent]]:
         assert actor.user_id is not None
+        await lock_stream_txn(s, "receipt")
         row = ReceiptEvent(message_id=message.id, user_id=actor.user_id, kind=kind,
                            created_at=now)
         s.add(row)

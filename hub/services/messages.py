@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock
-from hub.db.engine import Database
+from hub.db.engine import Database, lock_stream_sync
 from hub.db.models import (
     CATEGORIES,
     PRIORITIES,
@@ -42,6 +42,7 @@ from hub.db.models import (
 from hub.db.types import UTCDateTime
 from hub.domain import policy
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
+from hub.domain.roles import Role
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
@@ -136,8 +137,10 @@ class MessageService:
             NotFound: unknown person or reply-to message.
             PolicyRefused: a rule refuses a group; nothing is stored.
         """
-        if actor.user_id is None or actor.organization_id is None:
-            raise Forbidden("only staff accounts send messages")
+        if actor.user_id is None or actor.organization_id is None or not (
+                actor.has(Role.STAFF) or actor.has(Role.CASE_WORKER)
+                or actor.has(Role.IT_CONTACT)):
+            raise Forbidden("only staff, case workers and IT contacts send messages")
         now = self._clock.now()
         self._validate(draft, now)
         if draft.idempotency_key:
@@ -255,6 +258,7 @@ class MessageService:
         if person_id is not None:
             self._check_policy_sync(conn, actor.organization_id, groups, person_id, now.date())
         self._check_groups_reach_someone_sync(conn, groups, actor.user_id)
+        lock_stream_sync(conn, "delivery")  # from here to commit: numbers in commit order
 
         conn.execute(insert(Message), [{
             "id": message_id, "thread_id": thread_id, "reply_to_id": draft.reply_to,

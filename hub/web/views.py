@@ -19,6 +19,7 @@ from hub.domain.roles import ORG_KIND_LABELS_SV, ROLE_LABELS_SV, OrgKind
 from hub.errors import Forbidden, InvalidCredentials, TooManyAttempts, Unauthenticated
 from hub.services.auth import LoginAttempt
 from hub.web.i18n import TEXTS
+from hub.web.inbox_views import add_inbox_routes
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -77,6 +78,14 @@ async def logout_submit(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.StreamResponse:
     try:
+        await actor_of(request)
+    except Unauthenticated:
+        raise web.HTTPSeeOther("/login") from None
+    raise web.HTTPSeeOther("/inkorg")
+
+
+async def account(request: web.Request) -> web.StreamResponse:
+    try:
         actor = await actor_of(request)
     except Unauthenticated:
         raise web.HTTPSeeOther("/login") from None
@@ -87,7 +96,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     roles = [ROLE_LABELS_SV[r] if lang == "sv" else r.value for r in sorted(view.roles)]
     kind = OrgKind(org.kind)
     return aiohttp_jinja2.render_template("home.html", request, _context(
-        request, user=view.user, org=org, roles=roles,
+        request, user=view.user, org=org, roles=roles, page="account",
         org_kind=ORG_KIND_LABELS_SV[kind] if lang == "sv" else kind.value))
 
 
@@ -101,6 +110,8 @@ async def set_language(request: web.Request) -> web.StreamResponse:
 def add_web_routes(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app.router.add_get("/", home)
+    app.router.add_get("/konto", account)
+    add_inbox_routes(app)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout_submit)

@@ -1,0 +1,202 @@
+"""Web UI for messaging: inbox, one message, compose, sent box.
+
+Handlers stay thin, as in the API: they read the form, call one service, render.
+Times are shown in Swedish local time. A hidden idempotency key in the compose form
+makes a double click or a resubmitted form send once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from hub.api.context import actor_of, hub_of
+from hub.api.middleware import preferred_language
+from hub.db.models import CATEGORIES
+from hub.errors import HubError, NotFound, Unauthenticated, ValidationFailed
+from hub.services.actor import Actor
+from hub.services.groups import DirectoryQuery
+from hub.services.inbox import InboxQuery
+from hub.services.messages import MessageDraft, PolicyRefused
+from hub.web.i18n import TEXTS
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+FORM_LIMIT = 256 * 1024
+
+
+def local_time(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+def _ctx(request: web.Request, **extra: Any) -> dict[str, Any]:
+    lang = preferred_language(request)
+    return {"t": TEXTS[lang], "lang": lang, "local_time": local_time, **extra}
+
+
+async def _signed_in(request: web.Request) -> Actor:
+    try:
+        return await actor_of(request)
+    except Unauthenticated:
+        raise web.HTTPSeeOther("/login") from None
+
+
+def _same_origin(request: web.Request) -> None:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        raise web.HTTPForbidden()
+
+
+async def _form(request: web.Request) -> Any:
+    _same_origin(request)
+    if (request.content_length or 0) > FORM_LIMIT:
+        raise web.HTTPRequestEntityTooLarge(max_size=FORM_LIMIT,
+                                            actual_size=request.content_length or 0)
+    return await request.post()
+
+
+def _message_uuid(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["message_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def inbox_page(request: web.Request) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    hub = hub_of(request)
+    before = request.query.get("fore")
+    query = InboxQuery(
+        limit=50, before=int(before) if before and before.isdigit() else None,
+        unread=request.query.get("olasta") == "1", urgent=request.query.get("brad") == "1",
+        archived=request.query.get("arkiv") == "1")
+    items = await hub.inbox.inbox(actor, query)
+    counts = await hub.inbox.unread_counts(actor)
+    names = {g.group.id: g.group.name
+             for g in await hub.groups.directory(DirectoryQuery(include_archived=True))
+             if g.group.id in counts}
+    return aiohttp_jinja2.render_template("inbox.html", request, _ctx(
+        request, items=items, query=query, page="inbox",
+        next_cursor=items[-1].cursor if len(items) == query.limit else None,
+        unread=[(names.get(g, "?"), n) for g, n in counts.items()]))
+
+
+async def sent_page(request: web.Request) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    before = request.query.get("fore")
+    items = await hub_of(request).inbox.sent(
+        actor, before=int(before) if before and before.isdigit() else None, limit=50,
+        whole_unit=request.query.get("enhet") == "1")
+    return aiohttp_jinja2.render_template("sent.html", request, _ctx(
+        request, items=items, page="sent",
+        next_cursor=items[-1].cursor if len(items) == 50 else None))
+
+
+async def message_page(request: web.Request) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    hub = hub_of(request)
+    message_id = _message_uuid(request)
+    try:
+        detail = await hub.inbox.open(actor, message_id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    try:  # the sender's side (sender and their unit) sees the receipts
+        receipts = await hub.inbox.receipts(actor, message_id)
+    except NotFound:
+        receipts = None
+    thread = await hub.inbox.thread(actor, detail.summary.thread_id)
+    return aiohttp_jinja2.render_template("message.html", request, _ctx(
+        request, m=detail.summary, detail=detail, receipts=receipts, page="message",
+        thread=thread if len(thread) > 1 else []))
+
+
+async def message_action(request: web.Request) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    form = await _form(request)
+    inbox = hub_of(request).inbox
+    message_id = _message_uuid(request)
+    action = request.match_info["action"]
+    try:
+        if action == "kvittera":
+            await inbox.acknowledge(actor, message_id, str(form.get("comment", ""))[:500] or None)
+        elif action == "olast":
+            await inbox.mark_unread(actor, message_id)
+            raise web.HTTPSeeOther("/inkorg")
+        elif action == "arkivera":
+            await inbox.archive(actor, message_id)
+            raise web.HTTPSeeOther("/inkorg")
+        else:
+            raise web.HTTPNotFound()
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    except HubError:
+        pass  # e.g. already acknowledged: the page shows the current state
+    raise web.HTTPSeeOther(f"/meddelanden/{message_id}")
+
+
+async def _compose_context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    groups = await hub_of(request).groups.directory(DirectoryQuery())
+    by_org: dict[str, list[Any]] = {}
+    for view in groups:
+        by_org.setdefault(view.organization.name, []).append(view)
+    return _ctx(request, groups_by_org=by_org, categories=CATEGORIES, page="compose",
+                idempotency_key=secrets.token_urlsafe(16), **extra)
+
+
+async def compose_page(request: web.Request) -> web.StreamResponse:
+    await _signed_in(request)
+    reply_to = request.query.get("svar")
+    return aiohttp_jinja2.render_template("compose.html", request, await _compose_context(
+        request, form={"reply_to": reply_to or "", "subject": request.query.get("amne", "")}))
+
+
+async def compose_submit(request: web.Request) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    form = await _form(request)
+    texts = TEXTS[preferred_language(request)]
+    errors: list[str] = []
+    try:
+        group_ids = tuple(uuid.UUID(str(g)) for g in form.getall("group_ids", []))
+        reply_to = uuid.UUID(str(form["reply_to"])) if form.get("reply_to") else None
+    except ValueError:
+        raise web.HTTPBadRequest() from None
+    draft = MessageDraft(
+        group_ids=group_ids, subject=str(form.get("subject", "")),
+        body=str(form.get("body", "")), category=str(form.get("category", "general")),
+        priority="urgent" if form.get("urgent") else "normal",
+        personnummer=str(form["personnummer"]).strip() or None
+        if form.get("personnummer") else None,
+        reply_to=reply_to, requires_ack=bool(form.get("requires_ack")),
+        idempotency_key=str(form.get("idempotency_key", ""))[:200] or None)
+    try:
+        sent = await hub_of(request).messages.send(actor, draft)
+    except PolicyRefused as err:
+        lang = preferred_language(request)
+        errors = [texts["refused"]] + [r["reason_en" if lang == "en" else "reason_sv"]
+                                       for r in err.extra.get("refusals", [])]
+    except ValidationFailed as err:
+        fields = err.extra.get("errors", {})
+        errors = [texts["send_failed"]] + [f"{k}: {v}" for k, v in dict(fields).items()]
+    except NotFound as err:
+        errors = [texts["send_failed"], err.detail or ""]
+    if errors:
+        context = await _compose_context(request, form=dict(form), errors=errors,
+                                         selected={str(g) for g in group_ids})
+        return aiohttp_jinja2.render_template("compose.html", request, context, status=422)
+    raise web.HTTPSeeOther(f"/meddelanden/{sent.id}")
+
+
+def add_inbox_routes(app: web.Application) -> None:
+    app.router.add_get("/inkorg", inbox_page)
+    app.router.add_get("/skickat", sent_page)
+    app.router.add_get("/skriv", compose_page)
+    app.router.add_post("/skriv", compose_submit)
+    app.router.add_get("/meddelanden/{message_id}", message_page)
+    app.router.add_post("/meddelanden/{message_id}/{action}", message_action)

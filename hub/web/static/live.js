@@ -1,0 +1,26 @@
+// Live updates over Server-Sent Events. Events carry ids only; the page fetches
+// the content itself. The browser reconnects with Last-Event-ID on its own.
+(function () {
+  "use strict";
+  if (!window.EventSource) { return; }
+  var page = document.body.dataset.page;
+  var messageId = document.body.dataset.messageId;
+  var source = new EventSource("/api/v1/events");
+  function editing() {
+    var el = document.activeElement;
+    return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT");
+  }
+  source.addEventListener("message", function () {
+    if (page === "inbox" && !editing() && window.scrollY < 200) {
+      window.location.reload();
+    } else {
+      document.getElementById("live-banner").hidden = false;
+    }
+  });
+  source.addEventListener("receipt", function (event) {
+    var data = JSON.parse(event.data);
+    if (page === "message" && data.message_id === messageId && !editing()) {
+      window.location.reload();
+    }
+  });
+})();

@@ -1,0 +1,67 @@
+"""A night shift in the browser: sign in, send to a unit's inbox, read, acknowledge,
+and the sender sees the receipt arrive live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from tests.e2e.browser import browser
+from tests.e2e.conftest import RunningHub
+
+pytestmark = pytest.mark.e2e
+
+
+def sign_in(context, hub: RunningHub, username: str):
+    page = context.new_page()
+    page.goto(f"{hub.url}/login")
+    page.get_by_label("Användarnamn").fill(username)
+    page.get_by_label("Lösenord").fill(hub.password)
+    page.get_by_label("Engångskod från din autentiseringsapp").fill(
+        pyotp.TOTP(hub.account(username).totp_secret).now())
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url(f"{hub.url}/inkorg")
+    return page
+
+
+def test_a_message_sent_in_the_browser_is_read_and_acknowledged_with_a_live_receipt(
+        running_hub: RunningHub, tmp_path: Path) -> None:
+    if running_hub.backend != "sqlite":
+        pytest.skip("the browser flow is the same on both databases; run once")
+    with browser() as chromium:
+        sender_context = chromium.new_context(ignore_https_errors=False)
+        sender = None
+        try:
+            sender_context = chromium.new_context(
+                ignore_https_errors=True)  # dev CA is not in Chromium's store
+            sender = sign_in(sender_context, running_hub, "omsorgvast.sara")
+            sender.get_by_role("link", name="Nytt meddelande").click()
+            sender.get_by_label("Hemtjänst natt Nordost").check()
+            sender.get_by_label("Ämne", exact=True).fill("Fallrisk i natt")
+            sender.get_by_label("Meddelande", exact=True).fill("Hon föll 02:10, titta till höften.")
+            sender.get_by_label("Begär kvittens").check()
+            sender.get_by_role("button", name="Skicka").click()
+            sender.wait_for_url("**/meddelanden/**")
+            assert sender.get_by_text("Inte läst").count() >= 1
+            message_url = sender.url
+
+            reader_context = chromium.new_context(ignore_https_errors=True)
+            reader = sign_in(reader_context, running_hub, "natt.ali")
+            row = reader.locator("li.message.unread", has_text="Fallrisk i natt")
+            assert row.count() == 1
+            row.get_by_role("link").click()
+            reader.wait_for_url(message_url)
+            assert reader.get_by_text("Hon föll 02:10, titta till höften.").is_visible()
+            reader.get_by_label("Kommentar (frivillig)").fill("Vi tittar till henne 03:00")
+            reader.get_by_role("button", name="Kvittera").click()
+            reader.get_by_text("Kvitterat").wait_for()
+
+            # The sender's open page reloads on the receipt event and shows it.
+            sender.get_by_text("Vi tittar till henne 03:00").wait_for(timeout=10_000)
+            sender.screenshot(path=str(tmp_path / "sender-receipts.png"), full_page=True)
+            reader.goto(f"{running_hub.url}/inkorg")
+            assert reader.locator("li.message.unread").count() == 0
+        finally:
+            sender_context.close()
