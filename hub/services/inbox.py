@@ -243,6 +243,31 @@ class InboxService:
         log.info("message_opened", message_id=str(message_id))
         return detail
 
+    async def summary(self, actor: Actor, message_id: uuid.UUID) -> MessageSummary:
+        """A message's summary (subject, sender) without opening it or marking it read.
+
+        Raises:
+            NotFound: as for `open`.
+        """
+        async with self._db.read() as s:
+            message, delivery = await self._visible_txn(s, actor, message_id)
+            return (await self._summaries_txn(s, actor, [
+                (message, delivery.seq if delivery else None, None, None)]))[0]
+
+    async def reply_groups(self, actor: Actor, message_id: uuid.UUID) -> list[uuid.UUID]:
+        """Where a reply naturally goes: the functional inboxes of the sender's unit
+        (for a received message), or the groups it was sent to (for a sent one)."""
+        async with self._db.read() as s:
+            message, delivery = await self._visible_txn(s, actor, message_id)
+            if delivery is None:
+                return list((await s.scalars(select(MessageRecipient.group_id).where(
+                    col(MessageRecipient.message_id) == message_id))).all())
+            if message.sender_unit_id is None:
+                return []
+            return list((await s.scalars(select(ContactGroup.id).where(
+                col(ContactGroup.unit_id) == message.sender_unit_id,
+                col(ContactGroup.archived_at).is_(None)))).all())
+
     async def attachment(self, actor: Actor, message_id: uuid.UUID,
                          position: int) -> tuple[AttachmentInfo, bytes]:
         async with self._db.read() as s:

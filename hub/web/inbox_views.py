@@ -151,10 +151,22 @@ async def _compose_context(request: web.Request, **extra: Any) -> dict[str, Any]
 
 
 async def compose_page(request: web.Request) -> web.StreamResponse:
-    await _signed_in(request)
+    actor = await _signed_in(request)
+    form = {"reply_to": "", "subject": ""}
+    selected: set[str] = set()
     reply_to = request.query.get("svar")
+    if reply_to:
+        # Only the id travels in the URL; the subject is looked up here, never put
+        # into a link (URLs end up in logs and browser history).
+        try:
+            parent = await hub_of(request).inbox.summary(actor, uuid.UUID(reply_to))
+        except (ValueError, NotFound):
+            raise web.HTTPNotFound() from None
+        subject = parent.subject if parent.subject.startswith("Sv:") else f"Sv: {parent.subject}"
+        form = {"reply_to": str(parent.id), "subject": subject[:200]}
+        selected = {str(g) for g in await hub_of(request).inbox.reply_groups(actor, parent.id)}
     return aiohttp_jinja2.render_template("compose.html", request, await _compose_context(
-        request, form={"reply_to": reply_to or "", "subject": request.query.get("amne", "")}))
+        request, form=form, selected=selected))
 
 
 async def compose_submit(request: web.Request) -> web.StreamResponse:

@@ -28,8 +28,6 @@ def sign_in(context, hub: RunningHub, username: str):
 
 def test_a_message_sent_in_the_browser_is_read_and_acknowledged_with_a_live_receipt(
         running_hub: RunningHub, tmp_path: Path) -> None:
-    if running_hub.backend != "sqlite":
-        pytest.skip("the browser flow is the same on both databases; run once")
     with browser() as chromium:
         sender_context = chromium.new_context(ignore_https_errors=False)
         sender = None
@@ -61,7 +59,21 @@ def test_a_message_sent_in_the_browser_is_read_and_acknowledged_with_a_live_rece
             # The sender's open page reloads on the receipt event and shows it.
             sender.get_by_text("Vi tittar till henne 03:00").wait_for(timeout=10_000)
             sender.screenshot(path=str(tmp_path / "sender-receipts.png"), full_page=True)
+            reader.screenshot(path=str(tmp_path / "reader-message.png"), full_page=True)
+
+            # A reply goes back to the sender's unit inbox; no text travels in a URL.
+            reader.get_by_role("link", name="Svara").click()
+            reader.wait_for_url("**/skriv?svar=**")
+            assert "Fallrisk" not in reader.url
+            assert reader.get_by_label("Ämne", exact=True).input_value() == "Sv: Fallrisk i natt"
+            assert reader.get_by_label("Hemtjänst Majorna").is_checked()
+            reader.get_by_label("Meddelande", exact=True).fill("Höften ser bra ut.")
+            reader.get_by_role("button", name="Skicka").click()
+            reader.wait_for_url("**/meddelanden/**")
             reader.goto(f"{running_hub.url}/inkorg")
             assert reader.locator("li.message.unread").count() == 0
+
+            sender.goto(f"{running_hub.url}/inkorg")
+            assert sender.locator("li.message.unread", has_text="Sv: Fallrisk i natt").count() == 1
         finally:
             sender_context.close()
