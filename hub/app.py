@@ -75,7 +75,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
     clock = clock or SystemClock()
     master = master or load_master_key(settings)
     db = Database(create_engine(settings.resolved_database_url, settings.database_schema))
-    keystore = KeyStore(master, clock)
+    keystore = KeyStore(master, clock, active_ttl=settings.key_cache_seconds)
     policy = SessionPolicy(
         idle=dt.timedelta(minutes=settings.session_idle_minutes),
         absolute=dt.timedelta(hours=settings.session_absolute_hours),

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     login_free_failures: int = Field(default=5, ge=1, le=100)
+    key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     trust_forwarded_for: bool = False

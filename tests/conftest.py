@@ -129,5 +129,5 @@ def settings(database: TestDatabase, tmp_path: Path, master_key: keys.MasterKey)
     return Settings(
         data_dir=tmp_path / "data", database_url=database.url,
         database_schema=database.schema, tls=False, host="127.0.0.1",
-        master_key=SecretStr(master_key.encoded()),
+        master_key=SecretStr(master_key.encoded()), key_cache_seconds=0.2,
     )

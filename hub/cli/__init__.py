@@ -25,9 +25,11 @@ from hub.logs import configure_logging
 app = typer.Typer(help="Administer the home-care message hub.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -152,6 +154,34 @@ def user_create(
         password=password, roles=frozenset(role), unit_id=unit)))
     console.print(f"Created user {created.user.id} ({created.user.username})")
     print_totp_enrolment(console, created.totp_uri, created.totp_secret)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    organization: Annotated[uuid.UUID | None, typer.Option(
+        "--org", help="Rotate this organization's KEK")] = None,
+    hub_key: Annotated[bool, typer.Option(
+        "--hub", help="Rotate the hub's own KEK (person identities, TOTP secrets)")] = False,
+) -> None:
+    """Give one owner a new KEK version and move all its wrapped keys to it."""
+    from rich.progress import Progress
+
+    from hub.services.keystore import HUB_OWNER, org_owner, rotate_owner
+
+    if (organization is None) == (not hub_key):
+        err_console.print("Give exactly one of --org ID or --hub.")
+        raise typer.Exit(2)
+    owner = HUB_OWNER if hub_key else org_owner(organization)  # type: ignore[arg-type]
+    settings = _settings()
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("Rewrapping", total=None)
+
+        async def work(hub: Hub) -> tuple[int, int]:
+            return await rotate_owner(hub.db, hub.keystore, owner,
+                                      lambda n: progress.advance(task, n))
+
+        version, moved = _run(settings, work)
+    console.print(f"Key-encryption key version {version} is active; {moved} keys moved to it.")
 
 
 @app.command()

@@ -26,8 +26,8 @@ from hub.domain.roles import ROLES_IT_CONTACT_MAY_GRANT, OrgKind, Role, roles_al
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services import passwords
 from hub.services.actor import Actor
-from hub.services.auth import end_sessions_txn, provisioning_uri, totp_context
-from hub.services.keystore import HUB_OWNER, KeyStore, org_owner
+from hub.services.auth import end_sessions_txn, provisioning_uri
+from hub.services.keystore import HUB_OWNER, KeyStore, org_owner, totp_context
 
 log = structlog.get_logger(__name__)
 

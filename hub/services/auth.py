@@ -32,7 +32,7 @@ from hub.domain.roles import Role
 from hub.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
 from hub.services import passwords
 from hub.services.actor import Actor
-from hub.services.keystore import HUB_OWNER, KeyStore
+from hub.services.keystore import HUB_OWNER, KeyStore, totp_context
 
 log = structlog.get_logger(__name__)
 
@@ -56,10 +56,6 @@ class _CachedSession:
     last_seen_at: dt.datetime
     expires_at: dt.datetime
     cached_at: float
-
-
-def totp_context(user_id: uuid.UUID) -> str:
-    return f"totp:{user_id}"
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,8 @@ from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
 from hub.services.envelope import data_key_txn, data_keys_txn, open_part, seal_part
-from hub.services.keystore import HUB_OWNER, KeyStore
+from hub.services.keystore import HUB_OWNER, KeyStore, name_context
 from hub.services.messages import MAX_ACK_COMMENT, may_see_message_txn
-from hub.services.persons import name_context
 
 log = structlog.get_logger(__name__)
 

@@ -7,15 +7,23 @@ older versions stay readable until `rotate` has moved everything to the new one.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable, Sequence
+from typing import cast
 
+import structlog
 from sqlalchemy import Connection, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock
-from hub.db.models import KeyEncryptionKey
+from hub.db.engine import Database
+from hub.db.models import KeyEncryptionKey, MessageKey
+
+log = structlog.get_logger(__name__)
 
 HUB_OWNER = "hub"
 
@@ -24,14 +32,37 @@ def org_owner(organization_id: uuid.UUID) -> str:
     return f"org:{organization_id}"
 
 
+# Associated data of the sealed single-value fields under the hub's KEK: each binds
+# the ciphertext to its row and column.
+def totp_context(user_id: uuid.UUID) -> str:
+    return f"totp:{user_id}"
+
+
+def personnummer_context(person_id: uuid.UUID) -> str:
+    return f"person:{person_id}:personnummer"
+
+
+def name_context(person_id: uuid.UUID) -> str:
+    return f"person:{person_id}:name"
+
+
+FIELD_CONTEXTS: dict[str, Callable[[uuid.UUID], str]] = {
+    "totp_secret": totp_context, "personnummer_enc": personnummer_context,
+    "name_enc": name_context,
+}
+
+
 class KeyStore:
     """Caches unwrapped KEKs in memory; the wrapped forms live in `key_encryption_key`."""
 
-    def __init__(self, master: keys.MasterKey, clock: Clock) -> None:
+    def __init__(self, master: keys.MasterKey, clock: Clock, active_ttl: float = 30.0) -> None:
         self._master = master
         self._clock = clock
         self._cache: dict[tuple[str, int], keys.Kek] = {}
-        self._active: dict[str, int] = {}
+        # owner -> (active version, when it was read): re-read after `active_ttl`, so a
+        # rotation done by another process (the CLI, another replica) takes effect.
+        self._active: dict[str, tuple[int, float]] = {}
+        self.active_ttl = active_ttl
         self.blind_index_key = master.blind_index_key()
 
     def blind_index(self, value: str) -> str:
@@ -58,9 +89,9 @@ class KeyStore:
         Raises:
             keys.DecryptionError: the owner has no KEK (it is made with the owner).
         """
-        version = self._active.get(owner)
-        if version is not None:
-            return self._cache[(owner, version)]
+        active = self._active.get(owner)
+        if active is not None and time.monotonic() - active[1] < self.active_ttl:
+            return self._cache[(owner, active[0])]
         row = await session.scalar(
             select(KeyEncryptionKey).where(col(KeyEncryptionKey.owner) == owner)
             .order_by(col(KeyEncryptionKey.version).desc()).limit(1)
@@ -68,14 +99,14 @@ class KeyStore:
         if row is None:
             raise keys.DecryptionError("no key-encryption key for this owner")
         kek = self._unwrap(row)
-        self._active[owner] = row.version
+        self._active[owner] = (row.version, time.monotonic())
         return kek
 
     def active_kek_sync(self, conn: Connection, owner: str) -> keys.Kek:
         """`active_kek_txn` for synchronous Core code (the write path of sending)."""
-        version = self._active.get(owner)
-        if version is not None:
-            return self._cache[(owner, version)]
+        active = self._active.get(owner)
+        if active is not None and time.monotonic() - active[1] < self.active_ttl:
+            return self._cache[(owner, active[0])]
         row = conn.execute(
             select(KeyEncryptionKey).where(col(KeyEncryptionKey.owner) == owner)
             .order_by(col(KeyEncryptionKey.version).desc()).limit(1)).first()
@@ -83,7 +114,7 @@ class KeyStore:
             raise keys.DecryptionError("no key-encryption key for this owner")
         kek = self._unwrap(KeyEncryptionKey(owner=row.owner, version=row.version,
                                             wrapped=row.wrapped, created_at=row.created_at))
-        self._active[owner] = row.version
+        self._active[owner] = (row.version, time.monotonic())
         return kek
 
     async def kek_txn(self, session: AsyncSession, owner: str, version: int) -> keys.Kek:
@@ -113,3 +144,85 @@ class KeyStore:
                              context: str) -> str:
         kek = await self.kek_txn(session, owner, keys.field_kek_version(blob))
         return keys.open_field(kek, blob, context.encode()).decode()
+
+
+ROTATION_BATCH = 500
+
+
+async def rotate_owner(db: Database, keystore: KeyStore, owner: str,
+                       progress: Callable[[int], None] = lambda n: None) -> tuple[int, int]:
+    """Give `owner` a new KEK version and move everything wrapped under older versions
+    to it, in batches. Data stays readable throughout: old versions are kept.
+
+    Waits for the key cache lifetime (HUB_KEY_CACHE_SECONDS) first, so that hub
+    processes still running on the old version have switched.
+
+    Returns:
+        (new version, number of wrapped keys and sealed fields moved)
+    """
+    async with db.transaction() as s:
+        new = await keystore.create_kek_txn(s, owner)
+    keystore.forget_active(owner)
+    # Running hubs pick the new version up within their cache lifetime; wait that
+    # long, so nothing is sealed under an old version after the rewrap has passed.
+    await asyncio.sleep(keystore.active_ttl)
+    moved = 0
+    if owner == HUB_OWNER:
+        moved += await _rewrap_hub_fields(db, keystore, new, progress)
+    else:
+        moved += await _rewrap_message_keys(db, keystore, owner, new, progress)
+    log.info("kek_rotated", owner=owner, version=new.version, moved=moved)
+    return new.version, moved
+
+
+async def _rewrap_message_keys(db: Database, keystore: KeyStore, owner: str, new: keys.Kek,
+                               progress: Callable[[int], None]) -> int:
+    org_id = uuid.UUID(owner.removeprefix("org:"))
+    moved = 0
+    while True:
+        async with db.transaction() as s:
+            rows = (await s.scalars(select(MessageKey).where(
+                col(MessageKey.organization_id) == org_id,
+                col(MessageKey.kek_version) < new.version).limit(ROTATION_BATCH)
+                .with_for_update())).all()
+            for row in rows:
+                old = await keystore.kek_txn(s, owner, row.kek_version)
+                row.wrapped = keys.rewrap_data_key(old, new, row.wrapped,
+                                                   f"message:{row.message_id}".encode())
+                row.kek_version = new.version
+        moved += len(rows)
+        progress(len(rows))
+        if len(rows) < ROTATION_BATCH:
+            return moved
+
+
+async def _rewrap_hub_fields(db: Database, keystore: KeyStore, new: keys.Kek,
+                             progress: Callable[[int], None]) -> int:
+    from hub.db.models import Person, User
+
+    tables: list[tuple[type[Person] | type[User], tuple[str, ...]]] = [
+        (Person, ("personnummer_enc", "name_enc")), (User, ("totp_secret",))]
+    moved = 0
+    for model, fields in tables:
+        after = None
+        while True:
+            async with db.transaction() as s:
+                stmt = select(model).order_by(col(model.id)).limit(ROTATION_BATCH)
+                if after is not None:
+                    stmt = stmt.where(col(model.id) > after)
+                rows = cast(Sequence[Person | User], (await s.scalars(stmt)).all())
+                for row in rows:
+                    for field in fields:
+                        blob = getattr(row, field)
+                        version = keys.field_kek_version(blob)
+                        if version >= new.version:
+                            continue
+                        old = await keystore.kek_txn(s, HUB_OWNER, version)
+                        setattr(row, field, keys.rewrap_field(
+                            old, new, blob, FIELD_CONTEXTS[field](row.id).encode()))
+                        moved += 1
+            progress(len(rows))
+            if len(rows) < ROTATION_BATCH:
+                break
+            after = rows[-1].id
+    return moved

@@ -24,17 +24,9 @@ from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.services.actor import Actor
-from hub.services.keystore import HUB_OWNER, KeyStore
+from hub.services.keystore import HUB_OWNER, KeyStore, name_context, personnummer_context
 
 log = structlog.get_logger(__name__)
-
-
-def personnummer_context(person_id: uuid.UUID) -> str:
-    return f"person:{person_id}:personnummer"
-
-
-def name_context(person_id: uuid.UUID) -> str:
-    return f"person:{person_id}:name"
 
 
 @dataclass(frozen=True)
