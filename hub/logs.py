@@ -16,9 +16,14 @@ from typing import Any
 
 import structlog
 
-# 10 or 12 digits with an optional - or + before the last four: the shapes a
-# personnummer or samordningsnummer is written in.
-PERSONNUMMER_SHAPE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+# 10 or 12 digits with an optional -, + or space before the last four: the shapes a
+# personnummer or samordningsnummer is written in (and that the parser accepts).
+PERSONNUMMER_SHAPE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
+# Ids (UUIDs, with or without dashes) are matched first and kept: a run of ten
+# decimal digits inside one is common and must not be masked.
+_ID_OR_PERSONNUMMER = re.compile(
+    r"(?P<id>\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b|\b[0-9a-fA-F]{32}\b)"
+    r"|" + PERSONNUMMER_SHAPE.pattern)
 MASK = "[personnummer]"
 DROPPED = "[removed]"
 SENSITIVE_KEYS = frozenset({
@@ -31,7 +36,7 @@ SENSITIVE_KEYS = frozenset({
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return PERSONNUMMER_SHAPE.sub(MASK, value)
+        return _ID_OR_PERSONNUMMER.sub(lambda m: m["id"] or MASK, value)
     if isinstance(value, Mapping):
         return {k: (DROPPED if str(k).lower() in SENSITIVE_KEYS else _mask(v))
                 for k, v in value.items()}

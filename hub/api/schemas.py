@@ -126,7 +126,7 @@ class ApiTokenCreated(Response):
 
 
 class PersonCreate(Request):
-    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=13)]
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=20)]
     name: Text200
     protected_identity: bool = False
 
@@ -220,7 +220,7 @@ class MessageCreate(Request):
     category: Category = "general"
     priority: Priority = "normal"
     person_id: uuid.UUID | None = None
-    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=13)] | None = None
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=20)] | None = None
     attachments: Annotated[list[AttachmentIn], Field(max_length=20)] = []
     reply_to: uuid.UUID | None = None
     requires_ack: bool = False
