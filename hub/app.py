@@ -110,6 +110,7 @@ def create_app(settings: Settings, clock: Clock | None = None,
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         hub = build_hub(settings, clock, master)
+        hub.db.start_checkpointer()
         app[HUB] = hub
         log.info("hub_started", database=hub.db.engine.dialect.name)
         yield

@@ -10,6 +10,7 @@ PostgreSQL uses asyncpg, optionally inside one schema (`HUB_DATABASE_SCHEMA`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -117,6 +118,47 @@ class Database:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
         self._batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._batch_task: asyncio.Task[None] | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
+
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """SQLite: copy the WAL into the database from a background thread once a
+        second, instead of inside whichever commit crosses the WAL size limit (which
+        would make that one sender wait). No-op on PostgreSQL."""
+        if self._sync_engine is None or self._checkpointer is not None:
+            return
+        url = self._sync_engine.url
+        checkpoint_engine = create_sync_engine(url, poolclass=StaticPool, connect_args={
+            "check_same_thread": False, "timeout": 30})
+        _configure_sqlite(checkpoint_engine)
+        writer = self._sync_engine
+
+        # Raw connections: a checkpoint must run outside any transaction.
+        def no_autocheckpoint() -> None:
+            raw = writer.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_autocheckpoint=0")
+            finally:
+                raw.close()
+
+        def checkpoint() -> None:
+            raw = checkpoint_engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                raw.close()
+
+        async def loop() -> None:
+            assert self._writer is not None
+            running = asyncio.get_running_loop()
+            await running.run_in_executor(self._writer, no_autocheckpoint)
+            try:
+                while True:
+                    await asyncio.sleep(interval)
+                    await asyncio.to_thread(checkpoint)
+            finally:
+                await asyncio.to_thread(checkpoint_engine.dispose)
+
+        self._checkpointer = asyncio.create_task(loop())
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run `work(connection)` as one write transaction: committed when it returns,
@@ -213,6 +255,10 @@ class Database:
                     future.set_exception(value)
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
         await self.engine.dispose()
         if self._writer is not None and self._sync_engine is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer,
