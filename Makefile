@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HUB_DATA_DIR ?= var
 export HUB_DATA_DIR
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench bench-inbox bench-sse clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## bench-inbox: inbox page latency with 1M stored messages (BENCH_ARGS="--messages 100000")
+bench-inbox: $(STAMP)
+	$(BIN)/python -m bench.inbox $(BENCH_ARGS)
+
+## bench-sse: hub memory per idle SSE connection with 10k of them open
+bench-sse: $(STAMP)
+	$(BIN)/python -m bench.sse_idle $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -31,20 +31,32 @@ class LiveEvent:
     data: Mapping[str, str | int | None]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscription:
+    """One live stream's mailbox. Idle streams are the common case (thousands per
+    process), so it stays small: a plain deque, made on the first event."""
+
     user_id: uuid.UUID
-    queue: asyncio.Queue[LiveEvent] = field(
-        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    pending: deque[LiveEvent] | None = None
     lagged: bool = False
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, event: LiveEvent) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if self.pending is None:
+            self.pending = deque()
+        if len(self.pending) >= QUEUE_LIMIT:
             self.lagged = True
+        else:
+            self.pending.append(event)
         self.wakeup.set()
+
+    def take(self) -> list[LiveEvent]:
+        """Everything offered since the last call, oldest first."""
+        if not self.pending:
+            return []
+        events = list(self.pending)
+        self.pending.clear()
+        return events
 
 
 class Notifier(Protocol):

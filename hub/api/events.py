@@ -41,7 +41,8 @@ class _Positions:
         # On PostgreSQL a seq is taken before commit, so a live event can arrive after
         # one with a higher seq: live events are skipped when already written, not
         # when below the position.
-        self._written: OrderedDict[tuple[str, int], None] = OrderedDict()
+        # Made on the first event: most streams sit idle.
+        self._written: OrderedDict[tuple[str, int], None] | None = None
 
     @classmethod
     def parse(cls, value: str | None) -> _Positions | None:
@@ -57,13 +58,15 @@ class _Positions:
         return event.seq <= (self.delivery if event.kind == "message" else self.receipt)
 
     def written(self, event: LiveEvent) -> bool:
-        return (event.kind, event.seq) in self._written
+        return self._written is not None and (event.kind, event.seq) in self._written
 
     def advance(self, event: LiveEvent) -> None:
         if event.kind == "message":
             self.delivery = max(self.delivery, event.seq)
         else:
             self.receipt = max(self.receipt, event.seq)
+        if self._written is None:
+            self._written = OrderedDict()
         self._written[(event.kind, event.seq)] = None
         if len(self._written) > WRITTEN_MEMORY:
             self._written.popitem(last=False)
@@ -101,11 +104,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
             subscription.wakeup.clear()
             if subscription.lagged:
                 subscription.lagged = False
-                while not subscription.queue.empty():
-                    subscription.queue.get_nowait()
+                subscription.take()
                 await _replay(request, response, positions)
-            while not subscription.queue.empty():
-                event = subscription.queue.get_nowait()
+            for event in subscription.take():
                 if not positions.written(event):
                     positions.advance(event)
                     await response.write(_frame(event, positions))

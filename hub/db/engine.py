@@ -51,6 +51,7 @@ def create_engine(url: str, schema: str | None = None, echo: bool = False) -> As
 T = TypeVar("T")
 # Sends sharing one SQLite transaction at most; bounds the latency of the last one.
 MAX_GROUP_COMMIT = 64
+READERS = 2
 
 
 def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
@@ -106,6 +107,8 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer: ThreadPoolExecutor | None = None
         self._sync_engine: Engine | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._read_engine: Engine | None = None
         if self.is_sqlite:
             # The hot write path (sending) runs as plain synchronous code on one
             # thread with its own connection: one thread hop per transaction instead
@@ -116,6 +119,13 @@ class Database:
                                                                  "timeout": 30})
             _configure_sqlite(self._sync_engine)
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
+            # Hot read paths (the inbox page) likewise run whole on a reader thread.
+            self._read_engine = create_sync_engine(url, pool_size=READERS, max_overflow=0,
+                                                   connect_args={"check_same_thread": False,
+                                                                 "timeout": 30})
+            _configure_sqlite(self._read_engine)
+            self._readers = ThreadPoolExecutor(max_workers=READERS,
+                                               thread_name_prefix="hub-reader")
         self._batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._batch_task: asyncio.Task[None] | None = None
         self._checkpointer: asyncio.Task[None] | None = None
@@ -159,6 +169,23 @@ class Database:
                 await asyncio.to_thread(checkpoint_engine.dispose)
 
         self._checkpointer = asyncio.create_task(loop())
+
+    async def run_read(self, work: Callable[[Connection], T]) -> T:
+        """Run `work(connection)` (synchronous Core code) in one read-only snapshot:
+        on SQLite in a reader thread, one hop for the whole request."""
+        if self._read_engine is None:
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(work)
+        engine = self._read_engine
+
+        def in_thread() -> T:
+            with engine.connect() as conn:
+                try:
+                    return work(conn)
+                finally:
+                    conn.rollback()
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, in_thread)
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run `work(connection)` as one write transaction: committed when it returns,
@@ -260,6 +287,9 @@ class Database:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
         await self.engine.dispose()
+        if self._readers is not None and self._read_engine is not None:
+            await asyncio.to_thread(self._read_engine.dispose)
+            self._readers.shutdown(wait=True)
         if self._writer is not None and self._sync_engine is not None:
             await asyncio.get_running_loop().run_in_executor(self._writer,
                                                              self._sync_engine.dispose)

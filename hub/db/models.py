@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -321,6 +322,10 @@ class MessageRecipient(SQLModel, table=True):
     organization_id: uuid.UUID = Field(foreign_key="organization.id")
 
 
+_UNREAD = "archived_at IS NULL AND (read_at IS NULL OR marked_unread)"
+_URGENT = "archived_at IS NULL AND priority = 'urgent'"
+
+
 class Delivery(SQLModel, table=True):
     """One message for one recipient user: the inbox row and the read receipt."""
 
@@ -329,6 +334,13 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("message_id", "user_id", name="uq_delivery_message_user"),
         Index("ix_delivery_inbox", "user_id", "seq"),
         Index("ix_delivery_unread", "user_id", "group_id", "read_at"),
+        # The "unread" and "urgent" inbox pages, without scanning past read or normal
+        # messages: partial indexes on exactly the rows those pages show.
+        Index("ix_delivery_inbox_unread", "user_id", "seq",
+              sqlite_where=text(_UNREAD), postgresql_where=text(_UNREAD)),
+        Index("ix_delivery_inbox_urgent", "user_id", "seq",
+              sqlite_where=text(_URGENT), postgresql_where=text(_URGENT)),
+        CheckConstraint(_in("priority", PRIORITIES), name="ck_delivery_priority"),
     )
 
     # The inbox cursor and the SSE event id: increases in commit order on SQLite.
@@ -340,6 +352,9 @@ class Delivery(SQLModel, table=True):
     # The first addressed group that reached this user (for per-group counts).
     group_id: uuid.UUID = Field(foreign_key="contact_group.id")
     organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    # A copy of the message's priority (which never changes), for the urgent index.
+    priority: str = Field(default="normal", sa_column=Column(
+        String(10), nullable=False, server_default="normal"))
     delivered_at: dt.datetime = Field(sa_column=_utc())
     # First opening: the read receipt. "Mark unread" sets the flag instead, so the
     # sender's receipt is not taken back.

@@ -117,6 +117,19 @@ class KeyStore:
         self._active[owner] = (row.version, time.monotonic())
         return kek
 
+    def kek_sync(self, conn: Connection, owner: str, version: int) -> keys.Kek:
+        """`kek_txn` for synchronous Core code."""
+        cached = self._cache.get((owner, version))
+        if cached is not None:
+            return cached
+        row = conn.execute(select(KeyEncryptionKey).where(
+            col(KeyEncryptionKey.owner) == owner,
+            col(KeyEncryptionKey.version) == version)).first()
+        if row is None:
+            raise keys.DecryptionError("unknown key version")
+        return self._unwrap(KeyEncryptionKey(owner=row.owner, version=row.version,
+                                             wrapped=row.wrapped, created_at=row.created_at))
+
     async def kek_txn(self, session: AsyncSession, owner: str, version: int) -> keys.Kek:
         cached = self._cache.get((owner, version))
         if cached is not None:

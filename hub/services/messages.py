@@ -281,7 +281,7 @@ class MessageService:
                 {"message_id": message_id, "position": i, "size": len(a.data),
                  "content": sealed[f"attachment:{i}"]}
                 for i, a in enumerate(draft.attachments)])
-        self._fan_out_sync(conn, groups, message_id, actor.user_id, now)
+        self._fan_out_sync(conn, groups, message_id, actor.user_id, draft.priority, now)
         rows = conn.execute(select(Delivery.seq, Delivery.user_id, Delivery.group_id).where(
             col(Delivery.message_id) == message_id)).all()
         # One payload per group, shared by that group's events (ids only).
@@ -378,11 +378,11 @@ class MessageService:
                                    empty_groups=empty)
 
     def _fan_out_sync(self, conn: Connection, groups: list[_Group], message_id: uuid.UUID,
-                      sender_id: uuid.UUID, now: dt.datetime) -> None:
+                      sender_id: uuid.UUID, priority: str, now: dt.datetime) -> None:
         """One delivery per reached user, computed and inserted by the database in one
         statement. A user reached by several addressed groups is attributed to one of
         them, the same one every time."""
-        conn.execute(_FAN_OUT, {"message_id": message_id, "now": now,
+        conn.execute(_FAN_OUT, {"message_id": message_id, "now": now, "priority": priority,
                                 "groups": [g.id for g in groups], "sender": sender_id})
 
 
@@ -405,9 +405,9 @@ _GROUPS_REACHING_SOMEONE = text(
     f"SELECT DISTINCT group_id FROM ({_MEMBERS_SQL}) reached"
 ).bindparams(*_MEMBER_PARAMS).columns(group_id=Uuid())
 _FAN_OUT = text(f"""
-    INSERT INTO delivery (message_id, user_id, group_id, organization_id, delivered_at,
-                          marked_unread)
-    SELECT :message_id, user_id, group_id, organization_id, :now, false FROM (
+    INSERT INTO delivery (message_id, user_id, group_id, organization_id, priority,
+                          delivered_at, marked_unread)
+    SELECT :message_id, user_id, group_id, organization_id, :priority, :now, false FROM (
         SELECT user_id, group_id, organization_id,
                row_number() OVER (PARTITION BY user_id ORDER BY group_id) AS rank
           FROM ({_MEMBERS_SQL}) reached

@@ -1,0 +1,34 @@
+"""The in-process notifier: bounded per-stream mailboxes."""
+
+from __future__ import annotations
+
+import uuid
+
+from hub.live import QUEUE_LIMIT, LiveEvent, LocalNotifier
+
+
+async def test_events_reach_only_the_addressed_users_streams_in_order() -> None:
+    notifier = LocalNotifier()
+    ali, maja = uuid.uuid4(), uuid.uuid4()
+    first, second, other = notifier.subscribe(ali), notifier.subscribe(ali), \
+        notifier.subscribe(maja)
+    events = [LiveEvent("message", n, {"message_id": str(n)}) for n in (1, 2, 3)]
+    await notifier.publish((ali, e) for e in events)
+    assert first.take() == events and second.take() == events
+    assert other.take() == [] and not other.wakeup.is_set()
+    notifier.unsubscribe(first)
+    notifier.unsubscribe(second)
+    notifier.unsubscribe(other)
+    assert notifier.listener_count() == 0
+
+
+async def test_a_stream_that_falls_behind_is_marked_lagged_instead_of_growing() -> None:
+    notifier = LocalNotifier()
+    user = uuid.uuid4()
+    stream = notifier.subscribe(user)
+    await notifier.publish((user, LiveEvent("message", n, {})) for n in range(QUEUE_LIMIT + 50))
+    assert stream.lagged
+    kept = stream.take()
+    assert len(kept) == QUEUE_LIMIT
+    assert [e.seq for e in kept] == list(range(QUEUE_LIMIT))
+    assert stream.take() == []
