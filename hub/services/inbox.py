@@ -8,12 +8,14 @@ data key and marks the delivery read; the first opening is the sender's read rec
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, func, or_, text, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -159,43 +161,13 @@ class InboxService:
 
     def _inbox_sync(self, conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID,
                     query: InboxQuery, limit: int) -> list[MessageSummary]:
-        d, m, k = Delivery.__table__.c, Message.__table__.c, MessageKey.__table__.c  # type: ignore[attr-defined]
-        a, u, o = User.__table__.c, Unit.__table__.c, Organization.__table__.c  # type: ignore[attr-defined]
-        stmt = (
-            sa_select(d.seq, d.read_at, d.marked_unread, d.acked_at, m.id, m.thread_id,
-                      m.subject_enc, m.category, m.priority, m.requires_ack, m.ack_deadline,
-                      m.created_at, m.attachment_count, m.person_id, m.sender_user_id,
-                      k.kek_version, k.wrapped, a.display_name, u.name, o.name)
-            .select_from(Delivery.__table__)  # type: ignore[attr-defined]
-            .join(Message.__table__, m.id == d.message_id)  # type: ignore[attr-defined]
-            .outerjoin(MessageKey.__table__,  # type: ignore[attr-defined]
-                       and_(k.message_id == m.id, k.organization_id == org_id))
-            .join(User.__table__, a.id == m.sender_user_id)  # type: ignore[attr-defined]
-            .outerjoin(Unit.__table__, u.id == a.unit_id)  # type: ignore[attr-defined]
-            .join(Organization.__table__, o.id == a.organization_id)  # type: ignore[attr-defined]
-            .where(d.user_id == user_id)
-        )
-        # The filter terms are written as the partial indexes' predicates are, so
-        # SQLite recognizes them (ix_delivery_inbox_unread, ix_delivery_inbox_urgent).
-        if query.archived:
-            stmt = stmt.where(d.archived_at.is_not(None))
-        else:
-            stmt = stmt.where(text("delivery.archived_at IS NULL"))
-        if query.before is not None:
-            stmt = stmt.where(d.seq < query.before)
-        if query.unread:
-            stmt = stmt.where(text("(delivery.read_at IS NULL OR delivery.marked_unread)"))
-        if query.urgent:
-            stmt = stmt.where(text("delivery.priority = 'urgent'"))
-        if query.category:
-            stmt = stmt.where(m.category == query.category)
-        if query.person_id:
-            stmt = stmt.where(m.person_id == query.person_id)
-        if query.group_id:
-            stmt = stmt.where(sa_select(col(MessageRecipient.group_id)).where(
-                col(MessageRecipient.message_id) == d.message_id,
-                col(MessageRecipient.group_id) == query.group_id).exists())
-        rows = conn.execute(stmt.order_by(d.seq.desc()).limit(limit)).all()
+        stmt = _inbox_statement(query.archived, query.before is not None, query.unread,
+                                query.urgent, bool(query.category), bool(query.person_id),
+                                bool(query.group_id))
+        rows = conn.execute(stmt, {
+            "user_id": user_id, "org_id": org_id, "before": query.before, "limit": limit,
+            "category": query.category, "person_id": query.person_id,
+            "group_id": query.group_id}).all()
         if not rows:
             return []
         ids = [row[4] for row in rows]
@@ -570,3 +542,47 @@ def _org(actor: Actor) -> uuid.UUID:
 def _is_sender_side(actor: Actor, message: Message) -> bool:
     return actor.user_id == message.sender_user_id or (
         actor.unit_id is not None and actor.unit_id == message.sender_unit_id)
+
+
+@functools.cache
+def _inbox_statement(archived: bool, before: bool, unread: bool, urgent: bool,
+                     category: bool, person: bool, group: bool) -> Any:
+    """The inbox page's query for one combination of filters, built once; values are
+    bind parameters (user_id, org_id, before, limit, category, person_id, group_id)."""
+    d, m, k = Delivery.__table__.c, Message.__table__.c, MessageKey.__table__.c  # type: ignore[attr-defined]
+    a, u, o = User.__table__.c, Unit.__table__.c, Organization.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        sa_select(d.seq, d.read_at, d.marked_unread, d.acked_at, m.id, m.thread_id,
+                  m.subject_enc, m.category, m.priority, m.requires_ack, m.ack_deadline,
+                  m.created_at, m.attachment_count, m.person_id, m.sender_user_id,
+                  k.kek_version, k.wrapped, a.display_name, u.name, o.name)
+        .select_from(Delivery.__table__)  # type: ignore[attr-defined]
+        .join(Message.__table__, m.id == d.message_id)  # type: ignore[attr-defined]
+        .outerjoin(MessageKey.__table__,  # type: ignore[attr-defined]
+                   and_(k.message_id == m.id, k.organization_id == bindparam("org_id")))
+        .join(User.__table__, a.id == m.sender_user_id)  # type: ignore[attr-defined]
+        .outerjoin(Unit.__table__, u.id == a.unit_id)  # type: ignore[attr-defined]
+        .join(Organization.__table__, o.id == a.organization_id)  # type: ignore[attr-defined]
+        .where(d.user_id == bindparam("user_id"))
+    )
+    # The filter terms are written as the partial indexes' predicates are, so SQLite
+    # recognizes them (ix_delivery_inbox_unread, ix_delivery_inbox_urgent).
+    if archived:
+        stmt = stmt.where(d.archived_at.is_not(None))
+    else:
+        stmt = stmt.where(text("delivery.archived_at IS NULL"))
+    if before:
+        stmt = stmt.where(d.seq < bindparam("before"))
+    if unread:
+        stmt = stmt.where(text("(delivery.read_at IS NULL OR delivery.marked_unread)"))
+    if urgent:
+        stmt = stmt.where(text("delivery.priority = 'urgent'"))
+    if category:
+        stmt = stmt.where(m.category == bindparam("category"))
+    if person:
+        stmt = stmt.where(m.person_id == bindparam("person_id"))
+    if group:
+        stmt = stmt.where(sa_select(col(MessageRecipient.group_id)).where(
+            col(MessageRecipient.message_id) == d.message_id,
+            col(MessageRecipient.group_id) == bindparam("group_id")).exists())
+    return stmt.order_by(d.seq.desc()).limit(bindparam("limit"))
