@@ -313,7 +313,10 @@ async def explain(info: dict[str, Any], before: int) -> dict[str, float]:
                 _many: bool) -> None:
         captured.append((statement, parameters))
 
-    event.listen(hub.db.engine.sync_engine, "before_cursor_execute", capture)
+    # The inbox may run on the async engine or on the SQLite reader engine.
+    for engine in (hub.db.engine.sync_engine, getattr(hub.db, "_read_engine", None)):
+        if engine is not None:
+            event.listen(engine, "before_cursor_execute", capture)
     actor = Actor(kind="user", organization_id=uuid.UUID(info["night"]),
                   user_id=uuid.UUID(info["reader"]["id"]),
                   unit_id=uuid.UUID(info["night_unit"]), roles=frozenset({Role.STAFF}))
@@ -329,7 +332,8 @@ async def explain(info: dict[str, Any], before: int) -> dict[str, float]:
             captured.clear()
             items = await hub.inbox.inbox(actor, query)
             statement, parameters = next(
-                (s, p) for s, p in captured if "FROM delivery JOIN message" in s)
+                (s, p) for s, p in captured if "FROM delivery JOIN message" in s
+                and "ORDER BY" in s)
             plan = db.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
             print(f"-- {name}: {len(items)} items\n{statement}\n  params={parameters}",
                   file=sys.stderr)
