@@ -37,6 +37,14 @@ All symmetric encryption is AES-256-GCM with random 96-bit nonces
 (`seal`/`open_sealed`). Errors form one tree rooted at `KeysError`, see
 `keys._errors`.
 
+The transparency log behind the audit trail is a Merkle tree hashed exactly as
+RFC 9162 section 2.1: `leaf_hash` and `root`, a `Frontier` that appends without
+reading history, and inclusion and consistency proofs (`inclusion_proof`,
+`consistency_proof`, `verify_inclusion`, `verify_consistency`). Its tree heads
+are C2SP checkpoints in Ed25519-signed notes (`sign_checkpoint`,
+`open_checkpoint`, `verifier_key`), so standard transparency-log tools and
+witnesses can check them.
+
 This package does no I/O beyond reading and writing its own key and certificate
 files, and imports nothing from `hub` or `clients`.
 """
@@ -45,6 +53,14 @@ from __future__ import annotations
 
 from keys._aead import new_data_key, open_sealed, seal
 from keys._blind import blind_index
+from keys._checkpoint import (
+    Checkpoint,
+    open_checkpoint,
+    parse_checkpoint_unverified,
+    parse_verifier_key,
+    sign_checkpoint,
+    verifier_key,
+)
 from keys._envelope import (
     field_kek_version,
     open_field,
@@ -54,34 +70,67 @@ from keys._envelope import (
     unwrap_data_key,
     wrap_data_key,
 )
-from keys._errors import DecryptionError, KeyFileError, KeysError
+from keys._errors import CheckpointError, DecryptionError, KeyFileError, KeysError
 from keys._kek import Kek
 from keys._master import MasterKey
+from keys._merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    consistency_proof,
+    hash_chain,
+    inclusion_proof,
+    leaf_hash,
+    leaf_hashes,
+    node_hash,
+    root,
+    subtree_root,
+    verify_consistency,
+    verify_inclusion,
+)
 from keys._signing import SigningKey, verify
 from keys._tls import DevTls, ensure_dev_tls
 from keys._tokens import new_token, token_hash
 
 __all__ = [
+    "EMPTY_ROOT",
+    "Checkpoint",
+    "CheckpointError",
     "DecryptionError",
     "DevTls",
+    "Frontier",
     "Kek",
     "KeyFileError",
     "KeysError",
     "MasterKey",
     "SigningKey",
     "blind_index",
+    "consistency_proof",
     "ensure_dev_tls",
     "field_kek_version",
+    "hash_chain",
+    "inclusion_proof",
+    "leaf_hash",
+    "leaf_hashes",
     "new_data_key",
     "new_token",
+    "node_hash",
+    "open_checkpoint",
     "open_field",
     "open_sealed",
+    "parse_checkpoint_unverified",
+    "parse_verifier_key",
     "rewrap_data_key",
     "rewrap_field",
+    "root",
     "seal",
     "seal_field",
+    "sign_checkpoint",
+    "subtree_root",
     "token_hash",
     "unwrap_data_key",
+    "verifier_key",
     "verify",
+    "verify_consistency",
+    "verify_inclusion",
     "wrap_data_key",
 ]
