@@ -19,7 +19,9 @@ from hub.config import ConfigError, Settings
 from hub.db.engine import Database, create_engine
 from hub.live import LocalNotifier, Notifier
 from hub.services.admin import AdminService
+from hub.services.audit import AuditLog
 from hub.services.auth import AuthService, SessionPolicy
+from hub.services.compliance import ComplianceService
 from hub.services.groups import GroupService
 from hub.services.inbox import InboxService
 from hub.services.keystore import KeyStore
@@ -42,10 +44,13 @@ class Hub:
     groups: GroupService
     messages: MessageService
     inbox: InboxService
+    audit: AuditLog
+    compliance: ComplianceService
     notifier: Notifier
     clock: Clock
 
     async def close(self) -> None:
+        await self.audit.stop_checkpointer()
         await self.db.close()
 
 
@@ -82,16 +87,20 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         free_failures=settings.login_free_failures,
     )
     notifier = LocalNotifier()
-    persons = PersonService(db, keystore, clock)
-    auth = AuthService(db, keystore, clock, policy)
+    audit = AuditLog(db, master.signing_key(), settings.audit_origin, clock,
+                     every_entries=settings.audit_checkpoint_entries,
+                     every_seconds=settings.audit_checkpoint_seconds)
+    persons = PersonService(db, keystore, clock, audit)
+    auth = AuthService(db, keystore, clock, policy, audit)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
+        audit=audit, compliance=ComplianceService(db, persons, audit, clock),
         auth=auth,
-        admin=AdminService(db, keystore, clock, on_sessions_ended=auth.forget_sessions),
+        admin=AdminService(db, keystore, clock, audit, on_sessions_ended=auth.forget_sessions),
         persons=persons,
-        groups=GroupService(db, clock),
-        messages=MessageService(db, keystore, clock, notifier, persons),
-        inbox=InboxService(db, keystore, clock, notifier),
+        groups=GroupService(db, clock, audit),
+        messages=MessageService(db, keystore, clock, notifier, persons, audit),
+        inbox=InboxService(db, keystore, clock, notifier, audit),
     )
 
 
@@ -111,6 +120,7 @@ def create_app(settings: Settings, clock: Clock | None = None,
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         hub = build_hub(settings, clock, master)
         hub.db.start_checkpointer()
+        hub.audit.start_checkpointer()
         app[HUB] = hub
         log.info("hub_started", database=hub.db.engine.dialect.name)
         yield

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     trust_forwarded_for: bool = False
+    # The audit log's checkpoint origin line and signing-key name (C2SP signed note).
+    audit_origin: str = Field(default="omsorgshubben.goteborg.example/audit",
+                              pattern=r"^[^\s+]{1,200}$")
+    audit_checkpoint_entries: int = Field(default=1000, ge=1)
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

@@ -97,6 +97,11 @@ async def _empty_pg(schema: str) -> None:
             if names:
                 joined = ", ".join(f'"{schema}"."{n}"' for n in names)
                 await conn.execute(text(f"TRUNCATE {joined} RESTART IDENTITY CASCADE"))
+            # The audit head is one row the first migration creates: back to empty.
+            await conn.execute(text(
+                f'INSERT INTO "{schema}".audit_head (id, size, frontier, chain_hash, '
+                "checkpoint_size, checkpoint_at_us) VALUES (1, 0, '', :zero, 0, 0)"),
+                {"zero": bytes(32)})
     finally:
         await engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,7 @@ async def actor_of(request: web.Request) -> Actor:
     if not token:
         raise Unauthenticated()
     actor = await hub_of(request).auth.authenticate(token)
+    actor = dataclasses.replace(actor, client_address=client_address(request))
     request[ACTOR] = actor
     return actor
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.api import compliance as c
 from hub.api import events
 from hub.api import handlers as h
 from hub.api import messaging as m
@@ -121,6 +122,40 @@ OPERATIONS = [
     Operation("GET", f"{V1}/events", events.stream,
               "Server-Sent Events: message and receipt events (ids only); Last-Event-ID "
               "replays what was missed", tag="messages"),
+    # the audit log (compliance officers)
+    Operation("POST", f"{V1}/audit/search", c.search,
+              "Search the audit log, newest first (personnummer goes in the body, never the "
+              "URL)", body=s.AuditSearch, response=s.AuditPage, tag="audit"),
+    Operation("POST", f"{V1}/audit/export", c.export,
+              "Export a search as CSV or JSON lines, streamed; audited", body=s.AuditExport,
+              tag="audit"),
+    Operation("GET", f"{V1}/audit/entries/{{seq}}", c.entry,
+              "One entry with its canonical bytes and leaf hash (to check a proof)",
+              response=s.AuditEntryLeafOut, tag="audit"),
+    Operation("POST", f"{V1}/audit/access-report", c.access_report,
+              "Who opened information about a person, per organization; audited",
+              body=s.PersonRef, response=s.OrganizationAccessOut, list_response=True,
+              tag="audit"),
+    Operation("GET", f"{V1}/audit/review/refusals", c.refusals,
+              "Review queue: sends refused by policy; before, limit", response=s.AuditPage,
+              tag="audit"),
+    Operation("GET", f"{V1}/audit/review/failed-logins", c.failed_logins,
+              "Review queue: accounts with failed sign-ins over a threshold (last 24 h)",
+              response=s.FailedLoginsOut, list_response=True, tag="audit"),
+    Operation("GET", f"{V1}/audit/checkpoints", c.checkpoints,
+              "Signed checkpoints (C2SP tlog-checkpoint); after", response=s.CheckpointsOut,
+              tag="audit"),
+    Operation("GET", f"{V1}/audit/checkpoints/latest", c.latest_checkpoint,
+              "The latest signed checkpoint", response=s.CheckpointOut, tag="audit"),
+    Operation("GET", f"{V1}/audit/proofs/inclusion", c.inclusion_proof,
+              "RFC 9162 inclusion proof of entry seq in the checkpointed tree of size",
+              response=s.InclusionProofOut, tag="audit"),
+    Operation("GET", f"{V1}/audit/proofs/consistency", c.consistency_proof,
+              "RFC 9162 consistency proof between checkpointed sizes old and new",
+              response=s.ConsistencyProofOut, tag="audit"),
+    Operation("POST", f"{V1}/audit/verify", c.verify,
+              "Recompute and verify the whole log now; the last verified checkpoint",
+              response=s.VerifyOut, tag="audit"),
 ]
 
 

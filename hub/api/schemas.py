@@ -323,3 +323,125 @@ class UnreadCount(Response):
 class UnreadCounts(Response):
     total: int
     groups: list[UnreadCount]
+
+
+# -- audit log and compliance ----------------------------------------------------------
+
+AuditOutcome = Literal["success", "failure", "refused", "locked"]
+
+
+class AuditFilter(Request):
+    person_id: uuid.UUID | None = None
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=13)] | None = \
+        Field(default=None, description="Looked up through the blind index; never stored")
+    user_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    action: Annotated[str, StringConstraints(min_length=1, max_length=48)] | None = None
+    outcome: AuditOutcome | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class AuditSearch(AuditFilter):
+    before: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Cursor: the next_before of the previous page")
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+class AuditExport(AuditFilter):
+    format: Literal["csv", "jsonl"] = "csv"
+
+
+class PersonRef(Request):
+    person_id: uuid.UUID | None = None
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=13)] | None = None
+
+
+class AuditActorOut(Response):
+    user_id: uuid.UUID | None
+    name: str | None
+    organization_id: uuid.UUID | None
+
+
+class AuditEntryOut(Response):
+    seq: int
+    time: dt.datetime
+    action: str
+    outcome: str
+    actor: AuditActorOut
+    person_id: uuid.UUID | None
+    client: str | None
+    targets: dict[str, str | list[str]]
+    detail: dict[str, str | int | bool]
+
+
+class AuditPage(Response):
+    items: list[AuditEntryOut]
+    next_before: int | None = Field(description="Pass as `before` for the next page")
+
+
+class AccessOut(Response):
+    time: dt.datetime
+    action: str
+    user_id: uuid.UUID | None
+    name: str | None
+    unit: str | None
+    message_id: uuid.UUID | None
+
+
+class OrganizationAccessOut(Response):
+    organization_id: uuid.UUID | None
+    organization: str | None
+    accesses: list[AccessOut]
+
+
+class FailedLoginsOut(Response):
+    user_id: uuid.UUID
+    name: str | None
+    organization_id: uuid.UUID | None
+    failures: int
+    last_at: dt.datetime
+
+
+class CheckpointOut(Response):
+    size: int
+    root: str = Field(description="Base64 SHA-256 Merkle tree head (RFC 9162)")
+    note: str = Field(description="C2SP tlog-checkpoint signed note")
+    signed_at: dt.datetime
+
+
+class CheckpointsOut(Response):
+    verifier_key: str = Field(description="C2SP signed-note verifier key of the hub")
+    checkpoints: list[CheckpointOut]
+
+
+class InclusionProofOut(Response):
+    seq: int
+    size: int
+    leaf_hash: str
+    proof: list[str]
+
+
+class ConsistencyProofOut(Response):
+    old: int
+    new: int
+    proof: list[str]
+
+
+class AuditEntryLeafOut(Response):
+    entry: AuditEntryOut
+    canonical: str = Field(description="Base64 of the bytes the leaf hash is taken over")
+    leaf_hash: str
+
+
+class BreakOut(Response):
+    seq: int
+    reason: str
+
+
+class VerifyOut(Response):
+    ok: bool
+    entries: int
+    checkpoints: int
+    last_verified: CheckpointOut | None
+    broken: BreakOut | None

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.app import Hub, build_hub
+from hub.cli.audit import audit_app
 from hub.config import ConfigError, Settings, load_settings
 from hub.domain.roles import OrgKind, Role
 from hub.errors import HubError
@@ -30,6 +31,7 @@ user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -177,8 +179,8 @@ def keys_rotate(
         task = progress.add_task("Rewrapping", total=None)
 
         async def work(hub: Hub) -> tuple[int, int]:
-            return await rotate_owner(hub.db, hub.keystore, owner,
-                                      lambda n: progress.advance(task, n))
+            return await rotate_owner(hub.db, hub.keystore, owner, hub.audit,
+                                      progress=lambda n: progress.advance(task, n))
 
         version, moved = _run(settings, work)
     console.print(f"Key-encryption key version {version} is active; {moved} keys moved to it.")

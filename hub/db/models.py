@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
     text,
@@ -381,3 +382,74 @@ class ReceiptEvent(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="account.id")
     kind: str = Field(sa_column=Column(String(8), nullable=False))
     created_at: dt.datetime = Field(sa_column=_utc())
+
+
+AUDIT_OUTCOMES = ["success", "failure", "refused", "locked"]
+
+
+class AuditEntry(SQLModel, table=True):
+    """One leaf of the audit log (see hub/domain/audit.py for its canonical bytes).
+
+    Ids are kept without foreign keys: the log outlives what it names. `leaf_hash`
+    is the RFC 9162 leaf hash of the canonical entry; `chain_hash` folds every
+    earlier leaf in order, so a verifier can name the first entry that was edited,
+    removed, inserted or moved.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", AUDIT_OUTCOMES), name="ck_audit_entry_outcome"),
+        CheckConstraint("seq >= 0", name="ck_audit_entry_seq"),
+        Index("ix_audit_entry_person", "person_id", "seq"),
+        Index("ix_audit_entry_actor_user", "actor_user_id", "seq"),
+        Index("ix_audit_entry_action", "action", "seq"),
+    )
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    actor_user_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    actor_org_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    action: str = Field(sa_column=Column(String(48), nullable=False))
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))
+    person_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    client: str | None = Field(default=None, sa_column=Column(String(64)))
+    targets: str = Field(sa_column=Column(Text, nullable=False))
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    chain_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class AuditOrganization(SQLModel, table=True):
+    """Which organizations an entry concerns (actor or target), for the view of an
+    organization's own compliance officer."""
+
+    __tablename__ = "audit_organization"
+
+    organization_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+class AuditHead(SQLModel, table=True):
+    """The one row appenders lock: tree size, the Merkle frontier, the chain, and
+    the last checkpoint. Appends need no history, only this row."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_audit_head_single"),)
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    chain_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    checkpoint_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    checkpoint_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed tree head, as a C2SP tlog-checkpoint note."""
+
+    __tablename__ = "audit_checkpoint"
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False))

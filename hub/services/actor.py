@@ -19,6 +19,8 @@ class Actor:
     roles: frozenset[Role] = field(default_factory=frozenset)
     session_id: uuid.UUID | None = None
     token_id: uuid.UUID | None = None
+    # Where the request came from, for the audit log (set per request by the API).
+    client_address: str | None = None
 
     def has(self, role: Role) -> bool:
         return role in self.roles

@@ -21,11 +21,13 @@ from sqlmodel import col, select
 from hub.clock import Clock
 from hub.db.engine import Database
 from hub.db.models import Organization, Unit, User, UserRole
+from hub.domain.audit import Action
 from hub.domain.identity import InvalidIdentityNumber, normalize_org_number
 from hub.domain.roles import ROLES_IT_CONTACT_MAY_GRANT, OrgKind, Role, roles_allowed_in
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services import passwords
 from hub.services.actor import Actor
+from hub.services.audit import AuditLog, event_of
 from hub.services.auth import end_sessions_txn, provisioning_uri
 from hub.services.keystore import HUB_OWNER, KeyStore, org_owner, totp_context
 
@@ -65,9 +67,10 @@ class UserView:
 
 
 class AdminService:
-    def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
+    def __init__(self, db: Database, keystore: KeyStore, clock: Clock, audit: AuditLog,
                  on_sessions_ended: Callable[[], None] = lambda: None) -> None:
         self._db = db
+        self._audit = audit
         self._keys = keystore
         self._clock = clock
         self._on_sessions_ended = on_sessions_ended
@@ -104,6 +107,9 @@ class AdminService:
                 s.add(org)
                 await s.flush()
                 await self._keys.create_kek_txn(s, org_owner(org.id))
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.ORG_CREATE, targets={"organization": org.id},
+                    organizations=[org.id]))
         except IntegrityError as err:
             raise Conflict("an organization with this name or number exists") from err
         log.info("organization_created", organization_id=str(org.id), kind=org.kind)
@@ -140,6 +146,10 @@ class AdminService:
                 if await s.get(Organization, organization_id) is None:
                     raise NotFound()
                 s.add(unit)
+                await s.flush()
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.UNIT_CREATE, targets={"unit": unit.id},
+                    organizations=[organization_id]))
         except IntegrityError as err:
             raise Conflict("a unit with this name exists") from err
         log.info("unit_created", unit_id=str(unit.id), organization_id=str(organization_id))
@@ -183,6 +193,9 @@ class AdminService:
                 user.totp_secret = await self._keys.seal_field_txn(
                     s, HUB_OWNER, secret, totp_context(user.id))
                 s.add_all(UserRole(user_id=user.id, role=r.value) for r in new.roles)
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.USER_CREATE, targets={"user": user.id},
+                    organizations=[org.id], detail={"roles": ",".join(sorted(new.roles))}))
         except IntegrityError as err:
             raise Conflict("the username is taken") from err
         log.info("user_created", user_id=str(user.id), organization_id=str(org.id),
@@ -230,6 +243,9 @@ class AdminService:
             await s.execute(delete(UserRole).where(col(UserRole.user_id) == user.id))
             s.add_all(UserRole(user_id=user.id, role=r.value) for r in roles)
             await end_sessions_txn(s, user.id, self._clock.now())
+            await self._audit.append_txn(s, event_of(
+                actor, Action.USER_ROLES, targets={"user": user.id},
+                organizations=[user.organization_id], detail={"roles": ",".join(sorted(roles))}))
         self._on_sessions_ended()
         log.info("user_roles_changed", user_id=str(user_id), roles=sorted(roles))
         return UserView(user, roles)
@@ -247,6 +263,9 @@ class AdminService:
             if disabled:
                 await end_sessions_txn(s, user.id, now)
             roles = await _roles_txn(s, user.id)
+            await self._audit.append_txn(s, event_of(
+                actor, Action.USER_DISABLE if disabled else Action.USER_ENABLE,
+                targets={"user": user.id}, organizations=[user.organization_id]))
         self._on_sessions_ended()
         log.info("user_disabled" if disabled else "user_enabled", user_id=str(user_id))
         return UserView(user, roles)

@@ -28,10 +28,12 @@ import keys
 from hub.clock import Clock
 from hub.db.engine import Database
 from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
+from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.roles import Role
 from hub.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
 from hub.services import passwords
 from hub.services.actor import Actor
+from hub.services.audit import AuditLog, event_of
 from hub.services.keystore import HUB_OWNER, KeyStore, totp_context
 
 log = structlog.get_logger(__name__)
@@ -84,8 +86,9 @@ class SessionPolicy:
 
 class AuthService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
-                 policy: SessionPolicy) -> None:
+                 policy: SessionPolicy, audit: AuditLog) -> None:
         self._db = db
+        self._audit = audit
         self._keys = keystore
         self._clock = clock
         self._policy = policy
@@ -117,6 +120,8 @@ class AuthService:
                 await self._record_failure_txn(s, account_key, "account", now)
                 await self._record_failure_txn(s, address_key, "address", now)
             user = await s.scalar(select(User).where(col(User.username) == username))
+            if wait:
+                await self._audit.append_txn(s, _login_event(user, attempt, Outcome.LOCKED))
         if wait:
             raise TooManyAttempts(retry_after=wait)
 
@@ -141,6 +146,9 @@ class AuthService:
                     await s.execute(
                         delete(LoginThrottle).where(col(LoginThrottle.key) == account_key))
                     await self._take_back_failure_txn(s, address_key)
+            await self._audit.append_txn(s, _login_event(
+                user, attempt, Outcome.SUCCESS if issued else Outcome.FAILURE,
+                issued.session_id if issued else None))
         if issued is None:
             log.info("login_failed")
             raise InvalidCredentials()
@@ -256,13 +264,14 @@ class AuthService:
             row = await s.scalar(select(Session).where(col(Session.token_hash) == digest))
             if row is None or row.revoked_at is not None:
                 raise Unauthenticated()
-            if now >= row.expires_at or now - row.last_seen_at >= self._policy.idle:
-                raise Unauthenticated(detail="session expired")
             user = await s.get(User, row.user_id)
-            if user is None or user.disabled_at is not None:
-                raise Unauthenticated()
             roles = frozenset(Role(r) for r in (await s.scalars(
-                select(UserRole.role).where(col(UserRole.user_id) == user.id))).all())
+                select(UserRole.role).where(col(UserRole.user_id) == row.user_id))).all())
+        if now >= row.expires_at or now - row.last_seen_at >= self._policy.idle:
+            await self._end_expired(row, user, now)
+            raise Unauthenticated(detail="session expired")
+        if user is None or user.disabled_at is not None:
+            raise Unauthenticated()
         last_seen = row.last_seen_at
         if touch and now - row.last_seen_at >= TOUCH_INTERVAL:
             async with self._db.transaction() as s:
@@ -278,13 +287,31 @@ class AuthService:
                                                  time.monotonic())
         return actor
 
+    async def _end_expired(self, row: Session, user: User | None, now: dt.datetime) -> None:
+        """Close an expired session once, and audit that it ran out."""
+        async with self._db.transaction() as s:
+            result = await s.execute(update(Session).where(
+                col(Session.id) == row.id, col(Session.revoked_at).is_(None))
+                .values(revoked_at=now))
+            if result.rowcount:  # type: ignore[attr-defined]
+                await self._audit.append_txn(s, AuditEvent(
+                    action=Action.SESSION_EXPIRED, actor_user_id=row.user_id,
+                    actor_org_id=user.organization_id if user else None,
+                    targets={"session": row.id},
+                    detail={"reason": "absolute" if now >= row.expires_at else "idle"}))
+        self._cache.pop(row.token_hash, None)
+
     async def logout(self, actor: Actor) -> None:
         """Revoke the actor's session; the token stops working at once."""
         if actor.session_id is None:
             return
         async with self._db.transaction() as s:
-            await s.execute(update(Session).where(col(Session.id) == actor.session_id)
-                            .values(revoked_at=self._clock.now()))
+            result = await s.execute(update(Session).where(
+                col(Session.id) == actor.session_id, col(Session.revoked_at).is_(None))
+                .values(revoked_at=self._clock.now()))
+            if result.rowcount:  # type: ignore[attr-defined]
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.LOGOUT, targets={"session": actor.session_id}))
         self.forget_sessions()
         log.info("logged_out", session_id=str(actor.session_id))
 
@@ -316,6 +343,9 @@ class AuthService:
                        created_at=self._clock.now())
         async with self._db.transaction() as s:
             s.add(row)
+            await s.flush()
+            await self._audit.append_txn(s, event_of(
+                actor, Action.TOKEN_CREATE, targets={"token": row.id}))
         log.info("api_token_created", token_id=str(row.id))
         return row, token
 
@@ -336,7 +366,21 @@ class AuthService:
                 raise NotFound()
             if row.revoked_at is None:
                 row.revoked_at = self._clock.now()
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.TOKEN_REVOKE, targets={"token": row.id}))
         log.info("api_token_revoked", token_id=str(token_id))
+
+
+def _login_event(user: User | None, attempt: LoginAttempt, outcome: Outcome,
+                 session_id: uuid.UUID | None = None) -> AuditEvent:
+    # No user name in the log: an unknown account name leaves no actor at all.
+    return AuditEvent(
+        action=Action.LOGIN, outcome=outcome,
+        actor_user_id=user.id if user else None,
+        actor_org_id=user.organization_id if user else None,
+        client=attempt.client_address[:64],
+        targets={"session": session_id} if session_id else {},
+        detail={"kind": attempt.session_kind})
 
 
 async def end_sessions_txn(s: AsyncSession, user_id: uuid.UUID, now: dt.datetime) -> None:

@@ -20,9 +20,11 @@ from sqlmodel import col, select
 from hub.clock import Clock
 from hub.db.engine import Database
 from hub.db.models import ContactGroup, ContactGroupMember, Organization, Unit, User
+from hub.domain.audit import Action
 from hub.domain.roles import Role
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.services.actor import Actor
+from hub.services.audit import AuditLog, event_of
 
 log = structlog.get_logger(__name__)
 
@@ -52,8 +54,9 @@ class DirectoryQuery:
 
 
 class GroupService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, audit: AuditLog) -> None:
         self._db = db
+        self._audit = audit
         self._clock = clock
 
     async def create(self, actor: Actor, name: str, unit_id: uuid.UUID | None = None,
@@ -81,6 +84,9 @@ class GroupService:
                     await s.flush()
                     s.add(ContactGroupMember(group_id=group.id, unit_id=unit_id,
                                              added_at=self._clock.now()))
+                await s.flush()
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.GROUP_CREATE, targets={"group": group.id}))
         except IntegrityError as err:
             raise Conflict("a group with this name exists") from err
         log.info("contact_group_created", group_id=str(group.id))
@@ -101,6 +107,11 @@ class GroupService:
                 if archived is not None:
                     group.archived_at = self._clock.now() if archived else None
                 await s.flush()
+                changed = [k for k, v in (("name", name), ("description", description),
+                                          ("archived", archived)) if v is not None]
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.GROUP_UPDATE, targets={"group": group.id},
+                    detail={"changed": ",".join(changed)}))
         except IntegrityError as err:
             raise Conflict("a group with this name exists") from err
         log.info("contact_group_updated", group_id=str(group_id))
@@ -130,6 +141,12 @@ class GroupService:
                 if unit_id is not None:
                     await self._own_unit_txn(s, org_id, unit_id)
                 s.add(member)
+                await s.flush()
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.GROUP_MEMBER_ADD,
+                    targets={"group": group_id, "member": member.id,
+                             **({"user": user_id} if user_id else {}),
+                             **({"unit": unit_id} if unit_id else {})}))
         except IntegrityError as err:
             raise Conflict("already a member") from err
         log.info("contact_group_member_added", group_id=str(group_id), member_id=str(member.id))
@@ -145,6 +162,9 @@ class GroupService:
                 col(ContactGroupMember.group_id) == group_id))
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise NotFound()
+            await self._audit.append_txn(s, event_of(
+                actor, Action.GROUP_MEMBER_REMOVE,
+                targets={"group": group_id, "member": member_id}))
         log.info("contact_group_member_removed", group_id=str(group_id),
                  member_id=str(member_id))
 

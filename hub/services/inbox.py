@@ -36,9 +36,11 @@ from hub.db.models import (
     Unit,
     User,
 )
+from hub.domain.audit import Action
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
+from hub.services.audit import AuditLog, event_of
 from hub.services.envelope import (
     data_key_txn,
     data_keys_txn,
@@ -139,8 +141,9 @@ class GroupReceipts:
 
 class InboxService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
-                 notifier: Notifier) -> None:
+                 notifier: Notifier, audit: AuditLog) -> None:
         self._db = db
+        self._audit = audit
         self._keys = keystore
         self._clock = clock
         self._notifier = notifier
@@ -280,6 +283,10 @@ class InboxService:
                 reply_to=message.reply_to_id,
                 read_at=delivery.read_at if delivery else None,
                 acked_at=delivery.acked_at if delivery else None)
+            await self._audit.append_txn(s, event_of(
+                actor, Action.MESSAGE_OPEN, person_id=message.person_id,
+                targets={"message": message.id},
+                organizations=[message.sender_organization_id]))
         await self._notifier.publish(events)
         log.info("message_opened", message_id=str(message_id))
         return detail
@@ -311,12 +318,16 @@ class InboxService:
 
     async def attachment(self, actor: Actor, message_id: uuid.UUID,
                          position: int) -> tuple[AttachmentInfo, bytes]:
-        async with self._db.read() as s:
+        async with self._db.transaction() as s:
             message, _ = await self._visible_txn(s, actor, message_id)
             row = await s.get(MessageAttachment, (message.id, position))
             if row is None:
                 raise NotFound()
             dek = await data_key_txn(s, self._keys, _org(actor), message.id)
+            await self._audit.append_txn(s, event_of(
+                actor, Action.ATTACHMENT_OPEN, person_id=message.person_id,
+                targets={"message": message.id}, organizations=[message.sender_organization_id],
+                detail={"position": position}))
         content = json.loads(open_part(dek, message.id, "content", message.content))
         info = AttachmentInfo(**content["attachments"][position])
         data = open_part(dek, message.id, f"attachment:{position}", row.content)
@@ -352,6 +363,10 @@ class InboxService:
                 delivery.read_at = now
                 events += await self._receipt_txn(s, message, actor, "read", now)
             events += await self._receipt_txn(s, message, actor, "ack", now)
+            await self._audit.append_txn(s, event_of(
+                actor, Action.MESSAGE_ACK, person_id=message.person_id,
+                targets={"message": message.id},
+                organizations=[message.sender_organization_id]))
         await self._notifier.publish(events)
         log.info("message_acknowledged", message_id=str(message_id))
         return now

@@ -22,6 +22,9 @@ import keys
 from hub.clock import Clock
 from hub.db.engine import Database
 from hub.db.models import KeyEncryptionKey, MessageKey
+from hub.domain.audit import Action
+from hub.services.actor import CLI_OPERATOR, Actor
+from hub.services.audit import AuditLog, event_of
 
 log = structlog.get_logger(__name__)
 
@@ -162,7 +165,8 @@ class KeyStore:
 ROTATION_BATCH = 500
 
 
-async def rotate_owner(db: Database, keystore: KeyStore, owner: str,
+async def rotate_owner(db: Database, keystore: KeyStore, owner: str, audit: AuditLog,
+                       actor: Actor = CLI_OPERATOR,
                        progress: Callable[[int], None] = lambda n: None) -> tuple[int, int]:
     """Give `owner` a new KEK version and move everything wrapped under older versions
     to it, in batches. Data stays readable throughout: old versions are kept.
@@ -175,6 +179,11 @@ async def rotate_owner(db: Database, keystore: KeyStore, owner: str,
     """
     async with db.transaction() as s:
         new = await keystore.create_kek_txn(s, owner)
+        org = [] if owner == HUB_OWNER else [uuid.UUID(owner.removeprefix("org:"))]
+        await audit.append_txn(s, event_of(
+            actor, Action.KEYS_ROTATE, organizations=org,
+            detail={"owner": "hub" if owner == HUB_OWNER else "organization",
+                    "version": new.version}))
     keystore.forget_active(owner)
     # Running hubs pick the new version up within their cache lifetime; wait that
     # long, so nothing is sealed under an old version after the rewrap has passed.

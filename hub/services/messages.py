@@ -41,11 +41,13 @@ from hub.db.models import (
 )
 from hub.db.types import UTCDateTime
 from hub.domain import policy
+from hub.domain.audit import Action, Outcome, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
+from hub.services.audit import AuditLog, event_of
 from hub.services.envelope import seal_part, wrapped_keys_sync
 from hub.services.keystore import KeyStore
 from hub.services.persons import PersonService
@@ -74,6 +76,11 @@ class PolicyRefused(HubError):
     code = "policy_refused"
     title_sv = "Meddelandet får inte skickas"
     title_en = "The message may not be sent"
+
+    # For the audit entry; not shown to the client beyond `refusals`.
+    person_id: uuid.UUID | None = None
+    rules: list[str] = []  # noqa: RUF012 - replaced per instance, never mutated
+    organizations: list[uuid.UUID] = []  # noqa: RUF012
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,9 @@ def sanitize_filename(name: str) -> str:
 
 class MessageService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock, notifier: Notifier,
-                 persons: PersonService) -> None:
+                 persons: PersonService, audit: AuditLog) -> None:
         self._db = db
+        self._audit = audit
         self._keys = keystore
         self._clock = clock
         self._notifier = notifier
@@ -165,6 +173,14 @@ class MessageService:
 
         try:
             result, events = await self._db.run_write_grouped(store)
+        except PolicyRefused as refused:
+            # Nothing of the message is stored; the refusal itself is audited.
+            await self._audit.append(event_of(
+                actor, Action.MESSAGE_REFUSED, outcome=Outcome.REFUSED,
+                person_id=refused.person_id, targets={"groups": ids(draft.group_ids)},
+                organizations=refused.organizations,
+                detail={"rules": ",".join(refused.rules)}))
+            raise
         except IntegrityError:
             if draft.idempotency_key:
                 earlier = await self._earlier_send(actor, draft.idempotency_key)
@@ -284,6 +300,12 @@ class MessageService:
         self._fan_out_sync(conn, groups, message_id, actor.user_id, draft.priority, now)
         rows = conn.execute(select(Delivery.seq, Delivery.user_id, Delivery.group_id).where(
             col(Delivery.message_id) == message_id)).all()
+        self._audit.append_sync(conn, event_of(
+            actor, Action.MESSAGE_SEND, person_id=person_id,
+            targets={"message": message_id, "groups": ids(g.id for g in groups)},
+            organizations=[g.organization_id for g in groups],
+            detail={"recipients": len(rows), "category": draft.category,
+                    "priority": draft.priority}))
         # One payload per group, shared by that group's events (ids only).
         payloads: dict[uuid.UUID, dict[str, str | int | None]] = {}
         events = []
@@ -363,10 +385,16 @@ class MessageService:
                              for g in groups)))
         if not decision.allowed:
             log.info("message_refused", rules=sorted({r.rule for r in decision.refusals}))
-            raise PolicyRefused(refusals=[
+            refused = PolicyRefused(refusals=[
                 {"rule": r.rule.value, "group_id": str(r.group_id),
                  "reason_sv": r.reason_sv, "reason_en": r.reason_en}
                 for r in decision.refusals])
+            refused.person_id = person_id
+            refused.rules = sorted({r.rule.value for r in decision.refusals})
+            refused.organizations = sorted(
+                {g.organization_id for g in groups
+                 if any(r.group_id == g.id for r in decision.refusals)})
+            raise refused
 
     def _check_groups_reach_someone_sync(self, conn: Connection, groups: list[_Group],
                                          sender_id: uuid.UUID) -> None:

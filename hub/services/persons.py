@@ -20,10 +20,12 @@ from sqlmodel import col, select
 from hub.clock import Clock
 from hub.db.engine import Database
 from hub.db.models import SERVICE_KINDS, Engagement, Person, Unit
+from hub.domain.audit import Action, Outcome
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.services.actor import Actor
+from hub.services.audit import AuditLog, event_of
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, personnummer_context
 
 log = structlog.get_logger(__name__)
@@ -54,8 +56,10 @@ class NewEngagement:
 
 
 class PersonService:
-    def __init__(self, db: Database, keystore: KeyStore, clock: Clock) -> None:
+    def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
+                 audit: AuditLog) -> None:
         self._db = db
+        self._audit = audit
         self._keys = keystore
         self._clock = clock
 
@@ -97,6 +101,8 @@ class PersonService:
                     protected_identity=new.protected_identity,
                     created_at=self._clock.now(),
                 ))
+                await self._audit.append_txn(s, event_of(
+                    actor, Action.PERSON_REGISTER, person_id=person_id))
         except IntegrityError as err:
             raise Conflict("this person is already registered") from err
         log.info("person_registered", person_id=str(person_id))
@@ -108,10 +114,17 @@ class PersonService:
         Raises:
             NotFound: unknown, or the actor's organization has no engagement with them.
         """
-        async with self._db.read() as s:
+        async with self._db.transaction() as s:
             person = await s.get(Person, person_id)
-            if person is None or not await self._may_see_txn(s, actor, person_id):
-                raise NotFound()
+            allowed = person is not None and await self._may_see_txn(s, actor, person_id)
+        if person is None or not allowed:
+            await self._audit.append(event_of(
+                actor, Action.PERSON_LOOKUP, outcome=Outcome.REFUSED,
+                person_id=person_id if person is not None else None))
+            raise NotFound()
+        async with self._db.transaction() as s:
+            await self._audit.append_txn(s, event_of(
+                actor, Action.PERSON_LOOKUP, person_id=person_id))
             return PersonView(
                 id=person.id,
                 personnummer=await self._keys.open_field_txn(
@@ -149,6 +162,10 @@ class PersonService:
                              ends_on=new.ends_on, created_by=actor.user_id,
                              created_at=self._clock.now())
             s.add(row)
+            await self._audit.append_txn(s, event_of(
+                actor, Action.ENGAGEMENT_CREATE, person_id=new.person_id,
+                targets={"engagement": row.id, "unit": unit.id},
+                organizations=[unit.organization_id]))
         log.info("engagement_added", engagement_id=str(row.id), person_id=str(new.person_id))
         return row
 

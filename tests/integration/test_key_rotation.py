@@ -29,9 +29,9 @@ async def test_rotation_keeps_messages_identities_and_sign_in_working(client, hu
         "group_ids": [str(group)], "subject": "Före rotationen", "body": "Innehåll",
         "person_id": str(person_id)})).json()
 
-    version, moved = await rotate_owner(hub.db, hub.keystore, org_owner(night.id))
+    version, moved = await rotate_owner(hub.db, hub.keystore, org_owner(night.id), hub.audit)
     assert (version, moved) == (2, 1)
-    hub_version, hub_moved = await rotate_owner(hub.db, hub.keystore, HUB_OWNER)
+    hub_version, hub_moved = await rotate_owner(hub.db, hub.keystore, HUB_OWNER, hub.audit)
     assert (hub_version, hub_moved) == (2, 2 + 2)  # one person (2 fields), two accounts
 
     async with hub.db.read() as s:

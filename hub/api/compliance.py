@@ -1,0 +1,180 @@
+"""API handlers for the audit log: search, export, review queues, access report,
+checkpoints, proofs and verification (compliance officers)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+from aiohttp import web
+
+from hub.api import schemas as s
+from hub.api.context import actor_of, hub_of, json_of
+from hub.api.parsing import parse_json
+from hub.errors import NotFound, ValidationFailed
+from hub.services.audit import SignedCheckpoint
+from hub.services.compliance import AuditQuery, AuditRow
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _int_query(request: web.Request, name: str, default: int | None = None) -> int | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationFailed(errors={name: "not a number"}) from None
+    if number < 0:
+        raise ValidationFailed(errors={name: "must not be negative"})
+    return number
+
+
+def _entry_out(row: AuditRow) -> s.AuditEntryOut:
+    return s.AuditEntryOut(
+        seq=row.seq, time=row.at, action=row.action, outcome=row.outcome,
+        actor=s.AuditActorOut(user_id=row.actor_user_id, name=row.actor_name,
+                              organization_id=row.actor_org_id),
+        person_id=row.person_id, client=row.client, targets=row.targets, detail=row.detail)
+
+
+def _page(rows: list[AuditRow], limit: int) -> web.Response:
+    return json_of(s.AuditPage(items=[_entry_out(r) for r in rows],
+                               next_before=rows[-1].seq if len(rows) == limit else None))
+
+
+def _checkpoint_out(checkpoint: SignedCheckpoint) -> s.CheckpointOut:
+    return s.CheckpointOut(size=checkpoint.size, root=_b64(checkpoint.root),
+                           note=checkpoint.note, signed_at=checkpoint.at)
+
+
+def _query_of(body: s.AuditFilter, before: int | None = None, limit: int = 100) -> AuditQuery:
+    if body.person_id is not None and body.personnummer is not None:
+        raise ValidationFailed(errors={"person": "give person_id or personnummer, not both"})
+    return AuditQuery(
+        person_id=body.person_id, personnummer=body.personnummer, user_id=body.user_id,
+        organization_id=body.organization_id, action=body.action, outcome=body.outcome,
+        since=body.since, until=body.until, before=before, limit=limit)
+
+
+async def search(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.AuditSearch)
+    rows = await hub_of(request).compliance.search(
+        actor, _query_of(body, body.before, body.limit))
+    return _page(rows, body.limit)
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.AuditExport)
+    chunks = await hub_of(request).compliance.export(actor, _query_of(body), body.format)
+    content_type = "text/csv" if body.format == "csv" else "application/x-ndjson"
+    response = web.StreamResponse(headers={
+        "Content-Type": f"{content_type}; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="audit.{body.format}"',
+        "Cache-Control": "no-store"})
+    await response.prepare(request)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+async def entry(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    try:
+        seq = int(request.match_info["seq"])
+    except ValueError:
+        raise NotFound() from None
+    row, canonical, leaf = await hub_of(request).compliance.entry(actor, seq)
+    return json_of(s.AuditEntryLeafOut(entry=_entry_out(row), canonical=_b64(canonical),
+                                       leaf_hash=_b64(leaf)))
+
+
+async def access_report(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.PersonRef)
+    if (body.person_id is None) == (body.personnummer is None):
+        raise ValidationFailed(errors={"person": "give exactly one of person_id, personnummer"})
+    groups = await hub_of(request).compliance.access_report(
+        actor, person_id=body.person_id, personnummer=body.personnummer)
+    return json_of([s.OrganizationAccessOut(
+        organization_id=g.organization_id, organization=g.organization,
+        accesses=[s.AccessOut(time=a.at, action=a.action, user_id=a.user_id, name=a.name,
+                              unit=a.unit,
+                              message_id=uuid.UUID(a.message_id) if a.message_id else None)
+                  for a in g.accesses]) for g in groups])
+
+
+async def refusals(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    limit = _int_query(request, "limit", 100) or 100
+    rows = await hub_of(request).compliance.refusals(
+        actor, before=_int_query(request, "before"), limit=min(limit, 500))
+    return _page(rows, min(limit, 500))
+
+
+async def failed_logins(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    threshold = _int_query(request, "threshold", 5) or 5
+    rows = await hub_of(request).compliance.failed_logins(actor, threshold=threshold)
+    return json_of([s.FailedLoginsOut(user_id=r.user_id, name=r.name,
+                                      organization_id=r.organization_id, failures=r.failures,
+                                      last_at=r.last_at) for r in rows])
+
+
+async def checkpoints(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    hub = hub_of(request)
+    await hub.compliance.scope(actor)
+    after = _int_query(request, "after")
+    found = await hub.audit.checkpoints(after_size=-1 if after is None else after)
+    return json_of(s.CheckpointsOut(verifier_key=hub.audit.verifier_key,
+                                    checkpoints=[_checkpoint_out(c) for c in found]))
+
+
+async def latest_checkpoint(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    hub = hub_of(request)
+    await hub.compliance.scope(actor)
+    latest = await hub.audit.latest_checkpoint()
+    if latest is None:
+        raise NotFound("no checkpoint yet")
+    return json_of(_checkpoint_out(latest))
+
+
+async def inclusion_proof(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    hub = hub_of(request)
+    await hub.compliance.scope(actor)
+    seq, size = _int_query(request, "seq"), _int_query(request, "size")
+    if seq is None or size is None:
+        raise ValidationFailed(errors={"seq": "required", "size": "required"})
+    leaf, proof = await hub.audit.inclusion_proof(seq, size)
+    return json_of(s.InclusionProofOut(seq=seq, size=size, leaf_hash=_b64(leaf),
+                                       proof=[_b64(p) for p in proof]))
+
+
+async def consistency_proof(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    hub = hub_of(request)
+    await hub.compliance.scope(actor)
+    old, new = _int_query(request, "old"), _int_query(request, "new")
+    if old is None or new is None:
+        raise ValidationFailed(errors={"old": "required", "new": "required"})
+    proof = await hub.audit.consistency_proof(old, new)
+    return json_of(s.ConsistencyProofOut(old=old, new=new, proof=[_b64(p) for p in proof]))
+
+
+async def verify(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    report = await hub_of(request).compliance.verify(actor)
+    return json_of(s.VerifyOut(
+        ok=report.ok, entries=report.entries, checkpoints=report.checkpoints,
+        last_verified=_checkpoint_out(report.last_verified) if report.last_verified else None,
+        broken=s.BreakOut(seq=report.broken.seq, reason=report.broken.reason)
+        if report.broken else None))

@@ -1,0 +1,156 @@
+"""What an audit entry says, and its canonical bytes (the Merkle leaf).
+
+Pure: no I/O. The service (hub/services/audit.py) stores entries and hashes
+these bytes; `hub audit verify` recomputes them from the stored columns, so the
+encoding below is a format: change it only with a new version tag.
+
+An entry never holds message text, subjects, names or personnummer: only ids,
+the action, the outcome, the client address and small machine-readable details
+(a policy rule's name, a count).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+FORMAT = "hub-audit/1"
+
+IdList = tuple[uuid.UUID, ...]
+
+
+class Action(StrEnum):
+    LOGIN = "login"
+    LOGOUT = "logout"
+    SESSION_EXPIRED = "session.expired"
+    MESSAGE_SEND = "message.send"
+    MESSAGE_REFUSED = "message.refused"
+    MESSAGE_OPEN = "message.open"
+    ATTACHMENT_OPEN = "message.attachment"
+    MESSAGE_ACK = "message.acknowledge"
+    PERSON_REGISTER = "person.register"
+    PERSON_LOOKUP = "person.lookup"
+    ENGAGEMENT_CREATE = "engagement.create"
+    GROUP_CREATE = "group.create"
+    GROUP_UPDATE = "group.update"
+    GROUP_MEMBER_ADD = "group.member.add"
+    GROUP_MEMBER_REMOVE = "group.member.remove"
+    ORG_CREATE = "organization.create"
+    UNIT_CREATE = "unit.create"
+    USER_CREATE = "user.create"
+    USER_ROLES = "user.roles"
+    USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
+    TOKEN_CREATE = "token.create"  # noqa: S105 - an action name
+    TOKEN_REVOKE = "token.revoke"  # noqa: S105
+    KEYS_ROTATE = "keys.rotate"
+    AUDIT_SEARCH = "audit.search"
+    AUDIT_EXPORT = "audit.export"
+    AUDIT_ACCESS_REPORT = "audit.access_report"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    REFUSED = "refused"  # a policy rule said no
+    LOCKED = "locked"  # login refused by throttling before any check
+
+
+# Actions that read information about a person: the per-person access report.
+READS_PERSON = frozenset({Action.MESSAGE_OPEN, Action.ATTACHMENT_OPEN, Action.PERSON_LOOKUP})
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One thing that happened, before it gets its place in the log.
+
+    `targets` maps a kind ("message", "group", "user", ...) to ids; `organizations`
+    lists the organizations the action concerns besides the actor's own (recipient
+    organizations of a message, the organization of a changed user).
+    """
+
+    action: Action
+    outcome: Outcome = Outcome.SUCCESS
+    actor_user_id: uuid.UUID | None = None
+    actor_org_id: uuid.UUID | None = None
+    person_id: uuid.UUID | None = None
+    client: str | None = None
+    targets: Mapping[str, uuid.UUID | IdList] = field(default_factory=dict)
+    organizations: IdList = ()
+    detail: Mapping[str, str | int | bool] = field(default_factory=dict)
+
+    def involved_organizations(self) -> set[uuid.UUID]:
+        found = set(self.organizations)
+        if self.actor_org_id is not None:
+            found.add(self.actor_org_id)
+        return found
+
+
+def _id(value: uuid.UUID | None) -> str | None:
+    return None if value is None else value.hex
+
+
+def encode_targets(targets: Mapping[str, uuid.UUID | IdList]) -> str:
+    """Canonical JSON of the target ids: sorted keys, ids as 32 hex digits, lists
+    sorted."""
+    plain: dict[str, str | list[str]] = {}
+    for kind, value in targets.items():
+        if isinstance(value, uuid.UUID):
+            plain[kind] = value.hex
+        else:
+            plain[kind] = sorted(v.hex for v in value)
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"))
+
+
+def encode_detail(detail: Mapping[str, str | int | bool]) -> str:
+    return json.dumps(dict(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# The C string encoder json.dumps(ensure_ascii=False) uses; called directly, because
+# `hub audit verify` builds these bytes for every entry.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
+
+
+def canonical_bytes(seq: int, at_us: int, actor_user: str | None, actor_org: str | None,
+                    action: str, outcome: str, person: str | None, client: str | None,
+                    targets: str, detail: str) -> bytes:
+    """The bytes a leaf hashes: a compact JSON array in fixed order, exactly
+    ``json.dumps([FORMAT, seq, at_us, actor_user, actor_org, action, outcome, person,
+    client, targets, detail], ensure_ascii=False, separators=(",", ":"))`` in UTF-8;
+    ids as 32 hex digits or null, `targets` and `detail` as their stored JSON text."""
+    return (f'["{FORMAT}",{int(seq)},{int(at_us)},{_text(actor_user)},{_text(actor_org)},'
+            f"{_quote(action)},{_quote(outcome)},{_text(person)},{_text(client)},"
+            f"{_quote(targets)},{_quote(detail)}]").encode()
+
+
+def event_columns(event: AuditEvent) -> dict[str, object]:
+    """The stored column values of an event (without seq, time and hashes)."""
+    return {
+        "actor_user_id": event.actor_user_id, "actor_org_id": event.actor_org_id,
+        "action": str(event.action), "outcome": str(event.outcome),
+        "person_id": event.person_id, "client": event.client,
+        "targets": encode_targets(event.targets), "detail": encode_detail(event.detail),
+    }
+
+
+def canonical_of_columns(seq: int, at_us: int, columns: Mapping[str, object]) -> bytes:
+    def hex_of(name: str) -> str | None:
+        value = columns[name]
+        return _id(value) if isinstance(value, uuid.UUID) or value is None else str(value)
+
+    return canonical_bytes(
+        seq, at_us, hex_of("actor_user_id"), hex_of("actor_org_id"), str(columns["action"]),
+        str(columns["outcome"]), hex_of("person_id"),
+        None if columns["client"] is None else str(columns["client"]),
+        str(columns["targets"]), str(columns["detail"]))
+
+
+def ids(values: Iterable[uuid.UUID]) -> IdList:
+    return tuple(sorted(set(values)))

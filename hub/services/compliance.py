@@ -1,0 +1,389 @@
+"""The compliance officer's view of the audit log: search, export, review queues and
+the per-person access report (loggranskning).
+
+Scope: a compliance officer of the hub's operations organization sees the whole
+city; a compliance officer of any other organization sees the entries where their
+organization is the actor's or a target's (`audit_organization`).
+Searching by person, the access report and exports are themselves audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Select, func, select
+from sqlmodel import col
+
+from hub.clock import Clock
+from hub.db.engine import Database
+from hub.db.models import AuditEntry, AuditOrganization, Organization, Person, Unit, User
+from hub.domain.audit import READS_PERSON, Action, Outcome, canonical_of_columns
+from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
+from hub.domain.roles import OrgKind, Role
+from hub.errors import NotFound, ValidationFailed
+from hub.services.actor import Actor
+from hub.services.audit import AuditLog, VerifyReport, event_of, from_micros, micros
+from hub.services.persons import PersonService
+
+EntryQuery = Select[*tuple[Any, ...]]
+EXPORT_PAGE = 1000
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    person_id: uuid.UUID | None = None
+    personnummer: str | None = None
+    user_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    before: int | None = None  # keyset cursor: entries with a lower sequence number
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    at: dt.datetime
+    action: str
+    outcome: str
+    actor_user_id: uuid.UUID | None
+    actor_name: str | None
+    actor_org_id: uuid.UUID | None
+    person_id: uuid.UUID | None
+    client: str | None
+    targets: dict[str, Any]
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FailedLogins:
+    user_id: uuid.UUID
+    name: str | None
+    organization_id: uuid.UUID | None
+    failures: int
+    last_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Access:
+    at: dt.datetime
+    action: str
+    user_id: uuid.UUID | None
+    name: str | None
+    unit: str | None
+    message_id: str | None
+
+
+@dataclass
+class OrganizationAccess:
+    organization_id: uuid.UUID | None
+    organization: str | None
+    accesses: list[Access] = field(default_factory=list)
+
+
+class ComplianceService:
+    def __init__(self, db: Database, persons: PersonService, audit: AuditLog,
+                 clock: Clock) -> None:
+        self._db = db
+        self._persons = persons
+        self._audit = audit
+        self._clock = clock
+
+    async def scope(self, actor: Actor) -> uuid.UUID | None:
+        """The organization the actor reviews, or None for city-wide review.
+
+        Raises:
+            Forbidden: not a compliance officer.
+        """
+        actor.require(Role.COMPLIANCE)
+        assert actor.organization_id is not None
+        org_id = actor.organization_id
+
+        def kind(conn: Connection) -> str | None:
+            return conn.execute(select(col(Organization.kind)).where(
+                col(Organization.id) == org_id)).scalar()
+
+        return None if await self._db.run_read(kind) == OrgKind.OPERATIONS else org_id
+
+    # -- search and export -----------------------------------------------------------
+
+    async def search(self, actor: Actor, query: AuditQuery) -> list[AuditRow]:
+        """One page of entries, newest first (`before` for the next page)."""
+        scope = await self.scope(actor)
+        person_id = await self._person_of(query)
+        if query.personnummer is not None or query.person_id is not None:
+            await self._audit.append(event_of(
+                actor, Action.AUDIT_SEARCH, person_id=person_id))
+        if (query.personnummer is not None or query.person_id is not None) \
+                and person_id is None:
+            return []
+        limit = min(max(query.limit, 1), MAX_PAGE)
+        statement = self._statement(query, scope, person_id).limit(limit)
+        return await self._db.run_read(lambda conn: _rows(conn, statement))
+
+    async def export(self, actor: Actor, query: AuditQuery,
+                     fmt: Literal["csv", "jsonl"]) -> AsyncIterator[bytes]:
+        """Every entry the query finds, newest first, as CSV or JSON lines, produced a
+        page at a time (memory does not grow with the number of rows). The export is
+        audited before the first byte goes out."""
+        scope = await self.scope(actor)
+        person_id = await self._person_of(query)
+        await self._audit.append(event_of(
+            actor, Action.AUDIT_EXPORT, person_id=person_id, detail={"format": fmt}))
+        if (query.personnummer is not None or query.person_id is not None) \
+                and person_id is None:
+            return _empty_export(fmt)
+        return self._export_pages(query, scope, person_id, fmt)
+
+    async def _export_pages(self, query: AuditQuery, scope: uuid.UUID | None,
+                            person_id: uuid.UUID | None,
+                            fmt: Literal["csv", "jsonl"]) -> AsyncIterator[bytes]:
+        before = query.before
+        if fmt == "csv":
+            yield _csv_line(CSV_HEADER)
+        while True:
+            page_query = AuditQuery(
+                person_id=person_id, user_id=query.user_id,
+                organization_id=query.organization_id, action=query.action,
+                outcome=query.outcome, since=query.since, until=query.until, before=before)
+            statement = self._statement(page_query, scope, person_id).limit(EXPORT_PAGE)
+            rows = await self._db.run_read(partial(_rows, statement=statement))
+            if not rows:
+                return
+            if fmt == "csv":
+                yield b"".join(_csv_line(_csv_fields(r)) for r in rows)
+            else:
+                yield b"".join(json.dumps(_plain(r), ensure_ascii=False).encode() + b"\n"
+                               for r in rows)
+            before = rows[-1].seq
+
+    def _statement(self, query: AuditQuery, scope: uuid.UUID | None,
+                   person_id: uuid.UUID | None) -> EntryQuery:
+        statement = (select(*AuditEntry.__table__.c,  # type: ignore[attr-defined]
+                            col(User.display_name).label("actor_name"))
+                     .outerjoin(User, col(User.id) == col(AuditEntry.actor_user_id))
+                     .order_by(col(AuditEntry.seq).desc()))
+        if scope is not None:
+            statement = statement.where(col(AuditEntry.seq).in_(
+                select(col(AuditOrganization.seq)).where(
+                    col(AuditOrganization.organization_id) == scope)))
+        if query.organization_id is not None:
+            statement = statement.where(col(AuditEntry.seq).in_(
+                select(col(AuditOrganization.seq)).where(
+                    col(AuditOrganization.organization_id) == query.organization_id)))
+        if person_id is not None:
+            statement = statement.where(col(AuditEntry.person_id) == person_id)
+        if query.user_id is not None:
+            statement = statement.where(col(AuditEntry.actor_user_id) == query.user_id)
+        if query.action is not None:
+            statement = statement.where(col(AuditEntry.action) == query.action)
+        if query.outcome is not None:
+            statement = statement.where(col(AuditEntry.outcome) == query.outcome)
+        if query.since is not None:
+            statement = statement.where(col(AuditEntry.at_us) >= micros(query.since))
+        if query.until is not None:
+            statement = statement.where(col(AuditEntry.at_us) < micros(query.until))
+        if query.before is not None:
+            statement = statement.where(col(AuditEntry.seq) < query.before)
+        return statement
+
+    async def entry(self, actor: Actor, seq: int) -> tuple[AuditRow, bytes, bytes]:
+        """One entry with its canonical bytes and stored leaf hash, so a witness can
+        check an inclusion proof for it.
+
+        Raises:
+            NotFound: no such entry in the actor's scope.
+        """
+        scope = await self.scope(actor)
+        statement = self._statement(AuditQuery(), scope, None).where(
+            col(AuditEntry.seq) == seq)
+
+        def work(conn: Connection) -> tuple[AuditRow, bytes, bytes]:
+            entry = conn.execute(statement).first()
+            if entry is None:
+                raise NotFound()
+            canonical = canonical_of_columns(entry.seq, entry.at_us, {
+                "actor_user_id": entry.actor_user_id, "actor_org_id": entry.actor_org_id,
+                "action": entry.action, "outcome": entry.outcome, "person_id": entry.person_id,
+                "client": entry.client, "targets": entry.targets, "detail": entry.detail})
+            return _row_of(entry), canonical, bytes(entry.leaf_hash)
+
+        return await self._db.run_read(work)
+
+    async def _person_of(self, query: AuditQuery) -> uuid.UUID | None:
+        if query.personnummer is None:
+            return query.person_id
+        try:
+            canonical = normalize_personnummer(query.personnummer, self._clock.now().date())
+        except InvalidIdentityNumber as err:
+            raise ValidationFailed(errors={"personnummer": str(err)}) from None
+        index = self._persons.index_of(canonical)
+
+        def find(conn: Connection) -> uuid.UUID | None:
+            return conn.execute(select(col(Person.id)).where(
+                col(Person.personnummer_index) == index)).scalar()
+
+        return await self._db.run_read(find)
+
+    # -- review ---------------------------------------------------------------------------
+
+    async def refusals(self, actor: Actor, before: int | None = None,
+                       limit: int = 100) -> list[AuditRow]:
+        """Sends the policy refused, newest first."""
+        scope = await self.scope(actor)
+        query = AuditQuery(action=Action.MESSAGE_REFUSED, before=before)
+        statement = self._statement(query, scope, None).limit(min(max(limit, 1), MAX_PAGE))
+        return await self._db.run_read(lambda conn: _rows(conn, statement))
+
+    async def failed_logins(self, actor: Actor, threshold: int = 5,
+                            since: dt.datetime | None = None) -> list[FailedLogins]:
+        """Accounts with at least `threshold` failed or throttled sign-ins since `since`
+        (default: the last 24 hours), most failures first."""
+        if threshold < 1:
+            raise ValidationFailed(errors={"threshold": "at least 1"})
+        scope = await self.scope(actor)
+        since = since or self._clock.now() - dt.timedelta(days=1)
+        failures = func.count().label("failures")
+        statement = (
+            select(col(AuditEntry.actor_user_id), col(AuditEntry.actor_org_id), failures,
+                   func.max(col(AuditEntry.at_us)))
+            .where(col(AuditEntry.action) == Action.LOGIN,
+                   col(AuditEntry.outcome).in_([Outcome.FAILURE, Outcome.LOCKED]),
+                   col(AuditEntry.actor_user_id).is_not(None),
+                   col(AuditEntry.at_us) >= micros(since))
+            .group_by(col(AuditEntry.actor_user_id), col(AuditEntry.actor_org_id))
+            .having(func.count() >= threshold)
+            .order_by(failures.desc()))
+        if scope is not None:
+            statement = statement.where(col(AuditEntry.actor_org_id) == scope)
+
+        def work(conn: Connection) -> list[FailedLogins]:
+            rows = [(r[0], r[1], int(r[2]), int(r[3])) for r in conn.execute(statement)
+                    if r[0] is not None]
+            names = _names(conn, [user_id for user_id, *_ in rows])
+            return [FailedLogins(user_id, names.get(user_id), org_id, count, from_micros(at))
+                    for user_id, org_id, count, at in rows]
+
+        return await self._db.run_read(work)
+
+    async def access_report(self, actor: Actor, person_id: uuid.UUID | None = None,
+                            personnummer: str | None = None) -> list[OrganizationAccess]:
+        """Everyone who opened information about the person, grouped by organization,
+        oldest first. Audited."""
+        scope = await self.scope(actor)
+        found = await self._person_of(AuditQuery(person_id=person_id,
+                                                 personnummer=personnummer))
+        await self._audit.append(event_of(
+            actor, Action.AUDIT_ACCESS_REPORT, person_id=found))
+        if found is None:
+            return []
+        statement = (
+            select(col(AuditEntry.at_us), col(AuditEntry.action), col(AuditEntry.actor_user_id),
+                   col(AuditEntry.actor_org_id), col(AuditEntry.targets),
+                   col(User.display_name), col(Unit.name), col(Organization.name))
+            .outerjoin(User, col(User.id) == col(AuditEntry.actor_user_id))
+            .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
+            .outerjoin(Organization, col(Organization.id) == col(AuditEntry.actor_org_id))
+            .where(col(AuditEntry.person_id) == found,
+                   col(AuditEntry.action).in_([str(a) for a in READS_PERSON]),
+                   col(AuditEntry.outcome) == Outcome.SUCCESS)
+            .order_by(col(AuditEntry.seq)))
+        if scope is not None:
+            statement = statement.where(col(AuditEntry.seq).in_(
+                select(col(AuditOrganization.seq)).where(
+                    col(AuditOrganization.organization_id) == scope)))
+
+        def work(conn: Connection) -> list[OrganizationAccess]:
+            report: dict[uuid.UUID | None, OrganizationAccess] = {}
+            for at_us, action, user_id, org_id, targets, name, unit, org_name in \
+                    conn.execute(statement):
+                group = report.setdefault(org_id, OrganizationAccess(org_id, org_name))
+                group.accesses.append(Access(from_micros(at_us), action, user_id, name, unit,
+                                             _targets_out(targets).get("message")))
+            return sorted(report.values(), key=lambda g: g.organization or "")
+
+        return await self._db.run_read(work)
+
+    async def verify(self, actor: Actor) -> VerifyReport:
+        """Verify the whole log now (any compliance officer)."""
+        await self.scope(actor)
+        return await self._audit.verify()
+
+
+def _rows(conn: Connection, statement: EntryQuery) -> list[AuditRow]:
+    return [_row_of(row) for row in conn.execute(statement)]
+
+
+def _row_of(entry: Any) -> AuditRow:
+    return AuditRow(entry.seq, from_micros(entry.at_us), entry.action, entry.outcome,
+                    entry.actor_user_id, entry.actor_name, entry.actor_org_id, entry.person_id,
+                    entry.client, _targets_out(entry.targets), json.loads(entry.detail))
+
+
+def _targets_out(stored: str) -> dict[str, Any]:
+    """Stored ids are 32 hex digits; answers show them as ordinary UUIDs."""
+    def one(value: str) -> str:
+        return str(uuid.UUID(hex=value))
+
+    return {kind: [one(v) for v in value] if isinstance(value, list) else one(value)
+            for kind, value in json.loads(stored).items()}
+
+
+def _names(conn: Connection, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not user_ids:
+        return {}
+    return {uid: name for uid, name in conn.execute(select(
+        col(User.id), col(User.display_name)).where(col(User.id).in_(user_ids)))}
+
+
+CSV_HEADER = ["seq", "time", "action", "outcome", "actor_user_id", "actor_name",
+              "actor_organization_id", "person_id", "client", "targets", "detail"]
+
+
+def _csv_fields(row: AuditRow) -> list[str]:
+    def text_of(value: object) -> str:
+        return "" if value is None else str(value)
+
+    return [str(row.seq), row.at.isoformat(), row.action, row.outcome,
+            text_of(row.actor_user_id), text_of(row.actor_name), text_of(row.actor_org_id),
+            text_of(row.person_id), text_of(row.client),
+            json.dumps(row.targets, sort_keys=True), json.dumps(row.detail, sort_keys=True)]
+
+
+def _csv_line(fields: list[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(
+        # A cell starting with = + - @ is a formula to a spreadsheet: neutralize it.
+        ["'" + f if f[:1] in ("=", "+", "-", "@") else f for f in fields])
+    return out.getvalue().encode()
+
+
+def _plain(row: AuditRow) -> dict[str, Any]:
+    return {"seq": row.seq, "time": row.at.isoformat(), "action": row.action,
+            "outcome": row.outcome,
+            "actor": {"user_id": _str(row.actor_user_id), "name": row.actor_name,
+                      "organization_id": _str(row.actor_org_id)},
+            "person_id": _str(row.person_id), "client": row.client,
+            "targets": row.targets, "detail": row.detail}
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+async def _empty_export(fmt: str) -> AsyncIterator[bytes]:
+    if fmt == "csv":
+        yield _csv_line(CSV_HEADER)
+

@@ -1,0 +1,248 @@
+"""The audit log is tamper-evident: verification recomputes everything and names the
+first entry where the stored log breaks; a witness catches a history rewritten
+and re-signed with the hub's own key; concurrent writers leave no gaps."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, delete, insert, select, update
+
+import keys
+from hub.db.models import AuditCheckpoint, AuditEntry, AuditHead, AuditOrganization
+from hub.domain.audit import Action, AuditEvent, Outcome, canonical_of_columns
+from hub.services.audit import AuditLog, split_notes
+
+ORGS = [uuid.uuid4() for _ in range(4)]
+USERS = [uuid.uuid4() for _ in range(8)]
+PERSONS = [uuid.uuid4() for _ in range(5)]
+ACTIONS = [Action.MESSAGE_SEND, Action.MESSAGE_OPEN, Action.LOGIN, Action.PERSON_LOOKUP,
+           Action.GROUP_UPDATE]
+
+
+def synthetic_events(rng: random.Random, count: int) -> list[AuditEvent]:
+    return [AuditEvent(
+        action=rng.choice(ACTIONS), outcome=rng.choice([Outcome.SUCCESS, Outcome.FAILURE]),
+        actor_user_id=rng.choice(USERS), actor_org_id=rng.choice(ORGS),
+        person_id=rng.choice([None, *PERSONS]), client=f"10.0.0.{rng.randrange(256)}",
+        targets={"message": uuid.UUID(int=rng.getrandbits(128))},
+        organizations=(rng.choice(ORGS),), detail={"recipients": rng.randrange(50)})
+        for _ in range(count)]
+
+
+def small_log(hub: Any, master_key: keys.MasterKey, every: int = 50) -> AuditLog:
+    return AuditLog(hub.db, master_key.signing_key(), hub.audit.origin, hub.clock,
+                    every_entries=every)
+
+
+async def fill(log: AuditLog, events: list[AuditEvent], one_by_one: bool = False) -> None:
+    if one_by_one:
+        for event in events:
+            await log.append(event)
+        return
+    await log._db.run_write(lambda conn: log.append_many_sync(conn, events))
+
+
+# -- tampering, done as someone with database access would -------------------------------
+
+COLUMNS = ["at_us", "actor_user_id", "actor_org_id", "action", "outcome", "person_id",
+           "client", "targets", "detail"]
+
+
+def _snapshot(conn: Connection) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(select(AuditEntry.__table__)
+                                                   .order_by(AuditEntry.seq))]
+
+
+def _restore(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    conn.execute(delete(AuditEntry))
+    conn.execute(insert(AuditEntry.__table__), rows)
+
+
+def _other_value(rng: random.Random, column: str, value: Any) -> Any:
+    if column == "at_us":
+        return value + rng.randrange(1, 10**6)
+    if column in ("actor_user_id", "actor_org_id", "person_id"):
+        return uuid.uuid4()
+    if column == "action":
+        return "message.open" if value != "message.open" else "message.send"
+    if column == "outcome":
+        return "success" if value != "success" else "refused"
+    if column == "client":
+        return "192.0.2.1" if value != "192.0.2.1" else "192.0.2.2"
+    if column == "targets":
+        return '{"message":"' + uuid.uuid4().hex + '"}'
+    return '{"recipients":999}' if value != '{"recipients":999}' else '{"recipients":998}'
+
+
+def edit_one(conn: Connection, rng: random.Random, rows: list[dict[str, Any]]) -> int:
+    k = rng.randrange(len(rows))
+    column = rng.choice(COLUMNS)
+    conn.execute(update(AuditEntry).where(AuditEntry.seq == k).values(
+        {column: _other_value(rng, column, rows[k][column])}))
+    return k
+
+
+def delete_one(conn: Connection, rng: random.Random, rows: list[dict[str, Any]]) -> int:
+    k = rng.randrange(len(rows))
+    conn.execute(delete(AuditEntry).where(AuditEntry.seq == k))
+    return k
+
+
+def swap_two(conn: Connection, rng: random.Random, rows: list[dict[str, Any]]) -> int:
+    i, j = sorted(rng.sample(range(len(rows)), 2))
+    content = ["leaf_hash", "chain_hash", *COLUMNS]
+    conn.execute(update(AuditEntry).where(AuditEntry.seq == i).values(
+        {c: rows[j][c] for c in content}))
+    conn.execute(update(AuditEntry).where(AuditEntry.seq == j).values(
+        {c: rows[i][c] for c in content}))
+    return i
+
+
+def insert_one(conn: Connection, rng: random.Random, rows: list[dict[str, Any]]) -> int:
+    """Insert a copy of a random entry at position k, moving the rest up by one."""
+    k = rng.randrange(len(rows))
+    conn.execute(delete(AuditEntry).where(AuditEntry.seq >= k))
+    forged = dict(rows[rng.choice([i for i in range(len(rows)) if i != k])], seq=k)
+    moved = [dict(r, seq=r["seq"] + 1) for r in rows[k:]]
+    conn.execute(insert(AuditEntry.__table__), [forged, *moved])
+    return k
+
+
+TAMPERINGS = [edit_one, delete_one, swap_two, insert_one]
+
+
+async def test_randomized_tampering_is_caught_at_the_right_entry(hub, master_key):
+    rng = random.Random(9162)
+    log = small_log(hub, master_key, every=40)
+    await fill(log, synthetic_events(rng, 160))
+    assert (await log.verify()).ok
+    original = await hub.db.run_read(_snapshot)
+    for round_ in range(32):
+        tamper = TAMPERINGS[round_ % len(TAMPERINGS)]
+        expected = await hub.db.run_write(lambda conn, t=tamper: t(conn, rng, original))
+        report = await log.verify()
+        assert not report.ok, tamper.__name__
+        assert report.broken is not None
+        assert report.broken.seq == expected, (tamper.__name__, report.broken)
+        await hub.db.run_write(lambda conn: _restore(conn, original))
+        assert (await log.verify()).ok
+
+
+async def test_a_rewrite_with_recomputed_hashes_fails_at_the_next_signed_checkpoint(
+        hub, master_key):
+    """Someone who edits an entry and recomputes its hash and every later chain value,
+    but cannot sign, is caught by the first checkpoint after the edit."""
+    rng = random.Random(1)
+    log = small_log(hub, master_key, every=25)
+    await fill(log, synthetic_events(rng, 100))
+    rows = await hub.db.run_read(_snapshot)
+    k = 37
+    rows[k]["client"] = "198.51.100.7"
+    chain = rows[k - 1]["chain_hash"]
+    for row in rows[k:]:
+        row["leaf_hash"] = keys.leaf_hash(canonical_of_columns(row["seq"], row["at_us"], row))
+        chain = row["chain_hash"] = keys.node_hash(chain, row["leaf_hash"])
+
+    def rewrite(conn: Connection) -> None:
+        _restore(conn, rows)
+        conn.execute(update(AuditHead).values(chain_hash=chain))
+
+    await hub.db.run_write(rewrite)
+    report = await log.verify()
+    assert report.broken is not None
+    assert report.broken.seq == 49  # the checkpoint of size 50 no longer matches
+    assert "history rewritten" in report.broken.reason
+
+
+async def test_a_history_resigned_with_the_hubs_key_is_caught_by_a_witness(hub, master_key):
+    rng = random.Random(2)
+    log = small_log(hub, master_key, every=30)
+    events = synthetic_events(rng, 90)
+    await fill(log, events)
+    witness = [c.note for c in await log.checkpoints()]
+    assert len(witness) == 3
+    assert (await log.verify(witness)).ok
+
+    # The attacker holds the master key: rebuild the whole log with one event changed
+    # and sign fresh checkpoints. Without the witness nothing looks wrong.
+    def wipe(conn: Connection) -> None:
+        for table in (AuditEntry, AuditOrganization, AuditCheckpoint):
+            conn.execute(delete(table))
+        conn.execute(update(AuditHead).values(size=0, frontier=b"", chain_hash=bytes(32),
+                                              checkpoint_size=0, checkpoint_at_us=0))
+
+    await hub.db.run_write(wipe)
+    events[10] = AuditEvent(action=Action.LOGIN, actor_user_id=USERS[0])
+    await fill(log, events)
+    assert (await log.verify()).ok
+    report = await log.verify(witness)
+    assert report.broken is not None
+    assert "witness checkpoint" in report.broken.reason
+    assert report.broken.seq == 29  # the first witnessed tree that no longer matches
+
+
+async def test_an_untouched_log_of_100k_entries_verifies(hub, master_key):
+    rng = random.Random(3)
+    log = small_log(hub, master_key, every=10_000)
+    events = synthetic_events(rng, 1000)
+    for start in range(0, 100_000, 20_000):
+        await fill(log, [events[i % 1000] for i in range(start, start + 20_000)])
+    report = await log.verify()
+    assert report.ok, report.broken
+    assert (report.entries, report.checkpoints) == (100_000, 10)
+    assert report.last_verified is not None and report.last_verified.size == 100_000
+
+
+async def test_32_concurrent_writers_leave_one_gap_free_log(hub, master_key):
+    rng = random.Random(4)
+    log = small_log(hub, master_key, every=100)
+    batches = [synthetic_events(rng, 10) for _ in range(32)]
+    await asyncio.gather(*(fill(log, batch, one_by_one=True) for batch in batches))
+    seqs = await hub.db.run_read(lambda conn: list(conn.execute(
+        select(AuditEntry.seq).order_by(AuditEntry.seq)).scalars()))
+    assert seqs == list(range(320))
+    report = await log.verify()
+    assert report.ok, report.broken
+    assert report.checkpoints == 3
+
+
+async def test_a_truncated_log_is_caught(hub, master_key):
+    log = small_log(hub, master_key, every=10)
+    await fill(log, synthetic_events(random.Random(5), 30))
+    await hub.db.run_write(lambda conn: conn.execute(
+        delete(AuditEntry).where(AuditEntry.seq >= 25)))
+    report = await log.verify()
+    assert report.broken is not None and report.broken.seq == 25
+    assert "missing" in report.broken.reason
+
+
+def test_a_witness_file_splits_into_its_notes(master_key):
+    key = master_key.signing_key()
+    notes = [keys.sign_checkpoint(keys.Checkpoint("hub/audit", n, bytes([n]) * 32), key,
+                                  "hub/audit") for n in (1, 2, 3)]
+    text = notes[0] + "\n" + notes[1] + notes[2]
+    assert split_notes(text) == notes
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 64])
+async def test_proofs_from_the_hub_verify_against_its_signed_checkpoints(
+        hub, master_key, size):
+    log = small_log(hub, master_key, every=size)
+    await fill(log, synthetic_events(random.Random(size), size * 2))
+    first, second = await log.checkpoints()
+    public = master_key.signing_key().public_bytes()
+    old = keys.open_checkpoint(first.note, public, log.origin)
+    new = keys.open_checkpoint(second.note, public, log.origin)
+    for seq in {0, size // 2, 2 * size - 1}:
+        leaf, proof = await log.inclusion_proof(seq, new.size)
+        assert keys.verify_inclusion(leaf, seq, new.size, proof, new.root)
+        assert not keys.verify_inclusion(leaf, seq, new.size, proof, old.root)
+    proof = await log.consistency_proof(old.size, new.size)
+    assert keys.verify_consistency(old.size, new.size, old.root, new.root, proof)
+    assert base64.b64encode(new.root)
