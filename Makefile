@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HUB_DATA_DIR ?= var
 export HUB_DATA_DIR
 
-.PHONY: run test lint typecheck unit bench bench-inbox bench-sse clean
+.PHONY: run test lint typecheck unit bench bench-inbox bench-sse bench-audit clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench-inbox: $(STAMP)
 ## bench-sse: hub memory per idle SSE connection with 10k of them open
 bench-sse: $(STAMP)
 	$(BIN)/python -m bench.sse_idle $(BENCH_ARGS)
+
+## bench-audit: `hub audit verify` speed on 1M entries, and export memory for 100k rows
+bench-audit: $(STAMP)
+	$(BIN)/python -m bench.audit $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

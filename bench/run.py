@@ -54,7 +54,7 @@ def main() -> None:
     log = (data_dir / "serve.log").open("wb")
     command = [*hub, "serve"]
     if args.profile:
-        command = ["py-spy", "record", "--format", "raw", "--rate", "200", "--nonblocking",
+        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200", "--nonblocking",
                    "--gil",
                    "-o", args.profile, "--", *command]
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

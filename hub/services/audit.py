@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -102,6 +102,17 @@ class VerifyReport:
         return self.broken is None
 
 
+# Built once: an append runs inside every send, so statement construction counts.
+_LOCK_HEAD = (select(col(AuditHead.size), col(AuditHead.frontier), col(AuditHead.chain_hash),
+                     col(AuditHead.checkpoint_size))
+              .where(col(AuditHead.id) == 1).with_for_update())
+_INSERT_ENTRY = insert(AuditEntry)
+_INSERT_ORGANIZATION = insert(AuditOrganization)
+_MOVE_HEAD = update(AuditHead).where(col(AuditHead.id) == 1).values(
+    size=bindparam("new_size"), frontier=bindparam("new_frontier"),
+    chain_hash=bindparam("new_chain"))
+
+
 def event_of(actor: Actor, action: Action, *, outcome: Outcome = Outcome.SUCCESS,
              person_id: uuid.UUID | None = None,
              targets: dict[str, uuid.UUID | IdList] | None = None,
@@ -147,10 +158,7 @@ class AuditLog:
         and batched inserts. Returns their sequence numbers."""
         if not events:
             return range(0)
-        head = conn.execute(
-            select(col(AuditHead.size), col(AuditHead.frontier), col(AuditHead.chain_hash),
-                   col(AuditHead.checkpoint_size))
-            .where(col(AuditHead.id) == 1).with_for_update()).one()
+        head = conn.execute(_LOCK_HEAD).one()
         first = int(head.size)
         checkpoint_size = int(head.checkpoint_size)
         at_us = micros(self._clock.now())
@@ -171,14 +179,16 @@ class AuditLog:
                 self._sign_sync(conn, frontier, at_us)
                 checkpoint_size = seq + 1
         for start in range(0, len(entries), 5000):
-            conn.execute(insert(AuditEntry), entries[start:start + 5000])
+            conn.execute(_INSERT_ENTRY, entries[start:start + 5000])
         for start in range(0, len(orgs), 5000):
-            conn.execute(insert(AuditOrganization), orgs[start:start + 5000])
-        values: dict[str, Any] = {"size": frontier.size, "frontier": frontier.to_bytes(),
-                                  "chain_hash": chain}
-        if checkpoint_size != head.checkpoint_size:
-            values.update(checkpoint_size=checkpoint_size, checkpoint_at_us=at_us)
-        conn.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(**values))
+            conn.execute(_INSERT_ORGANIZATION, orgs[start:start + 5000])
+        if checkpoint_size == head.checkpoint_size:
+            conn.execute(_MOVE_HEAD, {"new_size": frontier.size,
+                                      "new_frontier": frontier.to_bytes(), "new_chain": chain})
+        else:
+            conn.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(
+                size=frontier.size, frontier=frontier.to_bytes(), chain_hash=chain,
+                checkpoint_size=checkpoint_size, checkpoint_at_us=at_us))
         return range(first, frontier.size)
 
     async def append_txn(self, s: AsyncSession, event: AuditEvent) -> int:
