@@ -54,9 +54,9 @@ def main() -> None:
     log = (data_dir / "serve.log").open("wb")
     command = [*hub, "serve"]
     if args.profile:
-        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "200", "--nonblocking",
-                   "--gil",
-                   "-o", args.profile, "--", *command]
+        py_spy = str(Path(sys.executable).parent / "py-spy")
+        command = [py_spy, "record", "--format", "raw", "--rate", "200", "--nonblocking",
+                   "--gil", "-o", args.profile, "--", *command]
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     scheme = "https" if args.tls else "http"
     url = f"{scheme}://127.0.0.1:{port}" if not args.tls else f"https://localhost:{port}"

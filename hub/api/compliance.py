@@ -15,6 +15,8 @@ from hub.errors import NotFound, ValidationFailed
 from hub.services.audit import SignedCheckpoint
 from hub.services.compliance import AuditQuery, AuditRow
 
+MAX_SEQ = 2**63 - 1  # a database BIGINT
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -28,8 +30,8 @@ def _int_query(request: web.Request, name: str, default: int | None = None) -> i
         number = int(value)
     except ValueError:
         raise ValidationFailed(errors={name: "not a number"}) from None
-    if number < 0:
-        raise ValidationFailed(errors={name: "must not be negative"})
+    if not 0 <= number <= MAX_SEQ:
+        raise ValidationFailed(errors={name: f"must be between 0 and {MAX_SEQ}"})
     return number
 
 
@@ -90,6 +92,8 @@ async def entry(request: web.Request) -> web.Response:
         seq = int(request.match_info["seq"])
     except ValueError:
         raise NotFound() from None
+    if not 0 <= seq <= MAX_SEQ:
+        raise NotFound()
     row, canonical, leaf = await hub_of(request).compliance.entry(actor, seq)
     return json_of(s.AuditEntryLeafOut(entry=_entry_out(row), canonical=_b64(canonical),
                                        leaf_hash=_b64(leaf)))
@@ -154,6 +158,7 @@ async def inclusion_proof(request: web.Request) -> web.Response:
     seq, size = _int_query(request, "seq"), _int_query(request, "size")
     if seq is None or size is None:
         raise ValidationFailed(errors={"seq": "required", "size": "required"})
+    await hub.compliance.entry(actor, seq)  # the same 404 as for an entry out of scope
     leaf, proof = await hub.audit.inclusion_proof(seq, size)
     return json_of(s.InclusionProofOut(seq=seq, size=size, leaf_hash=_b64(leaf),
                                        proof=[_b64(p) for p in proof]))

@@ -343,7 +343,7 @@ class AuditFilter(Request):
 
 
 class AuditSearch(AuditFilter):
-    before: Annotated[int, Field(ge=0)] | None = Field(
+    before: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = Field(
         default=None, description="Cursor: the next_before of the previous page")
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 

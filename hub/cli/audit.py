@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +34,7 @@ def verify(
     witness_public = None
     if witness_key is not None:
         try:
-            _, witness_public = keys.parse_verifier_key(witness_key)
+            witness_public = keys.parse_verifier_key(witness_key)
         except keys.CheckpointError as err:
             err_console.print(f"[red]{err}[/red]")
             raise typer.Exit(2) from None
@@ -90,17 +91,17 @@ def checkpoint(
             out.write(note + "\n")
         console.print(f"Appended the checkpoint to {witness}")
     else:
-        console.print(note, end="", markup=False, highlight=False)
+        sys.stdout.write(note)
 
 
 @audit_app.command("key")
 def verifier_key() -> None:
     """Print the verifier key a witness needs to check the hub's checkpoints."""
-    from hub.cli import _run, _settings, console
+    from hub.cli import _run, _settings
 
     settings = _settings()
 
     async def work(hub: Hub) -> str:
         return hub.audit.verifier_key
 
-    console.print(_run(settings, work), markup=False, highlight=False)
+    sys.stdout.write(_run(settings, work) + "\n")

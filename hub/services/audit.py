@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import ipaddress
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -113,6 +114,17 @@ _MOVE_HEAD = update(AuditHead).where(col(AuditHead.id) == 1).values(
     chain_hash=bindparam("new_chain"))
 
 
+def client_label(address: str | None) -> str | None:
+    """The client address as the log keeps it: a parsed IP address, or "invalid"
+    (a forwarded header can carry anything)."""
+    if address is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(address.strip()))
+    except ValueError:
+        return "invalid" if address != "unknown" else "unknown"
+
+
 def event_of(actor: Actor, action: Action, *, outcome: Outcome = Outcome.SUCCESS,
              person_id: uuid.UUID | None = None,
              targets: dict[str, uuid.UUID | IdList] | None = None,
@@ -122,7 +134,7 @@ def event_of(actor: Actor, action: Action, *, outcome: Outcome = Outcome.SUCCESS
     return AuditEvent(
         action=action, outcome=outcome, actor_user_id=actor.user_id,
         actor_org_id=actor.organization_id, person_id=person_id,
-        client=actor.client_address, targets=targets or {},
+        client=client_label(actor.client_address), targets=targets or {},
         organizations=tuple(sorted(set(organizations))), detail=detail or {})
 
 
@@ -322,24 +334,32 @@ class AuditLog:
     # -- verification -----------------------------------------------------------------
 
     async def verify(self, witness_notes: Sequence[str] = (),
-                     witness_key: bytes | None = None,
+                     witness_key: tuple[str, bytes] | None = None,
                      progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-        """Recompute and check the whole log (module doc). `witness_key` is the public
-        key the witness checkpoints are checked with (default: the hub's own)."""
-        verifier = Verifier(self.origin, self.public_key, witness_notes,
-                            witness_key or self.public_key)
+        """Recompute and check the whole log (module doc). `witness_key` is the
+        (name, public key) the witness checkpoints are signed with (default: the
+        hub's own)."""
+        verifier = Verifier(self.origin, self.public_key, witness_notes, witness_key)
 
         def work(conn: Connection) -> VerifyReport:
-            head = conn.execute(text("SELECT size, chain_hash FROM audit_head WHERE id = 1")).one()
+            if conn.dialect.name == "postgresql":
+                # One snapshot for the head and every page, while appends go on.
+                conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            head = conn.execute(text(
+                "SELECT size, chain_hash, frontier FROM audit_head WHERE id = 1")).one()
             size = int(head[0])
             checkpoints = [
                 SignedCheckpoint(int(r[0]), bytes(r[1]), str(r[2]), from_micros(int(r[3])))
                 for r in conn.execute(text(
                     "SELECT size, root, note, at_us FROM audit_checkpoint ORDER BY size"))]
             verifier.start(size, bytes(head[1]), checkpoints)
+            # Rows outside 0..size-1 are never read as pages: count them apart.
+            outside = conn.execute(text(
+                "SELECT min(seq) FROM audit_entry WHERE seq < 0 OR seq >= :size"),
+                {"size": size}).scalar()
             start = 0
-            fetch = _page_reader(conn)
-            while verifier.broken is None:
+            fetch = _page_reader(conn, size)
+            while verifier.broken is None and start < size:
                 rows = fetch(start)
                 if not rows:
                     break
@@ -347,7 +367,8 @@ class AuditLog:
                 start = int(rows[-1][0]) + 1
                 if progress is not None:
                     progress(min(start, size), size)
-            return verifier.finish()
+            return verifier.finish(bytes(head[2]),
+                                   None if outside is None else int(outside))
 
         return await self._db.run_read(work)
 
@@ -356,24 +377,26 @@ _PAGE = ("SELECT seq, at_us, actor_user_id, actor_org_id, action, outcome, perso
          "client, targets, detail, leaf_hash, chain_hash FROM audit_entry ")
 
 
-def _page_reader(conn: Connection) -> Callable[[int], Sequence[Sequence[Any]]]:
-    """Pages of stored entries from `start` on. On SQLite straight from the driver's
-    cursor: verification reads every row, and skipping the result layer makes it
-    about a third faster."""
+def _page_reader(conn: Connection, size: int) -> Callable[[int], Sequence[Sequence[Any]]]:
+    """Pages of stored entries from `start` up to the head's `size`. On SQLite
+    straight from the driver's cursor: verification reads every row, and skipping
+    the result layer makes it about a third faster."""
     if conn.dialect.name == "sqlite":
         raw = conn.connection.driver_connection
         assert raw is not None
 
         def sqlite_page(start: int) -> Sequence[Sequence[Any]]:
-            return raw.execute(_PAGE + "WHERE seq >= ? ORDER BY seq LIMIT ?",  # type: ignore[no-any-return]
-                               (start, VERIFY_PAGE)).fetchall()
+            return raw.execute(  # type: ignore[no-any-return]
+                _PAGE + "WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
+                (start, size, VERIFY_PAGE)).fetchall()
 
         return sqlite_page
 
-    statement = text(_PAGE + "WHERE seq >= :start ORDER BY seq LIMIT :n")
+    statement = text(_PAGE + "WHERE seq >= :start AND seq < :size ORDER BY seq LIMIT :n")
 
     def page(start: int) -> Sequence[Sequence[Any]]:
-        return conn.execute(statement, {"start": start, "n": VERIFY_PAGE}).all()
+        return conn.execute(statement, {"start": start, "size": size,
+                                        "n": VERIFY_PAGE}).all()
 
     return page
 
@@ -397,11 +420,11 @@ class Verifier:
     with the log."""
 
     def __init__(self, origin: str, public_key: bytes, witness_notes: Sequence[str] = (),
-                 witness_key: bytes | None = None) -> None:
+                 witness_key: tuple[str, bytes] | None = None) -> None:
         self._origin = origin
         self._public_key = public_key
         self._witness_notes = list(witness_notes)
-        self._witness_key = witness_key or public_key
+        self._witness_key = witness_key or (origin, public_key)
         self.broken: Break | None = None
         self._frontier = keys.Frontier()
         self._chain = ZERO_CHAIN
@@ -413,7 +436,6 @@ class Verifier:
         self._checkpoints = 0
         self._witnessed = 0
         self._last_verified: SignedCheckpoint | None = None
-        self._extra = False
 
     def start(self, size: int, head_chain: bytes,
               checkpoints: Iterable[SignedCheckpoint]) -> None:
@@ -427,15 +449,19 @@ class Verifier:
             except keys.CheckpointError as err:
                 self._fail(cp_size, f"checkpoint at size {cp_size} does not verify: {err}")
                 return
-            if signed.size != cp_size or signed.root != root:
+            if signed.size != cp_size or signed.root != root or signed.origin != self._origin:
                 self._fail(cp_size, f"checkpoint at size {cp_size} differs from its note")
                 return
             self._expect(cp_size, root, "signed checkpoint", record)
         for note in self._witness_notes:
             try:
-                witnessed = keys.open_checkpoint(note, self._witness_key, self._origin)
+                name, key = self._witness_key
+                witnessed = keys.open_checkpoint(note, key, name)
             except keys.CheckpointError as err:
                 self._fail(0, f"a witness checkpoint does not verify: {err}")
+                return
+            if witnessed.origin != self._origin:
+                self._fail(0, f"a witness checkpoint is of another log ({witnessed.origin})")
                 return
             self._witnessed += 1
             self._expect(witnessed.size, witnessed.root, "witness checkpoint", None)
@@ -466,10 +492,6 @@ class Verifier:
                 expected += 1
             self._fail(expected, f"entry {expected} is missing (deleted or renumbered)")
             return
-        if position + count > self._size:
-            count = self._size - position
-            rows = rows[:count]
-            self._extra = True
         leaves = keys.leaf_hashes([_canonical(row) for row in rows])
         stored = [bytes(row[10]) for row in rows]
         if leaves != stored:
@@ -494,8 +516,6 @@ class Verifier:
                 return
         self._frontier.extend(leaves[done:])
         self._chain, self._next = chains[-1], end
-        if self._extra:
-            self._fail(end, f"entry {end} lies beyond the head's size {self._size} (inserted)")
 
     def _check_root(self, size: int) -> None:
         root = self._frontier.root()
@@ -508,11 +528,20 @@ class Verifier:
             if record is not None:
                 self._last_verified = record
 
-    def finish(self) -> VerifyReport:
+    def finish(self, head_frontier: bytes | None = None,
+               outside: int | None = None) -> VerifyReport:
+        """End the check. `head_frontier` is the stored head's frontier; `outside`
+        the lowest sequence number stored outside 0..size-1, if any."""
         if self.broken is None and self._next < self._size:
             self._fail(self._next, f"entries from {self._next} on are missing (log truncated)")
+        if self.broken is None and outside is not None:
+            self._fail(max(min(outside, self._size), 0),
+                       f"entry {outside} lies outside the log's {self._size} entries (inserted)")
         if self.broken is None and self._chain != self._head_chain:
             self._fail(max(self._next - 1, 0), "the head's chain does not match the entries")
+        if self.broken is None and head_frontier is not None \
+                and head_frontier != self._frontier.to_bytes():
+            self._fail(max(self._next - 1, 0), "the head's tree does not match the entries")
         if self.broken is None and self._expected:
             beyond = min(self._expected)
             self._fail(self._next, f"a checkpoint of size {beyond} names entries that are "

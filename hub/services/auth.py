@@ -33,7 +33,7 @@ from hub.domain.roles import Role
 from hub.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
 from hub.services import passwords
 from hub.services.actor import Actor
-from hub.services.audit import AuditLog, event_of
+from hub.services.audit import AuditLog, client_label, event_of
 from hub.services.keystore import HUB_OWNER, KeyStore, totp_context
 
 log = structlog.get_logger(__name__)
@@ -378,7 +378,7 @@ def _login_event(user: User | None, attempt: LoginAttempt, outcome: Outcome,
         action=Action.LOGIN, outcome=outcome,
         actor_user_id=user.id if user else None,
         actor_org_id=user.organization_id if user else None,
-        client=attempt.client_address[:64],
+        client=client_label(attempt.client_address),
         targets={"session": session_id} if session_id else {},
         detail={"kind": attempt.session_kind})
 

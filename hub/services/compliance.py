@@ -24,11 +24,19 @@ from sqlmodel import col
 
 from hub.clock import Clock
 from hub.db.engine import Database
-from hub.db.models import AuditEntry, AuditOrganization, Organization, Person, Unit, User
+from hub.db.models import (
+    AuditEntry,
+    AuditOrganization,
+    Engagement,
+    Organization,
+    Person,
+    Unit,
+    User,
+)
 from hub.domain.audit import READS_PERSON, Action, Outcome, canonical_of_columns
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind, Role
-from hub.errors import NotFound, ValidationFailed
+from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, VerifyReport, event_of, from_micros, micros
 from hub.services.persons import PersonService
@@ -122,7 +130,7 @@ class ComplianceService:
     async def search(self, actor: Actor, query: AuditQuery) -> list[AuditRow]:
         """One page of entries, newest first (`before` for the next page)."""
         scope = await self.scope(actor)
-        person_id = await self._person_of(query)
+        person_id = await self._person_of(query, scope)
         if query.personnummer is not None or query.person_id is not None:
             await self._audit.append(event_of(
                 actor, Action.AUDIT_SEARCH, person_id=person_id))
@@ -139,7 +147,7 @@ class ComplianceService:
         page at a time (memory does not grow with the number of rows). The export is
         audited before the first byte goes out."""
         scope = await self.scope(actor)
-        person_id = await self._person_of(query)
+        person_id = await self._person_of(query, scope)
         await self._audit.append(event_of(
             actor, Action.AUDIT_EXPORT, person_id=person_id, detail={"format": fmt}))
         if (query.personnummer is not None or query.person_id is not None) \
@@ -175,6 +183,7 @@ class ComplianceService:
                             col(User.display_name).label("actor_name"))
                      .outerjoin(User, col(User.id) == col(AuditEntry.actor_user_id))
                      .order_by(col(AuditEntry.seq).desc()))
+        statement = statement.where(col(AuditEntry.seq) >= 0)
         if scope is not None:
             statement = statement.where(col(AuditEntry.seq).in_(
                 select(col(AuditOrganization.seq)).where(
@@ -222,7 +231,11 @@ class ComplianceService:
 
         return await self._db.run_read(work)
 
-    async def _person_of(self, query: AuditQuery) -> uuid.UUID | None:
+    async def _person_of(self, query: AuditQuery,
+                         scope: uuid.UUID | None) -> uuid.UUID | None:
+        """The person a query names. An organization's officer resolves a
+        personnummer only to a person their organization has (or had) an engagement
+        with: otherwise the answer would tell who is registered."""
         if query.personnummer is None:
             return query.person_id
         try:
@@ -232,8 +245,13 @@ class ComplianceService:
         index = self._persons.index_of(canonical)
 
         def find(conn: Connection) -> uuid.UUID | None:
-            return conn.execute(select(col(Person.id)).where(
-                col(Person.personnummer_index) == index)).scalar()
+            statement = select(col(Person.id)).where(col(Person.personnummer_index) == index)
+            if scope is not None:
+                statement = statement.where(col(Person.id).in_(
+                    select(col(Engagement.person_id)).join(
+                        Unit, col(Unit.id) == col(Engagement.unit_id))
+                    .where(col(Unit.organization_id) == scope)))
+            return conn.execute(statement).scalar()
 
         return await self._db.run_read(find)
 
@@ -284,7 +302,7 @@ class ComplianceService:
         oldest first. Audited."""
         scope = await self.scope(actor)
         found = await self._person_of(AuditQuery(person_id=person_id,
-                                                 personnummer=personnummer))
+                                                 personnummer=personnummer), scope)
         await self._audit.append(event_of(
             actor, Action.AUDIT_ACCESS_REPORT, person_id=found))
         if found is None:
@@ -317,8 +335,14 @@ class ComplianceService:
         return await self._db.run_read(work)
 
     async def verify(self, actor: Actor) -> VerifyReport:
-        """Verify the whole log now (any compliance officer)."""
-        await self.scope(actor)
+        """Verify the whole log now (city-wide compliance officers: it reads every
+        entry, and its answer covers all organizations).
+
+        Raises:
+            Forbidden: not a city-wide compliance officer.
+        """
+        if await self.scope(actor) is not None:
+            raise Forbidden("only the city-wide compliance officers verify the whole log")
         return await self._audit.verify()
 
 

@@ -246,3 +246,29 @@ async def test_proofs_from_the_hub_verify_against_its_signed_checkpoints(
     proof = await log.consistency_proof(old.size, new.size)
     assert keys.verify_consistency(old.size, new.size, old.root, new.root, proof)
     assert base64.b64encode(new.root)
+
+
+async def test_a_row_stored_past_the_head_is_caught(hub, master_key):
+    log = small_log(hub, master_key, every=10)
+    await fill(log, synthetic_events(random.Random(6), 20))
+    rows = await hub.db.run_read(_snapshot)
+    await hub.db.run_write(lambda conn: conn.execute(
+        insert(AuditEntry.__table__), [dict(rows[3], seq=27)]))
+    report = await log.verify()
+    assert report.broken is not None and report.broken.seq == 20
+    assert "outside" in report.broken.reason
+
+
+async def test_verification_while_writers_append_sees_one_consistent_log(hub, master_key):
+    log = small_log(hub, master_key, every=7)
+    rng = random.Random(7)
+    await fill(log, synthetic_events(rng, 50))
+
+    async def writers() -> None:
+        await asyncio.gather(*(fill(log, synthetic_events(rng, 5), one_by_one=True)
+                               for _ in range(8)))
+
+    reports = await asyncio.gather(log.verify(), writers(), log.verify())
+    for report in (reports[0], reports[2]):
+        assert report.ok, report.broken
+    assert (await log.verify()).entries == 90

@@ -81,6 +81,18 @@ async def test_search_by_personnummer_is_scoped_to_the_officers_organization(cli
     assert "message.send" in seen and "message.open" in seen  # actor or target
     assert "person.lookup" not in seen  # the alarm service's refused lookup
 
+    # An officer of an organization without an engagement cannot tell whether a
+    # personnummer is registered: the answer and the log look as for a stranger.
+    alarm_officer = await make_user(hub, w["alarm_org"], Role.COMPLIANCE)
+    alarm = await login(client, hub, alarm_officer)
+    for number in (PNR, "19451103-9846"):
+        response = await client.post("/api/v1/audit/search", headers=bearer(alarm),
+                                     json={"personnummer": number})
+        assert (await response.json())["items"] == []
+    mine = await (await client.post("/api/v1/audit/search", headers=bearer(alarm),
+                                    json={"action": "audit.search"})).json()
+    assert [e["person_id"] for e in mine["items"]] == [None, None]
+
     # Staff may not search at all.
     staff = w["reader_token"]
     response = await client.post("/api/v1/audit/search", headers=bearer(staff), json={})
@@ -216,6 +228,28 @@ async def test_checkpoints_and_proofs_over_the_api_verify_with_the_published_key
     verified = await (await client.post("/api/v1/audit/verify", headers=bearer(city))).json()
     assert verified["ok"] and verified["last_verified"]["size"] == second
 
+    # An organization's officer: no proof for an entry outside their view, no
+    # whole-log verification, and numbers too large for the log are bad input.
+    day = await login(client, hub, w["day_officer"])
+    city_only = await (await client.post("/api/v1/audit/search", headers=bearer(city),
+                                         json={"organization_id": str(w["alarm_org"].id)})
+                       ).json()
+    hidden = city_only["items"][-1]["seq"]
+    for path in (f"/api/v1/audit/entries/{hidden}",
+                 f"/api/v1/audit/proofs/inclusion?seq={hidden}&size={second}"):
+        assert (await client.get(path, headers=bearer(day))).status == 404
+    assert (await client.post("/api/v1/audit/verify", headers=bearer(day))).status == 403
+    huge = 10**23
+    for method, path, body in (
+            ("GET", f"/api/v1/audit/entries/{huge}", None),
+            ("GET", f"/api/v1/audit/review/refusals?before={huge}", None),
+            ("GET", f"/api/v1/audit/checkpoints?after={huge}", None),
+            ("GET", f"/api/v1/audit/proofs/inclusion?seq=1&size={huge}", None),
+            ("GET", f"/api/v1/audit/review/failed-logins?threshold={huge}", None),
+            ("POST", "/api/v1/audit/search", {"before": huge})):
+        response = await client.request(method, path, headers=bearer(city), json=body)
+        assert response.status in (404, 422), (path, response.status)
+
 
 def _cli(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HUB_DATABASE_URL=settings.database_url,
@@ -233,6 +267,13 @@ async def test_hub_audit_verify_passes_then_names_the_edited_entry(client, hub, 
     await _world(client, hub)
     witness = tmp_path / "witness.txt"
     result = _cli(settings, "audit", "checkpoint", "--witness", str(witness))
+    assert result.returncode == 0, result.stderr
+    printed = _cli(settings, "audit", "checkpoint")  # the same note, on stdout
+    (tmp_path / "printed.txt").write_text(printed.stdout)
+    vkey = _cli(settings, "audit", "key").stdout.strip()
+    assert keys.parse_verifier_key(vkey)[1] == hub.audit.public_key
+    result = _cli(settings, "audit", "verify", "--witness", str(tmp_path / "printed.txt"),
+                  "--witness-key", vkey)
     assert result.returncode == 0, result.stderr
     result = _cli(settings, "audit", "verify", "--witness", str(witness))
     assert result.returncode == 0, result.stderr
