@@ -415,15 +415,18 @@ class AuditEntry(SQLModel, table=True):
     client: str | None = Field(default=None, sa_column=Column(String(64)))
     targets: str = Field(sa_column=Column(Text, nullable=False))
     detail: str = Field(sa_column=Column(Text, nullable=False))
+    organizations: str = Field(sa_column=Column(Text, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     chain_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class AuditOrganization(SQLModel, table=True):
     """Which organizations an entry concerns (actor or target), for the view of an
-    organization's own compliance officer."""
+    organization's own compliance officer: an index of `AuditEntry.organizations`,
+    which is hashed; verification checks the two agree."""
 
     __tablename__ = "audit_organization"
+    __table_args__ = (Index("ix_audit_organization_seq", "seq"),)
 
     organization_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

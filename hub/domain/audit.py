@@ -120,14 +120,15 @@ def _text(value: str | None) -> str:
 
 def canonical_bytes(seq: int, at_us: int, actor_user: str | None, actor_org: str | None,
                     action: str, outcome: str, person: str | None, client: str | None,
-                    targets: str, detail: str) -> bytes:
+                    targets: str, detail: str, organizations: str) -> bytes:
     """The bytes a leaf hashes: a compact JSON array in fixed order, exactly
     ``json.dumps([FORMAT, seq, at_us, actor_user, actor_org, action, outcome, person,
-    client, targets, detail], ensure_ascii=False, separators=(",", ":"))`` in UTF-8;
+    client, targets, detail, organizations], ensure_ascii=False, separators=(",", ":"))``
+    in UTF-8;
     ids as 32 hex digits or null, `targets` and `detail` as their stored JSON text."""
     return (f'["{FORMAT}",{int(seq)},{int(at_us)},{_text(actor_user)},{_text(actor_org)},'
             f"{_quote(action)},{_quote(outcome)},{_text(person)},{_text(client)},"
-            f"{_quote(targets)},{_quote(detail)}]").encode()
+            f"{_quote(targets)},{_quote(detail)},{_quote(organizations)}]").encode()
 
 
 def event_columns(event: AuditEvent) -> dict[str, object]:
@@ -137,7 +138,15 @@ def event_columns(event: AuditEvent) -> dict[str, object]:
         "action": str(event.action), "outcome": str(event.outcome),
         "person_id": event.person_id, "client": event.client,
         "targets": encode_targets(event.targets), "detail": encode_detail(event.detail),
+        "organizations": encode_organizations(event.involved_organizations()),
     }
+
+
+def encode_organizations(organizations: Iterable[uuid.UUID]) -> str:
+    """The organizations an entry concerns (the actor's and the targets'), as sorted
+    32-hex-digit ids joined by commas. Hashed with the entry; the index table that
+    scopes an organization's compliance view is checked against it."""
+    return ",".join(sorted(o.hex for o in organizations))
 
 
 def canonical_of_columns(seq: int, at_us: int, columns: Mapping[str, object]) -> bytes:
@@ -149,7 +158,7 @@ def canonical_of_columns(seq: int, at_us: int, columns: Mapping[str, object]) ->
         seq, at_us, hex_of("actor_user_id"), hex_of("actor_org_id"), str(columns["action"]),
         str(columns["outcome"]), hex_of("person_id"),
         None if columns["client"] is None else str(columns["client"]),
-        str(columns["targets"]), str(columns["detail"]))
+        str(columns["targets"]), str(columns["detail"]), str(columns["organizations"]))
 
 
 def ids(values: Iterable[uuid.UUID]) -> IdList:

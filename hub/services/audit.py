@@ -355,15 +355,18 @@ class AuditLog:
             verifier.start(size, bytes(head[1]), checkpoints)
             # Rows outside 0..size-1 are never read as pages: count them apart.
             outside = conn.execute(text(
-                "SELECT min(seq) FROM audit_entry WHERE seq < 0 OR seq >= :size"),
-                {"size": size}).scalar()
+                "SELECT min(seq) FROM (SELECT seq FROM audit_entry WHERE seq < 0 OR seq >= :size"
+                " UNION ALL SELECT seq FROM audit_organization WHERE seq < 0 OR seq >= :size)"
+                " AS outside"), {"size": size}).scalar()
             start = 0
             fetch = _page_reader(conn, size)
+            index = _index_reader(conn)
             while verifier.broken is None and start < size:
                 rows = fetch(start)
                 if not rows:
                     break
                 verifier.feed(rows)
+                verifier.check_index(rows, index(int(rows[0][0]), int(rows[-1][0])))
                 start = int(rows[-1][0]) + 1
                 if progress is not None:
                     progress(min(start, size), size)
@@ -374,7 +377,7 @@ class AuditLog:
 
 
 _PAGE = ("SELECT seq, at_us, actor_user_id, actor_org_id, action, outcome, person_id, "
-         "client, targets, detail, leaf_hash, chain_hash FROM audit_entry ")
+         "client, targets, detail, leaf_hash, chain_hash, organizations FROM audit_entry ")
 
 
 def _page_reader(conn: Connection, size: int) -> Callable[[int], Sequence[Sequence[Any]]]:
@@ -399,6 +402,18 @@ def _page_reader(conn: Connection, size: int) -> Callable[[int], Sequence[Sequen
                                         "n": VERIFY_PAGE}).all()
 
     return page
+
+
+def _index_reader(conn: Connection) -> Callable[[int, int], Sequence[Sequence[Any]]]:
+    """The organization index rows of entries first..last, in sequence order."""
+    sql = "SELECT seq, organization_id FROM audit_organization WHERE seq BETWEEN {} AND {}"
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        return lambda first, last: raw.execute(
+            sql.format("?", "?") + " ORDER BY seq", (first, last)).fetchall()
+    statement = text(sql.format(":first", ":last") + " ORDER BY seq")
+    return lambda first, last: conn.execute(statement, {"first": first, "last": last}).all()
 
 
 def _checkpoint_of(row: Any) -> SignedCheckpoint:
@@ -517,6 +532,23 @@ class Verifier:
         self._frontier.extend(leaves[done:])
         self._chain, self._next = chains[-1], end
 
+    def check_index(self, rows: Sequence[Sequence[Any]],
+                    index: Sequence[Sequence[Any]]) -> None:
+        """Check that the organization index (which scopes what an organization's
+        compliance officer sees) says what the hashed entries say."""
+        if self.broken is not None:
+            return
+        found: dict[int, list[str]] = {}
+        for seq, organization in index:
+            found.setdefault(int(seq), []).append(_hex(organization) or "")
+        for row in rows:
+            seq = int(row[0])
+            listed = ",".join(sorted(found.get(seq, ())))
+            if listed != row[12]:
+                self._fail(seq, f"the organization index of entry {seq} does not match the "
+                                "entry (access scope altered)")
+                return
+
     def _check_root(self, size: int) -> None:
         root = self._frontier.root()
         for expected_root, what, record in self._expected.pop(size, []):
@@ -552,7 +584,7 @@ class Verifier:
 
 def _canonical(row: Sequence[Any]) -> bytes:
     return canonical_bytes(int(row[0]), int(row[1]), _hex(row[2]), _hex(row[3]), row[4],
-                           row[5], _hex(row[6]), row[7], row[8], row[9])
+                           row[5], _hex(row[6]), row[7], row[8], row[9], row[12])
 
 
 def split_notes(text_: str) -> list[str]:

@@ -226,7 +226,8 @@ class ComplianceService:
             canonical = canonical_of_columns(entry.seq, entry.at_us, {
                 "actor_user_id": entry.actor_user_id, "actor_org_id": entry.actor_org_id,
                 "action": entry.action, "outcome": entry.outcome, "person_id": entry.person_id,
-                "client": entry.client, "targets": entry.targets, "detail": entry.detail})
+                "client": entry.client, "targets": entry.targets, "detail": entry.detail,
+                "organizations": entry.organizations})
             return _row_of(entry), canonical, bytes(entry.leaf_hash)
 
         return await self._db.run_read(work)

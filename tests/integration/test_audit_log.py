@@ -51,7 +51,7 @@ async def fill(log: AuditLog, events: list[AuditEvent], one_by_one: bool = False
 # -- tampering, done as someone with database access would -------------------------------
 
 COLUMNS = ["at_us", "actor_user_id", "actor_org_id", "action", "outcome", "person_id",
-           "client", "targets", "detail"]
+           "client", "targets", "detail", "organizations"]
 
 
 def _snapshot(conn: Connection) -> list[dict[str, Any]]:
@@ -75,6 +75,8 @@ def _other_value(rng: random.Random, column: str, value: Any) -> Any:
         return "success" if value != "success" else "refused"
     if column == "client":
         return "192.0.2.1" if value != "192.0.2.1" else "192.0.2.2"
+    if column == "organizations":
+        return uuid.uuid4().hex
     if column == "targets":
         return '{"message":"' + uuid.uuid4().hex + '"}'
     return '{"recipients":999}' if value != '{"recipients":999}' else '{"recipients":998}'
@@ -272,3 +274,23 @@ async def test_verification_while_writers_append_sees_one_consistent_log(hub, ma
     for report in (reports[0], reports[2]):
         assert report.ok, report.broken
     assert (await log.verify()).entries == 90
+
+
+async def test_an_altered_organization_index_is_caught(hub, master_key):
+    """The index that scopes an organization's compliance view must say what the
+    hashed entries say: hiding an entry from an organization, or showing it to
+    another, is tampering too."""
+    log = small_log(hub, master_key, every=10)
+    await fill(log, synthetic_events(random.Random(8), 30))
+    assert (await log.verify()).ok
+    hide = await hub.db.run_read(lambda conn: conn.execute(
+        select(AuditOrganization.organization_id).where(AuditOrganization.seq == 12)).first())
+    await hub.db.run_write(lambda conn: conn.execute(delete(AuditOrganization).where(
+        AuditOrganization.seq == 12, AuditOrganization.organization_id == hide[0])))
+    report = await log.verify()
+    assert report.broken is not None and report.broken.seq == 12
+    assert "access scope" in report.broken.reason
+    await hub.db.run_write(lambda conn: conn.execute(insert(AuditOrganization), [
+        {"seq": 12, "organization_id": hide[0]}, {"seq": 17, "organization_id": uuid.uuid4()}]))
+    report = await log.verify()
+    assert report.broken is not None and report.broken.seq == 17

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("client", sa.String(length=64), nullable=True),
         sa.Column("targets", sa.Text(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("organizations", sa.Text(), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(), nullable=False),
         sa.Column("chain_hash", sa.LargeBinary(), nullable=False),
         sa.CheckConstraint("outcome IN ('success', 'failure', 'refused', 'locked')",
@@ -43,6 +44,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.PrimaryKeyConstraint("organization_id", "seq"),
     )
+    op.create_index("ix_audit_organization_seq", "audit_organization", ["seq"])
     head = op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -69,6 +71,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("audit_checkpoint")
     op.drop_table("audit_head")
+    op.drop_index("ix_audit_organization_seq", table_name="audit_organization")
     op.drop_table("audit_organization")
     op.drop_index("ix_audit_entry_action", table_name="audit_entry")
     op.drop_index("ix_audit_entry_actor_user", table_name="audit_entry")
