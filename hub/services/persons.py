@@ -114,25 +114,27 @@ class PersonService:
         Raises:
             NotFound: unknown, or the actor's organization has no engagement with them.
         """
+        view = None
+        # One transaction: the access decision and its audit entry see the same rows.
         async with self._db.transaction() as s:
             person = await s.get(Person, person_id)
-            allowed = person is not None and await self._may_see_txn(s, actor, person_id)
-        if person is None or not allowed:
-            await self._audit.append(event_of(
-                actor, Action.PERSON_LOOKUP, outcome=Outcome.REFUSED,
-                person_id=person_id if person is not None else None))
-            raise NotFound()
-        async with self._db.transaction() as s:
+            if person is not None and await self._may_see_txn(s, actor, person_id):
+                view = PersonView(
+                    id=person.id,
+                    personnummer=await self._keys.open_field_txn(
+                        s, HUB_OWNER, person.personnummer_enc,
+                        personnummer_context(person.id)),
+                    name=await self._keys.open_field_txn(
+                        s, HUB_OWNER, person.name_enc, name_context(person.id)),
+                    protected_identity=person.protected_identity,
+                )
             await self._audit.append_txn(s, event_of(
-                actor, Action.PERSON_LOOKUP, person_id=person_id))
-            return PersonView(
-                id=person.id,
-                personnummer=await self._keys.open_field_txn(
-                    s, HUB_OWNER, person.personnummer_enc, personnummer_context(person.id)),
-                name=await self._keys.open_field_txn(
-                    s, HUB_OWNER, person.name_enc, name_context(person.id)),
-                protected_identity=person.protected_identity,
-            )
+                actor, Action.PERSON_LOOKUP,
+                outcome=Outcome.SUCCESS if view else Outcome.REFUSED,
+                person_id=person_id if person is not None else None))
+        if view is None:
+            raise NotFound()
+        return view
 
     async def add_engagement(self, actor: Actor, new: NewEngagement) -> Engagement:
         """Record that a unit performs a service for a person (case worker, or the IT
