@@ -10,29 +10,14 @@ from aiohttp import web
 
 from hub.api import schemas as s
 from hub.api.context import actor_of, hub_of, json_of
-from hub.api.parsing import parse_json
+from hub.api.parsing import MAX_BIGINT, parse_json, query_int
 from hub.errors import NotFound, ValidationFailed
 from hub.services.audit import SignedCheckpoint
 from hub.services.compliance import AuditQuery, AuditRow
 
-MAX_SEQ = 2**63 - 1  # a database BIGINT
-
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
-
-
-def _int_query(request: web.Request, name: str, default: int | None = None) -> int | None:
-    value = request.query.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationFailed(errors={name: "not a number"}) from None
-    if not 0 <= number <= MAX_SEQ:
-        raise ValidationFailed(errors={name: f"must be between 0 and {MAX_SEQ}"})
-    return number
 
 
 def _entry_out(row: AuditRow) -> s.AuditEntryOut:
@@ -92,7 +77,7 @@ async def entry(request: web.Request) -> web.Response:
         seq = int(request.match_info["seq"])
     except ValueError:
         raise NotFound() from None
-    if not 0 <= seq <= MAX_SEQ:
+    if not 0 <= seq <= MAX_BIGINT:
         raise NotFound()
     row, canonical, leaf = await hub_of(request).compliance.entry(actor, seq)
     return json_of(s.AuditEntryLeafOut(entry=_entry_out(row), canonical=_b64(canonical),
@@ -116,15 +101,15 @@ async def access_report(request: web.Request) -> web.Response:
 
 async def refusals(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    limit = _int_query(request, "limit", 100) or 100
+    limit = query_int(request, "limit", 100) or 100
     rows = await hub_of(request).compliance.refusals(
-        actor, before=_int_query(request, "before"), limit=min(limit, 500))
+        actor, before=query_int(request, "before"), limit=min(limit, 500))
     return _page(rows, min(limit, 500))
 
 
 async def failed_logins(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    threshold = _int_query(request, "threshold", 5) or 5
+    threshold = query_int(request, "threshold", 5) or 5
     rows = await hub_of(request).compliance.failed_logins(actor, threshold=threshold)
     return json_of([s.FailedLoginsOut(user_id=r.user_id, name=r.name,
                                       organization_id=r.organization_id, failures=r.failures,
@@ -135,7 +120,7 @@ async def checkpoints(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     hub = hub_of(request)
     await hub.compliance.scope(actor)
-    after = _int_query(request, "after")
+    after = query_int(request, "after")
     found = await hub.audit.checkpoints(after_size=-1 if after is None else after)
     return json_of(s.CheckpointsOut(verifier_key=hub.audit.verifier_key,
                                     checkpoints=[_checkpoint_out(c) for c in found]))
@@ -155,7 +140,7 @@ async def inclusion_proof(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     hub = hub_of(request)
     await hub.compliance.scope(actor)
-    seq, size = _int_query(request, "seq"), _int_query(request, "size")
+    seq, size = query_int(request, "seq"), query_int(request, "size")
     if seq is None or size is None:
         raise ValidationFailed(errors={"seq": "required", "size": "required"})
     await hub.compliance.entry(actor, seq)  # the same 404 as for an entry out of scope
@@ -168,7 +153,7 @@ async def consistency_proof(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     hub = hub_of(request)
     await hub.compliance.scope(actor)
-    old, new = _int_query(request, "old"), _int_query(request, "new")
+    old, new = query_int(request, "old"), query_int(request, "new")
     if old is None or new is None:
         raise ValidationFailed(errors={"old": "required", "new": "required"})
     proof = await hub.audit.consistency_proof(old, new)

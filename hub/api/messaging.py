@@ -12,7 +12,7 @@ from aiohttp import web
 
 from hub.api import schemas as s
 from hub.api.context import actor_of, hub_of, json_of
-from hub.api.parsing import parse_json, path_uuid
+from hub.api.parsing import parse_json, path_uuid, query_int
 from hub.domain.roles import OrgKind
 from hub.errors import ValidationFailed
 from hub.services.groups import DirectoryQuery, GroupView
@@ -45,18 +45,8 @@ def _query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
         raise ValidationFailed(errors={name: "not a valid id"}) from None
 
 
-def _query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
-    value = request.query.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationFailed(errors={name: "not a number"}) from None
-
-
 def _limit(request: web.Request) -> int:
-    limit = _query_int(request, "limit", 50)
+    limit = query_int(request, "limit", 50)
     if limit is None or limit < 1:
         raise ValidationFailed(errors={"limit": "at least 1"})
     return min(limit, 100)
@@ -174,7 +164,7 @@ async def inbox(request: web.Request) -> web.Response:
     limit = _limit(request)
     category = request.query.get("category")
     items = await hub_of(request).inbox.inbox(actor, InboxQuery(
-        limit=limit, before=_query_int(request, "before"),
+        limit=limit, before=query_int(request, "before"),
         unread=_query_bool(request, "unread"), urgent=_query_bool(request, "urgent"),
         category=category or None, person_id=_query_uuid(request, "person_id"),
         group_id=_query_uuid(request, "group_id"),
@@ -186,7 +176,7 @@ async def sent_box(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     limit = _limit(request)
     items = await hub_of(request).inbox.sent(
-        actor, before=_query_int(request, "before"), limit=limit,
+        actor, before=query_int(request, "before"), limit=limit,
         whole_unit=request.query.get("scope") == "unit")
     return _page(items, limit)
 

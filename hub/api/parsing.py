@@ -64,6 +64,27 @@ async def parse_json(request: web.Request, model: type[M], max_bytes: int | None
         ]) from None
 
 
+MAX_BIGINT = 2**63 - 1  # the largest sequence number or cursor a database holds
+
+
+def query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
+    """A non-negative integer query parameter that fits the database's BIGINT.
+
+    Raises:
+        ValidationFailed: not a number, negative, or too large.
+    """
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationFailed(errors={name: "not a number"}) from None
+    if not 0 <= number <= MAX_BIGINT:
+        raise ValidationFailed(errors={name: f"must be between 0 and {MAX_BIGINT}"})
+    return number
+
+
 def path_uuid(request: web.Request, name: str) -> uuid.UUID:
     """A UUID from the path; anything else is simply not found."""
     try:

@@ -254,3 +254,15 @@ async def test_successful_answers_carry_the_security_headers(client, hub) -> Non
 async def test_unauthenticated_answer_carries_the_security_headers(client) -> None:
     response = await client.post(f"{V1}/persons", json={"personnummer": "x", "name": "y"})
     await assert_problem(response, 401, "unauthenticated")
+
+
+async def test_paging_numbers_outside_the_databases_range_are_422(client, hub) -> None:
+    org = await make_org(hub, OrgKind.NIGHT_SERVICE)
+    staff = await make_user(hub, org, Role.STAFF)
+    token = await login(client, hub, staff)
+    for query in ("before=100000000000000000000000", "before=-1", "limit=x",
+                  "limit=100000000000000000000000"):
+        for path in ("/api/v1/inbox", "/api/v1/sent"):
+            response = await client.get(f"{path}?{query}", headers=bearer(token))
+            assert response.status == 422, (path, query, response.status)
+            assert response.content_type == "application/problem+json"
