@@ -54,7 +54,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.load import percentile, sign_in
+from bench.load import percentile, sign_in, wait_healthy
 
 PASSWORD = "bench-password-2026"  # noqa: S105  (synthetic benchmark accounts)
 BODIES = [
@@ -500,19 +500,6 @@ def main() -> None:
             server.wait(30)
         if not args.keep and not args.reuse:
             subprocess.run(["rm", "-rf", str(data_dir)], check=False)
-
-
-async def wait_healthy(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(400):
-            try:
-                async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("the hub did not start")
 
 
 if __name__ == "__main__":

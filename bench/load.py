@@ -120,3 +120,17 @@ async def run(url: str, ca: str | None, seed: dict[str, Any], senders: int,
         "accepted": stats.accepted, "errors": stats.errors,
         "events_missing": len(stats.sent_at),
     }
+
+
+async def wait_healthy(url: str) -> None:
+    """Wait (up to 20 s) until a freshly started hub answers /healthz."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(400):
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the hub did not start")

@@ -45,7 +45,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.load import sign_in
+from bench.load import sign_in, wait_healthy
 
 PASSWORD = "bench-password-2026"  # noqa: S105  (synthetic benchmark accounts)
 
@@ -308,17 +308,7 @@ def open_files_limit(pid: int) -> int | None:
 
 async def run(url: str, pid: int, seed_info: dict[str, Any],
               args: argparse.Namespace) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(400):
-            try:
-                async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-        else:
-            raise RuntimeError("the hub did not start")
+    await wait_healthy(url)
     return await measure(url, pid, seed_info, args.connections, args.concurrency, args.idle)
 
 
