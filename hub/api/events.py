@@ -50,9 +50,12 @@ class _Positions:
             return None
         d, _, r = value.partition(".")
         try:
-            return cls(max(0, int(d)), max(0, int(r or 0)))
+            delivery, receipt = max(0, int(d)), max(0, int(r or 0))
         except ValueError:
             return None
+        if max(delivery, receipt) > 2**63 - 1:
+            return None
+        return cls(delivery, receipt)
 
     def seen(self, event: LiveEvent) -> bool:
         return event.seq <= (self.delivery if event.kind == "message" else self.receipt)
@@ -87,7 +90,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no"})
     try:
-        positions = _Positions.parse(request.headers.get("Last-Event-ID"))
+        # A page passes where its data was read as ?after= (EventSource cannot set
+        # headers); the browser's reconnects send Last-Event-ID, which wins.
+        positions = _Positions.parse(request.headers.get("Last-Event-ID")
+                                     or request.query.get("after"))
         replay = positions is not None
         if positions is None:
             positions = _Positions(*await hub.inbox.positions(actor))

@@ -69,12 +69,24 @@ def _message_uuid(request: web.Request) -> uuid.UUID:
         raise web.HTTPNotFound() from None
 
 
+async def _live_from(request: web.Request, actor: Actor) -> str:
+    """The live stream's positions before the page reads its data: the page's
+    stream starts there, so nothing that happens while it loads is missed."""
+    delivery, receipt = await hub_of(request).inbox.positions(actor)
+    return f"{delivery}.{receipt}"
+
+
+def _cursor(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) <= 18 else None
+
+
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     actor = await _signed_in(request)
     hub = hub_of(request)
+    live_from = await _live_from(request, actor)
     before = request.query.get("fore")
     query = InboxQuery(
-        limit=50, before=int(before) if before and before.isdigit() else None,
+        limit=50, before=_cursor(before),
         unread=request.query.get("olasta") == "1", urgent=request.query.get("brad") == "1",
         archived=request.query.get("arkiv") == "1")
     items = await hub.inbox.inbox(actor, query)
@@ -83,19 +95,20 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
              for g in await hub.groups.directory(DirectoryQuery(include_archived=True))
              if g.group.id in counts}
     return aiohttp_jinja2.render_template("inbox.html", request, _ctx(
-        request, items=items, query=query, page="inbox",
+        request, items=items, query=query, page="inbox", live_from=live_from,
         next_cursor=items[-1].cursor if len(items) == query.limit else None,
         unread=[(names.get(g, "?"), n) for g, n in counts.items()]))
 
 
 async def sent_page(request: web.Request) -> web.StreamResponse:
     actor = await _signed_in(request)
+    live_from = await _live_from(request, actor)
     before = request.query.get("fore")
     items = await hub_of(request).inbox.sent(
-        actor, before=int(before) if before and before.isdigit() else None, limit=50,
+        actor, before=_cursor(before), limit=50,
         whole_unit=request.query.get("enhet") == "1")
     return aiohttp_jinja2.render_template("sent.html", request, _ctx(
-        request, items=items, page="sent",
+        request, items=items, page="sent", live_from=live_from,
         next_cursor=items[-1].cursor if len(items) == 50 else None))
 
 
@@ -103,6 +116,7 @@ async def message_page(request: web.Request) -> web.StreamResponse:
     actor = await _signed_in(request)
     hub = hub_of(request)
     message_id = _message_uuid(request)
+    live_from = await _live_from(request, actor)
     try:
         detail = await hub.inbox.open(actor, message_id)
     except NotFound:
@@ -114,6 +128,7 @@ async def message_page(request: web.Request) -> web.StreamResponse:
     thread = await hub.inbox.thread(actor, detail.summary.thread_id)
     return aiohttp_jinja2.render_template("message.html", request, _ctx(
         request, m=detail.summary, detail=detail, receipts=receipts, page="message",
+        live_from=live_from,
         thread=thread if len(thread) > 1 else []))
 
 

@@ -5,7 +5,10 @@
   if (!window.EventSource) { return; }
   var page = document.body.dataset.page;
   var messageId = document.body.dataset.messageId;
-  var source = new EventSource("/api/v1/events");
+  // Start where the page's data was read, so an event during a reload is not lost;
+  // the browser's own reconnects then send Last-Event-ID.
+  var from = document.body.dataset.liveFrom;
+  var source = new EventSource("/api/v1/events" + (from ? "?after=" + encodeURIComponent(from) : ""));
   function editing() {
     var el = document.activeElement;
     return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT");
