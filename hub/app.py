@@ -22,6 +22,7 @@ from hub.services.admin import AdminService
 from hub.services.audit import AuditLog
 from hub.services.auth import AuthService, SessionPolicy
 from hub.services.compliance import ComplianceService
+from hub.services.consents import ConsentService
 from hub.services.groups import GroupService
 from hub.services.inbox import InboxService
 from hub.services.keystore import KeyStore
@@ -41,6 +42,7 @@ class Hub:
     auth: AuthService
     admin: AdminService
     persons: PersonService
+    consents: ConsentService
     groups: GroupService
     messages: MessageService
     inbox: InboxService
@@ -94,13 +96,14 @@ def build_hub(settings: Settings, clock: Clock | None = None,
     auth = AuthService(db, keystore, clock, policy, audit)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
-        audit=audit, compliance=ComplianceService(db, persons, audit, clock),
+        audit=audit, compliance=ComplianceService(db, persons, audit, clock, keystore),
         auth=auth,
         admin=AdminService(db, keystore, clock, audit, on_sessions_ended=auth.forget_sessions),
         persons=persons,
+        consents=ConsentService(db, persons, clock, audit),
         groups=GroupService(db, clock, audit),
         messages=MessageService(db, keystore, clock, notifier, persons, audit),
-        inbox=InboxService(db, keystore, clock, notifier, audit),
+        inbox=InboxService(db, keystore, clock, notifier, audit, persons),
     )
 
 

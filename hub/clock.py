@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+# Engagement and consent periods are calendar days in Gothenburg.
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The calendar day in Sweden at `moment` (an aware datetime)."""
+    return moment.astimezone(STOCKHOLM).date()
 
 
 class Clock(Protocol):

@@ -9,6 +9,7 @@ Key hierarchy
      |-- HKDF "kek-wrap"      wraps every KEK stored in the database
      |-- HKDF "blind-index"   HMAC key for equality lookups on encrypted values
      |-- HKDF "audit-signing" Ed25519 seed for signed audit-log checkpoints
+     |-- HKDF "pseudonym"     HMAC key for the pseudonyms of protected identities
      |
      +-- KEK per owner and version ("org:<uuid>" or "hub", v1, v2, ...)
           |   random, stored wrapped by the master key; AAD names owner+version
@@ -52,7 +53,7 @@ files, and imports nothing from `hub` or `clients`.
 from __future__ import annotations
 
 from keys._aead import new_data_key, open_sealed, seal
-from keys._blind import blind_index
+from keys._blind import blind_index, pseudonym
 from keys._checkpoint import (
     Checkpoint,
     open_checkpoint,
@@ -119,6 +120,7 @@ __all__ = [
     "open_sealed",
     "parse_checkpoint_unverified",
     "parse_verifier_key",
+    "pseudonym",
     "rewrap_data_key",
     "rewrap_field",
     "root",

@@ -30,6 +30,7 @@ _INFO_PREFIX = b"gbg-hub/"
 _KEK_WRAP_LABEL = "kek-wrap"
 _BLIND_INDEX_LABEL = "blind-index"
 _AUDIT_SIGNING_LABEL = "audit-signing"
+_PSEUDONYM_LABEL = "pseudonym"
 # urlsafe alphabet only: the standard alphabet's "+/" would mean the text was
 # produced by something else and is more likely a mistake than a key.
 _ENCODED_RE = re.compile(r"[A-Za-z0-9_-]*={0,2}")
@@ -187,6 +188,10 @@ class MasterKey:
     def blind_index_key(self) -> bytes:
         """Return the HMAC key for `blind_index` (``derive("blind-index")``)."""
         return self.derive(_BLIND_INDEX_LABEL)
+
+    def pseudonym_key(self) -> bytes:
+        """Return the HMAC key for `pseudonym` (``derive("pseudonym")``)."""
+        return self.derive(_PSEUDONYM_LABEL)
 
     def signing_key(self) -> SigningKey:
         """Return the audit-log Ed25519 key, seeded by ``derive("audit-signing")``."""

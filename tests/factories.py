@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import uuid
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import pyotp
 
 from hub.app import Hub
+from hub.clock import local_date
 from hub.db.models import Organization, Unit
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
@@ -36,12 +38,25 @@ class Account:
 
 
 async def make_org(hub: Hub, kind: OrgKind = OrgKind.PRIVATE_HOME_CARE,
-                   name: str | None = None) -> Organization:
+                   name: str | None = None, authority: str | None = None) -> Organization:
+    """An organization; a private provider is its own authority (one of a few test
+    numbers, unless `authority` is given), a city service has the city's."""
     n = next(_counter)
-    number = PRIVATE_NUMBERS[n % len(PRIVATE_NUMBERS)] if kind is OrgKind.PRIVATE_HOME_CARE \
-        else CITY
+    number = authority or (PRIVATE_NUMBERS[n % len(PRIVATE_NUMBERS)]
+                           if kind is OrgKind.PRIVATE_HOME_CARE else CITY)
     return await hub.admin.create_organization(CLI_OPERATOR, NewOrganization(
         name=name or f"Org {n} {kind.value}", kind=kind, org_number=number, authority=number))
+
+
+def personnummer(n: int) -> str:
+    """The n-th of many distinct valid personnummer (12 digits, Luhn check digit)."""
+    born = dt.date(1930, 1, 1) + dt.timedelta(days=n // 900)
+    serial = f"{born:%y%m%d}{100 + n % 900:03d}"
+    total = 0
+    for i, digit in enumerate(serial):
+        product = int(digit) * (2 if i % 2 == 0 else 1)
+        total += product // 10 + product % 10
+    return f"{born:%Y%m%d}{100 + n % 900:03d}{(10 - total % 10) % 10}"
 
 
 async def make_unit(hub: Hub, org: Organization, name: str | None = None) -> Unit:
@@ -83,8 +98,6 @@ async def make_group(hub: Hub, org: Organization, *members: Account | Unit,
 async def make_person(hub: Hub, personnummer: str = "19121212-1212",
                       name: str = "Tolvan Tolvansson", protected: bool = False,
                       engaged_units: tuple[Unit, ...] = ()) -> uuid.UUID:
-    import datetime as dt
-
     from hub.services.persons import NewEngagement, NewPerson
 
     person_id = await hub.persons.register(CLI_OPERATOR, NewPerson(
@@ -92,5 +105,15 @@ async def make_person(hub: Hub, personnummer: str = "19121212-1212",
     for unit in engaged_units:
         await hub.persons.add_engagement(CLI_OPERATOR, NewEngagement(
             person_id=person_id, unit_id=unit.id, service_kind="home_care",
-            starts_on=hub.clock.now().date() - dt.timedelta(days=1)))
+            starts_on=local_date(hub.clock.now()) - dt.timedelta(days=1)))
     return person_id
+
+
+async def give_consent(hub: Hub, person_id: uuid.UUID) -> uuid.UUID:
+    """The person's written consent covering everyone involved in their care, from
+    today on (recorded by the admin CLI)."""
+    from hub.services.consents import NewConsent
+
+    view = await hub.consents.record(CLI_OPERATOR, NewConsent(
+        person_id=person_id, method="written", scope="all_involved"))
+    return view.id

@@ -4,13 +4,14 @@ checkpoints, proofs and verification (compliance officers)."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import uuid
 
 from aiohttp import web
 
 from hub.api import schemas as s
 from hub.api.context import actor_of, hub_of, json_of
-from hub.api.parsing import MAX_BIGINT, parse_json, query_int
+from hub.api.parsing import MAX_BIGINT, parse_json, path_uuid, query_bool, query_int
 from hub.errors import NotFound, ValidationFailed
 from hub.services.audit import SignedCheckpoint
 from hub.services.compliance import AuditQuery, AuditRow
@@ -105,6 +106,37 @@ async def refusals(request: web.Request) -> web.Response:
     rows = await hub_of(request).compliance.refusals(
         actor, before=query_int(request, "before"), limit=min(limit, 500))
     return _page(rows, min(limit, 500))
+
+
+async def protected_openings(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    limit = min(query_int(request, "limit", 100) or 100, 500)
+    rows = await hub_of(request).compliance.protected_openings(
+        actor, before=query_int(request, "before"), limit=limit)
+    return _page(rows, limit)
+
+
+async def overrides(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    limit = min(query_int(request, "limit", 100) or 100, 500)
+    before = request.query.get("before")
+    try:
+        before_at = dt.datetime.fromisoformat(before) if before else None
+    except ValueError:
+        raise ValidationFailed(errors={"before": "an ISO 8601 time"}) from None
+    if before_at is not None and before_at.tzinfo is None:
+        raise ValidationFailed(errors={"before": "needs a time zone"})
+    views = await hub_of(request).compliance.overrides(
+        actor, reviewed=query_bool(request, "reviewed"), before=before_at, limit=limit)
+    return json_of([s.OverrideOut.model_validate(v) for v in views])
+
+
+async def review_override(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.OverrideReview)
+    view = await hub_of(request).compliance.review_override(
+        actor, path_uuid(request, "override_id"), body.comment)
+    return json_of(s.OverrideOut.model_validate(view))
 
 
 async def failed_logins(request: web.Request) -> web.Response:

@@ -13,7 +13,6 @@ from hub.domain.roles import OrgKind
 from hub.errors import HubError
 from hub.services.admin import NewOrganization, NewUser, UserView
 from hub.services.auth import LoginAttempt
-from hub.services.persons import NewEngagement, NewPerson
 
 
 class NotReady(HubError):
@@ -176,29 +175,3 @@ async def revoke_api_token(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     await hub_of(request).auth.revoke_api_token(actor, path_uuid(request, "token_id"))
     return web.Response(status=204)
-
-
-# -- persons and engagements -----------------------------------------------------------------
-
-async def register_person(request: web.Request) -> web.Response:
-    actor = await actor_of(request)
-    body = await parse_json(request, s.PersonCreate)
-    person_id = await hub_of(request).persons.register(actor, NewPerson(
-        personnummer=body.personnummer, name=body.name,
-        protected_identity=body.protected_identity))
-    return json_of(s.PersonCreated(id=person_id), status=201)
-
-
-async def get_person(request: web.Request) -> web.Response:
-    actor = await actor_of(request)
-    view = await hub_of(request).persons.get(actor, path_uuid(request, "person_id"))
-    return json_of(s.PersonOut.model_validate(view))
-
-
-async def add_engagement(request: web.Request) -> web.Response:
-    actor = await actor_of(request)
-    body = await parse_json(request, s.EngagementCreate)
-    row = await hub_of(request).persons.add_engagement(actor, NewEngagement(
-        person_id=body.person_id, unit_id=body.unit_id, service_kind=body.service_kind,
-        starts_on=body.starts_on, ends_on=body.ends_on))
-    return json_of(s.EngagementOut.model_validate(row), status=201)

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from hub.api import schemas as s
 from hub.api.context import actor_of, hub_of, json_of
-from hub.api.parsing import parse_json, path_uuid, query_int
+from hub.api.parsing import parse_json, path_uuid, query_bool, query_int
 from hub.domain.roles import OrgKind
 from hub.errors import ValidationFailed
 from hub.services.groups import DirectoryQuery, GroupView
@@ -52,10 +52,6 @@ def _limit(request: web.Request) -> int:
     return min(limit, 100)
 
 
-def _query_bool(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "").lower() in {"1", "true", "yes"}
-
-
 # -- groups -----------------------------------------------------------------------------
 
 async def directory(request: web.Request) -> web.Response:
@@ -66,7 +62,7 @@ async def directory(request: web.Request) -> web.Response:
     views = await hub_of(request).groups.directory(DirectoryQuery(
         organization_id=_query_uuid(request, "organization_id"), organization_kind=kind,
         unit_id=_query_uuid(request, "unit_id"), name=request.query.get("name"),
-        include_archived=_query_bool(request, "include_archived")))
+        include_archived=query_bool(request, "include_archived")))
     return json_of([_group_out(v) for v in views])
 
 
@@ -139,10 +135,13 @@ async def send_message(request: web.Request) -> web.Response:
         personnummer=body.personnummer,
         attachments=tuple(_decode_attachment(i, a) for i, a in enumerate(body.attachments)),
         reply_to=body.reply_to, requires_ack=body.requires_ack,
-        ack_deadline=body.ack_deadline, idempotency_key=key))
+        ack_deadline=body.ack_deadline, idempotency_key=key,
+        emergency_reason=body.emergency_reason))
     response = json_of(s.MessageSent(id=sent.id, thread_id=sent.thread_id,
                                       created_at=sent.created_at,
-                                      recipient_count=sent.recipient_count), status=201)
+                                      recipient_count=sent.recipient_count,
+                                      overridden_rules=list(sent.overridden_rules)),
+                       status=201)
     if sent.duplicate:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/messages/{sent.id}"
@@ -165,10 +164,10 @@ async def inbox(request: web.Request) -> web.Response:
     category = request.query.get("category")
     items = await hub_of(request).inbox.inbox(actor, InboxQuery(
         limit=limit, before=query_int(request, "before"),
-        unread=_query_bool(request, "unread"), urgent=_query_bool(request, "urgent"),
+        unread=query_bool(request, "unread"), urgent=query_bool(request, "urgent"),
         category=category or None, person_id=_query_uuid(request, "person_id"),
         group_id=_query_uuid(request, "group_id"),
-        archived=_query_bool(request, "archived")))
+        archived=query_bool(request, "archived")))
     return _page(items, limit)
 
 

@@ -85,6 +85,11 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     return number
 
 
+def query_bool(request: web.Request, name: str) -> bool:
+    """A flag in the query: 1, true or yes turn it on."""
+    return request.query.get(name, "").lower() in {"1", "true", "yes"}
+
+
 def path_uuid(request: web.Request, name: str) -> uuid.UUID:
     """A UUID from the path; anything else is simply not found."""
     try:

@@ -8,6 +8,7 @@ from hub.api import compliance as c
 from hub.api import events
 from hub.api import handlers as h
 from hub.api import messaging as m
+from hub.api import persons as p
 from hub.api import schemas as s
 from hub.api.context import json_of
 from hub.api.openapi import Operation, add_operations, openapi_document
@@ -60,16 +61,41 @@ OPERATIONS = [
               response=s.ApiTokenCreated, status=201, tag="admin"),
     Operation("DELETE", f"{V1}/api-tokens/{{token_id}}", h.revoke_api_token,
               "Revoke a system-client token", status=204, tag="admin"),
-    Operation("POST", f"{V1}/persons", h.register_person,
+    # persons, engagements (the service overview) and consent
+    Operation("POST", f"{V1}/persons", p.register_person,
               "Register a person (case worker)", body=s.PersonCreate,
               response=s.PersonCreated, status=201, tag="persons"),
-    Operation("GET", f"{V1}/persons/{{person_id}}", h.get_person,
-              "Open a person's identity (case worker or engaged organization)",
+    Operation("POST", f"{V1}/persons/lookup", p.lookup_person,
+              "Find a person by personnummer (in the body, never the URL): case workers "
+              "and engaged organizations; audited", body=s.PersonLookup,
               response=s.PersonOut, tag="persons"),
-    Operation("POST", f"{V1}/engagements", h.add_engagement,
+    Operation("GET", f"{V1}/persons/{{person_id}}", p.get_person,
+              "Open a person's identity (case worker or engaged organization); audited",
+              response=s.PersonOut, tag="persons"),
+    Operation("GET", f"{V1}/persons/{{person_id}}/engagements", p.person_engagements,
+              "The person's service overview, current engagements first; audited",
+              response=s.EngagementViewOut, list_response=True, tag="persons"),
+    Operation("POST", f"{V1}/engagements", p.add_engagement,
               "Record an engagement (case worker, or IT contact of the unit)",
               body=s.EngagementCreate, response=s.EngagementOut, status=201,
               tag="persons"),
+    Operation("POST", f"{V1}/engagements/import", p.import_engagements,
+              "Import engagements from CSV (text/csv: personnummer, unit, service_kind, "
+              "starts_on, ends_on): all rows or none, with a per-row report; dry_run=true "
+              "checks only", response=s.ImportReportOut, status=201, tag="persons"),
+    Operation("POST", f"{V1}/engagements/{{engagement_id}}/end", p.end_engagement,
+              "End an engagement (case worker, or IT contact of the unit)",
+              body=s.EngagementEnd, response=s.EngagementViewOut, tag="persons"),
+    Operation("POST", f"{V1}/persons/{{person_id}}/consents", p.record_consent,
+              "Record the person's consent (case worker, or staff of an engaged "
+              "organization)", body=s.ConsentCreate, response=s.ConsentOut, status=201,
+              tag="persons"),
+    Operation("GET", f"{V1}/persons/{{person_id}}/consents", p.consent_history,
+              "Every consent of the person, withdrawn ones included; audited",
+              response=s.ConsentOut, list_response=True, tag="persons"),
+    Operation("POST", f"{V1}/consents/{{consent_id}}/withdraw", p.withdraw_consent,
+              "Record that the person withdrew a consent (never deleted)",
+              response=s.ConsentOut, tag="persons"),
     # contact groups and the directory
     Operation("GET", f"{V1}/groups", m.directory,
               "Directory of contact groups; filters organization_id, organization_kind, "
@@ -139,6 +165,16 @@ OPERATIONS = [
     Operation("GET", f"{V1}/audit/review/refusals", c.refusals,
               "Review queue: sends refused by policy; before, limit", response=s.AuditPage,
               tag="audit"),
+    Operation("GET", f"{V1}/audit/review/overrides", c.overrides,
+              "Review queue: emergency overrides awaiting review (reviewed=true: done); "
+              "before (time), limit; audited", response=s.OverrideOut, list_response=True,
+              tag="audit"),
+    Operation("POST", f"{V1}/audit/review/overrides/{{override_id}}", c.review_override,
+              "Mark an emergency override reviewed, with a comment", body=s.OverrideReview,
+              response=s.OverrideOut, tag="audit"),
+    Operation("GET", f"{V1}/audit/review/protected-openings", c.protected_openings,
+              "Review queue: openings that showed a protected identity; before, limit",
+              response=s.AuditPage, tag="audit"),
     Operation("GET", f"{V1}/audit/review/failed-logins", c.failed_logins,
               "Review queue: accounts with failed sign-ins over a threshold (last 24 h)",
               response=s.FailedLoginsOut, list_response=True, tag="audit"),

@@ -140,6 +140,12 @@ class PersonOut(Response):
     personnummer: str
     name: str
     protected_identity: bool
+    pseudonym: str | None = Field(
+        description="What lists and notifications show instead of a protected identity")
+
+
+class PersonLookup(Request):
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=20)]
 
 
 class EngagementCreate(Request):
@@ -157,6 +163,70 @@ class EngagementOut(Response):
     service_kind: ServiceKind
     starts_on: dt.date
     ends_on: dt.date | None
+
+
+class EngagementEnd(Request):
+    ends_on: dt.date | None = Field(default=None, description="The last day; default today")
+
+
+class EngagementViewOut(Response):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    unit_id: uuid.UUID
+    unit: str
+    organization_id: uuid.UUID
+    organization: str
+    service_kind: ServiceKind
+    starts_on: dt.date
+    ends_on: dt.date | None
+    active: bool
+
+
+class ImportRowOut(Response):
+    line: int
+    errors: dict[str, str]
+    engagement_id: uuid.UUID | None
+
+
+class ImportReportOut(Response):
+    imported: int
+    dry_run: bool
+    rows: list[ImportRowOut]
+
+
+ConsentMethod = Literal["written", "oral"]
+ConsentScope = Literal["all_involved", "named"]
+
+
+class ConsentCreate(Request):
+    method: ConsentMethod
+    scope: ConsentScope
+    organization_ids: Annotated[list[uuid.UUID], Field(max_length=50)] = []
+    valid_from: dt.date | None = Field(default=None, description="Default today")
+    valid_to: dt.date | None = None
+
+
+class NamedOrganizationOut(Response):
+    id: uuid.UUID
+    name: str
+
+
+class ConsentOut(Response):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    method: ConsentMethod
+    scope: ConsentScope
+    organizations: list[NamedOrganizationOut]
+    valid_from: dt.date
+    valid_to: dt.date | None
+    recorded_by: uuid.UUID | None
+    recorded_by_name: str | None
+    recorded_by_organization: uuid.UUID | None
+    recorded_at: dt.datetime
+    withdrawn_at: dt.datetime | None
+    withdrawn_by: uuid.UUID | None
+    withdrawn_by_name: str | None
+    in_force: bool
 
 
 class Health(Response):
@@ -225,6 +295,11 @@ class MessageCreate(Request):
     reply_to: uuid.UUID | None = None
     requires_ack: bool = False
     ack_deadline: dt.datetime | None = None
+    emergency_reason: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+        default=None, description="Emergency override (nödåtkomst): why the care-"
+        "relationship and consent rules may be set aside, at least 20 characters. The "
+        "message goes only if those rules are all that stop it; the override is audited "
+        "and reviewed by a compliance officer.")
 
 
 class MessageSent(Response):
@@ -232,6 +307,8 @@ class MessageSent(Response):
     thread_id: uuid.UUID
     created_at: dt.datetime
     recipient_count: int
+    overridden_rules: list[str] = Field(
+        description="Rules an emergency override set aside; empty if none was needed")
 
 
 class PartyOut(Response):
@@ -243,8 +320,10 @@ class PartyOut(Response):
 
 class PersonRefOut(Response):
     id: uuid.UUID
-    name: str | None
+    name: str | None = Field(description="None for a protected identity, unless an engaged "
+                             "user opens the message")
     protected_identity: bool
+    pseudonym: str | None
 
 
 class MessageSummaryOut(Response):
@@ -355,6 +434,27 @@ class AuditExport(AuditFilter):
 class PersonRef(Request):
     person_id: uuid.UUID | None = None
     personnummer: Annotated[str, StringConstraints(min_length=10, max_length=13)] | None = None
+
+
+class OverrideOut(Response):
+    id: uuid.UUID
+    message_id: uuid.UUID
+    person_id: uuid.UUID
+    sender_user_id: uuid.UUID
+    sender_name: str | None
+    sender_organization_id: uuid.UUID
+    sender_organization: str | None
+    rules: list[str]
+    reason: str
+    created_at: dt.datetime
+    reviewed_at: dt.datetime | None
+    reviewed_by: uuid.UUID | None
+    reviewed_by_name: str | None
+    review_comment: str | None
+
+
+class OverrideReview(Request):
+    comment: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
 class AuditActorOut(Response):

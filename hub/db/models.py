@@ -150,6 +150,75 @@ class Engagement(SQLModel, table=True):
     ends_on: dt.date | None = None
     created_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
     created_at: dt.datetime = Field(sa_column=_utc())
+    # Set when someone ends the engagement (ends_on then holds the last day).
+    ended_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    ended_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+CONSENT_METHODS = ["written", "oral"]
+CONSENT_SCOPES = ["all_involved", "named"]
+
+
+class Consent(SQLModel, table=True):
+    """A person's consent (samtycke) to share information between authorities.
+
+    Never deleted: a withdrawal sets `withdrawn_at`, so the history stays visible.
+    Scope "all_involved" covers every organization engaged in the person's care at
+    the time of a send; "named" covers the organizations in `ConsentOrganization`.
+    """
+
+    __tablename__ = "consent"
+    __table_args__ = (
+        CheckConstraint(_in("method", CONSENT_METHODS), name="ck_consent_method"),
+        CheckConstraint(_in("scope", CONSENT_SCOPES), name="ck_consent_scope"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="ck_consent_period"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    method: str = Field(sa_column=Column(String(10), nullable=False))
+    scope: str = Field(sa_column=Column(String(20), nullable=False))
+    valid_from: dt.date
+    valid_to: dt.date | None = None
+    recorded_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    recorded_by_org: uuid.UUID | None = Field(default=None, foreign_key="organization.id")
+    recorded_at: dt.datetime = Field(sa_column=_utc())
+    withdrawn_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    withdrawn_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+
+
+class ConsentOrganization(SQLModel, table=True):
+    """An organization named in a consent of scope "named"."""
+
+    __tablename__ = "consent_organization"
+
+    consent_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("consent.id"), primary_key=True))
+    organization_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("organization.id"), primary_key=True))
+
+
+class EmergencyOverride(SQLModel, table=True):
+    """A message sent by emergency override (nödåtkomst), waiting for, or done with,
+    a compliance officer's review. The reason and the review comment are free text
+    and so are sealed under the hub's KEK; the audit log holds only ids."""
+
+    __tablename__ = "emergency_override"
+    __table_args__ = (Index("ix_emergency_override_review", "reviewed_at", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    message_id: uuid.UUID = Field(sa_column=Column(
+        ForeignKey("message.id"), nullable=False, unique=True))
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    sender_user_id: uuid.UUID = Field(foreign_key="account.id")
+    sender_organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    # The rules the override set aside, comma-separated ("care_relationship,consent").
+    rules: str = Field(sa_column=Column(String(200), nullable=False))
+    reason_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: dt.datetime = Field(sa_column=_utc())
+    reviewed_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    reviewed_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    review_comment_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
 
 
 class Session(SQLModel, table=True):

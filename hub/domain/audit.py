@@ -29,11 +29,22 @@ class Action(StrEnum):
     MESSAGE_SEND = "message.send"
     MESSAGE_REFUSED = "message.refused"
     MESSAGE_OPEN = "message.open"
+    # Opening a message about a person with protected identity, identity shown.
+    MESSAGE_OPEN_PROTECTED = "message.open.protected_identity"
+    EMERGENCY_OVERRIDE = "message.emergency_override"
+    OVERRIDE_REVIEW = "override.review"
     ATTACHMENT_OPEN = "message.attachment"
     MESSAGE_ACK = "message.acknowledge"
     PERSON_REGISTER = "person.register"
     PERSON_LOOKUP = "person.lookup"
+    # A lookup that showed a protected identity.
+    PERSON_LOOKUP_PROTECTED = "person.lookup.protected_identity"
     ENGAGEMENT_CREATE = "engagement.create"
+    ENGAGEMENT_END = "engagement.end"
+    ENGAGEMENT_LIST = "engagement.list"
+    CONSENT_RECORD = "consent.record"
+    CONSENT_WITHDRAW = "consent.withdraw"
+    CONSENT_LIST = "consent.list"
     GROUP_CREATE = "group.create"
     GROUP_UPDATE = "group.update"
     GROUP_MEMBER_ADD = "group.member.add"
@@ -60,7 +71,12 @@ class Outcome(StrEnum):
 
 
 # Actions that read information about a person: the per-person access report.
-READS_PERSON = frozenset({Action.MESSAGE_OPEN, Action.ATTACHMENT_OPEN, Action.PERSON_LOOKUP})
+READS_PERSON = frozenset({
+    Action.MESSAGE_OPEN, Action.MESSAGE_OPEN_PROTECTED, Action.ATTACHMENT_OPEN,
+    Action.PERSON_LOOKUP, Action.PERSON_LOOKUP_PROTECTED, Action.ENGAGEMENT_LIST,
+    Action.CONSENT_LIST})
+# Openings that showed a protected identity: a review queue of their own.
+OPENS_PROTECTED = frozenset({Action.MESSAGE_OPEN_PROTECTED, Action.PERSON_LOOKUP_PROTECTED})
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,11 @@ class AuditLog:
         await s.flush()
         return await s.run_sync(lambda sync: self.append_sync(sync.connection(), event))
 
+    async def append_many_txn(self, s: AsyncSession, events: Sequence[AuditEvent]) -> range:
+        """`append_many_sync` inside an ORM session's transaction."""
+        await s.flush()
+        return await s.run_sync(lambda sync: self.append_many_sync(sync.connection(), events))
+
     async def append(self, event: AuditEvent) -> int:
         """Append `event` in a transaction of its own."""
         return await self._db.run_write(lambda conn: self.append_sync(conn, event))

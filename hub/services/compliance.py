@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
+import structlog
 from sqlalchemy import Connection, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from hub.clock import Clock
@@ -27,19 +29,35 @@ from hub.db.engine import Database
 from hub.db.models import (
     AuditEntry,
     AuditOrganization,
+    EmergencyOverride,
     Engagement,
+    MessageRecipient,
     Organization,
     Person,
     Unit,
     User,
 )
-from hub.domain.audit import READS_PERSON, Action, Outcome, canonical_of_columns
+from hub.domain.audit import (
+    OPENS_PROTECTED,
+    READS_PERSON,
+    Action,
+    Outcome,
+    canonical_of_columns,
+)
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind, Role
-from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, VerifyReport, event_of, from_micros, micros
+from hub.services.keystore import (
+    HUB_OWNER,
+    KeyStore,
+    override_comment_context,
+    override_reason_context,
+)
 from hub.services.persons import PersonService
+
+log = structlog.get_logger(__name__)
 
 EntryQuery = Select[*tuple[Any, ...]]
 EXPORT_PAGE = 1000
@@ -94,6 +112,29 @@ class Access:
     message_id: str | None
 
 
+@dataclass(frozen=True)
+class OverrideView:
+    """An emergency override in the review queue."""
+
+    id: uuid.UUID
+    message_id: uuid.UUID
+    person_id: uuid.UUID
+    sender_user_id: uuid.UUID
+    sender_name: str | None
+    sender_organization_id: uuid.UUID
+    sender_organization: str | None
+    rules: list[str]
+    reason: str
+    created_at: dt.datetime
+    reviewed_at: dt.datetime | None
+    reviewed_by: uuid.UUID | None
+    reviewed_by_name: str | None
+    review_comment: str | None
+
+
+MAX_REVIEW_COMMENT = 2000
+
+
 @dataclass
 class OrganizationAccess:
     organization_id: uuid.UUID | None
@@ -103,8 +144,9 @@ class OrganizationAccess:
 
 class ComplianceService:
     def __init__(self, db: Database, persons: PersonService, audit: AuditLog,
-                 clock: Clock) -> None:
+                 clock: Clock, keystore: KeyStore) -> None:
         self._db = db
+        self._keys = keystore
         self._persons = persons
         self._audit = audit
         self._clock = clock
@@ -265,6 +307,108 @@ class ComplianceService:
         query = AuditQuery(action=Action.MESSAGE_REFUSED, before=before)
         statement = self._statement(query, scope, None).limit(min(max(limit, 1), MAX_PAGE))
         return await self._db.run_read(lambda conn: _rows(conn, statement))
+
+    async def protected_openings(self, actor: Actor, before: int | None = None,
+                                 limit: int = 100) -> list[AuditRow]:
+        """Openings that showed a protected identity (a message or a lookup), newest
+        first."""
+        scope = await self.scope(actor)
+        statement = self._statement(AuditQuery(before=before), scope, None).where(
+            col(AuditEntry.action).in_([str(a) for a in OPENS_PROTECTED]),
+            col(AuditEntry.outcome) == Outcome.SUCCESS,
+        ).limit(min(max(limit, 1), MAX_PAGE))
+        return await self._db.run_read(lambda conn: _rows(conn, statement))
+
+    async def overrides(self, actor: Actor, reviewed: bool = False,
+                        before: dt.datetime | None = None,
+                        limit: int = 100) -> list[OverrideView]:
+        """Emergency overrides awaiting review (or, with `reviewed`, done), newest
+        first; `before` pages on the override's time. An organization's officer sees
+        overrides its organization sent or received. Reading the queue opens the
+        senders' reasons, so it is audited."""
+        scope = await self.scope(actor)
+        statement = (select(EmergencyOverride)
+                     .where(col(EmergencyOverride.reviewed_at).is_not(None) if reviewed
+                            else col(EmergencyOverride.reviewed_at).is_(None))
+                     .order_by(col(EmergencyOverride.created_at).desc(),
+                               col(EmergencyOverride.id))
+                     .limit(min(max(limit, 1), MAX_PAGE)))
+        if before is not None:
+            statement = statement.where(col(EmergencyOverride.created_at) < before)
+        if scope is not None:
+            statement = statement.where(
+                (col(EmergencyOverride.sender_organization_id) == scope)
+                | col(EmergencyOverride.message_id).in_(
+                    select(col(MessageRecipient.message_id)).where(
+                        col(MessageRecipient.organization_id) == scope)))
+        await self._audit.append(event_of(actor, Action.AUDIT_SEARCH,
+                                          detail={"queue": "overrides"}))
+        async with self._db.read() as s:
+            rows = list((await s.scalars(statement)).all())
+            return await self._override_views_txn(s, rows)
+
+    async def review_override(self, actor: Actor, override_id: uuid.UUID,
+                              comment: str) -> OverrideView:
+        """Mark an override reviewed, with the officer's comment. Audited.
+
+        Raises:
+            NotFound: unknown, or outside the officer's scope.
+            ValidationFailed: empty or over-long comment. Conflict: already reviewed.
+        """
+        comment = comment.strip()
+        if not 1 <= len(comment) <= MAX_REVIEW_COMMENT:
+            raise ValidationFailed(errors={"comment": f"1-{MAX_REVIEW_COMMENT} characters"})
+        scope = await self.scope(actor)
+        async with self._db.transaction() as s:
+            row = await s.get(EmergencyOverride, override_id)
+            if row is None:
+                raise NotFound()
+            recipients = set((await s.scalars(select(col(MessageRecipient.organization_id)).where(
+                col(MessageRecipient.message_id) == row.message_id))).all())
+            if scope is not None and scope != row.sender_organization_id \
+                    and scope not in recipients:
+                raise NotFound()
+            if row.reviewed_at is not None:
+                raise Conflict("this override is already reviewed")
+            row.reviewed_at = self._clock.now()
+            row.reviewed_by = actor.user_id
+            row.review_comment_enc = await self._keys.seal_field_txn(
+                s, HUB_OWNER, comment, override_comment_context(row.id))
+            await self._audit.append_txn(s, event_of(
+                actor, Action.OVERRIDE_REVIEW, person_id=row.person_id,
+                targets={"override": row.id, "message": row.message_id},
+                organizations=[row.sender_organization_id, *recipients]))
+            view = (await self._override_views_txn(s, [row]))[0]
+        log.info("override_reviewed", override_id=str(override_id))
+        return view
+
+    async def _override_views_txn(self, s: AsyncSession,
+                                  rows: list[EmergencyOverride]) -> list[OverrideView]:
+        if not rows:
+            return []
+        user_ids = {u for r in rows for u in (r.sender_user_id, r.reviewed_by) if u}
+        names = dict((await s.execute(select(col(User.id), col(User.display_name)).where(
+            col(User.id).in_(user_ids)))).all())
+        org_ids = {r.sender_organization_id for r in rows}
+        org_names = dict((await s.execute(select(
+            col(Organization.id), col(Organization.name)).where(
+            col(Organization.id).in_(org_ids)))).all())
+        views = []
+        for r in rows:
+            views.append(OverrideView(
+                id=r.id, message_id=r.message_id, person_id=r.person_id,
+                sender_user_id=r.sender_user_id, sender_name=names.get(r.sender_user_id),
+                sender_organization_id=r.sender_organization_id,
+                sender_organization=org_names.get(r.sender_organization_id),
+                rules=r.rules.split(","),
+                reason=await self._keys.open_field_txn(
+                    s, HUB_OWNER, r.reason_enc, override_reason_context(r.id)),
+                created_at=r.created_at, reviewed_at=r.reviewed_at, reviewed_by=r.reviewed_by,
+                reviewed_by_name=names.get(r.reviewed_by) if r.reviewed_by else None,
+                review_comment=await self._keys.open_field_txn(
+                    s, HUB_OWNER, r.review_comment_enc, override_comment_context(r.id))
+                if r.review_comment_enc else None))
+        return views
 
     async def failed_logins(self, actor: Actor, threshold: int = 5,
                             since: dt.datetime | None = None) -> list[FailedLogins]:

@@ -50,6 +50,7 @@ from hub.services.envelope import (
 )
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, org_owner
 from hub.services.messages import MAX_ACK_COMMENT, may_see_message_txn
+from hub.services.persons import PersonService
 
 log = structlog.get_logger(__name__)
 
@@ -79,8 +80,11 @@ class Party:
 @dataclass(frozen=True)
 class PersonRef:
     id: uuid.UUID
-    name: str | None  # None for a protected identity in lists
+    # None for a protected identity, except when an engaged user opens the message.
+    name: str | None
     protected_identity: bool
+    # What lists and notifications show for a protected identity.
+    pseudonym: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,9 @@ class GroupReceipts:
 
 class InboxService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
-                 notifier: Notifier, audit: AuditLog) -> None:
+                 notifier: Notifier, audit: AuditLog, persons: PersonService) -> None:
         self._db = db
+        self._persons = persons
         self._audit = audit
         self._keys = keystore
         self._clock = clock
@@ -195,12 +200,12 @@ class InboxService:
             person = None
             if person_id is not None:
                 name_enc, protected = persons[person_id]
-                shown = None
-                if not protected:
+                if protected:
+                    person = PersonRef(person_id, None, True, self._keys.pseudonym(person_id))
+                else:
                     kek = self._keys.kek_sync(conn, HUB_OWNER, keys.field_kek_version(name_enc))
-                    shown = keys.open_field(kek, name_enc,
-                                            name_context(person_id).encode()).decode()
-                person = PersonRef(person_id, shown, protected)
+                    person = PersonRef(person_id, keys.open_field(
+                        kek, name_enc, name_context(person_id).encode()).decode(), False)
             result.append(MessageSummary(
                 id=mid, thread_id=thread_id,
                 subject=open_part(dek, mid, "subject", subject_enc).decode(),
@@ -272,19 +277,25 @@ class InboxService:
                     delivery.read_at = now
                     events = await self._receipt_txn(s, message, actor, "read", now)
                 delivery.marked_unread = False
+            # A protected identity is shown only to users whose organization has an
+            # engagement with the person (or case workers), and that is audited as such.
+            reveal = message.person_id is not None and await self._persons.may_see_txn(
+                s, actor, message.person_id)
             summary = (await self._summaries_txn(s, actor, [
                 (message, delivery.seq if delivery else None,
                  True if delivery else None,
                  delivery.acked_at is not None if delivery else None)],
-                reveal_person=True))[0]
+                reveal_person=reveal))[0]
             detail = MessageDetail(
                 summary=summary, body=content["body"],
                 attachments=[AttachmentInfo(**a) for a in content["attachments"]],
                 reply_to=message.reply_to_id,
                 read_at=delivery.read_at if delivery else None,
                 acked_at=delivery.acked_at if delivery else None)
+            protected = summary.person is not None and summary.person.protected_identity
             await self._audit.append_txn(s, event_of(
-                actor, Action.MESSAGE_OPEN, person_id=message.person_id,
+                actor, Action.MESSAGE_OPEN_PROTECTED if protected and reveal
+                else Action.MESSAGE_OPEN, person_id=message.person_id,
                 targets={"message": message.id},
                 organizations=[message.sender_organization_id]))
         await self._notifier.publish(events)
@@ -530,7 +541,9 @@ class InboxService:
                 if reveal_person or not p.protected_identity:
                     shown = await self._keys.open_field_txn(s, HUB_OWNER, p.name_enc,
                                                             name_context(p.id))
-                person = PersonRef(p.id, shown, p.protected_identity)
+                person = PersonRef(p.id, shown, p.protected_identity,
+                                   self._keys.pseudonym(p.id) if p.protected_identity
+                                   else None)
             result.append(MessageSummary(
                 id=message.id, thread_id=message.thread_id,
                 subject=open_part(dek, message.id, "subject", message.subject_enc).decode(),

@@ -49,9 +49,18 @@ def name_context(person_id: uuid.UUID) -> str:
     return f"person:{person_id}:name"
 
 
+def override_reason_context(override_id: uuid.UUID) -> str:
+    return f"override:{override_id}:reason"
+
+
+def override_comment_context(override_id: uuid.UUID) -> str:
+    return f"override:{override_id}:review_comment"
+
+
 FIELD_CONTEXTS: dict[str, Callable[[uuid.UUID], str]] = {
     "totp_secret": totp_context, "personnummer_enc": personnummer_context,
-    "name_enc": name_context,
+    "name_enc": name_context, "reason_enc": override_reason_context,
+    "review_comment_enc": override_comment_context,
 }
 
 
@@ -67,9 +76,14 @@ class KeyStore:
         self._active: dict[str, tuple[int, float]] = {}
         self.active_ttl = active_ttl
         self.blind_index_key = master.blind_index_key()
+        self._pseudonym_key = master.pseudonym_key()
 
     def blind_index(self, value: str) -> str:
         return keys.blind_index(self.blind_index_key, value)
+
+    def pseudonym(self, person_id: uuid.UUID) -> str:
+        """The stable pseudonym shown for a person with protected identity."""
+        return keys.pseudonym(self._pseudonym_key, person_id.bytes)
 
     async def create_kek_txn(self, session: AsyncSession, owner: str) -> keys.Kek:
         """Add the next KEK version for `owner` inside the caller's transaction."""
@@ -156,6 +170,12 @@ class KeyStore:
         kek = await self.active_kek_txn(session, owner)
         return keys.seal_field(kek, plaintext.encode(), context.encode())
 
+    def seal_field_sync(self, conn: Connection, owner: str, plaintext: str,
+                        context: str) -> bytes:
+        """`seal_field_txn` for synchronous Core code (the write path of sending)."""
+        kek = self.active_kek_sync(conn, owner)
+        return keys.seal_field(kek, plaintext.encode(), context.encode())
+
     async def open_field_txn(self, session: AsyncSession, owner: str, blob: bytes,
                              context: str) -> str:
         kek = await self.kek_txn(session, owner, keys.field_kek_version(blob))
@@ -220,10 +240,12 @@ async def _rewrap_message_keys(db: Database, keystore: KeyStore, owner: str, new
 
 async def _rewrap_hub_fields(db: Database, keystore: KeyStore, new: keys.Kek,
                              progress: Callable[[int], None]) -> int:
-    from hub.db.models import Person, User
+    from hub.db.models import EmergencyOverride, Person, User
 
-    tables: list[tuple[type[Person] | type[User], tuple[str, ...]]] = [
-        (Person, ("personnummer_enc", "name_enc")), (User, ("totp_secret",))]
+    tables: list[tuple[type[Person] | type[User] | type[EmergencyOverride],
+                       tuple[str, ...]]] = [
+        (Person, ("personnummer_enc", "name_enc")), (User, ("totp_secret",)),
+        (EmergencyOverride, ("reason_enc", "review_comment_enc"))]
     moved = 0
     for model, fields in tables:
         after = None
@@ -232,10 +254,13 @@ async def _rewrap_hub_fields(db: Database, keystore: KeyStore, new: keys.Kek,
                 stmt = select(model).order_by(col(model.id)).limit(ROTATION_BATCH)
                 if after is not None:
                     stmt = stmt.where(col(model.id) > after)
-                rows = cast(Sequence[Person | User], (await s.scalars(stmt)).all())
+                rows = cast(Sequence[Person | User | EmergencyOverride],
+                            (await s.scalars(stmt)).all())
                 for row in rows:
                     for field in fields:
                         blob = getattr(row, field)
+                        if blob is None:
+                            continue
                         version = keys.field_kek_version(blob)
                         if version >= new.version:
                             continue

@@ -23,13 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 import keys
-from hub.clock import Clock
+from hub.clock import Clock, local_date
 from hub.db.engine import Database, lock_stream_sync
 from hub.db.models import (
     CATEGORIES,
     PRIORITIES,
     ContactGroup,
     Delivery,
+    EmergencyOverride,
     Engagement,
     Message,
     MessageAttachment,
@@ -41,15 +42,16 @@ from hub.db.models import (
 )
 from hub.db.types import UTCDateTime
 from hub.domain import policy
-from hub.domain.audit import Action, Outcome, ids
+from hub.domain.audit import Action, AuditEvent, Outcome, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
+from hub.services.consents import consent_facts_sync
 from hub.services.envelope import seal_part, wrapped_keys_sync
-from hub.services.keystore import KeyStore
+from hub.services.keystore import HUB_OWNER, KeyStore, override_reason_context
 from hub.services.persons import PersonService
 
 log = structlog.get_logger(__name__)
@@ -61,6 +63,8 @@ MAX_TOTAL_ATTACHMENT_BYTES = 25 * 1024 * 1024
 MAX_ATTACHMENTS = 20
 MAX_GROUPS = 20
 MAX_ACK_COMMENT = 500
+MIN_OVERRIDE_REASON = 20
+MAX_OVERRIDE_REASON = 1000
 # Content types we accept, with the bytes each must start with.
 ALLOWED_TYPES: dict[str, tuple[bytes, ...]] = {
     "application/pdf": (b"%PDF-",),
@@ -104,6 +108,9 @@ class MessageDraft:
     requires_ack: bool = False
     ack_deadline: dt.datetime | None = None
     idempotency_key: str | None = None
+    # Emergency override (nödåtkomst): why the care-relationship and consent rules
+    # may be set aside for this message. Goes to the compliance review queue.
+    emergency_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,8 @@ class SentMessage:
     created_at: dt.datetime
     recipient_count: int
     duplicate: bool = False
+    # The rules an emergency override set aside (empty: none was needed).
+    overridden_rules: tuple[str, ...] = ()
 
 
 def sanitize_filename(name: str) -> str:
@@ -208,6 +217,13 @@ class MessageService:
             errors["priority"] = "one of " + ", ".join(PRIORITIES)
         if draft.person_id is not None and draft.personnummer is not None:
             errors["person"] = "give person_id or personnummer, not both"
+        if draft.emergency_reason is not None:
+            reason = draft.emergency_reason.strip()
+            if draft.person_id is None and draft.personnummer is None:
+                errors["emergency_reason"] = "an emergency override is for messages about a person"
+            elif not MIN_OVERRIDE_REASON <= len(reason) <= MAX_OVERRIDE_REASON:
+                errors["emergency_reason"] = (
+                    f"{MIN_OVERRIDE_REASON}-{MAX_OVERRIDE_REASON} characters: say why")
         if draft.ack_deadline is not None:
             if not draft.requires_ack:
                 errors["ack_deadline"] = "only with requires_ack"
@@ -271,8 +287,10 @@ class MessageService:
         groups = self._groups_sync(conn, draft.group_ids)
         person_id = self._person_sync(conn, draft.person_id, person_index)
         thread_id = self._thread_sync(conn, actor, draft.reply_to) or message_id
+        decision = None
         if person_id is not None:
-            self._check_policy_sync(conn, actor.organization_id, groups, person_id, now.date())
+            decision = self._check_policy_sync(conn, actor.organization_id, groups, person_id,
+                                               now, draft.emergency_reason is not None)
         self._check_groups_reach_someone_sync(conn, groups, actor.user_id)
         lock_stream_sync(conn, "delivery")  # from here to commit: numbers in commit order
 
@@ -300,12 +318,19 @@ class MessageService:
         self._fan_out_sync(conn, groups, message_id, actor.user_id, draft.priority, now)
         rows = conn.execute(select(Delivery.seq, Delivery.user_id, Delivery.group_id).where(
             col(Delivery.message_id) == message_id)).all()
-        self._audit.append_sync(conn, event_of(
+        audit = [event_of(
             actor, Action.MESSAGE_SEND, person_id=person_id,
             targets={"message": message_id, "groups": ids(g.id for g in groups)},
             organizations=[g.organization_id for g in groups],
             detail={"recipients": len(rows), "category": draft.category,
-                    "priority": draft.priority}))
+                    "priority": draft.priority})]
+        overridden: tuple[str, ...] = ()
+        if decision is not None and decision.overridden:
+            assert person_id is not None and draft.emergency_reason is not None
+            overridden = tuple(sorted({r.rule.value for r in decision.overridden}))
+            audit.append(self._override_sync(
+                conn, actor, message_id, person_id, decision, draft.emergency_reason, now))
+        self._audit.append_many_sync(conn, audit)
         # One payload per group, shared by that group's events (ids only).
         payloads: dict[uuid.UUID, dict[str, str | int | None]] = {}
         events = []
@@ -316,7 +341,8 @@ class MessageService:
                     "message_id": str(message_id), "thread_id": str(thread_id),
                     "group_id": str(group_id), "priority": draft.priority}
             events.append((user_id, LiveEvent("message", seq, payload)))
-        return SentMessage(message_id, thread_id, now, len(rows)), events
+        return SentMessage(message_id, thread_id, now, len(rows),
+                           overridden_rules=overridden), events
 
     def _groups_sync(self, conn: Connection,
                      group_ids: tuple[uuid.UUID, ...]) -> list[_Group]:
@@ -364,8 +390,10 @@ class MessageService:
         return thread_id  # type: ignore[no-any-return]
 
     def _check_policy_sync(self, conn: Connection, sender_org: uuid.UUID,
-                           groups: list[_Group], person_id: uuid.UUID,
-                           today: dt.date) -> None:
+                           groups: list[_Group], person_id: uuid.UUID, now: dt.datetime,
+                           emergency_override: bool) -> policy.Decision:
+        """Load the facts, ask the policy, raise `PolicyRefused` if it says no."""
+        today = local_date(now)
         org_ids = {sender_org} | {g.organization_id for g in groups}
         authorities = dict(conn.execute(select(Organization.id, Organization.authority).where(
             col(Organization.id).in_(org_ids))).all())
@@ -379,10 +407,13 @@ class MessageService:
         def facts(org_id: uuid.UUID) -> policy.OrgFacts:
             return policy.OrgFacts(org_id, authorities[org_id], org_id in engaged)
 
+        consents = consent_facts_sync(conn, person_id) if any(
+            authorities[g.organization_id] != authorities[sender_org] for g in groups) else ()
         decision = policy.evaluate_send(policy.SendFacts(
             about_person=True, sender=facts(sender_org),
             recipients=tuple(policy.RecipientFacts(g.id, facts(g.organization_id))
-                             for g in groups)))
+                             for g in groups),
+            at=now, consents=consents), emergency_override=emergency_override)
         if not decision.allowed:
             log.info("message_refused", rules=sorted({r.rule for r in decision.refusals}))
             refused = PolicyRefused(refusals=[
@@ -395,6 +426,27 @@ class MessageService:
                 {g.organization_id for g in groups
                  if any(r.group_id == g.id for r in decision.refusals)})
             raise refused
+        return decision
+
+    def _override_sync(self, conn: Connection, actor: Actor, message_id: uuid.UUID,
+                       person_id: uuid.UUID, decision: policy.Decision, reason: str,
+                       now: dt.datetime) -> AuditEvent:
+        """Store the override for review (its reason sealed) and return its audit entry."""
+        assert actor.user_id is not None and actor.organization_id is not None
+        override_id = uuid.uuid4()
+        rules = sorted({r.rule.value for r in decision.overridden})
+        conn.execute(insert(EmergencyOverride), [{
+            "id": override_id, "message_id": message_id, "person_id": person_id,
+            "sender_user_id": actor.user_id, "sender_organization_id": actor.organization_id,
+            "rules": ",".join(rules), "created_at": now,
+            "reason_enc": self._keys.seal_field_sync(
+                conn, HUB_OWNER, reason.strip(), override_reason_context(override_id))}])
+        log.warning("emergency_override", message_id=str(message_id), rules=rules)
+        return event_of(
+            actor, Action.EMERGENCY_OVERRIDE, person_id=person_id,
+            targets={"message": message_id, "override": override_id,
+                     "groups": ids(sorted({r.group_id for r in decision.overridden}))},
+            detail={"rules": ",".join(rules)})
 
     def _check_groups_reach_someone_sync(self, conn: Connection, groups: list[_Group],
                                          sender_id: uuid.UUID) -> None:

@@ -2,25 +2,30 @@
 
 Identity (personnummer, name) is stored only sealed under the hub's KEK, with a
 keyed blind index for exact lookup. A person is visible to case workers and to
-organizations that have an engagement with them; to anyone else it does not exist.
+organizations that have an engagement with them today; to anyone else it does
+not exist. Every lookup is audited; one that shows a protected identity is
+audited as such, for its own review queue.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import structlog
-from sqlalchemy import exists
+from sqlalchemy import exists, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from hub.clock import Clock
+from hub.clock import Clock, local_date
 from hub.db.engine import Database
-from hub.db.models import SERVICE_KINDS, Engagement, Person, Unit
-from hub.domain.audit import Action, Outcome
+from hub.db.models import SERVICE_KINDS, Engagement, Organization, Person, Unit
+from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role
 from hub.errors import Conflict, NotFound, ValidationFailed
@@ -29,6 +34,17 @@ from hub.services.audit import AuditLog, event_of
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, personnummer_context
 
 log = structlog.get_logger(__name__)
+
+MAX_IMPORT_ROWS = 10_000
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+# Header names accepted in an import file, Swedish or English, per column.
+IMPORT_COLUMNS = {
+    "personnummer": ("personnummer", "pnr"),
+    "unit": ("unit", "enhet", "unit_id"),
+    "service_kind": ("service_kind", "insats", "service"),
+    "starts_on": ("starts_on", "start", "från", "fran", "from"),
+    "ends_on": ("ends_on", "end", "slut", "till", "to"),
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,8 @@ class PersonView:
     personnummer: str
     name: str
     protected_identity: bool
+    # Shown in lists instead of the identity when it is protected.
+    pseudonym: str | None
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,34 @@ class NewEngagement:
     service_kind: str
     starts_on: dt.date
     ends_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class EngagementView:
+    id: uuid.UUID
+    person_id: uuid.UUID
+    unit_id: uuid.UUID
+    unit: str
+    organization_id: uuid.UUID
+    organization: str
+    service_kind: str
+    starts_on: dt.date
+    ends_on: dt.date | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    errors: dict[str, str] = field(default_factory=dict)
+    engagement_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    imported: int
+    dry_run: bool
+    rows: list[ImportRow]
 
 
 class PersonService:
@@ -67,6 +113,13 @@ class PersonService:
         """Blind index of an already normalized personnummer."""
         return self._keys.blind_index("personnummer\x00" + personnummer)
 
+    def pseudonym(self, person_id: uuid.UUID) -> str:
+        """The stable pseudonym of a person with protected identity."""
+        return self._keys.pseudonym(person_id)
+
+    def today(self) -> dt.date:
+        return local_date(self._clock.now())
+
     async def register(self, actor: Actor, new: NewPerson) -> uuid.UUID:
         """Register a person (case workers, and the admin CLI).
 
@@ -77,7 +130,7 @@ class PersonService:
             actor.require(Role.CASE_WORKER)
         errors = {}
         try:
-            canonical = normalize_personnummer(new.personnummer, self._clock.now().date())
+            canonical = normalize_personnummer(new.personnummer, self.today())
         except InvalidIdentityNumber as err:
             errors["personnummer"] = str(err)
         name = " ".join(new.name.split())
@@ -114,11 +167,33 @@ class PersonService:
         Raises:
             NotFound: unknown, or the actor's organization has no engagement with them.
         """
+        return await self._open(actor, person_id=person_id)
+
+    async def lookup(self, actor: Actor, personnummer: str) -> PersonView:
+        """Find a person by personnummer (case workers, and users whose organization has
+        an engagement with the person). Audited whether or not it finds them.
+
+        Raises:
+            ValidationFailed: not a personnummer.
+            NotFound: unknown, or not visible to the actor (the same answer).
+        """
+        try:
+            canonical = normalize_personnummer(personnummer, self.today())
+        except InvalidIdentityNumber as err:
+            raise ValidationFailed(errors={"personnummer": str(err)}) from None
+        return await self._open(actor, index=self.index_of(canonical))
+
+    async def _open(self, actor: Actor, person_id: uuid.UUID | None = None,
+                    index: str | None = None) -> PersonView:
         view = None
         # One transaction: the access decision and its audit entry see the same rows.
         async with self._db.transaction() as s:
-            person = await s.get(Person, person_id)
-            if person is not None and await self._may_see_txn(s, actor, person_id):
+            if index is not None:
+                person = await s.scalar(select(Person).where(
+                    col(Person.personnummer_index) == index))
+            else:
+                person = await s.get(Person, person_id)
+            if person is not None and await self.may_see_txn(s, actor, person.id):
                 view = PersonView(
                     id=person.id,
                     personnummer=await self._keys.open_field_txn(
@@ -127,14 +202,18 @@ class PersonService:
                     name=await self._keys.open_field_txn(
                         s, HUB_OWNER, person.name_enc, name_context(person.id)),
                     protected_identity=person.protected_identity,
+                    pseudonym=self.pseudonym(person.id) if person.protected_identity else None,
                 )
+            action = Action.PERSON_LOOKUP_PROTECTED if view and view.protected_identity \
+                else Action.PERSON_LOOKUP
             await self._audit.append_txn(s, event_of(
-                actor, Action.PERSON_LOOKUP,
-                outcome=Outcome.SUCCESS if view else Outcome.REFUSED,
-                person_id=person_id if person is not None else None))
+                actor, action, outcome=Outcome.SUCCESS if view else Outcome.REFUSED,
+                person_id=person.id if person is not None else None))
         if view is None:
             raise NotFound()
         return view
+
+    # -- engagements -------------------------------------------------------------------
 
     async def add_engagement(self, actor: Actor, new: NewEngagement) -> Engagement:
         """Record that a unit performs a service for a person (case worker, or the IT
@@ -153,37 +232,294 @@ class PersonService:
             raise ValidationFailed(errors=errors)
         async with self._db.transaction() as s:
             unit = await s.get(Unit, new.unit_id)
-            if unit is None or await s.get(Person, new.person_id) is None:
+            if unit is None or await s.get(Person, new.person_id) is None \
+                    or not _may_manage(actor, unit):
                 raise NotFound()
-            if actor.kind != "cli" and not actor.has(Role.CASE_WORKER) and not (
-                actor.has(Role.IT_CONTACT) and actor.organization_id == unit.organization_id
-            ):
-                raise NotFound()
-            row = Engagement(person_id=new.person_id, unit_id=new.unit_id,
-                             service_kind=new.service_kind, starts_on=new.starts_on,
-                             ends_on=new.ends_on, created_by=actor.user_id,
-                             created_at=self._clock.now())
+            row = self._engagement(actor, new, unit)
             s.add(row)
-            await self._audit.append_txn(s, event_of(
-                actor, Action.ENGAGEMENT_CREATE, person_id=new.person_id,
-                targets={"engagement": row.id, "unit": unit.id},
-                organizations=[unit.organization_id]))
+            await self._audit.append_txn(s, _engagement_created(actor, row, unit))
         log.info("engagement_added", engagement_id=str(row.id), person_id=str(new.person_id))
         return row
 
-    async def _may_see_txn(self, s: AsyncSession, actor: Actor, person_id: uuid.UUID) -> bool:
+    async def end_engagement(self, actor: Actor, engagement_id: uuid.UUID,
+                             ends_on: dt.date | None = None) -> EngagementView:
+        """End an engagement: `ends_on` (default today) becomes its last day. Ending
+        never lengthens an engagement.
+
+        Raises:
+            NotFound: unknown, or a unit the actor may not manage.
+            ValidationFailed: before the start, or after the end already recorded.
+        """
+        last_day = ends_on or self.today()
+        async with self._db.transaction() as s:
+            row = await s.get(Engagement, engagement_id)
+            unit = await s.get(Unit, row.unit_id) if row is not None else None
+            if row is None or unit is None or not _may_manage(actor, unit):
+                raise NotFound()
+            if last_day < row.starts_on:
+                raise ValidationFailed(errors={"ends_on": "must not be before starts_on"})
+            if row.ends_on is not None and last_day > row.ends_on:
+                raise ValidationFailed(errors={
+                    "ends_on": "the engagement already ends earlier; ending cannot extend it"})
+            row.ends_on = last_day
+            row.ended_by = actor.user_id
+            row.ended_at = self._clock.now()
+            await self._audit.append_txn(s, event_of(
+                actor, Action.ENGAGEMENT_END, person_id=row.person_id,
+                targets={"engagement": row.id, "unit": unit.id},
+                organizations=[unit.organization_id]))
+            org_name = await s.scalar(select(Organization.name).where(
+                col(Organization.id) == unit.organization_id))
+            view = self._view(row, unit, str(org_name))
+        log.info("engagement_ended", engagement_id=str(engagement_id))
+        return view
+
+    async def engagements(self, actor: Actor, person_id: uuid.UUID) -> list[EngagementView]:
+        """A person's service overview: every engagement, current first. Audited.
+
+        Raises:
+            NotFound: unknown, or not visible to the actor.
+        """
+        async with self._db.transaction() as s:
+            if await s.get(Person, person_id) is None \
+                    or not await self.may_see_txn(s, actor, person_id):
+                raise NotFound()
+            rows = (await s.execute(
+                select(Engagement, Unit, Organization.name)
+                .join(Unit, col(Unit.id) == Engagement.unit_id)
+                .join(Organization, col(Organization.id) == Unit.organization_id)
+                .where(col(Engagement.person_id) == person_id)
+                .order_by(col(Engagement.starts_on).desc(), col(Engagement.id)))).all()
+            views = [self._view(e, u, org) for e, u, org in rows]
+            await self._audit.append_txn(s, event_of(
+                actor, Action.ENGAGEMENT_LIST, person_id=person_id))
+        return sorted(views, key=lambda v: not v.active)
+
+    async def import_engagements(self, actor: Actor, data: bytes,
+                                 dry_run: bool = False) -> ImportReport:
+        """Import engagements from CSV (personnummer, unit, service kind, start, end):
+        all rows or none. Every row is checked; if any is refused the report names each
+        refused row and why, and nothing is stored.
+
+        The unit is its id or "Organization / Unit". Comma or semicolon separated,
+        UTF-8 (a byte-order mark is fine), a header row first.
+
+        Raises:
+            Forbidden: neither a case worker nor an IT contact.
+            ValidationFailed: the file, or any row (with `rows`: line and errors).
+        """
+        if actor.kind != "cli":
+            actor.require(Role.CASE_WORKER, Role.IT_CONTACT)
+        parsed = _parse_import(data, self.today(), self.index_of)
+        async with self._db.transaction() as s:
+            await self._resolve_import_txn(s, actor, parsed)
+            refused = [r for r in parsed if r.errors]
+            if refused:
+                raise ValidationFailed(
+                    "no engagement was imported: correct the rows listed and send the "
+                    "whole file again", errors={"rows": f"{len(refused)} refused"},
+                    imported=0, rows=[{"line": r.line, "errors": r.errors} for r in refused])
+            if dry_run:
+                return ImportReport(0, True, [ImportRow(r.line) for r in parsed])
+            created = []
+            events: list[AuditEvent] = []
+            for r in parsed:
+                assert r.unit is not None and r.person_id is not None and r.starts_on
+                row = self._engagement(actor, NewEngagement(
+                    r.person_id, r.unit.id, r.service_kind, r.starts_on, r.ends_on), r.unit)
+                s.add(row)
+                created.append(ImportRow(r.line, engagement_id=row.id))
+                events.append(_engagement_created(actor, row, r.unit))
+            await self._audit.append_many_txn(s, events)
+            report = ImportReport(len(created), False, created)
+        log.info("engagements_imported", count=report.imported)
+        return report
+
+    async def _resolve_import_txn(self, s: AsyncSession, actor: Actor,
+                                  parsed: list[_ImportLine]) -> None:
+        """Fill in person and unit of each parsed row, or the reason it is refused."""
+        indexes = {r.index for r in parsed if r.index}
+        persons: dict[str, uuid.UUID] = {}
+        if indexes:
+            result = await s.execute(select(Person.personnummer_index, Person.id).where(
+                col(Person.personnummer_index).in_(indexes)))
+            persons = {index: person_id for index, person_id in result.all()}
+        unit_ids = {r.unit_id for r in parsed if r.unit_id}
+        by_id = {u.id: u for u in (await s.scalars(select(Unit).where(
+            col(Unit.id).in_(unit_ids)))).all()} if unit_ids else {}
+        names = {r.unit_name for r in parsed if r.unit_name}
+        by_name = {(org, unit.name): unit for unit, org in (await s.execute(
+            select(Unit, Organization.name)
+            .join(Organization, col(Organization.id) == Unit.organization_id)
+            .where(tuple_(col(Organization.name), col(Unit.name)).in_(names)))).all()
+        } if names else {}
+        seen: dict[tuple[object, ...], int] = {}
+        for r in parsed:
+            if r.index:
+                r.person_id = persons.get(r.index)
+                if r.person_id is None:
+                    r.errors["personnummer"] = "no registered person with this personnummer"
+            unit = by_id.get(r.unit_id) if r.unit_id else by_name.get(r.unit_name) \
+                if r.unit_name else None
+            if (r.unit_id or r.unit_name) and (unit is None or unit.archived_at is not None
+                                                or not _may_manage(actor, unit)):
+                r.errors["unit"] = "no such unit that you may manage"
+            else:
+                r.unit = unit
+            if r.person_id and r.unit and r.starts_on:
+                key = (r.person_id, r.unit.id, r.service_kind, r.starts_on)
+                if key in seen:
+                    r.errors["row"] = f"the same engagement as line {seen[key]}"
+                else:
+                    seen[key] = r.line
+        keys_ = [(r.person_id, r.unit.id, r.service_kind, r.starts_on) for r in parsed
+                 if not r.errors and r.person_id and r.unit]
+        if keys_:
+            existing = set((await s.execute(select(
+                col(Engagement.person_id), col(Engagement.unit_id),
+                col(Engagement.service_kind), col(Engagement.starts_on)).where(tuple_(
+                    col(Engagement.person_id), col(Engagement.unit_id),
+                    col(Engagement.service_kind), col(Engagement.starts_on)).in_(keys_)))).all())
+            for r in parsed:
+                if r.unit and (r.person_id, r.unit.id, r.service_kind, r.starts_on) in existing:
+                    r.errors["row"] = "this engagement is already registered"
+
+    def _engagement(self, actor: Actor, new: NewEngagement, unit: Unit) -> Engagement:
+        return Engagement(person_id=new.person_id, unit_id=unit.id,
+                          service_kind=new.service_kind, starts_on=new.starts_on,
+                          ends_on=new.ends_on, created_by=actor.user_id,
+                          created_at=self._clock.now())
+
+    def _view(self, row: Engagement, unit: Unit, organization: str) -> EngagementView:
+        today = self.today()
+        return EngagementView(
+            id=row.id, person_id=row.person_id, unit_id=unit.id, unit=unit.name,
+            organization_id=unit.organization_id, organization=organization,
+            service_kind=row.service_kind, starts_on=row.starts_on, ends_on=row.ends_on,
+            active=row.starts_on <= today and (row.ends_on is None or today <= row.ends_on))
+
+    # -- who is engaged ------------------------------------------------------------------
+
+    async def may_see_txn(self, s: AsyncSession, actor: Actor, person_id: uuid.UUID) -> bool:
+        """Case workers (and the CLI) see every person; anyone else only persons their
+        organization has an engagement with today."""
         if actor.kind == "cli" or actor.has(Role.CASE_WORKER):
             return True
         if actor.organization_id is None:
             return False
-        today = self._clock.now().date()
+        return await self.engaged_txn(s, actor.organization_id, person_id)
+
+    async def engaged_txn(self, s: AsyncSession, organization_id: uuid.UUID,
+                          person_id: uuid.UUID) -> bool:
+        """The organization has an engagement with the person that is active today."""
+        today = self.today()
         engaged = await s.scalar(select(exists().where(
             col(Engagement.person_id) == person_id,
             col(Engagement.unit_id) == Unit.id,
-            col(Unit.organization_id) == actor.organization_id,
+            col(Unit.organization_id) == organization_id,
             col(Engagement.starts_on) <= today,
             (col(Engagement.ends_on).is_(None)) | (col(Engagement.ends_on) >= today),
         )))
         return bool(engaged)
 
 
+def _may_manage(actor: Actor, unit: Unit) -> bool:
+    """Case workers record engagements for any unit; IT contacts for their own."""
+    return actor.kind == "cli" or actor.has(Role.CASE_WORKER) or (
+        actor.has(Role.IT_CONTACT) and actor.organization_id == unit.organization_id)
+
+
+def _engagement_created(actor: Actor, row: Engagement, unit: Unit) -> AuditEvent:
+    return event_of(actor, Action.ENGAGEMENT_CREATE, person_id=row.person_id,
+                    targets={"engagement": row.id, "unit": unit.id},
+                    organizations=[unit.organization_id])
+
+
+@dataclass
+class _ImportLine:
+    line: int
+    index: str | None = None
+    unit_id: uuid.UUID | None = None
+    unit_name: tuple[str, str] | None = None
+    service_kind: str = ""
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    person_id: uuid.UUID | None = None
+    unit: Unit | None = None
+
+
+def _parse_import(data: bytes, today: dt.date,
+                  index_of: Callable[[str], str]) -> list[_ImportLine]:
+    """Parse an import file into rows, each with its errors (nothing from the file's
+    values is repeated in an error: they hold personnummer)."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ValidationFailed(errors={"file": "at most 2 MiB"})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed(errors={"file": "must be UTF-8 text"}) from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise ValidationFailed(errors={"file": "empty: a header row and one row per "
+                                       "engagement are needed"})
+    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader)]
+    positions: dict[str, int] = {}
+    for name, aliases in IMPORT_COLUMNS.items():
+        found = [i for i, h in enumerate(header) if h in aliases]
+        if found:
+            positions[name] = found[0]
+    missing = [n for n in IMPORT_COLUMNS if n not in positions and n != "ends_on"]
+    if missing:
+        raise ValidationFailed(errors={"file": "the header row lacks " + ", ".join(missing)})
+    parsed: list[_ImportLine] = []
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+        if len(parsed) >= MAX_IMPORT_ROWS:
+            raise ValidationFailed(errors={"file": f"at most {MAX_IMPORT_ROWS} rows"})
+        parsed.append(_parse_row(reader.line_num, values, positions, today, index_of))
+    if not parsed:
+        raise ValidationFailed(errors={"file": "no rows after the header"})
+    return parsed
+
+
+def _parse_row(line: int, values: list[str], positions: dict[str, int],
+               today: dt.date, index_of: Callable[[str], str]) -> _ImportLine:
+    def cell(name: str) -> str:
+        position = positions.get(name)
+        return values[position].strip() if position is not None and position < len(
+            values) else ""
+
+    row = _ImportLine(line)
+    try:
+        row.index = index_of(normalize_personnummer(cell("personnummer"), today))
+    except InvalidIdentityNumber as err:
+        row.errors["personnummer"] = str(err)
+    unit = cell("unit")
+    try:
+        row.unit_id = uuid.UUID(unit)
+    except ValueError:
+        org, slash, name = unit.partition("/")
+        if slash and org.strip() and name.strip():
+            row.unit_name = (" ".join(org.split()), " ".join(name.split()))
+        else:
+            row.errors["unit"] = "a unit id, or \"Organization / Unit\""
+    row.service_kind = cell("service_kind")
+    if row.service_kind not in SERVICE_KINDS:
+        row.errors["service_kind"] = "one of " + ", ".join(SERVICE_KINDS)
+    for name in ("starts_on", "ends_on"):
+        value = cell(name)
+        if not value:
+            if name == "starts_on":
+                row.errors[name] = "required (YYYY-MM-DD)"
+            continue
+        try:
+            setattr(row, name, dt.date.fromisoformat(value))
+        except ValueError:
+            row.errors[name] = "a date, YYYY-MM-DD"
+    if row.starts_on and row.ends_on and row.ends_on < row.starts_on:
+        row.errors["ends_on"] = "must not be before starts_on"
+    return row

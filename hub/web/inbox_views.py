@@ -11,13 +11,13 @@ import datetime as dt
 import secrets
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from hub.api.context import actor_of, hub_of
 from hub.api.middleware import preferred_language
+from hub.clock import STOCKHOLM
 from hub.db.models import CATEGORIES
 from hub.errors import HubError, NotFound, Unauthenticated, ValidationFailed
 from hub.services.actor import Actor
@@ -26,7 +26,6 @@ from hub.services.inbox import InboxQuery
 from hub.services.messages import MessageDraft, PolicyRefused
 from hub.web.i18n import TEXTS
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 FORM_LIMIT = 256 * 1024
 
 

@@ -64,7 +64,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/")
     response.set_cookie(SESSION_COOKIE, issued.token, path="/", secure=True, httponly=True,
                         samesite="Strict")
-    return response
+    raise response
 
 
 async def logout_submit(request: web.Request) -> web.StreamResponse:
@@ -73,7 +73,7 @@ async def logout_submit(request: web.Request) -> web.StreamResponse:
         await hub_of(request).auth.logout(await actor_of(request))
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
-    return response
+    raise response
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -104,7 +104,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     lang = "en" if request.match_info["lang"] == "en" else "sv"
     response = web.HTTPSeeOther("/")
     response.set_cookie("lang", lang, path="/", secure=True, httponly=True, samesite="Strict")
-    return response
+    raise response
 
 
 def add_web_routes(app: web.Application) -> None:

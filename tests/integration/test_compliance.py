@@ -17,7 +17,14 @@ from sqlalchemy import text
 
 import keys
 from hub.domain.roles import OrgKind, Role
-from tests.factories import make_group, make_org, make_person, make_unit, make_user
+from tests.factories import (
+    give_consent,
+    make_group,
+    make_org,
+    make_person,
+    make_unit,
+    make_user,
+)
 from tests.integration.conftest import bearer, login
 
 PNR = "19121212-1212"
@@ -38,6 +45,7 @@ async def _world(client: Any, hub: Any) -> dict[str, Any]:
     city_officer = await make_user(hub, ops, Role.COMPLIANCE)
     group = await make_group(hub, night_org, night_unit)
     person = await make_person(hub, PNR, engaged_units=(day_unit, night_unit))
+    await give_consent(hub, person)  # a private provider tells the city's night service
     sender_token = await login(client, hub, sender)
     response = await client.post("/api/v1/messages", headers=bearer(sender_token), json={
         "group_ids": [str(group)], "subject": "Fall i natt", "person_id": str(person)})

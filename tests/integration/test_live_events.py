@@ -14,7 +14,7 @@ from sqlalchemy import text
 from hub.api import events
 from hub.app import HUB, create_app
 from hub.domain.roles import OrgKind, Role
-from tests.factories import make_group, make_org, make_person, make_unit, make_user
+from tests.factories import give_consent, make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
 
 READ_TIMEOUT = 5.0
@@ -155,8 +155,9 @@ def _ids(frame: Frame) -> tuple[int, int]:
 
 async def test_a_listener_gets_a_message_event_carrying_ids_and_no_personal_data(client, hub):
     _, day_unit, sara, _, nordost, ali, group = await _setup(hub)
-    await make_person(hub, personnummer="19121212-1212", name="Tolvan Tolvansson",
-                      engaged_units=(day_unit, nordost))
+    person_id = await make_person(hub, personnummer="19121212-1212", name="Tolvan Tolvansson",
+                                  engaged_units=(day_unit, nordost))
+    await give_consent(hub, person_id)
     sara_token = await login(client, hub, sara)
     stream = await connect(client, await login(client, hub, ali))
     try:

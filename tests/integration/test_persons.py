@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.app import Hub
+from hub.clock import local_date
 from hub.db.models import Person
 from hub.domain.roles import OrgKind, Role
 from tests.factories import make_org, make_unit, make_user
@@ -54,7 +55,8 @@ async def test_case_worker_registers_and_opens_a_person(client, hub) -> None:
     opened = await client.get(f"{V1}/persons/{person_id}", headers=headers)
     assert opened.status == 200
     assert await opened.json() == {"id": person_id, "personnummer": "191212121212",
-                                   "name": NAME, "protected_identity": False}
+                                   "name": NAME, "protected_identity": False,
+                                   "pseudonym": None}
 
 
 async def test_database_holds_neither_personnummer_nor_name_in_plain_text(client, hub) -> None:
@@ -124,7 +126,7 @@ async def test_only_organizations_with_an_engagement_see_the_person(client, hub)
     before = await client.get(f"{V1}/persons/{person_id}", headers=engaged_staff)
     assert before.status == 404
 
-    today = hub.clock.now().date()
+    today = local_date(hub.clock.now())
     response = await client.post(f"{V1}/engagements", headers=headers, json={
         "person_id": person_id, "unit_id": str(unit.id), "service_kind": "home_care",
         "starts_on": today.isoformat()})
@@ -149,7 +151,7 @@ async def test_ended_or_future_engagement_does_not_open_the_person(client, hub) 
     org = await make_org(hub)
     ended, future = await make_unit(hub, org), await make_unit(hub, org)
     staff = bearer(await login(client, hub, await make_user(hub, org)))
-    today = hub.clock.now().date()
+    today = local_date(hub.clock.now())
     day = dt.timedelta(days=1)
     for unit, starts, ends in [(ended, today - 30 * day, today - day),
                                (future, today + day, None)]:

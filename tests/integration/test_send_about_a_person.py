@@ -76,4 +76,4 @@ async def test_the_recipient_sees_whom_the_message_is_about(client, hub):
     inbox = await (await client.get("/api/v1/inbox", headers=bearer(
         await login(client, hub, reader)))).json()
     assert inbox["items"][0]["person"] == {"id": str(person_id), "name": "Tolvan Tolvansson",
-                                           "protected_identity": False}
+                                           "protected_identity": False, "pseudonym": None}

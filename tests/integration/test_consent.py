@@ -1,0 +1,173 @@
+"""Consent (samtycke): recorded by engaged staff or case workers, withdrawn but never
+deleted, and checked at every send between authorities."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from hub.clock import local_date
+from hub.db.models import AuditEntry, Consent, Message
+from hub.domain.roles import OrgKind, Role
+from tests.factories import make_group, make_org, make_person, make_unit, make_user
+from tests.integration.conftest import bearer, login
+
+V1 = "/api/v1"
+
+
+async def _private_and_night(hub):
+    """A private provider (its own authority) and the city's night service, both engaged
+    with the person; a staff member in each."""
+    private = await make_org(hub, OrgKind.PRIVATE_HOME_CARE, authority="5591234561")
+    private_unit = await make_unit(hub, private, "Omsorg AB Hisingen")
+    sender = await make_user(hub, private, Role.STAFF, unit=private_unit)
+    night = await make_org(hub, OrgKind.NIGHT_SERVICE, name="Hemtjänst natt")
+    night_unit = await make_unit(hub, night, "Natt Nordost")
+    reader = await make_user(hub, night, Role.STAFF, unit=night_unit)
+    group = await make_group(hub, night, night_unit, unit=night_unit)
+    person_id = await make_person(hub, engaged_units=(private_unit, night_unit))
+    return private, night, sender, reader, group, person_id
+
+
+async def _send(client, token, group, person_id):
+    return await client.post(f"{V1}/messages", headers=bearer(token), json={
+        "group_ids": [str(group)], "subject": "Inför natten", "body": "Ont i höften",
+        "person_id": str(person_id)})
+
+
+async def _messages(hub) -> int:
+    async with hub.db.read() as s:
+        return int(await s.scalar(select(func.count()).select_from(Message)) or 0)
+
+
+async def test_a_private_provider_needs_consent_to_tell_the_citys_night_service(client, hub):
+    private, _night, sender, _reader, group, person_id = await _private_and_night(hub)
+    token = await login(client, hub, sender)
+    refused = await _send(client, token, group, person_id)
+    assert refused.status == 403
+    assert [r["rule"] for r in (await refused.json())["refusals"]] == ["consent"]
+
+    recorded = await client.post(f"{V1}/persons/{person_id}/consents", headers=bearer(token),
+                                 json={"method": "written", "scope": "all_involved"})
+    assert recorded.status == 201, await recorded.text()
+    consent = await recorded.json()
+    assert consent["in_force"] is True
+    assert consent["recorded_by"] == str(sender.id)
+    assert consent["recorded_by_organization"] == str(private.id)
+    assert consent["valid_from"] == local_date(hub.clock.now()).isoformat()
+
+    assert (await _send(client, token, group, person_id)).status == 201
+
+
+async def test_a_withdrawal_blocks_the_next_send_and_stays_in_the_history(client, hub):
+    _private, night, sender, reader, group, person_id = await _private_and_night(hub)
+    token = await login(client, hub, sender)
+    consent = await (await client.post(
+        f"{V1}/persons/{person_id}/consents", headers=bearer(token),
+        json={"method": "oral", "scope": "named", "organization_ids": [str(night.id)]})).json()
+    assert consent["organizations"] == [{"id": str(night.id), "name": "Hemtjänst natt"}]
+    assert (await _send(client, token, group, person_id)).status == 201
+
+    withdrawn = await client.post(f"{V1}/consents/{consent['id']}/withdraw",
+                                  headers=bearer(token))
+    assert withdrawn.status == 200
+    assert (await withdrawn.json())["in_force"] is False
+    refused = await _send(client, token, group, person_id)
+    assert refused.status == 403
+    assert "återkallat" in (await refused.json())["refusals"][0]["reason_sv"]
+    again = await client.post(f"{V1}/consents/{consent['id']}/withdraw", headers=bearer(token))
+    assert again.status == 409
+
+    # The night service (engaged) reads the history: the withdrawal is there, not deleted.
+    history = await client.get(f"{V1}/persons/{person_id}/consents",
+                               headers=bearer(await login(client, hub, reader)))
+    assert history.status == 200
+    [entry] = await history.json()
+    assert entry["id"] == consent["id"]
+    assert entry["withdrawn_by"] == str(sender.id)
+    assert entry["withdrawn_at"] is not None
+    async with hub.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Consent)) == 1
+        actions = (await s.scalars(select(AuditEntry.action).where(
+            AuditEntry.person_id == person_id).order_by(AuditEntry.seq))).all()
+    assert [a for a in actions if a.startswith("consent.")] == [
+        "consent.record", "consent.withdraw", "consent.list"]
+
+
+async def test_an_expired_consent_blocks_and_a_future_one_does_not_yet_allow(client, hub):
+    _private, _night, sender, _reader, group, person_id = await _private_and_night(hub)
+    token = await login(client, hub, sender)
+    today = local_date(hub.clock.now())
+    day = dt.timedelta(days=1)
+    for valid_from, valid_to in [(today - 30 * day, today - day), (today + day, None)]:
+        response = await client.post(
+            f"{V1}/persons/{person_id}/consents", headers=bearer(token), json={
+                "method": "written", "scope": "all_involved",
+                "valid_from": valid_from.isoformat(),
+                "valid_to": valid_to.isoformat() if valid_to else None})
+        assert response.status == 201
+        assert (await response.json())["in_force"] is False
+    refused = await _send(client, token, group, person_id)
+    assert refused.status == 403
+    assert [r["rule"] for r in (await refused.json())["refusals"]] == ["consent"]
+    hub.clock.advance(days=1)  # the future consent's first day
+    token = await login(client, hub, sender)
+    assert (await _send(client, token, group, person_id)).status == 201
+
+
+async def test_the_citys_own_services_share_without_consent(client, hub):
+    day = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    day_unit = await make_unit(hub, day)
+    sender = await make_user(hub, day, Role.STAFF, unit=day_unit)
+    night = await make_org(hub, OrgKind.NIGHT_SERVICE)
+    night_unit = await make_unit(hub, night)
+    await make_user(hub, night, Role.STAFF, unit=night_unit)
+    group = await make_group(hub, night, night_unit, unit=night_unit)
+    person_id = await make_person(hub, engaged_units=(day_unit, night_unit))
+    assert (await _send(client, await login(client, hub, sender), group, person_id)).status \
+        == 201
+
+
+async def test_only_engaged_staff_and_case_workers_record_consent(client, hub):
+    _private, night, _sender, _reader, _group, person_id = await _private_and_night(hub)
+    other = await make_org(hub, OrgKind.ALARM_SERVICE)
+    outsider = await make_user(hub, other, Role.STAFF)
+    officer = await make_user(hub, night, Role.COMPLIANCE)
+    case_org = await make_org(hub, OrgKind.CASE_MANAGEMENT)
+    case_worker = await make_user(hub, case_org, Role.CASE_WORKER)
+    body = {"method": "written", "scope": "all_involved"}
+    url = f"{V1}/persons/{person_id}/consents"
+    hidden = await client.post(url, headers=bearer(await login(client, hub, outsider)),
+                               json=body)
+    assert hidden.status == 404
+    forbidden = await client.post(url, headers=bearer(await login(client, hub, officer)),
+                                  json=body)
+    assert forbidden.status == 403
+    allowed = await client.post(url, headers=bearer(await login(client, hub, case_worker)),
+                                json=body)
+    assert allowed.status == 201
+    async with hub.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Consent)) == 1
+
+
+async def test_bad_consent_input_is_422_and_stores_nothing(client, hub):
+    _private, night, sender, _reader, _group, person_id = await _private_and_night(hub)
+    token = await login(client, hub, sender)
+    url = f"{V1}/persons/{person_id}/consents"
+    bad = [
+        {"method": "telepathy", "scope": "all_involved"},
+        {"method": "written", "scope": "named"},  # names nobody
+        {"method": "written", "scope": "all_involved", "organization_ids": [str(night.id)]},
+        {"method": "written", "scope": "named",
+         "organization_ids": ["00000000-0000-4000-8000-000000000000"]},
+        {"method": "written", "scope": "all_involved", "valid_from": "2026-05-02",
+         "valid_to": "2026-05-01"},
+        {"method": "written", "scope": "all_involved", "valid_from": "yesterday"},
+    ]
+    for body in bad:
+        response = await client.post(url, headers=bearer(token), json=body)
+        assert response.status == 422, body
+        assert response.content_type == "application/problem+json"
+    async with hub.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Consent)) == 0
