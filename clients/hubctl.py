@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clients.sdk import HubClient, HubClientError
+from clients.sdk import HubClient, HubClientError, ProblemError
 
 app = typer.Typer(help="Talk to the home-care message hub.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -122,6 +122,36 @@ def logout(url: UrlOption = None, ca: CaOption = None) -> None:
     saved.pop("token", None)
     _save_session(saved)
     console.print("Signed out.")
+
+
+@app.command("import-engagements")
+def import_engagements(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help="CSV: personnummer, unit, service_kind, "
+                                              "starts_on, ends_on")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only")] = False,
+    url: UrlOption = None, ca: CaOption = None,
+) -> None:
+    """Import engagements (the service overview) from CSV: all rows or none."""
+    with _client(url, ca) as client:
+        try:
+            report = client.import_engagements(file.read_bytes(), dry_run=dry_run)
+        except ProblemError as err:
+            rows = err.problem.get("rows")
+            if not rows:
+                raise _fail(err) from None
+            table = Table("line", "field", "why", title="Refused rows: nothing was imported")
+            for row in rows:
+                for field, why in row["errors"].items():
+                    table.add_row(str(row["line"]), field, why)
+            err_console.print(table)
+            raise typer.Exit(1) from None
+        except HubClientError as err:
+            raise _fail(err) from None
+    if report["dry_run"]:
+        console.print(f"All {len(report['rows'])} rows can be imported (nothing stored).")
+    else:
+        console.print(f"Imported {report['imported']} engagements.")
 
 
 def main() -> None:

@@ -50,12 +50,16 @@ class HubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, json: Any = None) -> Any:
+    def _request(self, method: str, path: str, json: Any = None,
+                 content: bytes | None = None, content_type: str | None = None) -> Any:
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
-            response = self._http.request(method, path, json=json, headers=headers)
+            response = self._http.request(method, path, json=json, content=content,
+                                          headers=headers)
         except httpx.HTTPError as err:
             raise HubClientError(f"cannot reach the hub: {type(err).__name__}") from err
         if response.status_code >= 400:
@@ -70,6 +74,14 @@ class HubClient:
 
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = self._request("GET", "/healthz")
+        return result
+
+    def import_engagements(self, csv_data: bytes, dry_run: bool = False) -> dict[str, Any]:
+        """Import engagements from CSV, all rows or none. A refused file raises
+        `ProblemError` whose `problem["rows"]` lists each refused line and why."""
+        path = "/api/v1/engagements/import" + ("?dry_run=true" if dry_run else "")
+        result: dict[str, Any] = self._request("POST", path, content=csv_data,
+                                               content_type="text/csv")
         return result
 
     def login(self, username: str, password: str, totp: str) -> dict[str, Any]:

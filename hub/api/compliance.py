@@ -122,10 +122,12 @@ async def overrides(request: web.Request) -> web.Response:
     before = request.query.get("before")
     try:
         before_at = dt.datetime.fromisoformat(before) if before else None
-    except ValueError:
-        raise ValidationFailed(errors={"before": "an ISO 8601 time"}) from None
-    if before_at is not None and before_at.tzinfo is None:
-        raise ValidationFailed(errors={"before": "needs a time zone"})
+        if before_at is not None:
+            if before_at.tzinfo is None:
+                raise ValidationFailed(errors={"before": "needs a time zone"})
+            before_at = before_at.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise ValidationFailed(errors={"before": "an ISO 8601 time with a time zone"}) from None
     views = await hub_of(request).compliance.overrides(
         actor, reviewed=query_bool(request, "reviewed"), before=before_at, limit=limit)
     return json_of([s.OverrideOut.model_validate(v) for v in views])

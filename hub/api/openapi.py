@@ -23,6 +23,8 @@ class Operation:
     list_response: bool = False
     auth: bool = True
     tag: str = "hub"
+    # A body that is not JSON, e.g. "text/csv" (documented as a string).
+    body_type: str | None = None
 
 
 def add_operations(app: web.Application, operations: list[Operation]) -> None:
@@ -54,6 +56,9 @@ def openapi_document(operations: list[Operation]) -> dict[str, Any]:
         if op.body is not None:
             item["requestBody"] = {"required": True,
                                    "content": {"application/json": {"schema": ref(op.body)}}}
+        elif op.body_type is not None:
+            item["requestBody"] = {"required": True,
+                                   "content": {op.body_type: {"schema": {"type": "string"}}}}
         if op.response is not None:
             schema = ref(op.response)
             if op.list_response:

@@ -82,7 +82,8 @@ OPERATIONS = [
     Operation("POST", f"{V1}/engagements/import", p.import_engagements,
               "Import engagements from CSV (text/csv: personnummer, unit, service_kind, "
               "starts_on, ends_on): all rows or none, with a per-row report; dry_run=true "
-              "checks only", response=s.ImportReportOut, status=201, tag="persons"),
+              "checks only", body_type="text/csv", response=s.ImportReportOut, status=201,
+              tag="persons"),
     Operation("POST", f"{V1}/engagements/{{engagement_id}}/end", p.end_engagement,
               "End an engagement (case worker, or IT contact of the unit)",
               body=s.EngagementEnd, response=s.EngagementViewOut, tag="persons"),

@@ -20,10 +20,12 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from hub.app import Hub
+from hub.clock import local_date
 from hub.db.models import Organization
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.admin import NewOrganization, NewUser
+from hub.services.consents import NewConsent
 from hub.services.persons import NewEngagement, NewPerson
 
 DEMO_PASSWORD = "demo-losenord-2026"  # noqa: S105  (the demo's published password)
@@ -79,18 +81,22 @@ ORGS = (
              ("stad.loggranskare", "Birgitta Falk", (Role.COMPLIANCE,)))),
 )
 
-# Synthetic persons: (personnummer, name, protected identity, engaged units).
+# Synthetic persons: (personnummer, name, protected identity, engaged units, consent).
+# Consent: "all" (everyone involved), the name of the one organization named, "withdrawn"
+# (given and withdrawn: private providers may no longer tell the city), or None.
 PERSONS = (
     ("19380412-9827", "Astrid Demosson", False,
      (("Hemtjänst Majorna", "home_care"), ("Hemtjänst natt Nordost", "night_care"),
-      ("Larmcentralen", "alarm_response"), ("Hemsjukvård Nordost", "home_health_care"))),
+      ("Larmcentralen", "alarm_response"), ("Hemsjukvård Nordost", "home_health_care")),
+     "all"),
     ("19451103-9846", "Gösta Provström", False,
      (("Hemtjänst Hisingen", "home_care"), ("Tillsyn via trygghetskamera", "camera_supervision"),
-      ("Avlösning Centrum", "relief"))),
+      ("Avlösning Centrum", "relief")), None),
     ("19290917-9869", "Elsa Testberg", True,
-     (("Hemtjänst Majorna", "home_care"), ("Hemtjänst natt Sydväst", "night_care"))),
+     (("Hemtjänst Majorna", "home_care"), ("Hemtjänst natt Sydväst", "night_care")),
+     "Hemtjänst natt Göteborg"),
     ("19520228-9889", "Bertil Exempelsson", False,
-     (("Hemtjänst Hisingen", "home_care"), ("Larmcentralen", "alarm_response"))),
+     (("Hemtjänst Hisingen", "home_care"), ("Larmcentralen", "alarm_response")), "withdrawn"),
 )
 
 
@@ -102,11 +108,13 @@ async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
         return
 
     units: dict[str, uuid.UUID] = {}
+    organizations: dict[str, uuid.UUID] = {}
     credentials = []
     for demo in ORGS:
         org = await hub.admin.create_organization(CLI_OPERATOR, NewOrganization(
             name=demo.name, kind=demo.kind, org_number=demo.org_number, authority=(
                 demo.org_number if demo.kind is OrgKind.PRIVATE_HOME_CARE else CITY)))
+        organizations[demo.name] = org.id
         first_unit = None
         it_contact = Actor(kind="user", organization_id=org.id,
                            roles=frozenset({Role.IT_CONTACT}))
@@ -124,14 +132,24 @@ async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
             credentials.append((username, ", ".join(r.value for r in roles), demo.name,
                                 created.totp_secret))
 
-    today = hub.clock.now().date()
-    for personnummer, name, protected, engagements in PERSONS:
+    today = local_date(hub.clock.now())
+    for personnummer, name, protected, engagements, consent in PERSONS:
         person_id = await hub.persons.register(CLI_OPERATOR, NewPerson(
             personnummer=personnummer, name=name, protected_identity=protected))
         for unit_name, service in engagements:
             await hub.persons.add_engagement(CLI_OPERATOR, NewEngagement(
                 person_id=person_id, unit_id=units[unit_name],
                 service_kind=service, starts_on=today - dt.timedelta(days=90)))
+        if consent is None:
+            continue
+        named = consent not in ("all", "withdrawn")
+        recorded = await hub.consents.record(CLI_OPERATOR, NewConsent(
+            person_id=person_id, method="written" if consent == "all" else "oral",
+            scope="named" if named else "all_involved",
+            organization_ids=(organizations[consent],) if named else (),
+            valid_from=today - dt.timedelta(days=60)))
+        if consent == "withdrawn":
+            await hub.consents.withdraw(CLI_OPERATOR, recorded.id)
 
     path = hub.settings.data_dir / "demo-accounts.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -217,6 +217,10 @@ class AuditLog:
         """Append `event` in a transaction of its own."""
         return await self._db.run_write(lambda conn: self.append_sync(conn, event))
 
+    async def append_many(self, events: Sequence[AuditEvent]) -> range:
+        """Append `events` in a transaction of their own."""
+        return await self._db.run_write(lambda conn: self.append_many_sync(conn, events))
+
     def _sign_sync(self, conn: Connection, frontier: keys.Frontier, at_us: int) -> None:
         root = frontier.root()
         note = keys.sign_checkpoint(keys.Checkpoint(self.origin, frontier.size, root),

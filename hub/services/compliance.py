@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from hub.clock import Clock
+from hub.clock import Clock, local_date
 from hub.db.engine import Database
 from hub.db.models import (
     AuditEntry,
@@ -282,7 +282,7 @@ class ComplianceService:
         if query.personnummer is None:
             return query.person_id
         try:
-            canonical = normalize_personnummer(query.personnummer, self._clock.now().date())
+            canonical = normalize_personnummer(query.personnummer, local_date(self._clock.now()))
         except InvalidIdentityNumber as err:
             raise ValidationFailed(errors={"personnummer": str(err)}) from None
         index = self._persons.index_of(canonical)
@@ -341,18 +341,26 @@ class ComplianceService:
                 | col(EmergencyOverride.message_id).in_(
                     select(col(MessageRecipient.message_id)).where(
                         col(MessageRecipient.organization_id) == scope)))
-        await self._audit.append(event_of(actor, Action.AUDIT_SEARCH,
-                                          detail={"queue": "overrides"}))
         async with self._db.read() as s:
             rows = list((await s.scalars(statement)).all())
-            return await self._override_views_txn(s, rows)
+            views = await self._override_views_txn(s, rows)
+        # The queue shows the senders' reasons: one entry per person they concern, so
+        # the persons' access reports show the reading.
+        await self._audit.append_many([
+            event_of(actor, Action.AUDIT_SEARCH, person_id=person_id,
+                     detail={"queue": "overrides"})
+            for person_id in dict.fromkeys(v.person_id for v in views)] or [
+            event_of(actor, Action.AUDIT_SEARCH, detail={"queue": "overrides"})])
+        return views
 
     async def review_override(self, actor: Actor, override_id: uuid.UUID,
                               comment: str) -> OverrideView:
-        """Mark an override reviewed, with the officer's comment. Audited.
+        """Mark an override reviewed, with the officer's comment. Audited. City-wide
+        officers and the sending organization's officers review; a recipient
+        organization's officers see the override but do not close it.
 
         Raises:
-            NotFound: unknown, or outside the officer's scope.
+            NotFound: unknown, or not the officer's to review.
             ValidationFailed: empty or over-long comment. Conflict: already reviewed.
         """
         comment = comment.strip()
@@ -360,25 +368,23 @@ class ComplianceService:
             raise ValidationFailed(errors={"comment": f"1-{MAX_REVIEW_COMMENT} characters"})
         scope = await self.scope(actor)
         async with self._db.transaction() as s:
-            row = await s.get(EmergencyOverride, override_id)
-            if row is None:
+            # Locked: of two concurrent reviews one is recorded, the other gets 409.
+            row = await s.get(EmergencyOverride, override_id, with_for_update=True)
+            if row is None or (scope is not None and scope != row.sender_organization_id):
                 raise NotFound()
             recipients = set((await s.scalars(select(col(MessageRecipient.organization_id)).where(
                 col(MessageRecipient.message_id) == row.message_id))).all())
-            if scope is not None and scope != row.sender_organization_id \
-                    and scope not in recipients:
-                raise NotFound()
             if row.reviewed_at is not None:
                 raise Conflict("this override is already reviewed")
             row.reviewed_at = self._clock.now()
             row.reviewed_by = actor.user_id
             row.review_comment_enc = await self._keys.seal_field_txn(
                 s, HUB_OWNER, comment, override_comment_context(row.id))
+            view = (await self._override_views_txn(s, [row]))[0]
             await self._audit.append_txn(s, event_of(
                 actor, Action.OVERRIDE_REVIEW, person_id=row.person_id,
                 targets={"override": row.id, "message": row.message_id},
                 organizations=[row.sender_organization_id, *recipients]))
-            view = (await self._override_views_txn(s, [row]))[0]
         log.info("override_reviewed", override_id=str(override_id))
         return view
 

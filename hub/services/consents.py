@@ -128,11 +128,12 @@ class ConsentService:
             await s.flush()
             s.add_all(ConsentOrganization(consent_id=row.id, organization_id=org)
                       for org in named)
+            await s.flush()
+            view = (await self._views_txn(s, [row]))[0]
             await self._audit.append_txn(s, event_of(
                 actor, Action.CONSENT_RECORD, person_id=new.person_id,
                 targets={"consent": row.id}, organizations=named,
                 detail={"method": new.method, "scope": new.scope}))
-            view = (await self._views_txn(s, [row]))[0]
         log.info("consent_recorded", consent_id=str(row.id), person_id=str(new.person_id))
         return view
 
@@ -144,7 +145,8 @@ class ConsentService:
             Forbidden: as for `record`. Conflict: already withdrawn.
         """
         async with self._db.transaction() as s:
-            row = await s.get(Consent, consent_id)
+            # Locked: of two concurrent withdrawals one records it, the other gets 409.
+            row = await s.get(Consent, consent_id, with_for_update=True)
             if row is None:
                 raise NotFound()
             await self._require_recorder_txn(s, actor, row.person_id)
@@ -152,10 +154,10 @@ class ConsentService:
                 raise Conflict("this consent is already withdrawn")
             row.withdrawn_at = self._clock.now()
             row.withdrawn_by = actor.user_id
+            view = (await self._views_txn(s, [row]))[0]
             await self._audit.append_txn(s, event_of(
                 actor, Action.CONSENT_WITHDRAW, person_id=row.person_id,
                 targets={"consent": row.id}))
-            view = (await self._views_txn(s, [row]))[0]
         log.info("consent_withdrawn", consent_id=str(consent_id))
         return view
 
@@ -172,9 +174,10 @@ class ConsentService:
             rows = list((await s.scalars(select(Consent).where(
                 col(Consent.person_id) == person_id)
                 .order_by(col(Consent.recorded_at).desc(), col(Consent.id)))).all())
+            views = await self._views_txn(s, rows)
             await self._audit.append_txn(s, event_of(
                 actor, Action.CONSENT_LIST, person_id=person_id))
-            return await self._views_txn(s, rows)
+        return views
 
     async def _require_recorder_txn(self, s: AsyncSession, actor: Actor,
                                     person_id: uuid.UUID) -> None:

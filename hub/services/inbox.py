@@ -278,9 +278,9 @@ class InboxService:
                     events = await self._receipt_txn(s, message, actor, "read", now)
                 delivery.marked_unread = False
             # A protected identity is shown only to users whose organization has an
-            # engagement with the person (or case workers), and that is audited as such.
-            reveal = message.person_id is not None and await self._persons.may_see_txn(
-                s, actor, message.person_id)
+            # engagement with the person today, and that is audited as such.
+            reveal = message.person_id is not None and await self._persons.engaged_txn(
+                s, _org(actor), message.person_id)
             summary = (await self._summaries_txn(s, actor, [
                 (message, delivery.seq if delivery else None,
                  True if delivery else None,

@@ -168,7 +168,7 @@ class MessageService:
         if draft.personnummer is not None:
             try:
                 person_index = self._persons.index_of(
-                    normalize_personnummer(draft.personnummer, now.date()))
+                    normalize_personnummer(draft.personnummer, local_date(now)))
             except InvalidIdentityNumber as err:
                 raise ValidationFailed(errors={"personnummer": str(err)}) from None
 
@@ -275,7 +275,10 @@ class MessageService:
                 return None
             count = len((await s.scalars(select(Delivery.seq).where(
                 col(Delivery.message_id) == row.id))).all())
-        return SentMessage(row.id, row.thread_id, row.created_at, count, duplicate=True)
+            rules = await s.scalar(select(EmergencyOverride.rules).where(
+                col(EmergencyOverride.message_id) == row.id))
+        return SentMessage(row.id, row.thread_id, row.created_at, count, duplicate=True,
+                           overridden_rules=tuple(rules.split(",")) if rules else ())
 
     # -- the transaction (synchronous Core: see Database.run_write) ------------------------
 
@@ -329,7 +332,8 @@ class MessageService:
             assert person_id is not None and draft.emergency_reason is not None
             overridden = tuple(sorted({r.rule.value for r in decision.overridden}))
             audit.append(self._override_sync(
-                conn, actor, message_id, person_id, decision, draft.emergency_reason, now))
+                conn, actor, message_id, person_id, groups, decision, draft.emergency_reason,
+                now))
         self._audit.append_many_sync(conn, audit)
         # One payload per group, shared by that group's events (ids only).
         payloads: dict[uuid.UUID, dict[str, str | int | None]] = {}
@@ -429,8 +433,8 @@ class MessageService:
         return decision
 
     def _override_sync(self, conn: Connection, actor: Actor, message_id: uuid.UUID,
-                       person_id: uuid.UUID, decision: policy.Decision, reason: str,
-                       now: dt.datetime) -> AuditEvent:
+                       person_id: uuid.UUID, groups: list[_Group], decision: policy.Decision,
+                       reason: str, now: dt.datetime) -> AuditEvent:
         """Store the override for review (its reason sealed) and return its audit entry."""
         assert actor.user_id is not None and actor.organization_id is not None
         override_id = uuid.uuid4()
@@ -442,10 +446,12 @@ class MessageService:
             "reason_enc": self._keys.seal_field_sync(
                 conn, HUB_OWNER, reason.strip(), override_reason_context(override_id))}])
         log.warning("emergency_override", message_id=str(message_id), rules=rules)
+        overridden_groups = {r.group_id for r in decision.overridden}
         return event_of(
             actor, Action.EMERGENCY_OVERRIDE, person_id=person_id,
             targets={"message": message_id, "override": override_id,
-                     "groups": ids(sorted({r.group_id for r in decision.overridden}))},
+                     "groups": ids(sorted(overridden_groups))},
+            organizations=[g.organization_id for g in groups if g.id in overridden_groups],
             detail={"rules": ",".join(rules)})
 
     def _check_groups_reach_someone_sync(self, conn: Connection, groups: list[_Group],

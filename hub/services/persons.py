@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
-from sqlalchemy import exists, tuple_
+from sqlalchemy import exists
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -34,6 +34,7 @@ from hub.services.audit import AuditLog, event_of
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, personnummer_context
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 MAX_IMPORT_ROWS = 10_000
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -232,9 +233,12 @@ class PersonService:
             raise ValidationFailed(errors=errors)
         async with self._db.transaction() as s:
             unit = await s.get(Unit, new.unit_id)
-            if unit is None or await s.get(Person, new.person_id) is None \
-                    or not _may_manage(actor, unit):
+            person = await s.get(Person, new.person_id)
+            if unit is None or person is None or not _may_manage(actor, unit):
                 raise NotFound()
+            if person.protected_identity and not (
+                    actor.kind == "cli" or actor.has(Role.CASE_WORKER)):
+                raise NotFound()  # protected identities: case workers only
             row = self._engagement(actor, new, unit)
             s.add(row)
             await self._audit.append_txn(s, _engagement_created(actor, row, unit))
@@ -252,7 +256,8 @@ class PersonService:
         """
         last_day = ends_on or self.today()
         async with self._db.transaction() as s:
-            row = await s.get(Engagement, engagement_id)
+            # Locked: two concurrent endings must not both pass the checks below.
+            row = await s.get(Engagement, engagement_id, with_for_update=True)
             unit = await s.get(Unit, row.unit_id) if row is not None else None
             if row is None or unit is None or not _may_manage(actor, unit):
                 raise NotFound()
@@ -264,13 +269,13 @@ class PersonService:
             row.ends_on = last_day
             row.ended_by = actor.user_id
             row.ended_at = self._clock.now()
+            org_name = await s.scalar(select(Organization.name).where(
+                col(Organization.id) == unit.organization_id))
+            view = self._view(row, unit, str(org_name))
             await self._audit.append_txn(s, event_of(
                 actor, Action.ENGAGEMENT_END, person_id=row.person_id,
                 targets={"engagement": row.id, "unit": unit.id},
                 organizations=[unit.organization_id]))
-            org_name = await s.scalar(select(Organization.name).where(
-                col(Organization.id) == unit.organization_id))
-            view = self._view(row, unit, str(org_name))
         log.info("engagement_ended", engagement_id=str(engagement_id))
         return view
 
@@ -314,51 +319,70 @@ class PersonService:
         async with self._db.transaction() as s:
             await self._resolve_import_txn(s, actor, parsed)
             refused = [r for r in parsed if r.errors]
-            if refused:
-                raise ValidationFailed(
-                    "no engagement was imported: correct the rows listed and send the "
-                    "whole file again", errors={"rows": f"{len(refused)} refused"},
-                    imported=0, rows=[{"line": r.line, "errors": r.errors} for r in refused])
-            if dry_run:
-                return ImportReport(0, True, [ImportRow(r.line) for r in parsed])
-            created = []
-            events: list[AuditEvent] = []
-            for r in parsed:
-                assert r.unit is not None and r.person_id is not None and r.starts_on
-                row = self._engagement(actor, NewEngagement(
-                    r.person_id, r.unit.id, r.service_kind, r.starts_on, r.ends_on), r.unit)
-                s.add(row)
-                created.append(ImportRow(r.line, engagement_id=row.id))
-                events.append(_engagement_created(actor, row, r.unit))
-            await self._audit.append_many_txn(s, events)
-            report = ImportReport(len(created), False, created)
+            if not refused and not dry_run:
+                report = await self._import_txn(s, actor, parsed)
+        if refused or dry_run:
+            # The answer tells whether each personnummer is registered: audited as
+            # lookups, in a transaction of their own since nothing else is stored.
+            await self._audit.append_many(_import_lookups(actor, parsed))
+        if refused:
+            raise ValidationFailed(
+                "no engagement was imported: correct the rows listed and send the "
+                "whole file again", errors={"rows": f"{len(refused)} refused"},
+                imported=0, rows=[{"line": r.line, "errors": r.errors} for r in refused])
+        if dry_run:
+            return ImportReport(0, True, [ImportRow(r.line) for r in parsed])
         log.info("engagements_imported", count=report.imported)
         return report
 
+    async def _import_txn(self, s: AsyncSession, actor: Actor,
+                          parsed: list[_ImportLine]) -> ImportReport:
+        """Store every parsed row (all checked) with its audit entry."""
+        created = []
+        events: list[AuditEvent] = []
+        for r in parsed:
+            assert r.unit is not None and r.person_id is not None and r.starts_on
+            row = self._engagement(actor, NewEngagement(
+                r.person_id, r.unit.id, r.service_kind, r.starts_on, r.ends_on), r.unit)
+            s.add(row)
+            created.append(ImportRow(r.line, engagement_id=row.id))
+            events.append(_engagement_created(actor, row, r.unit))
+        await self._audit.append_many_txn(s, events)
+        return ImportReport(len(created), False, created)
+
     async def _resolve_import_txn(self, s: AsyncSession, actor: Actor,
                                   parsed: list[_ImportLine]) -> None:
-        """Fill in person and unit of each parsed row, or the reason it is refused."""
-        indexes = {r.index for r in parsed if r.index}
-        persons: dict[str, uuid.UUID] = {}
-        if indexes:
-            result = await s.execute(select(Person.personnummer_index, Person.id).where(
-                col(Person.personnummer_index).in_(indexes)))
-            persons = {index: person_id for index, person_id in result.all()}
-        unit_ids = {r.unit_id for r in parsed if r.unit_id}
-        by_id = {u.id: u for u in (await s.scalars(select(Unit).where(
-            col(Unit.id).in_(unit_ids)))).all()} if unit_ids else {}
-        names = {r.unit_name for r in parsed if r.unit_name}
-        by_name = {(org, unit.name): unit for unit, org in (await s.execute(
-            select(Unit, Organization.name)
-            .join(Organization, col(Organization.id) == Unit.organization_id)
-            .where(tuple_(col(Organization.name), col(Unit.name)).in_(names)))).all()
-        } if names else {}
+        """Fill in person and unit of each parsed row, or the reason it is refused.
+
+        Queries go in chunks (a file may hold thousands of rows) and match in Python."""
+        persons: dict[str, tuple[uuid.UUID, bool]] = {}
+        for chunk in _chunks({r.index for r in parsed if r.index}):
+            result = await s.execute(select(
+                Person.personnummer_index, Person.id, Person.protected_identity).where(
+                col(Person.personnummer_index).in_(chunk)))
+            persons.update({index: (pid, protected) for index, pid, protected in result.all()})
+        by_id: dict[uuid.UUID, Unit] = {}
+        for id_chunk in _chunks({r.unit_id for r in parsed if r.unit_id}):
+            by_id.update({u.id: u for u in (await s.scalars(select(Unit).where(
+                col(Unit.id).in_(id_chunk)))).all()})
+        by_name: dict[tuple[str, str], Unit] = {}
+        for name_chunk in _chunks({r.unit_name[1] for r in parsed if r.unit_name}):
+            by_name.update({(org, unit.name): unit for unit, org in (await s.execute(
+                select(Unit, Organization.name)
+                .join(Organization, col(Organization.id) == Unit.organization_id)
+                .where(col(Unit.name).in_(name_chunk)))).all()})
+        case_worker = actor.kind == "cli" or actor.has(Role.CASE_WORKER)
         seen: dict[tuple[object, ...], int] = {}
         for r in parsed:
             if r.index:
-                r.person_id = persons.get(r.index)
-                if r.person_id is None:
+                found = persons.get(r.index)
+                # A protected identity's engagements are recorded by case workers only;
+                # to anyone else it is as if the person were not registered.
+                if found is not None and (case_worker or not found[1]):
+                    r.person_id = found[0]
+                else:
                     r.errors["personnummer"] = "no registered person with this personnummer"
+                r.person_seen = found[0] if found else None
             unit = by_id.get(r.unit_id) if r.unit_id else by_name.get(r.unit_name) \
                 if r.unit_name else None
             if (r.unit_id or r.unit_name) and (unit is None or unit.archived_at is not None
@@ -372,17 +396,15 @@ class PersonService:
                     r.errors["row"] = f"the same engagement as line {seen[key]}"
                 else:
                     seen[key] = r.line
-        keys_ = [(r.person_id, r.unit.id, r.service_kind, r.starts_on) for r in parsed
-                 if not r.errors and r.person_id and r.unit]
-        if keys_:
-            existing = set((await s.execute(select(
+        existing: set[tuple[object, ...]] = set()
+        for person_chunk in _chunks({r.person_id for r in parsed if r.person_id}):
+            existing.update(tuple(row) for row in (await s.execute(select(
                 col(Engagement.person_id), col(Engagement.unit_id),
-                col(Engagement.service_kind), col(Engagement.starts_on)).where(tuple_(
-                    col(Engagement.person_id), col(Engagement.unit_id),
-                    col(Engagement.service_kind), col(Engagement.starts_on)).in_(keys_)))).all())
-            for r in parsed:
-                if r.unit and (r.person_id, r.unit.id, r.service_kind, r.starts_on) in existing:
-                    r.errors["row"] = "this engagement is already registered"
+                col(Engagement.service_kind), col(Engagement.starts_on)).where(
+                col(Engagement.person_id).in_(person_chunk)))).all())
+        for r in parsed:
+            if r.unit and (r.person_id, r.unit.id, r.service_kind, r.starts_on) in existing:
+                r.errors["row"] = "this engagement is already registered"
 
     def _engagement(self, actor: Actor, new: NewEngagement, unit: Unit) -> Engagement:
         return Engagement(person_id=new.person_id, unit_id=unit.id,
@@ -423,6 +445,24 @@ class PersonService:
         return bool(engaged)
 
 
+QUERY_CHUNK = 500
+
+
+def _chunks(values: set[T]) -> list[list[T]]:
+    """`values` in lists of at most QUERY_CHUNK, for IN (...) lists of any length."""
+    ordered = list(values)
+    return [ordered[i:i + QUERY_CHUNK] for i in range(0, len(ordered), QUERY_CHUNK)]
+
+
+def _import_lookups(actor: Actor, parsed: list[_ImportLine]) -> list[AuditEvent]:
+    """What a checked (dry-run or refused) import told the actor: per valid
+    personnummer, whether it names a registered person (a lookup)."""
+    return [event_of(actor, Action.PERSON_LOOKUP,
+                     outcome=Outcome.SUCCESS if r.person_id else Outcome.REFUSED,
+                     person_id=r.person_seen, detail={"via": "engagement_import"})
+            for r in parsed if r.index]
+
+
 def _may_manage(actor: Actor, unit: Unit) -> bool:
     """Case workers record engagements for any unit; IT contacts for their own."""
     return actor.kind == "cli" or actor.has(Role.CASE_WORKER) or (
@@ -446,6 +486,8 @@ class _ImportLine:
     ends_on: dt.date | None = None
     errors: dict[str, str] = field(default_factory=dict)
     person_id: uuid.UUID | None = None
+    # The registered person the personnummer names, even if the row may not use them.
+    person_seen: uuid.UUID | None = None
     unit: Unit | None = None
 
 
@@ -464,23 +506,28 @@ def _parse_import(data: bytes, today: dt.date,
         raise ValidationFailed(errors={"file": "empty: a header row and one row per "
                                        "engagement are needed"})
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader)]
-    positions: dict[str, int] = {}
-    for name, aliases in IMPORT_COLUMNS.items():
-        found = [i for i, h in enumerate(header) if h in aliases]
-        if found:
-            positions[name] = found[0]
-    missing = [n for n in IMPORT_COLUMNS if n not in positions and n != "ends_on"]
-    if missing:
-        raise ValidationFailed(errors={"file": "the header row lacks " + ", ".join(missing)})
-    parsed: list[_ImportLine] = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        if len(parsed) >= MAX_IMPORT_ROWS:
-            raise ValidationFailed(errors={"file": f"at most {MAX_IMPORT_ROWS} rows"})
-        parsed.append(_parse_row(reader.line_num, values, positions, today, index_of))
+    try:
+        # One record per line (any line ending): no field in this file spans lines.
+        reader = csv.reader(lines, delimiter=delimiter)
+        header = [h.strip().lower() for h in next(reader)]
+        positions: dict[str, int] = {}
+        for name, aliases in IMPORT_COLUMNS.items():
+            found = [i for i, h in enumerate(header) if h in aliases]
+            if found:
+                positions[name] = found[0]
+        missing = [n for n in IMPORT_COLUMNS if n not in positions and n != "ends_on"]
+        if missing:
+            raise ValidationFailed(errors={
+                "file": "the header row lacks " + ", ".join(missing)})
+        parsed: list[_ImportLine] = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(parsed) >= MAX_IMPORT_ROWS:
+                raise ValidationFailed(errors={"file": f"at most {MAX_IMPORT_ROWS} rows"})
+            parsed.append(_parse_row(reader.line_num, values, positions, today, index_of))
+    except csv.Error:
+        raise ValidationFailed(errors={"file": "not readable as CSV"}) from None
     if not parsed:
         raise ValidationFailed(errors={"file": "no rows after the header"})
     return parsed

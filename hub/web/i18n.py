@@ -58,6 +58,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "reload": "Visa",
         "send_failed": "Meddelandet skickades inte.",
         "refused": "Meddelandet får inte skickas:",
+        "emergency": "Nödåtkomst",
+        "emergency_help": "Bara när det inte kan vänta: meddelandet skickas trots att "
+                          "insats eller samtycke saknas. Skriv varför (minst 20 tecken). "
+                          "Det loggas och granskas i efterhand.",
+        "emergency_reason": "Skäl till nödåtkomst",
+        "emergency_offer": "Är det akut? Du kan skicka med nödåtkomst, se nedan.",
+        "sent_emergency": "Skickat med nödåtkomst. Det granskas i efterhand.",
         "unread_in_groups": "Olästa per kontaktgrupp",
         "sent_ok": "Meddelandet är skickat.",
         "deadline": "Svara senast",
@@ -123,6 +130,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "reload": "Show",
         "send_failed": "The message was not sent.",
         "refused": "The message may not be sent:",
+        "emergency": "Emergency override",
+        "emergency_help": "Only when it cannot wait: the message goes although an "
+                          "engagement or consent is missing. Say why (at least 20 "
+                          "characters). It is logged and reviewed afterwards.",
+        "emergency_reason": "Reason for the emergency override",
+        "emergency_offer": "Is it urgent? You can send with an emergency override, see below.",
+        "sent_emergency": "Sent with an emergency override. It will be reviewed.",
         "unread_in_groups": "Unread per contact group",
         "sent_ok": "The message has been sent.",
         "deadline": "Reply by",

@@ -127,7 +127,7 @@ async def message_page(request: web.Request) -> web.StreamResponse:
     thread = await hub.inbox.thread(actor, detail.summary.thread_id)
     return aiohttp_jinja2.render_template("message.html", request, _ctx(
         request, m=detail.summary, detail=detail, receipts=receipts, page="message",
-        live_from=live_from,
+        live_from=live_from, emergency_sent=request.query.get("skickat") == "nodatkomst",
         thread=thread if len(thread) > 1 else []))
 
 
@@ -200,11 +200,14 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         personnummer=str(form["personnummer"]).strip() or None
         if form.get("personnummer") else None,
         reply_to=reply_to, requires_ack=bool(form.get("requires_ack")),
-        idempotency_key=str(form.get("idempotency_key", ""))[:200] or None)
+        idempotency_key=str(form.get("idempotency_key", ""))[:200] or None,
+        emergency_reason=str(form.get("emergency_reason", "")).strip() or None)
+    refused = False
     try:
         sent = await hub_of(request).messages.send(actor, draft)
     except PolicyRefused as err:
         lang = preferred_language(request)
+        refused = True
         errors = [texts["refused"]] + [r["reason_en" if lang == "en" else "reason_sv"]
                                        for r in err.extra.get("refusals", [])]
     except ValidationFailed as err:
@@ -214,9 +217,12 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         errors = [texts["send_failed"], err.detail or ""]
     if errors:
         context = await _compose_context(request, form=dict(form), errors=errors,
+                                         refused=refused,
                                          selected={str(g) for g in group_ids})
         return aiohttp_jinja2.render_template("compose.html", request, context, status=422)
-    raise web.HTTPSeeOther(f"/meddelanden/{sent.id}")
+    # Only a flag travels in the URL, never the reason.
+    notice = "?skickat=nodatkomst" if sent.overridden_rules else ""
+    raise web.HTTPSeeOther(f"/meddelanden/{sent.id}{notice}")
 
 
 def add_inbox_routes(app: web.Application) -> None:

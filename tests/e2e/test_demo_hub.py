@@ -74,6 +74,37 @@ def test_hubctl_signs_in_shows_the_account_and_signs_out(
     assert "unauthenticated" in after.stderr
 
 
+def test_hubctl_imports_engagements_all_or_nothing(running_hub: RunningHub, tmp_path) -> None:
+    account = running_hub.account("bistand.handlaggare")
+    env = {**running_hub.env, "HUBCTL_CONFIG_DIR": str(tmp_path / "hubctl"),
+           "COLUMNS": "200"}
+
+    def hubctl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "clients.hubctl", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    assert hubctl("login", "--url", running_hub.url, "--ca", str(running_hub.ca),
+                  "--username", account.username, "--password", running_hub.password,
+                  "--totp", pyotp.TOTP(account.totp_secret).now()).returncode == 0
+    header = "personnummer;enhet;insats;från;till\n"
+    good = "19451103-9846;Hemtjänst natt Göteborg / Hemtjänst natt Nordost;night_care;2026-11-01;\n"
+    bad_file, good_file = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad_file.write_text(header + good + "19451103-9846;Ingen / Sådan;night_care;2026-11-01;\n")
+    good_file.write_text(header + good)
+
+    refused = hubctl("import-engagements", str(bad_file))
+    assert refused.returncode == 1
+    assert "nothing was imported" in refused.stderr
+    assert "no such unit that you may manage" in refused.stderr
+    assert "19451103" not in refused.stderr
+    checked = hubctl("import-engagements", "--dry-run", str(good_file))
+    assert checked.returncode == 0, checked.stderr
+    assert "All 1 rows can be imported" in checked.stdout
+    imported = hubctl("import-engagements", str(good_file))
+    assert imported.returncode == 0, imported.stderr
+    assert "Imported 1 engagements." in imported.stdout
+
+
 def _spellings(personnummer: str) -> list[str]:
     digits = personnummer.replace("-", "")
     return [digits, personnummer, f"{digits[2:8]}-{digits[8:]}", digits[2:]]
@@ -108,7 +139,7 @@ def test_demo_seed_leaves_no_personnummer_or_name_in_the_database_or_logs(
         stored += _pg_dump_text(running_hub.schema).encode()
     logs = b"".join(p.read_bytes() for p in running_hub.log_files)
     assert b"person_registered" in logs  # the seed did log, just not the identities
-    for personnummer, name, _protected, _engagements in PERSONS:
+    for personnummer, name, _protected, _engagements, _consent in PERSONS:
         for needle in [*_spellings(personnummer), name, name.split()[1]]:
             encoded = needle.encode()
             assert encoded not in stored, f"{needle!r} stored in plain text"

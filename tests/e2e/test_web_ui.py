@@ -77,3 +77,32 @@ def test_a_message_sent_in_the_browser_is_read_and_acknowledged_with_a_live_rece
             assert sender.locator("li.message.unread", has_text="Sv: Fallrisk i natt").count() == 1
         finally:
             sender_context.close()
+
+
+def test_a_refused_message_can_go_by_emergency_override_with_a_written_reason(
+        running_hub: RunningHub) -> None:
+    """The alarm centre has no engagement with Gösta (demo data), so Trygg Hemtjänst may
+    not tell it; at night, with a reason, the message still goes and is flagged for
+    review."""
+    with browser() as chromium:
+        context = chromium.new_context(ignore_https_errors=True)
+        try:
+            page = sign_in(context, running_hub, "trygghem.lina")
+            page.get_by_role("link", name="Nytt meddelande").click()
+            page.get_by_label("Larmcentralen").check()
+            page.get_by_label("Ämne", exact=True).fill("Larmet tjuter")
+            page.get_by_label("Personnummer (om meddelandet gäller en person)").fill(
+                "19451103-9846")
+            page.get_by_role("button", name="Skicka").click()
+            page.get_by_text("Meddelandet får inte skickas:").wait_for()
+            assert page.get_by_text("Mottagarens organisation har ingen pågående insats")\
+                .is_visible()
+            assert page.get_by_label("Skäl till nödåtkomst").is_visible()  # offered, open
+            page.get_by_label("Skäl till nödåtkomst").fill(
+                "Grannen ringde: larmet tjuter och ingen öppnar hos honom")
+            page.get_by_role("button", name="Skicka").click()
+            page.wait_for_url("**/meddelanden/**")
+            assert page.get_by_text("Skickat med nödåtkomst").is_visible()
+            assert "tjuter" not in page.url and "19451103" not in page.url
+        finally:
+            context.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from hub.db.models import AuditEntry
+from hub.db.models import AuditEntry, Engagement
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
 from hub.services.keystore import org_owner, rotate_owner
@@ -219,6 +219,76 @@ async def test_person_lookup_registration_and_engagements_are_audited(client, hu
     entry = await log.one()
     assert (entry.action, entry.outcome, entry.person_id) == (
         "person.lookup", "refused", person_id)
+
+
+async def test_consent_engagement_end_override_and_its_review_are_audited(client, hub):
+    w = await _world(hub)
+    alarm = await make_org(hub, OrgKind.ALARM_SERVICE, name="Larm")
+    alarm_unit = await make_unit(hub, alarm)
+    await make_user(hub, alarm, Role.STAFF, unit=alarm_unit)
+    alarm_group = await make_group(hub, alarm, alarm_unit, unit=alarm_unit)
+    officer = await make_user(hub, await make_org(hub, OrgKind.OPERATIONS), Role.COMPLIANCE)
+    token = bearer(await login(client, hub, w["sender"]))
+    person = str(w["person"])
+    log = Recorder(hub)
+    await log.start()
+
+    consent = await client.post(f"/api/v1/persons/{person}/consents", headers=token, json={
+        "method": "written", "scope": "named", "organization_ids": [str(alarm.id)]})
+    assert consent.status == 201
+    consent_id = (await consent.json())["id"]
+    entry = await log.one()
+    assert (entry.action, entry.person_id, entry.actor_user_id) == (
+        "consent.record", w["person"], w["sender"].id)
+    assert _targets(entry) == {"consent": uuid.UUID(consent_id).hex}
+    assert entry.organizations == ",".join(sorted([alarm.id.hex, w["day_org"].id.hex]))
+
+    assert (await client.post(f"/api/v1/consents/{consent_id}/withdraw",
+                              headers=token)).status == 200
+    entry = await log.one()
+    assert (entry.action, entry.person_id) == ("consent.withdraw", w["person"])
+
+    assert (await client.get(f"/api/v1/persons/{person}/consents", headers=token)).status \
+        == 200
+    assert (await log.one()).action == "consent.list"
+
+    sent = await client.post("/api/v1/messages", headers=token, json={
+        "group_ids": [str(alarm_group)], "subject": "Larm", "person_id": person,
+        "emergency_reason": "Larmet går och ingen svarar i telefon"})
+    assert sent.status == 201
+    message_id = uuid.UUID((await sent.json())["id"])
+    send, override = await _new_entries(hub, log.mark)
+    log.mark += 2
+    assert (send.action, override.action) == ("message.send", "message.emergency_override")
+    assert override.person_id == w["person"]
+    assert _targets(override)["message"] == message_id.hex
+    assert json.loads(override.detail) == {"rules": "care_relationship"}
+
+    officer_token = bearer(await login(client, hub, officer))
+    await log.start()
+    [item] = await (await client.get("/api/v1/audit/review/overrides",
+                                     headers=officer_token)).json()
+    entry = await log.one()  # reading the queue opens the reasons
+    assert (entry.action, json.loads(entry.detail)) == ("audit.search", {"queue": "overrides"})
+    assert (await client.post(f"/api/v1/audit/review/overrides/{item['id']}",
+                              headers=officer_token, json={"comment": "Befogat"})).status \
+        == 200
+    entry = await log.one()
+    assert (entry.action, entry.person_id, entry.actor_user_id) == (
+        "override.review", w["person"], officer.id)
+    assert _targets(entry) == {"override": uuid.UUID(item["id"]).hex,
+                               "message": message_id.hex}
+
+    async with hub.db.read() as s:
+        engagement_id = await s.scalar(select(Engagement.id).where(
+            Engagement.person_id == w["person"], Engagement.unit_id == w["day_unit"].id))
+    it_token = bearer(await login(client, hub, w["it"]))
+    await log.start()
+    assert (await client.post(f"/api/v1/engagements/{engagement_id}/end", headers=it_token,
+                              json={})).status == 200
+    entry = await log.one()
+    assert (entry.action, entry.person_id) == ("engagement.end", w["person"])
+    assert _targets(entry)["engagement"] == engagement_id.hex
 
 
 async def test_administration_groups_tokens_and_key_rotation_are_audited(client, hub):

@@ -10,6 +10,9 @@ from sqlalchemy import func, select
 from hub.clock import local_date
 from hub.db.models import AuditEntry, Consent, Message
 from hub.domain.roles import OrgKind, Role
+from hub.services.actor import CLI_OPERATOR
+from hub.services.consents import NewConsent
+from hub.services.persons import NewEngagement
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
 
@@ -171,3 +174,35 @@ async def test_bad_consent_input_is_422_and_stores_nothing(client, hub):
         assert response.content_type == "application/problem+json"
     async with hub.db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Consent)) == 0
+
+
+async def test_engagement_and_consent_days_are_swedish_days_across_utc_midnight(
+        client, hub, clock):
+    """At 00:30 in Gothenburg it is still yesterday in UTC: an engagement and a consent
+    starting today (Swedish) are in force, and one that ended yesterday is not."""
+    target = dt.datetime(2026, 11, 23, 23, 30, tzinfo=dt.UTC)  # 2026-11-24 00:30 in Sweden
+    clock.advance(seconds=(target - clock.now()).total_seconds())
+    today = dt.date(2026, 11, 24)
+    assert local_date(hub.clock.now()) == today
+    private = await make_org(hub, OrgKind.PRIVATE_HOME_CARE, authority="5591234561")
+    private_unit = await make_unit(hub, private)
+    sender = await make_user(hub, private, Role.STAFF, unit=private_unit)
+    night = await make_org(hub, OrgKind.NIGHT_SERVICE)
+    night_unit = await make_unit(hub, night)
+    await make_user(hub, night, Role.STAFF, unit=night_unit)
+    group = await make_group(hub, night, night_unit, unit=night_unit)
+    person_id = await make_person(hub)
+    for unit in (private_unit, night_unit):
+        await hub.persons.add_engagement(CLI_OPERATOR, NewEngagement(
+            person_id, unit.id, "home_care", today))
+    token = await login(client, hub, sender)
+    recorded = await client.post(f"{V1}/persons/{person_id}/consents", headers=bearer(token),
+                                 json={"method": "written", "scope": "all_involved"})
+    assert recorded.status == 201
+    assert (await recorded.json())["valid_from"] == "2026-11-24"
+    assert (await _send(client, token, group, person_id)).status == 201
+
+    ended = await hub.consents.record(CLI_OPERATOR, NewConsent(
+        person_id, "written", "all_involved", valid_from=dt.date(2026, 11, 1),
+        valid_to=dt.date(2026, 11, 23)))
+    assert not ended.in_force

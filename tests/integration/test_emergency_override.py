@@ -132,20 +132,44 @@ async def _engage(hub, person_id, org):
                                        local_date(hub.clock.now()) - dt.timedelta(days=2))
 
 
-async def test_an_organizations_officer_reviews_only_its_own_overrides(client, hub):
+async def test_the_senders_officer_reviews_and_the_recipients_officer_only_sees(client, hub):
     day, alarm, sender, _reader, group, person_id, _city = await _world(hub)
     await client.post(f"{V1}/messages", headers=bearer(await login(client, hub, sender)),
                       json=_body(group, person_id, REASON))
     other = await make_user(hub, await make_org(hub, OrgKind.RELIEF_ESCORT), Role.COMPLIANCE)
-    mine = await make_user(hub, alarm, Role.COMPLIANCE)  # the recipient's officer
+    recipients_officer = bearer(await login(client, hub, await make_user(
+        hub, alarm, Role.COMPLIANCE)))
+    senders_officer = bearer(await login(client, hub, await make_user(
+        hub, day, Role.COMPLIANCE)))
     other_token = bearer(await login(client, hub, other))
     assert await (await client.get(f"{V1}/audit/review/overrides",
                                    headers=other_token)).json() == []
-    [item] = await (await client.get(f"{V1}/audit/review/overrides", headers=bearer(
-        await login(client, hub, mine)))).json()
-    hidden = await client.post(f"{V1}/audit/review/overrides/{item['id']}",
-                               headers=other_token, json={"comment": "inte min"})
-    assert hidden.status == 404
+    [item] = await (await client.get(f"{V1}/audit/review/overrides",
+                                     headers=recipients_officer)).json()
+    for token in (other_token, recipients_officer):
+        refused = await client.post(f"{V1}/audit/review/overrides/{item['id']}",
+                                    headers=token, json={"comment": "inte min"})
+        assert refused.status == 404
+    reviewed = await client.post(f"{V1}/audit/review/overrides/{item['id']}",
+                                 headers=senders_officer, json={"comment": "Befogat"})
+    assert reviewed.status == 200
+    bad_cursor = await client.get(f"{V1}/audit/review/overrides?before=0001-01-01T00:00%2B01:00",
+                                  headers=senders_officer)
+    assert bad_cursor.status == 422
     staff = await client.get(f"{V1}/audit/review/overrides", headers=bearer(
         await login(client, hub, await make_user(hub, day, Role.STAFF))))
     assert staff.status == 403
+
+
+async def test_an_idempotent_retry_of_an_override_answers_like_the_first_send(client, hub):
+    _day, _alarm, sender, _reader, group, person_id, _officer = await _world(hub)
+    headers = {**bearer(await login(client, hub, sender)), "Idempotency-Key": "natt-0210"}
+    first = await client.post(f"{V1}/messages", headers=headers,
+                              json=_body(group, person_id, REASON))
+    retry = await client.post(f"{V1}/messages", headers=headers,
+                              json=_body(group, person_id, REASON))
+    assert first.status == retry.status == 201
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert (await retry.json())["overridden_rules"] == ["care_relationship"]
+    async with hub.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(EmergencyOverride)) == 1

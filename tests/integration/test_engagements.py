@@ -161,7 +161,9 @@ async def test_an_it_contact_imports_only_for_their_own_units(client, hub):
 
 async def test_a_broken_import_file_is_a_clear_422(client, hub):
     headers = await _case_worker(client, hub)
-    for text in ["", "namn,adress\nx,y\n", "personnummer,unit,service_kind,starts_on\n"]:
+    huge_field = "personnummer,unit,service_kind,starts_on\n" + "x" * 200_000 + ",a,b,c\n"
+    for text in ["", "namn,adress\nx,y\n", "personnummer,unit,service_kind,starts_on\n",
+                 huge_field]:
         response = await _import(client, headers, text)
         assert response.status == 422, text
         assert "file" in (await response.json())["errors"]
@@ -198,3 +200,48 @@ async def test_lookup_by_personnummer_is_for_engaged_organizations_and_case_work
         outcomes = (await s.scalars(select(AuditEntry.outcome).where(
             AuditEntry.action == "person.lookup").order_by(AuditEntry.seq))).all()
     assert outcomes == ["success", "refused", "refused", "success"]
+
+
+async def test_a_checked_import_is_audited_as_lookups_and_protected_persons_are_hidden(
+        client, hub):
+    org = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    unit = await make_unit(hub, org)
+    visible = await make_person(hub, personnummer(1))
+    protected = await make_person(hub, personnummer(2), protected=True)
+    it = bearer(await login(client, hub, await make_user(hub, org, Role.IT_CONTACT)))
+    text = ("personnummer,unit,service_kind,starts_on\r"  # old Mac line endings, too
+            f"{personnummer(1)},{unit.id},home_care,2026-01-01\r"
+            f"{personnummer(2)},{unit.id},home_care,2026-01-01\r"
+            f"{personnummer(3)},{unit.id},home_care,2026-01-01\r")
+    response = await _import(client, it, text)
+    assert response.status == 422
+    rows = {r["line"]: r["errors"] for r in (await response.json())["rows"]}
+    # An IT contact cannot tell a protected person from an unregistered one.
+    assert rows == {3: {"personnummer": "no registered person with this personnummer"},
+                    4: {"personnummer": "no registered person with this personnummer"}}
+    async with hub.db.read() as s:
+        lookups = (await s.execute(select(AuditEntry.person_id, AuditEntry.outcome).where(
+            AuditEntry.action == "person.lookup").order_by(AuditEntry.seq))).all()
+    assert [tuple(r) for r in lookups] == [(visible, "success"), (protected, "refused"),
+                                           (None, "refused")]
+    assert await _engagement_count(hub) == 0
+
+
+async def test_an_import_larger_than_one_query_chunk_is_checked_whole(client, hub,
+                                                                        monkeypatch):
+    import hub.services.persons as persons_module
+
+    monkeypatch.setattr(persons_module, "QUERY_CHUNK", 2)
+    org = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    units = [await make_unit(hub, org, f"Enhet {i}") for i in range(3)]
+    people = [await make_person(hub, personnummer(10 + i)) for i in range(5)]
+    headers = await _case_worker(client, hub)
+    lines = [f"{personnummer(10 + i)},{units[i % 3].id},home_care,2026-01-01"
+             for i in range(5)]
+    text = "personnummer,unit,service_kind,starts_on\n" + "\n".join(lines) + "\n"
+    assert (await _import(client, headers, text)).status == 201
+    again = await _import(client, headers, text)
+    assert len((await again.json())["rows"]) == 5  # every row found already registered
+    async with hub.db.read() as s:
+        stored = set((await s.scalars(select(Engagement.person_id))).all())
+    assert stored == set(people)

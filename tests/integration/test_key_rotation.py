@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 
 import keys
-from hub.db.models import MessageKey, Person, User
+from hub.db.models import EmergencyOverride, MessageKey, Person, User
 from hub.domain.roles import OrgKind, Role
 from hub.services.keystore import HUB_OWNER, org_owner, rotate_owner
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
@@ -58,3 +58,38 @@ async def test_rotation_keeps_messages_identities_and_sign_in_working(client, hu
             MessageKey.message_id == uuid.UUID(again["id"]),
             MessageKey.organization_id == night.id))
     assert new_row == 2
+
+
+async def test_rotating_the_hub_key_keeps_emergency_override_reasons_readable(client, hub):
+    day = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    day_unit = await make_unit(hub, day)
+    sender = await make_user(hub, day, Role.STAFF, unit=day_unit)
+    alarm = await make_org(hub, OrgKind.ALARM_SERVICE)
+    alarm_unit = await make_unit(hub, alarm)
+    await make_user(hub, alarm, Role.STAFF, unit=alarm_unit)
+    group = await make_group(hub, alarm, alarm_unit, unit=alarm_unit)
+    person_id = await make_person(hub, engaged_units=(day_unit,))
+    officer = await make_user(hub, await make_org(hub, OrgKind.OPERATIONS), Role.COMPLIANCE)
+    reason = "Larmet går och ingen svarar, akut läge"
+    sent = await client.post("/api/v1/messages", headers=bearer(
+        await login(client, hub, sender)), json={
+        "group_ids": [str(group)], "subject": "Larm", "person_id": str(person_id),
+        "emergency_reason": reason})
+    assert sent.status == 201
+    officer_token = bearer(await login(client, hub, officer))
+    [item] = await (await client.get("/api/v1/audit/review/overrides",
+                                     headers=officer_token)).json()
+    assert (await client.post(f"/api/v1/audit/review/overrides/{item['id']}",
+                              headers=officer_token, json={"comment": "Befogat"})).status == 200
+
+    _version, moved = await rotate_owner(hub.db, hub.keystore, HUB_OWNER, hub.audit)
+    assert moved == 2 + 3 + 2  # one person, three accounts, one reason and one comment
+    async with hub.db.read() as s:
+        override = await s.scalar(select(EmergencyOverride))
+    assert override is not None
+    assert keys.field_kek_version(override.reason_enc) == 2
+    assert override.review_comment_enc is not None
+    assert keys.field_kek_version(override.review_comment_enc) == 2
+    [done] = await (await client.get("/api/v1/audit/review/overrides?reviewed=true",
+                                     headers=officer_token)).json()
+    assert (done["reason"], done["review_comment"]) == (reason, "Befogat")

@@ -156,3 +156,28 @@ async def test_pseudonyms_differ_between_persons_and_are_not_the_personnummer(cl
     assert a == hub.persons.pseudonym(first)
     for value in (a, b):
         _clean(value, "a pseudonym")
+
+
+async def test_a_case_worker_without_an_engagement_sees_only_the_pseudonym(client, hub):
+    day = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    day_unit = await make_unit(hub, day)
+    sender = await make_user(hub, day, Role.STAFF, unit=day_unit)
+    case_org = await make_org(hub, OrgKind.CASE_MANAGEMENT)
+    case_unit = await make_unit(hub, case_org)
+    case_worker = await make_user(hub, case_org, Role.CASE_WORKER, unit=case_unit)
+    group = await make_group(hub, case_org, case_unit, unit=case_unit)
+    person_id = await make_person(hub, PNR, NAME, protected=True, engaged_units=(day_unit,))
+    sent = await client.post(f"{V1}/messages", headers=bearer(
+        await login(client, hub, sender)), json={
+        "group_ids": [str(group)], "subject": "Akut", "person_id": str(person_id),
+        "emergency_reason": REASON})
+    assert sent.status == 201
+    opened = await client.get(f"{V1}/messages/{(await sent.json())['id']}",
+                              headers=bearer(await login(client, hub, case_worker)))
+    assert opened.status == 200
+    _clean(await opened.text(), "a case worker's opening without an engagement")
+    async with hub.db.read() as s:
+        action = await s.scalar(select(AuditEntry.action).where(
+            AuditEntry.actor_user_id == case_worker.id,
+            AuditEntry.action.like("message.open%")))
+    assert action == "message.open"
