@@ -20,6 +20,7 @@ from hub.errors import Forbidden, InvalidCredentials, TooManyAttempts, Unauthent
 from hub.services.auth import LoginAttempt
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import add_inbox_routes
+from hub.web.person_views import add_person_routes
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -112,6 +113,7 @@ def add_web_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
     app.router.add_get("/konto", account)
     add_inbox_routes(app)
+    add_person_routes(app)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout_submit)

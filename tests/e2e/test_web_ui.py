@@ -106,3 +106,41 @@ def test_a_refused_message_can_go_by_emergency_override_with_a_written_reason(
             assert "tjuter" not in page.url and "19451103" not in page.url
         finally:
             context.close()
+
+
+def test_a_nurse_finds_a_person_and_records_and_withdraws_a_consent(
+        running_hub: RunningHub) -> None:
+    """Hemsjukvården is engaged with Astrid (demo data). The personnummer goes in a form
+    body; the page shows the service overview and the consent history."""
+    with browser() as chromium:
+        context = chromium.new_context(ignore_https_errors=True)
+        try:
+            page = sign_in(context, running_hub, "hsv.sjukskoterska")
+            page.get_by_role("link", name="Personer").click()
+            page.get_by_label("Personnummer").fill("19380412-9827")
+            page.get_by_role("button", name="Sök").click()
+            page.wait_for_url("**/personer/*")
+            assert "19380412" not in page.url and "9827" not in page.url
+            assert page.get_by_role("heading", name="Astrid Demosson").is_visible()
+            assert page.get_by_text("Hemsjukvård Nordost").count() >= 1
+            assert page.locator("li.consent.in-force").count() == 1  # the demo's consent
+
+            page.get_by_label("Muntligt").check()
+            page.get_by_label("Namngivna organisationer").check()
+            page.get_by_label("Trygghetslarm Göteborg").check()
+            page.get_by_role("button", name="Registrera samtycke").click()
+            added = page.locator("li.consent", has_text="Trygghetslarm Göteborg")
+            added.wait_for()
+            assert "Gäller" in added.inner_text()
+            added.get_by_role("button", name="Återkalla").click()
+            page.locator("li.consent", has_text="Trygghetslarm Göteborg").filter(
+                has_text="Återkallat").wait_for()
+            assert page.locator("li.consent").count() == 2  # withdrawn, never deleted
+
+            page.get_by_role("link", name="Personer").click()
+            page.get_by_label("Personnummer").fill("19451103-9846")  # Gösta: not engaged
+            page.get_by_role("button", name="Sök").click()
+            assert page.get_by_text("Ingen person som din organisation har en insats för")\
+                .is_visible()
+        finally:
+            context.close()

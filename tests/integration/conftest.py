@@ -44,3 +44,16 @@ async def login(client: TestClient[Any, Any], hub: Hub, account: Account) -> str
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def web_session(client: TestClient[Any, Any], hub: Hub, account: Account) -> dict[str, str]:
+    """Sign in through the web form; the session cookie as a header (the cookie is
+    Secure, so the plain-HTTP test client would not send it back by itself)."""
+    from hub.api.middleware import SESSION_COOKIE
+
+    hub.clock.advance(seconds=30)  # a TOTP code is good once: take the next one
+    response = await client.post("/login", allow_redirects=False, data={
+        "username": account.username, "password": account.password,
+        "totp": account.code(hub)})
+    assert response.status == 303, await response.text()
+    return {"Cookie": f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE].value}"}

@@ -14,7 +14,7 @@ from hub.services.actor import CLI_OPERATOR
 from hub.services.consents import NewConsent
 from hub.services.persons import NewEngagement
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
-from tests.integration.conftest import bearer, login
+from tests.integration.conftest import bearer, login, web_session
 
 V1 = "/api/v1"
 
@@ -206,3 +206,23 @@ async def test_engagement_and_consent_days_are_swedish_days_across_utc_midnight(
         person_id, "written", "all_involved", valid_from=dt.date(2026, 11, 1),
         valid_to=dt.date(2026, 11, 23)))
     assert not ended.in_force
+
+
+async def test_the_web_consent_form_refuses_bad_input_and_stores_nothing(client, hub):
+    _private, _night, sender, _reader, _group, person_id = await _private_and_night(hub)
+    cookie = await web_session(client, hub, sender)
+    url = f"/personer/{person_id}/samtycke"
+    for form in [{"method": "written", "scope": "all_involved", "valid_from": "igår"},
+                 {"method": "written", "scope": "named", "organization_ids": "inte-ett-id"},
+                 {"method": "written", "scope": "named", "valid_from": "2026-01-01"},
+                 {"method": "dans", "scope": "all_involved", "valid_from": "2026-01-01"}]:
+        response = await client.post(url, data=form, headers=cookie, allow_redirects=False)
+        assert response.status == 422, form
+        assert "Samtycket registrerades inte." in await response.text()
+    async with hub.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Consent)) == 0
+    ok = await client.post(url, headers=cookie, allow_redirects=False, data={
+        "method": "oral", "scope": "all_involved", "valid_from": "2026-01-01"})
+    assert ok.status == 303
+    page = await client.get(f"/personer/{person_id}", headers=cookie)
+    assert "Muntligt" in await page.text()

@@ -9,7 +9,6 @@ import re
 
 from sqlalchemy import select
 
-from hub.api.middleware import SESSION_COOKIE
 from hub.db.models import AuditEntry
 from hub.domain.roles import OrgKind, Role
 from tests.factories import (
@@ -20,7 +19,7 @@ from tests.factories import (
     make_user,
     personnummer,
 )
-from tests.integration.conftest import bearer, login
+from tests.integration.conftest import bearer, login, web_session
 from tests.integration.test_live_events import connect
 
 V1 = "/api/v1"
@@ -35,16 +34,6 @@ def _clean(raw: str | bytes, where: str) -> None:
     text = raw.decode() if isinstance(raw, bytes) else raw
     for needle in NEEDLES:
         assert needle not in text, f"{needle} in {where}"
-
-
-async def _web(client, hub, account) -> dict[str, str]:
-    """A signed-in browser session's cookie."""
-    hub.clock.advance(seconds=30)  # a TOTP code is good once: the next one
-    response = await client.post("/login", allow_redirects=False, data={
-        "username": account.username, "password": account.password,
-        "totp": account.code(hub)})
-    assert response.status == 303
-    return {"Cookie": f"{SESSION_COOKIE}={response.cookies[SESSION_COOKIE].value}"}
 
 
 async def test_a_protected_identity_shows_only_as_a_pseudonym_until_an_engaged_user_opens(
@@ -97,7 +86,7 @@ async def test_a_protected_identity_shows_only_as_a_pseudonym_until_an_engaged_u
     assert re.fullmatch(r"SP-[0-9A-Z]{4}-[0-9A-Z]{4}", pseudonym)
 
     for account in (nurse, operator):
-        page = await client.get("/inkorg", headers=await _web(client, hub, account))
+        page = await client.get("/inkorg", headers=await web_session(client, hub, account))
         assert page.status == 200
         html = await page.text()
         _clean(html, "the web inbox")

@@ -1,0 +1,129 @@
+"""Web pages for a person: find them by personnummer (in a form body, never the URL),
+see the service overview and the consent history, record and withdraw consent.
+
+Everything goes through the same services as the API, so the same rules hold: only
+case workers and users whose organization is engaged with the person find them, and
+every reading and change is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from hub.api.context import hub_of
+from hub.api.middleware import preferred_language
+from hub.db.models import CONSENT_METHODS
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.services.consents import NewConsent
+from hub.web.i18n import TEXTS
+from hub.web.inbox_views import _ctx, _form, _signed_in
+
+
+def _person_uuid(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["person_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def search_page(request: web.Request) -> web.StreamResponse:
+    await _signed_in(request)
+    return aiohttp_jinja2.render_template("persons.html", request, _ctx(
+        request, page="persons"))
+
+
+async def search_submit(request: web.Request) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    form = await _form(request)
+    texts = TEXTS[preferred_language(request)]
+    try:
+        view = await hub_of(request).persons.lookup(
+            actor, str(form.get("personnummer", ""))[:20])
+    except ValidationFailed:
+        error, status = texts["personnummer_invalid"], 422
+    except NotFound:
+        error, status = texts["person_not_found"], 404
+    else:
+        raise web.HTTPSeeOther(f"/personer/{view.id}")
+    return aiohttp_jinja2.render_template("persons.html", request, _ctx(
+        request, page="persons", error=error), status=status)
+
+
+async def person_page(request: web.Request, errors: list[str] | None = None,
+                      status: int = 200) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    hub = hub_of(request)
+    person_id = _person_uuid(request)
+    try:
+        person = await hub.persons.get(actor, person_id)
+        engagements = await hub.persons.engagements(actor, person_id)
+        consents = await hub.consents.history(actor, person_id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    organizations = await hub.admin.list_organizations()
+    return aiohttp_jinja2.render_template("person.html", request, _ctx(
+        request, page="persons", person=person, engagements=engagements,
+        consents=consents, organizations=organizations, methods=CONSENT_METHODS,
+        errors=errors or [], today=hub.persons.today().isoformat()), status=status)
+
+
+async def consent_submit(request: web.Request) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    form = await _form(request)
+    person_id = _person_uuid(request)
+    texts = TEXTS[preferred_language(request)]
+    try:
+        named = tuple(uuid.UUID(str(o)) for o in form.getall("organization_ids", []))
+        new = NewConsent(
+            person_id=person_id, method=str(form.get("method", "")),
+            scope=str(form.get("scope", "")), organization_ids=named,
+            valid_from=_date(form.get("valid_from")), valid_to=_date(form.get("valid_to")))
+    except ValueError:
+        return await person_page(request, [texts["consent_invalid"]], status=422)
+    try:
+        await hub_of(request).consents.record(actor, new)
+    except ValidationFailed as err:
+        fields = dict(err.extra.get("errors", {}))
+        return await person_page(request, [texts["consent_invalid"]] + [
+            f"{k}: {v}" for k, v in fields.items()], status=422)
+    except Forbidden:
+        return await person_page(request, [texts["consent_forbidden"]], status=403)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    raise web.HTTPSeeOther(f"/personer/{person_id}")
+
+
+async def withdraw_submit(request: web.Request) -> web.StreamResponse:
+    actor = await _signed_in(request)
+    await _form(request)
+    person_id = _person_uuid(request)
+    texts = TEXTS[preferred_language(request)]
+    try:
+        consent_id = uuid.UUID(request.match_info["consent_id"])
+        await hub_of(request).consents.withdraw(actor, consent_id)
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound() from None
+    except Forbidden:
+        return await person_page(request, [texts["consent_forbidden"]], status=403)
+    except Conflict:
+        pass  # already withdrawn: the page shows it
+    raise web.HTTPSeeOther(f"/personer/{person_id}")
+
+
+def _date(value: Any) -> dt.date | None:
+    text = str(value or "").strip()
+    return dt.date.fromisoformat(text) if text else None
+
+
+def add_person_routes(app: web.Application) -> None:
+    app.router.add_get("/personer", search_page)
+    app.router.add_post("/personer", search_submit)
+    app.router.add_get("/personer/{person_id}", person_page)
+    app.router.add_post("/personer/{person_id}/samtycke", consent_submit)
+    app.router.add_post("/personer/{person_id}/samtycke/{consent_id}/aterkalla",
+                        withdraw_submit)
