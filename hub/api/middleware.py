@@ -15,6 +15,7 @@ from hub.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 
 log = structlog.get_logger(__name__)
@@ -67,8 +68,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         if not request.path.startswith("/api/") and exc.status == 404:
             raise
-        mapped: HubError = {404: NotFound(), 405: MethodNotAllowed()}.get(
-            exc.status, BadRequest(exc.reason))
+        mapped: HubError = {404: NotFound(), 405: MethodNotAllowed(),
+                            415: UnsupportedMediaType()}.get(exc.status, BadRequest(exc.reason))
         return problem_response(mapped, request_id, preferred_language(request))
     except Exception:
         log.exception("request_failed", method=request.method, route=_route_name(request))

@@ -137,8 +137,9 @@ class PersonCreated(Response):
 
 class PersonOut(Response):
     id: uuid.UUID
-    personnummer: str
-    name: str
+    personnummer: str | None = Field(description="None for a protected identity unless "
+                                     "the user's organization is engaged with the person")
+    name: str | None
     protected_identity: bool
     pseudonym: str | None = Field(
         description="What lists and notifications show instead of a protected identity")

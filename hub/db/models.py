@@ -140,6 +140,8 @@ class Engagement(SQLModel, table=True):
         CheckConstraint(_in("service_kind", SERVICE_KINDS), name="ck_engagement_service"),
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_engagement_period"),
         Index("ix_engagement_person_unit", "person_id", "unit_id"),
+        UniqueConstraint("person_id", "unit_id", "service_kind", "starts_on",
+                         name="uq_engagement_period"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

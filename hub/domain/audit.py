@@ -33,6 +33,8 @@ class Action(StrEnum):
     MESSAGE_OPEN_PROTECTED = "message.open.protected_identity"
     EMERGENCY_OVERRIDE = "message.emergency_override"
     OVERRIDE_REVIEW = "override.review"
+    # A compliance officer read overrides (their reasons) about a person.
+    OVERRIDE_QUEUE_READ = "override.queue.read"
     ATTACHMENT_OPEN = "message.attachment"
     MESSAGE_ACK = "message.acknowledge"
     PERSON_REGISTER = "person.register"
@@ -74,7 +76,7 @@ class Outcome(StrEnum):
 READS_PERSON = frozenset({
     Action.MESSAGE_OPEN, Action.MESSAGE_OPEN_PROTECTED, Action.ATTACHMENT_OPEN,
     Action.PERSON_LOOKUP, Action.PERSON_LOOKUP_PROTECTED, Action.ENGAGEMENT_LIST,
-    Action.CONSENT_LIST})
+    Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ})
 # Openings that showed a protected identity: a review queue of their own.
 OPENS_PROTECTED = frozenset({Action.MESSAGE_OPEN_PROTECTED, Action.PERSON_LOOKUP_PROTECTED})
 

@@ -344,12 +344,21 @@ class ComplianceService:
         async with self._db.read() as s:
             rows = list((await s.scalars(statement)).all())
             views = await self._override_views_txn(s, rows)
-        # The queue shows the senders' reasons: one entry per person they concern, so
-        # the persons' access reports show the reading.
+            recipients: dict[uuid.UUID, set[uuid.UUID]] = {}
+            if rows:
+                for message_id, org_id in (await s.execute(select(
+                        col(MessageRecipient.message_id), col(MessageRecipient.organization_id))
+                        .where(col(MessageRecipient.message_id).in_(
+                            [r.message_id for r in rows])))).all():
+                    recipients.setdefault(message_id, set()).add(org_id)
+        # The queue shows the senders' reasons: one entry per override read, naming the
+        # person and the organizations, so access reports show the reading.
         await self._audit.append_many([
-            event_of(actor, Action.AUDIT_SEARCH, person_id=person_id,
-                     detail={"queue": "overrides"})
-            for person_id in dict.fromkeys(v.person_id for v in views)] or [
+            event_of(actor, Action.OVERRIDE_QUEUE_READ, person_id=r.person_id,
+                     targets={"override": r.id, "message": r.message_id},
+                     organizations=[r.sender_organization_id,
+                                    *recipients.get(r.message_id, ())])
+            for r in rows] or [
             event_of(actor, Action.AUDIT_SEARCH, detail={"queue": "overrides"})])
         return views
 

@@ -39,7 +39,7 @@ from hub.domain.roles import Role
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
-from hub.services.persons import PersonService
+from hub.services.persons import EngagementView, PersonService, PersonView
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +79,15 @@ class ConsentView:
     withdrawn_by: uuid.UUID | None
     withdrawn_by_name: str | None
     in_force: bool
+
+
+@dataclass(frozen=True)
+class PersonOverview:
+    """What a person's page shows: identity, service overview, consent history."""
+
+    person: PersonView
+    engagements: list[EngagementView]
+    consents: list[ConsentView]
 
 
 class ConsentService:
@@ -137,17 +146,20 @@ class ConsentService:
         log.info("consent_recorded", consent_id=str(row.id), person_id=str(new.person_id))
         return view
 
-    async def withdraw(self, actor: Actor, consent_id: uuid.UUID) -> ConsentView:
-        """Record that the person withdrew a consent, from now on.
+    async def withdraw(self, actor: Actor, consent_id: uuid.UUID,
+                       person_id: uuid.UUID | None = None) -> ConsentView:
+        """Record that the person withdrew a consent, from now on. With `person_id`,
+        the consent must be that person's.
 
         Raises:
-            NotFound: unknown consent, or a person not visible to the actor.
+            NotFound: unknown consent (or another person's), or a person not visible
+            to the actor.
             Forbidden: as for `record`. Conflict: already withdrawn.
         """
         async with self._db.transaction() as s:
             # Locked: of two concurrent withdrawals one records it, the other gets 409.
             row = await s.get(Consent, consent_id, with_for_update=True)
-            if row is None:
+            if row is None or (person_id is not None and row.person_id != person_id):
                 raise NotFound()
             await self._require_recorder_txn(s, actor, row.person_id)
             if row.withdrawn_at is not None:
@@ -178,6 +190,36 @@ class ConsentService:
             await self._audit.append_txn(s, event_of(
                 actor, Action.CONSENT_LIST, person_id=person_id))
         return views
+
+    async def overview(self, actor: Actor, person_id: uuid.UUID | None = None,
+                       personnummer: str | None = None) -> PersonOverview:
+        """A person's identity (as `PersonService.get` shows it), engagements and
+        consents, read in one transaction and audited once, as a lookup.
+
+        Raises:
+            ValidationFailed: not a personnummer.
+            NotFound: unknown, or not visible to the actor.
+        """
+        index = self._persons.index_of(self._persons.canonical(personnummer)) \
+            if personnummer is not None else None
+        engagements: list[EngagementView] = []
+        consents: list[ConsentView] = []
+        async with self._db.transaction() as s:
+            person = await (s.scalar(select(Person).where(
+                col(Person.personnummer_index) == index)) if index is not None
+                else s.get(Person, person_id))
+            found = person is not None and await self._persons.may_see_txn(
+                s, actor, person.id)
+            if person is not None and found:
+                engagements = await self._persons.engagement_views_txn(s, person.id)
+                rows = list((await s.scalars(select(Consent).where(
+                    col(Consent.person_id) == person.id)
+                    .order_by(col(Consent.recorded_at).desc(), col(Consent.id)))).all())
+                consents = await self._views_txn(s, rows)
+            view = await self._persons.open_txn(s, actor, person_id=person_id, index=index)
+        if view is None:
+            raise NotFound()
+        return PersonOverview(view, engagements, consents)
 
     async def _require_recorder_txn(self, s: AsyncSession, actor: Actor,
                                     person_id: uuid.UUID) -> None:

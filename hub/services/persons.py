@@ -58,8 +58,9 @@ class NewPerson:
 @dataclass(frozen=True)
 class PersonView:
     id: uuid.UUID
-    personnummer: str
-    name: str
+    # None for a protected identity when the actor's organization is not engaged.
+    personnummer: str | None
+    name: str | None
     protected_identity: bool
     # Shown in lists instead of the identity when it is protected.
     pseudonym: str | None
@@ -121,6 +122,17 @@ class PersonService:
     def today(self) -> dt.date:
         return local_date(self._clock.now())
 
+    def canonical(self, personnummer: str) -> str:
+        """The 12-digit form of a personnummer as written.
+
+        Raises:
+            ValidationFailed: not a personnummer.
+        """
+        try:
+            return normalize_personnummer(personnummer, self.today())
+        except InvalidIdentityNumber as err:
+            raise ValidationFailed(errors={"personnummer": str(err)}) from None
+
     async def register(self, actor: Actor, new: NewPerson) -> uuid.UUID:
         """Register a person (case workers, and the admin CLI).
 
@@ -178,40 +190,50 @@ class PersonService:
             ValidationFailed: not a personnummer.
             NotFound: unknown, or not visible to the actor (the same answer).
         """
-        try:
-            canonical = normalize_personnummer(personnummer, self.today())
-        except InvalidIdentityNumber as err:
-            raise ValidationFailed(errors={"personnummer": str(err)}) from None
-        return await self._open(actor, index=self.index_of(canonical))
+        return await self._open(actor, index=self.index_of(self.canonical(personnummer)))
 
     async def _open(self, actor: Actor, person_id: uuid.UUID | None = None,
                     index: str | None = None) -> PersonView:
-        view = None
         # One transaction: the access decision and its audit entry see the same rows.
         async with self._db.transaction() as s:
-            if index is not None:
-                person = await s.scalar(select(Person).where(
-                    col(Person.personnummer_index) == index))
-            else:
-                person = await s.get(Person, person_id)
-            if person is not None and await self.may_see_txn(s, actor, person.id):
-                view = PersonView(
-                    id=person.id,
-                    personnummer=await self._keys.open_field_txn(
-                        s, HUB_OWNER, person.personnummer_enc,
-                        personnummer_context(person.id)),
-                    name=await self._keys.open_field_txn(
-                        s, HUB_OWNER, person.name_enc, name_context(person.id)),
-                    protected_identity=person.protected_identity,
-                    pseudonym=self.pseudonym(person.id) if person.protected_identity else None,
-                )
-            action = Action.PERSON_LOOKUP_PROTECTED if view and view.protected_identity \
-                else Action.PERSON_LOOKUP
-            await self._audit.append_txn(s, event_of(
-                actor, action, outcome=Outcome.SUCCESS if view else Outcome.REFUSED,
-                person_id=person.id if person is not None else None))
+            view = await self.open_txn(s, actor, person_id=person_id, index=index)
         if view is None:
             raise NotFound()
+        return view
+
+    async def open_txn(self, s: AsyncSession, actor: Actor, person_id: uuid.UUID | None = None,
+                       index: str | None = None) -> PersonView | None:
+        """Find a person by id or blind index and decide what the actor sees, with
+        the audit entry (call last in the transaction). None: not visible.
+
+        A protected identity is shown only to users whose organization is engaged
+        with the person today; a case worker without an engagement finds the person
+        but sees the pseudonym."""
+        if index is not None:
+            person = await s.scalar(select(Person).where(
+                col(Person.personnummer_index) == index))
+        else:
+            person = await s.get(Person, person_id)
+        view = None
+        if person is not None and await self.may_see_txn(s, actor, person.id):
+            shown = not person.protected_identity or actor.kind == "cli" or (
+                actor.organization_id is not None
+                and await self.engaged_txn(s, actor.organization_id, person.id))
+            view = PersonView(
+                id=person.id,
+                personnummer=await self._keys.open_field_txn(
+                    s, HUB_OWNER, person.personnummer_enc, personnummer_context(person.id))
+                if shown else None,
+                name=await self._keys.open_field_txn(
+                    s, HUB_OWNER, person.name_enc, name_context(person.id)) if shown else None,
+                protected_identity=person.protected_identity,
+                pseudonym=self.pseudonym(person.id) if person.protected_identity else None,
+            )
+        action = Action.PERSON_LOOKUP_PROTECTED if view and view.protected_identity \
+            and view.name is not None else Action.PERSON_LOOKUP
+        await self._audit.append_txn(s, event_of(
+            actor, action, outcome=Outcome.SUCCESS if view else Outcome.REFUSED,
+            person_id=person.id if person is not None else None))
         return view
 
     # -- engagements -------------------------------------------------------------------
@@ -231,6 +253,14 @@ class PersonService:
             errors["ends_on"] = "must not be before starts_on"
         if errors:
             raise ValidationFailed(errors=errors)
+        try:
+            row = await self._add_engagement(actor, new)
+        except IntegrityError as err:
+            raise Conflict("this engagement is already registered") from err
+        log.info("engagement_added", engagement_id=str(row.id), person_id=str(new.person_id))
+        return row
+
+    async def _add_engagement(self, actor: Actor, new: NewEngagement) -> Engagement:
         async with self._db.transaction() as s:
             unit = await s.get(Unit, new.unit_id)
             person = await s.get(Person, new.person_id)
@@ -242,7 +272,6 @@ class PersonService:
             row = self._engagement(actor, new, unit)
             s.add(row)
             await self._audit.append_txn(s, _engagement_created(actor, row, unit))
-        log.info("engagement_added", engagement_id=str(row.id), person_id=str(new.person_id))
         return row
 
     async def end_engagement(self, actor: Actor, engagement_id: uuid.UUID,
@@ -289,16 +318,22 @@ class PersonService:
             if await s.get(Person, person_id) is None \
                     or not await self.may_see_txn(s, actor, person_id):
                 raise NotFound()
-            rows = (await s.execute(
-                select(Engagement, Unit, Organization.name)
-                .join(Unit, col(Unit.id) == Engagement.unit_id)
-                .join(Organization, col(Organization.id) == Unit.organization_id)
-                .where(col(Engagement.person_id) == person_id)
-                .order_by(col(Engagement.starts_on).desc(), col(Engagement.id)))).all()
-            views = [self._view(e, u, org) for e, u, org in rows]
+            views = await self.engagement_views_txn(s, person_id)
             await self._audit.append_txn(s, event_of(
                 actor, Action.ENGAGEMENT_LIST, person_id=person_id))
-        return sorted(views, key=lambda v: not v.active)
+        return views
+
+    async def engagement_views_txn(self, s: AsyncSession,
+                                   person_id: uuid.UUID) -> list[EngagementView]:
+        """Every engagement of the person, current ones first (not audited here)."""
+        rows = (await s.execute(
+            select(Engagement, Unit, Organization.name)
+            .join(Unit, col(Unit.id) == Engagement.unit_id)
+            .join(Organization, col(Organization.id) == Unit.organization_id)
+            .where(col(Engagement.person_id) == person_id)
+            .order_by(col(Engagement.starts_on).desc(), col(Engagement.id)))).all()
+        return sorted((self._view(e, u, org) for e, u, org in rows),
+                      key=lambda v: not v.active)
 
     async def import_engagements(self, actor: Actor, data: bytes,
                                  dry_run: bool = False) -> ImportReport:
@@ -316,11 +351,15 @@ class PersonService:
         if actor.kind != "cli":
             actor.require(Role.CASE_WORKER, Role.IT_CONTACT)
         parsed = _parse_import(data, self.today(), self.index_of)
-        async with self._db.transaction() as s:
-            await self._resolve_import_txn(s, actor, parsed)
-            refused = [r for r in parsed if r.errors]
-            if not refused and not dry_run:
-                report = await self._import_txn(s, actor, parsed)
+        try:
+            async with self._db.transaction() as s:
+                await self._resolve_import_txn(s, actor, parsed)
+                refused = [r for r in parsed if r.errors]
+                if not refused and not dry_run:
+                    report = await self._import_txn(s, actor, parsed)
+        except IntegrityError as err:
+            raise Conflict("an engagement in the file was registered meanwhile; nothing "
+                           "was imported: send the file again") from err
         if refused or dry_run:
             # The answer tells whether each personnummer is registered: audited as
             # lookups, in a transaction of their own since nothing else is stored.

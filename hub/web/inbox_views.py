@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from hub.api.context import actor_of, hub_of
 from hub.api.middleware import preferred_language
@@ -54,11 +55,18 @@ def _same_origin(request: web.Request) -> None:
 
 
 async def _form(request: web.Request) -> Any:
+    """The posted form of a same-origin page. Our forms are URL-encoded; anything
+    else, or a body that does not parse, is a 4xx."""
     _same_origin(request)
     if (request.content_length or 0) > FORM_LIMIT:
         raise web.HTTPRequestEntityTooLarge(max_size=FORM_LIMIT,
                                             actual_size=request.content_length or 0)
-    return await request.post()
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise web.HTTPUnsupportedMediaType()
+    try:
+        return await request.post()
+    except (ValueError, HttpProcessingError):
+        raise web.HTTPBadRequest() from None
 
 
 def _message_uuid(request: web.Request) -> uuid.UUID:

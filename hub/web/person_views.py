@@ -19,7 +19,7 @@ from hub.api.context import hub_of
 from hub.api.middleware import preferred_language
 from hub.db.models import CONSENT_METHODS
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from hub.services.consents import NewConsent
+from hub.services.consents import NewConsent, PersonOverview
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import _ctx, _form, _signed_in
 
@@ -42,14 +42,15 @@ async def search_submit(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     texts = TEXTS[preferred_language(request)]
     try:
-        view = await hub_of(request).persons.lookup(
-            actor, str(form.get("personnummer", ""))[:20])
+        # Shown right away (not redirected), so one look is one audited lookup.
+        overview = await hub_of(request).consents.overview(
+            actor, personnummer=str(form.get("personnummer", ""))[:20])
     except ValidationFailed:
         error, status = texts["personnummer_invalid"], 422
     except NotFound:
         error, status = texts["person_not_found"], 404
     else:
-        raise web.HTTPSeeOther(f"/personer/{view.id}")
+        return await _render_person(request, overview)
     return aiohttp_jinja2.render_template("persons.html", request, _ctx(
         request, page="persons", error=error), status=status)
 
@@ -57,19 +58,23 @@ async def search_submit(request: web.Request) -> web.StreamResponse:
 async def person_page(request: web.Request, errors: list[str] | None = None,
                       status: int = 200) -> web.StreamResponse:
     actor = await _signed_in(request)
-    hub = hub_of(request)
-    person_id = _person_uuid(request)
     try:
-        person = await hub.persons.get(actor, person_id)
-        engagements = await hub.persons.engagements(actor, person_id)
-        consents = await hub.consents.history(actor, person_id)
+        overview = await hub_of(request).consents.overview(
+            actor, person_id=_person_uuid(request))
     except NotFound:
         raise web.HTTPNotFound() from None
-    organizations = await hub.admin.list_organizations()
+    return await _render_person(request, overview, errors, status)
+
+
+async def _render_person(request: web.Request, overview: PersonOverview,
+                         errors: list[str] | None = None,
+                         status: int = 200) -> web.StreamResponse:
+    hub = hub_of(request)
     return aiohttp_jinja2.render_template("person.html", request, _ctx(
-        request, page="persons", person=person, engagements=engagements,
-        consents=consents, organizations=organizations, methods=CONSENT_METHODS,
-        errors=errors or [], today=hub.persons.today().isoformat()), status=status)
+        request, page="persons", person=overview.person, engagements=overview.engagements,
+        consents=overview.consents, organizations=await hub.admin.list_organizations(),
+        methods=CONSENT_METHODS, errors=errors or [],
+        today=hub.persons.today().isoformat()), status=status)
 
 
 async def consent_submit(request: web.Request) -> web.StreamResponse:
@@ -105,7 +110,7 @@ async def withdraw_submit(request: web.Request) -> web.StreamResponse:
     texts = TEXTS[preferred_language(request)]
     try:
         consent_id = uuid.UUID(request.match_info["consent_id"])
-        await hub_of(request).consents.withdraw(actor, consent_id)
+        await hub_of(request).consents.withdraw(actor, consent_id, person_id=person_id)
     except (ValueError, NotFound):
         raise web.HTTPNotFound() from None
     except Forbidden:

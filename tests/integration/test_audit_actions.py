@@ -268,8 +268,10 @@ async def test_consent_engagement_end_override_and_its_review_are_audited(client
     await log.start()
     [item] = await (await client.get("/api/v1/audit/review/overrides",
                                      headers=officer_token)).json()
-    entry = await log.one()  # reading the queue opens the reasons
-    assert (entry.action, json.loads(entry.detail)) == ("audit.search", {"queue": "overrides"})
+    entry = await log.one()  # reading the queue opens the reasons: a read about the person
+    assert (entry.action, entry.person_id) == ("override.queue.read", w["person"])
+    assert _targets(entry) == {"override": uuid.UUID(item["id"]).hex,
+                               "message": message_id.hex}
     assert (await client.post(f"/api/v1/audit/review/overrides/{item['id']}",
                               headers=officer_token, json={"comment": "Befogat"})).status \
         == 200

@@ -3,6 +3,7 @@ deleted, and checked at every send between authorities."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from sqlalchemy import func, select
@@ -10,10 +11,18 @@ from sqlalchemy import func, select
 from hub.clock import local_date
 from hub.db.models import AuditEntry, Consent, Message
 from hub.domain.roles import OrgKind, Role
+from hub.errors import Conflict
 from hub.services.actor import CLI_OPERATOR
 from hub.services.consents import NewConsent
 from hub.services.persons import NewEngagement
-from tests.factories import make_group, make_org, make_person, make_unit, make_user
+from tests.factories import (
+    give_consent,
+    make_group,
+    make_org,
+    make_person,
+    make_unit,
+    make_user,
+)
 from tests.integration.conftest import bearer, login, web_session
 
 V1 = "/api/v1"
@@ -226,3 +235,42 @@ async def test_the_web_consent_form_refuses_bad_input_and_stores_nothing(client,
     assert ok.status == 303
     page = await client.get(f"/personer/{person_id}", headers=cookie)
     assert "Muntligt" in await page.text()
+
+
+async def test_a_web_form_that_does_not_parse_is_a_4xx(client, hub):
+    _private, _night, sender, _reader, _group, person_id = await _private_and_night(hub)
+    cookie = await web_session(client, hub, sender)
+    url = f"/personer/{person_id}/samtycke"
+    no_boundary = await client.post(url, data=b"x", headers={
+        **cookie, "Content-Type": "multipart/form-data"})
+    json_body = await client.post(url, json={"method": "oral"}, headers=cookie)
+    assert no_boundary.status in (400, 415)
+    assert json_body.status == 415
+    async with hub.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Consent)) == 0
+
+
+async def test_a_consent_is_withdrawn_only_through_its_own_persons_page(client, hub):
+    _private, _night, sender, _reader, _group, person_id = await _private_and_night(hub)
+    other_person = await make_person(hub, "19451103-9846", "Gösta Provström")
+    consent_id = await give_consent(hub, person_id)
+    cookie = await web_session(client, hub, sender)
+    wrong = await client.post(f"/personer/{other_person}/samtycke/{consent_id}/aterkalla",
+                              headers=cookie, allow_redirects=False, data={})
+    assert wrong.status == 404
+    right = await client.post(f"/personer/{person_id}/samtycke/{consent_id}/aterkalla",
+                              headers=cookie, allow_redirects=False, data={})
+    assert right.status == 303
+
+
+async def test_concurrent_withdrawals_record_one_withdrawal(hub):
+    _private, _night, _sender, _reader, _group, person_id = await _private_and_night(hub)
+    consent_id = await give_consent(hub, person_id)
+    results = await asyncio.gather(
+        *(hub.consents.withdraw(CLI_OPERATOR, consent_id) for _ in range(4)),
+        return_exceptions=True)
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, Exception))
+    async with hub.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "consent.withdraw")) == 1

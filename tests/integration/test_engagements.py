@@ -245,3 +245,16 @@ async def test_an_import_larger_than_one_query_chunk_is_checked_whole(client, hu
     async with hub.db.read() as s:
         stored = set((await s.scalars(select(Engagement.person_id))).all())
     assert stored == set(people)
+
+
+async def test_the_same_engagement_twice_is_409(client, hub):
+    org = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    unit = await make_unit(hub, org)
+    person_id = await make_person(hub, PNR)
+    headers = await _case_worker(client, hub)
+    body = {"person_id": str(person_id), "unit_id": str(unit.id),
+            "service_kind": "home_care", "starts_on": "2026-01-01"}
+    assert (await client.post(f"{V1}/engagements", headers=headers, json=body)).status == 201
+    again = await client.post(f"{V1}/engagements", headers=headers, json=body)
+    assert again.status == 409
+    assert await _engagement_count(hub) == 1

@@ -165,8 +165,25 @@ async def test_a_case_worker_without_an_engagement_sees_only_the_pseudonym(clien
                               headers=bearer(await login(client, hub, case_worker)))
     assert opened.status == 200
     _clean(await opened.text(), "a case worker's opening without an engagement")
+    # Nor does looking the person up, by id or by personnummer, in the API or the web.
+    hub.clock.advance(seconds=30)  # the next TOTP code
+    token = bearer(await login(client, hub, case_worker))
+    by_id = await client.get(f"{V1}/persons/{person_id}", headers=token)
+    by_number = await client.post(f"{V1}/persons/lookup", headers=token,
+                                  json={"personnummer": PNR})
+    for response in (by_id, by_number):
+        assert response.status == 200
+        _clean(await response.text(), "a case worker's lookup without an engagement")
+        body = await response.json()
+        assert (body["name"], body["personnummer"]) == (None, None)
+        assert body["pseudonym"] == hub.persons.pseudonym(person_id)
+    page = await client.get(f"/personer/{person_id}",
+                            headers=await web_session(client, hub, case_worker))
+    assert page.status == 200
+    _clean(await page.text(), "a case worker's person page without an engagement")
     async with hub.db.read() as s:
-        action = await s.scalar(select(AuditEntry.action).where(
+        actions = (await s.scalars(select(AuditEntry.action).where(
             AuditEntry.actor_user_id == case_worker.id,
-            AuditEntry.action.like("message.open%")))
-    assert action == "message.open"
+            AuditEntry.action.like("message.open%") | AuditEntry.action.like("person.%"))
+            .order_by(AuditEntry.seq))).all()
+    assert actions == ["message.open", "person.lookup", "person.lookup", "person.lookup"]

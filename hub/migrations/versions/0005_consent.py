@@ -19,6 +19,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("ended_by", sa.Uuid(), nullable=True))
         batch.add_column(sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_foreign_key("fk_engagement_ended_by", "account", ["ended_by"], ["id"])
+        # One unit's service for one person starting one day is one engagement
+        # (a retried import or two concurrent ones cannot store it twice).
+        batch.create_unique_constraint(
+            "uq_engagement_period", ["person_id", "unit_id", "service_kind", "starts_on"])
 
     op.create_table(
         "consent",
@@ -86,6 +90,7 @@ def downgrade() -> None:
     op.drop_index("ix_consent_person_id", table_name="consent")
     op.drop_table("consent")
     with op.batch_alter_table("engagement") as batch:
+        batch.drop_constraint("uq_engagement_period", type_="unique")
         batch.drop_constraint("fk_engagement_ended_by", type_="foreignkey")
         batch.drop_column("ended_at")
         batch.drop_column("ended_by")
