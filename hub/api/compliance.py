@@ -100,17 +100,22 @@ async def access_report(request: web.Request) -> web.Response:
                   for a in g.accesses]) for g in groups])
 
 
+def _queue_limit(request: web.Request) -> int:
+    """A review queue's page size: 100 unless asked, at most 500."""
+    return min(query_int(request, "limit", 100) or 100, 500)
+
+
 async def refusals(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    limit = query_int(request, "limit", 100) or 100
+    limit = _queue_limit(request)
     rows = await hub_of(request).compliance.refusals(
-        actor, before=query_int(request, "before"), limit=min(limit, 500))
-    return _page(rows, min(limit, 500))
+        actor, before=query_int(request, "before"), limit=limit)
+    return _page(rows, limit)
 
 
 async def protected_openings(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    limit = min(query_int(request, "limit", 100) or 100, 500)
+    limit = _queue_limit(request)
     rows = await hub_of(request).compliance.protected_openings(
         actor, before=query_int(request, "before"), limit=limit)
     return _page(rows, limit)
@@ -118,7 +123,7 @@ async def protected_openings(request: web.Request) -> web.Response:
 
 async def overrides(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    limit = min(query_int(request, "limit", 100) or 100, 500)
+    limit = _queue_limit(request)
     before = request.query.get("before")
     try:
         before_at = dt.datetime.fromisoformat(before) if before else None

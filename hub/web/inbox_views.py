@@ -36,12 +36,12 @@ def local_time(value: dt.datetime | None) -> str:
     return value.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
 
 
-def _ctx(request: web.Request, **extra: Any) -> dict[str, Any]:
+def page_context(request: web.Request, **extra: Any) -> dict[str, Any]:
     lang = preferred_language(request)
     return {"t": TEXTS[lang], "lang": lang, "local_time": local_time, **extra}
 
 
-async def _signed_in(request: web.Request) -> Actor:
+async def signed_in(request: web.Request) -> Actor:
     try:
         return await actor_of(request)
     except Unauthenticated:
@@ -54,7 +54,7 @@ def _same_origin(request: web.Request) -> None:
         raise web.HTTPForbidden()
 
 
-async def _form(request: web.Request) -> Any:
+async def read_form(request: web.Request) -> Any:
     """The posted form of a same-origin page. Our forms are URL-encoded; anything
     else, or a body that does not parse, is a 4xx."""
     _same_origin(request)
@@ -88,7 +88,7 @@ def _cursor(value: str | None) -> int | None:
 
 
 async def inbox_page(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
+    actor = await signed_in(request)
     hub = hub_of(request)
     live_from = await _live_from(request, actor)
     before = request.query.get("fore")
@@ -101,26 +101,26 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     names = {g.group.id: g.group.name
              for g in await hub.groups.directory(DirectoryQuery(include_archived=True))
              if g.group.id in counts}
-    return aiohttp_jinja2.render_template("inbox.html", request, _ctx(
+    return aiohttp_jinja2.render_template("inbox.html", request, page_context(
         request, items=items, query=query, page="inbox", live_from=live_from,
         next_cursor=items[-1].cursor if len(items) == query.limit else None,
         unread=[(names.get(g, "?"), n) for g, n in counts.items()]))
 
 
 async def sent_page(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
+    actor = await signed_in(request)
     live_from = await _live_from(request, actor)
     before = request.query.get("fore")
     items = await hub_of(request).inbox.sent(
         actor, before=_cursor(before), limit=50,
         whole_unit=request.query.get("enhet") == "1")
-    return aiohttp_jinja2.render_template("sent.html", request, _ctx(
+    return aiohttp_jinja2.render_template("sent.html", request, page_context(
         request, items=items, page="sent", live_from=live_from,
         next_cursor=items[-1].cursor if len(items) == 50 else None))
 
 
 async def message_page(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
+    actor = await signed_in(request)
     hub = hub_of(request)
     message_id = _message_uuid(request)
     live_from = await _live_from(request, actor)
@@ -133,15 +133,15 @@ async def message_page(request: web.Request) -> web.StreamResponse:
     except NotFound:
         receipts = None
     thread = await hub.inbox.thread(actor, detail.summary.thread_id)
-    return aiohttp_jinja2.render_template("message.html", request, _ctx(
+    return aiohttp_jinja2.render_template("message.html", request, page_context(
         request, m=detail.summary, detail=detail, receipts=receipts, page="message",
         live_from=live_from, emergency_sent=request.query.get("skickat") == "nodatkomst",
         thread=thread if len(thread) > 1 else []))
 
 
 async def message_action(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
-    form = await _form(request)
+    actor = await signed_in(request)
+    form = await read_form(request)
     inbox = hub_of(request).inbox
     message_id = _message_uuid(request)
     action = request.match_info["action"]
@@ -168,12 +168,12 @@ async def _compose_context(request: web.Request, **extra: Any) -> dict[str, Any]
     by_org: dict[str, list[Any]] = {}
     for view in groups:
         by_org.setdefault(view.organization.name, []).append(view)
-    return _ctx(request, groups_by_org=by_org, categories=CATEGORIES, page="compose",
+    return page_context(request, groups_by_org=by_org, categories=CATEGORIES, page="compose",
                 idempotency_key=secrets.token_urlsafe(16), **extra)
 
 
 async def compose_page(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
+    actor = await signed_in(request)
     form = {"reply_to": "", "subject": ""}
     selected: set[str] = set()
     reply_to = request.query.get("svar")
@@ -192,8 +192,8 @@ async def compose_page(request: web.Request) -> web.StreamResponse:
 
 
 async def compose_submit(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
-    form = await _form(request)
+    actor = await signed_in(request)
+    form = await read_form(request)
     texts = TEXTS[preferred_language(request)]
     errors: list[str] = []
     try:

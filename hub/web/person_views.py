@@ -21,7 +21,7 @@ from hub.db.models import CONSENT_METHODS
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.consents import NewConsent, PersonOverview
 from hub.web.i18n import TEXTS
-from hub.web.inbox_views import _ctx, _form, _signed_in
+from hub.web.inbox_views import page_context, read_form, signed_in
 
 
 def _person_uuid(request: web.Request) -> uuid.UUID:
@@ -32,14 +32,14 @@ def _person_uuid(request: web.Request) -> uuid.UUID:
 
 
 async def search_page(request: web.Request) -> web.StreamResponse:
-    await _signed_in(request)
-    return aiohttp_jinja2.render_template("persons.html", request, _ctx(
+    await signed_in(request)
+    return aiohttp_jinja2.render_template("persons.html", request, page_context(
         request, page="persons"))
 
 
 async def search_submit(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
-    form = await _form(request)
+    actor = await signed_in(request)
+    form = await read_form(request)
     texts = TEXTS[preferred_language(request)]
     try:
         # Shown right away (not redirected), so one look is one audited lookup.
@@ -51,13 +51,13 @@ async def search_submit(request: web.Request) -> web.StreamResponse:
         error, status = texts["person_not_found"], 404
     else:
         return await _render_person(request, overview)
-    return aiohttp_jinja2.render_template("persons.html", request, _ctx(
+    return aiohttp_jinja2.render_template("persons.html", request, page_context(
         request, page="persons", error=error), status=status)
 
 
 async def person_page(request: web.Request, errors: list[str] | None = None,
                       status: int = 200) -> web.StreamResponse:
-    actor = await _signed_in(request)
+    actor = await signed_in(request)
     try:
         overview = await hub_of(request).consents.overview(
             actor, person_id=_person_uuid(request))
@@ -70,7 +70,7 @@ async def _render_person(request: web.Request, overview: PersonOverview,
                          errors: list[str] | None = None,
                          status: int = 200) -> web.StreamResponse:
     hub = hub_of(request)
-    return aiohttp_jinja2.render_template("person.html", request, _ctx(
+    return aiohttp_jinja2.render_template("person.html", request, page_context(
         request, page="persons", person=overview.person, engagements=overview.engagements,
         consents=overview.consents, organizations=await hub.admin.list_organizations(),
         methods=CONSENT_METHODS, errors=errors or [],
@@ -78,8 +78,8 @@ async def _render_person(request: web.Request, overview: PersonOverview,
 
 
 async def consent_submit(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
-    form = await _form(request)
+    actor = await signed_in(request)
+    form = await read_form(request)
     person_id = _person_uuid(request)
     texts = TEXTS[preferred_language(request)]
     try:
@@ -104,8 +104,8 @@ async def consent_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def withdraw_submit(request: web.Request) -> web.StreamResponse:
-    actor = await _signed_in(request)
-    await _form(request)
+    actor = await signed_in(request)
+    await read_form(request)
     person_id = _person_uuid(request)
     texts = TEXTS[preferred_language(request)]
     try:

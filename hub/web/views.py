@@ -19,7 +19,7 @@ from hub.domain.roles import ORG_KIND_LABELS_SV, ROLE_LABELS_SV, OrgKind
 from hub.errors import Forbidden, InvalidCredentials, TooManyAttempts, Unauthenticated
 from hub.services.auth import LoginAttempt
 from hub.web.i18n import TEXTS
-from hub.web.inbox_views import _form, add_inbox_routes
+from hub.web.inbox_views import add_inbox_routes, read_form
 from hub.web.person_views import add_person_routes
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,7 +42,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await _form(request)
+    form = await read_form(request)
     hub = hub_of(request)
     ctx = _context(request, username=str(form.get("username", ""))[:64])
     texts = ctx["t"]
