@@ -113,6 +113,14 @@ async def refusals(request: web.Request) -> web.Response:
     return _page(rows, limit)
 
 
+async def role_changes(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    limit = _queue_limit(request)
+    rows = await hub_of(request).compliance.role_changes(
+        actor, before=query_int(request, "before"), limit=limit)
+    return _page(rows, limit)
+
+
 async def protected_openings(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     limit = _queue_limit(request)

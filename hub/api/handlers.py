@@ -108,7 +108,8 @@ def _user_out(view: UserView) -> s.UserOut:
     u = view.user
     return s.UserOut(id=u.id, organization_id=u.organization_id, unit_id=u.unit_id,
                      username=u.username, display_name=u.display_name,
-                     roles=sorted(view.roles), disabled=u.disabled_at is not None)
+                     roles=sorted(view.roles), disabled=u.disabled_at is not None,
+                     protected_identity=u.protected_identity)
 
 
 async def create_user(request: web.Request) -> web.Response:
@@ -117,7 +118,8 @@ async def create_user(request: web.Request) -> web.Response:
     created = await hub_of(request).admin.create_user(actor, NewUser(
         organization_id=path_uuid(request, "org_id"), username=body.username,
         display_name=body.display_name, password=body.password,
-        roles=frozenset(body.roles), unit_id=body.unit_id))
+        roles=frozenset(body.roles), unit_id=body.unit_id,
+        protected_identity=body.protected_identity))
     return json_of(s.UserCreated(
         user=_user_out(UserView(created.user, created.roles)),
         totp_secret=created.totp_secret, totp_uri=created.totp_uri), status=201)
@@ -140,6 +142,14 @@ async def set_roles(request: web.Request) -> web.Response:
     body = await parse_json(request, s.RolesUpdate)
     view = await hub_of(request).admin.set_roles(
         actor, path_uuid(request, "user_id"), frozenset(body.roles))
+    return json_of(_user_out(view))
+
+
+async def set_protected_identity(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.ProtectedIdentityUpdate)
+    view = await hub_of(request).admin.set_protected_identity(
+        actor, path_uuid(request, "user_id"), body.protected_identity)
     return json_of(_user_out(view))
 
 

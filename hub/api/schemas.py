@@ -86,6 +86,9 @@ class UserCreate(Request):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     roles: Annotated[list[Role], Field(min_length=1, max_length=5)]
     unit_id: uuid.UUID | None = None
+    protected_identity: bool = Field(
+        default=False, description="Skyddade personuppgifter: other organizations see the "
+        "account's unit and role, never its name")
 
 
 class UserOut(Response):
@@ -96,6 +99,7 @@ class UserOut(Response):
     display_name: str
     roles: list[Role]
     disabled: bool
+    protected_identity: bool
 
 
 class UserCreated(Response):
@@ -106,6 +110,10 @@ class UserCreated(Response):
 
 class RolesUpdate(Request):
     roles: Annotated[list[Role], Field(min_length=1, max_length=5)]
+
+
+class ProtectedIdentityUpdate(Request):
+    protected_identity: bool
 
 
 class ApiTokenCreate(Request):
@@ -314,15 +322,18 @@ class MessageSent(Response):
 
 class PartyOut(Response):
     user_id: uuid.UUID
-    name: str
+    name: str | None = Field(description="None for staff with protected identity seen from "
+                             "another organization: unit and role stand in for the name")
     unit: str | None
     organization: str
+    role: Role | None = Field(default=None, description="Set where the name is withheld")
 
 
 class PersonRefOut(Response):
     id: uuid.UUID
-    name: str | None = Field(description="None for a protected identity, unless an engaged "
-                             "user opens the message")
+    name: str | None = Field(description="Shown to organizations engaged with the person "
+                             "today (and case workers); None otherwise, and for a protected "
+                             "identity unless an engaged user opens the message")
     protected_identity: bool
     pseudonym: str | None
 
@@ -380,7 +391,8 @@ class ArchiveUpdate(Request):
 
 class RecipientReceiptOut(Response):
     user_id: uuid.UUID
-    name: str
+    name: str | None = Field(description="As PartyOut.name")
+    role: Role | None = None
     unit: str | None
     delivered_at: dt.datetime
     read_at: dt.datetime | None

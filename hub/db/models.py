@@ -11,6 +11,7 @@ import uuid
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -94,6 +96,9 @@ class User(SQLModel, table=True):
     totp_last_step: int = Field(default=0)
     created_at: dt.datetime = Field(sa_column=_utc())
     disabled_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Skyddade personuppgifter: other organizations see the unit and role, not the name.
+    protected_identity: bool = Field(default=False, sa_column=Column(
+        Boolean, nullable=False, server_default=false()))
 
 
 class UserRole(SQLModel, table=True):

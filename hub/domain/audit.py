@@ -57,6 +57,7 @@ class Action(StrEnum):
     USER_ROLES = "user.roles"
     USER_DISABLE = "user.disable"
     USER_ENABLE = "user.enable"
+    USER_PROTECTED_IDENTITY = "user.protected_identity"
     TOKEN_CREATE = "token.create"  # noqa: S105 - an action name
     TOKEN_REVOKE = "token.revoke"  # noqa: S105
     KEYS_ROTATE = "keys.rotate"
@@ -77,6 +78,8 @@ READS_PERSON = frozenset({
     Action.MESSAGE_OPEN, Action.MESSAGE_OPEN_PROTECTED, Action.ATTACHMENT_OPEN,
     Action.PERSON_LOOKUP, Action.PERSON_LOOKUP_PROTECTED, Action.ENGAGEMENT_LIST,
     Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ})
+# Accounts given roles (created with roles, or roles changed): a review queue of their own.
+GRANTS_ROLES = frozenset({Action.USER_CREATE, Action.USER_ROLES})
 # Openings that showed a protected identity: a review queue of their own.
 OPENS_PROTECTED = frozenset({Action.MESSAGE_OPEN_PROTECTED, Action.PERSON_LOOKUP_PROTECTED})
 

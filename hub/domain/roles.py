@@ -51,6 +51,39 @@ ROLES_IT_CONTACT_MAY_GRANT = frozenset(
     {Role.STAFF, Role.IT_CONTACT, Role.CASE_WORKER, Role.COMPLIANCE}
 )
 
+# Roles whose holders read care messages: contact groups deliver to them, and only to
+# them. An account that only administers (IT contact, compliance officer, operator)
+# receives nothing, even when its unit is a group's member.
+CARE_READER_ROLES = frozenset({Role.STAFF, Role.CASE_WORKER})
+
+
+def reads_care_messages(roles: frozenset[Role]) -> bool:
+    return bool(roles & CARE_READER_ROLES)
+
+
+def role_conflict(roles: frozenset[Role]) -> str | None:
+    """Why these roles may not sit on one account, or None. The operator runs the hub
+    and never reaches content or the log's review: the role stands alone."""
+    if Role.OPERATOR in roles and len(roles) > 1:
+        return "the operator role does not combine with other roles"
+    return None
+
+
+def operator_may_create(kind: OrgKind, roles: frozenset[Role]) -> bool:
+    """What an operator (through the API) may create inside an organization: its IT
+    contacts, and in the operations organization further operators. Nothing else: the
+    IT contact creates the organization's staff, case workers and compliance officers."""
+    if kind is OrgKind.OPERATIONS:
+        return roles == {Role.OPERATOR}
+    return roles == {Role.IT_CONTACT}
+
+
+def operator_administers(kind: OrgKind, roles: frozenset[Role]) -> bool:
+    """The accounts an operator may see, disable and enable: those it may create."""
+    if kind is OrgKind.OPERATIONS:
+        return Role.OPERATOR in roles
+    return Role.IT_CONTACT in roles and not reads_care_messages(roles)
+
 
 def roles_allowed_in(kind: OrgKind) -> frozenset[Role]:
     """Which roles a user of an organization of this kind may hold."""

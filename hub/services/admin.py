@@ -23,7 +23,15 @@ from hub.db.engine import Database
 from hub.db.models import Organization, Unit, User, UserRole
 from hub.domain.audit import Action
 from hub.domain.identity import InvalidIdentityNumber, normalize_org_number
-from hub.domain.roles import ROLES_IT_CONTACT_MAY_GRANT, OrgKind, Role, roles_allowed_in
+from hub.domain.roles import (
+    ROLES_IT_CONTACT_MAY_GRANT,
+    OrgKind,
+    Role,
+    operator_administers,
+    operator_may_create,
+    role_conflict,
+    roles_allowed_in,
+)
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services import passwords
 from hub.services.actor import Actor
@@ -50,6 +58,7 @@ class NewUser:
     password: str
     roles: frozenset[Role]
     unit_id: uuid.UUID | None = None
+    protected_identity: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,12 +175,16 @@ class AdminService:
     async def create_user(self, actor: Actor, new: NewUser) -> CreatedUser:
         """Create an account with a fresh TOTP secret (shown once, stored encrypted).
 
+        An IT contact creates the accounts of their own organization; the operator
+        creates only an organization's IT contacts (and, in the operations
+        organization, operators).
+
         Raises:
             NotFound: organization or unit not the actor's to manage.
             Forbidden: a role the actor may not grant. ValidationFailed: bad fields.
             Conflict: the username is taken.
         """
-        self._require_manager(actor, new.organization_id, operator_roles=new.roles)
+        self._require_admin(actor, new.organization_id)
         errors = self._validate_user_fields(new)
         if errors:
             raise ValidationFailed(errors=errors)
@@ -183,11 +196,12 @@ class AdminService:
                 org = await s.get(Organization, new.organization_id)
                 if org is None:
                     raise NotFound()
-                self._check_roles_fit(org, new.roles)
+                self._check_grant(actor, org, new.roles)
                 await self._check_unit_txn(s, new.organization_id, new.unit_id)
                 user = User(organization_id=org.id, unit_id=new.unit_id, username=username,
                             display_name=new.display_name.strip(), password_hash=password_hash,
-                            totp_secret=b"", created_at=self._clock.now())
+                            totp_secret=b"", created_at=self._clock.now(),
+                            protected_identity=new.protected_identity)
                 s.add(user)
                 await s.flush()
                 user.totp_secret = await self._keys.seal_field_txn(
@@ -205,10 +219,10 @@ class AdminService:
 
     async def get_user(self, actor: Actor, user_id: uuid.UUID) -> UserView:
         async with self._db.read() as s:
-            user = await s.get(User, user_id)
-            if user is None or not self._may_manage(actor, user.organization_id):
-                raise NotFound()
-            return UserView(user, await _roles_txn(s, user.id))
+            view = await self._administered_txn(s, actor, user_id)
+        if view is None:
+            raise NotFound()
+        return view
 
     async def get_self(self, actor: Actor) -> UserView:
         """The actor's own account. Raises NotFound for a system client."""
@@ -221,31 +235,50 @@ class AdminService:
             return UserView(user, await _roles_txn(s, user.id))
 
     async def list_users(self, actor: Actor, organization_id: uuid.UUID) -> list[UserView]:
-        self._require_manager(actor, organization_id)
+        """The organization's accounts (IT contact); to the operator, only the accounts
+        it administers (IT contacts; operators in the operations organization)."""
+        self._require_admin(actor, organization_id)
         async with self._db.read() as s:
+            org = await s.get(Organization, organization_id)
+            if org is None:
+                raise NotFound()
             users = (await s.scalars(
                 select(User).where(col(User.organization_id) == organization_id)
                 .order_by(col(User.username)))).all()
-            return [UserView(u, await _roles_txn(s, u.id)) for u in users]
+            views = [UserView(u, await _roles_txn(s, u.id)) for u in users]
+        return [v for v in views if self._administers(actor, org, v.roles)]
 
     async def set_roles(self, actor: Actor, user_id: uuid.UUID, roles: frozenset[Role]) -> UserView:
-        """Replace a user's roles and end their sessions, so the change bites at once."""
+        """Replace a user's roles and end their sessions, so the change bites at once.
+        The organization's IT contact changes roles; nobody changes their own, and the
+        operator changes nobody's. Every change is audited (a compliance review queue).
+
+        Raises:
+            Forbidden: one's own roles, the operator, or a role the actor may not grant.
+            NotFound: not the actor's to manage. ValidationFailed: roles that do not fit.
+        """
         if not roles:
             raise ValidationFailed(errors={"roles": "at least one role"})
+        if actor.user_id is not None and actor.user_id == user_id:
+            raise Forbidden("nobody changes their own roles")
+        if actor.kind != "cli" and not actor.has(Role.IT_CONTACT):
+            raise Forbidden("roles are changed by the organization's IT contact")
         async with self._db.transaction() as s:
             user = await s.get(User, user_id, with_for_update=True)
-            if user is None or not self._may_manage(actor, user.organization_id):
+            if user is None or not self._is_own_it_contact(actor, user.organization_id):
                 raise NotFound()
-            self._require_manager(actor, user.organization_id, operator_roles=roles)
             org = await s.get(Organization, user.organization_id)
             assert org is not None
-            self._check_roles_fit(org, roles)
+            self._check_grant(actor, org, roles)
+            before = await _roles_txn(s, user.id)
             await s.execute(delete(UserRole).where(col(UserRole.user_id) == user.id))
             s.add_all(UserRole(user_id=user.id, role=r.value) for r in roles)
             await end_sessions_txn(s, user.id, self._clock.now())
             await self._audit.append_txn(s, event_of(
                 actor, Action.USER_ROLES, targets={"user": user.id},
-                organizations=[user.organization_id], detail={"roles": ",".join(sorted(roles))}))
+                organizations=[user.organization_id],
+                detail={"roles": ",".join(sorted(roles)),
+                        "previous": ",".join(sorted(before))}))
         self._on_sessions_ended()
         log.info("user_roles_changed", user_id=str(user_id), roles=sorted(roles))
         return UserView(user, roles)
@@ -253,16 +286,16 @@ class AdminService:
     async def set_disabled(self, actor: Actor, user_id: uuid.UUID, disabled: bool) -> UserView:
         """Disable (ending every session at once) or re-enable an account."""
         async with self._db.transaction() as s:
-            user = await s.get(User, user_id, with_for_update=True)
-            if user is None or not self._may_manage(actor, user.organization_id):
+            view = await self._administered_txn(s, actor, user_id, lock=True)
+            if view is None:
                 raise NotFound()
+            user, roles = view.user, view.roles
             if disabled and user.id == actor.user_id:
                 raise Conflict("you cannot disable your own account")
             now = self._clock.now()
             user.disabled_at = now if disabled else None
             if disabled:
                 await end_sessions_txn(s, user.id, now)
-            roles = await _roles_txn(s, user.id)
             await self._audit.append_txn(s, event_of(
                 actor, Action.USER_DISABLE if disabled else Action.USER_ENABLE,
                 targets={"user": user.id}, organizations=[user.organization_id]))
@@ -270,21 +303,79 @@ class AdminService:
         log.info("user_disabled" if disabled else "user_enabled", user_id=str(user_id))
         return UserView(user, roles)
 
+    async def set_protected_identity(self, actor: Actor, user_id: uuid.UUID,
+                                     protected: bool) -> UserView:
+        """Mark a member of staff as having protected personal data (skyddade
+        personuppgifter): other organizations then see only their unit and role.
+        The organization's IT contact decides.
+
+        Raises:
+            NotFound: not the actor's to manage.
+        """
+        async with self._db.transaction() as s:
+            user = await s.get(User, user_id, with_for_update=True)
+            if user is None or not self._is_own_it_contact(actor, user.organization_id):
+                raise NotFound()
+            user.protected_identity = protected
+            roles = await _roles_txn(s, user.id)
+            await self._audit.append_txn(s, event_of(
+                actor, Action.USER_PROTECTED_IDENTITY, targets={"user": user.id},
+                organizations=[user.organization_id],
+                detail={"protected_identity": "true" if protected else "false"}))
+        log.info("user_protected_identity_set", user_id=str(user_id), protected=protected)
+        return UserView(user, roles)
+
     # -- rules ----------------------------------------------------------------------------
 
-    def _may_manage(self, actor: Actor, organization_id: uuid.UUID) -> bool:
-        if actor.has(Role.OPERATOR):
-            return True
-        return actor.has(Role.IT_CONTACT) and actor.organization_id == organization_id
+    @staticmethod
+    def _is_own_it_contact(actor: Actor, organization_id: uuid.UUID) -> bool:
+        return actor.kind == "cli" or (
+            actor.has(Role.IT_CONTACT) and actor.organization_id == organization_id)
 
-    def _require_manager(self, actor: Actor, organization_id: uuid.UUID,
-                         operator_roles: frozenset[Role] | None = None) -> None:
-        if not self._may_manage(actor, organization_id):
+    def _require_manager(self, actor: Actor, organization_id: uuid.UUID) -> None:
+        """Units and accounts of the organization: its IT contacts and the CLI."""
+        if not self._is_own_it_contact(actor, organization_id):
             raise NotFound() if actor.has(Role.IT_CONTACT) else Forbidden()
-        if operator_roles is None or actor.has(Role.OPERATOR):
+
+    def _require_admin(self, actor: Actor, organization_id: uuid.UUID) -> None:
+        """The actor administers some accounts of the organization: its IT contact,
+        or the operator (its IT contacts only, see `_administers`)."""
+        if actor.has(Role.OPERATOR) and actor.kind != "cli":
             return
-        if not operator_roles <= ROLES_IT_CONTACT_MAY_GRANT:
-            raise Forbidden("an IT contact cannot grant the operator role")
+        self._require_manager(actor, organization_id)
+
+    def _administers(self, actor: Actor, org: Organization, roles: frozenset[Role]) -> bool:
+        """May the actor see, disable and enable an account of `org` with `roles`?"""
+        if self._is_own_it_contact(actor, org.id):
+            return True
+        return actor.has(Role.OPERATOR) and operator_administers(OrgKind(org.kind), roles)
+
+    async def _administered_txn(self, s: AsyncSession, actor: Actor, user_id: uuid.UUID,
+                                lock: bool = False) -> UserView | None:
+        user = await s.get(User, user_id, with_for_update=lock)
+        if user is None:
+            return None
+        org = await s.get(Organization, user.organization_id)
+        assert org is not None
+        roles = await _roles_txn(s, user.id)
+        return UserView(user, roles) if self._administers(actor, org, roles) else None
+
+    def _check_grant(self, actor: Actor, org: Organization, roles: frozenset[Role]) -> None:
+        """May the actor give an account of `org` exactly these roles?"""
+        if actor.kind != "cli":
+            if self._is_own_it_contact(actor, org.id):
+                if not roles <= ROLES_IT_CONTACT_MAY_GRANT:
+                    raise Forbidden("an IT contact cannot grant the operator role")
+            elif actor.has(Role.OPERATOR):
+                if not operator_may_create(OrgKind(org.kind), roles):
+                    raise Forbidden("the operator creates an organization's IT contacts, "
+                                    "nothing else inside it")
+            else:
+                raise NotFound()
+        conflict = role_conflict(roles)
+        if conflict:
+            raise ValidationFailed(errors={"roles": conflict})
+        self._check_roles_fit(org, roles)
 
     def _check_roles_fit(self, org: Organization, roles: frozenset[Role]) -> None:
         misfit = roles - roles_allowed_in(OrgKind(org.kind))

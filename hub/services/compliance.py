@@ -38,6 +38,7 @@ from hub.db.models import (
     User,
 )
 from hub.domain.audit import (
+    GRANTS_ROLES,
     OPENS_PROTECTED,
     READS_PERSON,
     Action,
@@ -315,6 +316,17 @@ class ComplianceService:
         scope = await self.scope(actor)
         statement = self._statement(AuditQuery(before=before), scope, None).where(
             col(AuditEntry.action).in_([str(a) for a in OPENS_PROTECTED]),
+            col(AuditEntry.outcome) == Outcome.SUCCESS,
+        ).limit(min(max(limit, 1), MAX_PAGE))
+        return await self._db.run_read(lambda conn: _rows(conn, statement))
+
+    async def role_changes(self, actor: Actor, before: int | None = None,
+                           limit: int = 100) -> list[AuditRow]:
+        """Accounts given roles: created with roles, or roles changed (with the roles
+        before), newest first."""
+        scope = await self.scope(actor)
+        statement = self._statement(AuditQuery(before=before), scope, None).where(
+            col(AuditEntry.action).in_([str(a) for a in GRANTS_ROLES]),
             col(AuditEntry.outcome) == Outcome.SUCCESS,
         ).limit(min(max(limit, 1), MAX_PAGE))
         return await self._db.run_read(lambda conn: _rows(conn, statement))

@@ -269,11 +269,16 @@ def _facts_of(row: Consent, named: list[NamedOrganization]) -> policy.ConsentFac
         valid_to=row.valid_to, withdrawn_at=row.withdrawn_at)
 
 
-def consent_facts_sync(conn: Connection, person_id: uuid.UUID) -> tuple[policy.ConsentFacts, ...]:
-    """Every consent of the person, withdrawn ones included, as policy facts."""
-    rows = conn.execute(sa_select(
+def consent_facts_sync(conn: Connection, person_id: uuid.UUID,
+                       lock: bool = False) -> tuple[policy.ConsentFacts, ...]:
+    """Every consent of the person, withdrawn ones included, as policy facts. With
+    `lock`, the rows are share-locked until commit (PostgreSQL): a withdrawal waits."""
+    statement = sa_select(
         col(Consent.id), col(Consent.scope), col(Consent.valid_from), col(Consent.valid_to),
-        col(Consent.withdrawn_at)).where(col(Consent.person_id) == person_id)).all()
+        col(Consent.withdrawn_at)).where(col(Consent.person_id) == person_id)
+    if lock:
+        statement = statement.with_for_update(read=True)
+    rows = conn.execute(statement).all()
     if not rows:
         return ()
     named: dict[uuid.UUID, set[uuid.UUID]] = {}

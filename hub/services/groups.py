@@ -19,9 +19,9 @@ from sqlmodel import col, select
 
 from hub.clock import Clock
 from hub.db.engine import Database
-from hub.db.models import ContactGroup, ContactGroupMember, Organization, Unit, User
+from hub.db.models import ContactGroup, ContactGroupMember, Organization, Unit, User, UserRole
 from hub.domain.audit import Action
-from hub.domain.roles import Role
+from hub.domain.roles import Role, reads_care_messages
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -138,6 +138,12 @@ class GroupService:
                     user = await s.get(User, user_id)
                     if user is None or user.organization_id != org_id:
                         raise ValidationFailed(errors={"user_id": "no such user here"})
+                    roles = frozenset(Role(r) for r in (await s.scalars(select(
+                        UserRole.role).where(col(UserRole.user_id) == user_id))).all())
+                    if not reads_care_messages(roles):
+                        raise ValidationFailed(errors={"user_id": (
+                            "this account does not read care messages (it only "
+                            "administers): give it the staff or case worker role first")})
                 if unit_id is not None:
                     await self._own_unit_txn(s, org_id, unit_id)
                 s.add(member)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 import keys
-from hub.clock import Clock
+from hub.clock import Clock, local_date
 from hub.db.engine import Database, lock_stream_txn
 from hub.db.models import (
     ContactGroup,
@@ -35,8 +35,11 @@ from hub.db.models import (
     ReceiptEvent,
     Unit,
     User,
+    UserRole,
 )
 from hub.domain.audit import Action
+from hub.domain.roles import Role
+from hub.domain.visibility import on_sender_side, person_name_shown, staff_name_shown
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
@@ -50,7 +53,7 @@ from hub.services.envelope import (
 )
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, org_owner
 from hub.services.messages import MAX_ACK_COMMENT, may_see_message_txn
-from hub.services.persons import PersonService
+from hub.services.persons import PersonService, engaged_persons_sync
 
 log = structlog.get_logger(__name__)
 
@@ -72,9 +75,12 @@ class InboxQuery:
 @dataclass(frozen=True)
 class Party:
     user_id: uuid.UUID
-    name: str
+    # None for a member of staff with protected identity seen from another
+    # organization: `role` (and the unit) stand in for the name.
+    name: str | None
     unit: str | None
     organization: str
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,12 +133,13 @@ class MessageDetail:
 @dataclass(frozen=True)
 class RecipientReceipt:
     user_id: uuid.UUID
-    name: str
+    name: str | None  # as Party.name
     unit: str | None
     delivered_at: dt.datetime
     read_at: dt.datetime | None
     acked_at: dt.datetime | None
     ack_comment: str | None
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,11 +171,13 @@ class InboxService:
         user_id = _person_user(actor)
         org_id = _org(actor)
         limit = max(1, min(query.limit, PAGE_MAX))
+        case_worker = actor.has(Role.CASE_WORKER)
         return await self._db.run_read(
-            lambda conn: self._inbox_sync(conn, user_id, org_id, query, limit))
+            lambda conn: self._inbox_sync(conn, user_id, org_id, case_worker, query, limit))
 
     def _inbox_sync(self, conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID,
-                    query: InboxQuery, limit: int) -> list[MessageSummary]:
+                    case_worker: bool, query: InboxQuery,
+                    limit: int) -> list[MessageSummary]:
         stmt = _inbox_statement(query.archived, query.before is not None, query.unread,
                                 query.urgent, bool(query.category), bool(query.person_id),
                                 bool(query.group_id))
@@ -188,11 +197,17 @@ class InboxService:
         persons = {pid: (name_enc, protected) for pid, name_enc, protected in conn.execute(
             sa_select(col(Person.id), col(Person.name_enc), col(Person.protected_identity))
             .where(col(Person.id).in_(person_ids))).all()} if person_ids else {}
+        engaged = engaged_persons_sync(conn, org_id, person_ids,
+                                       local_date(self._clock.now()))
+        hidden_senders = {row[14] for row in rows
+                          if not staff_name_shown(row[20], row[21] == org_id)}
+        roles = _care_roles_sync(conn, hidden_senders)
         owner = org_owner(org_id)
         result = []
         for (seq, read_at, marked_unread, acked_at, mid, thread_id, subject_enc, category,
              priority, requires_ack, ack_deadline, created_at, attachment_count, person_id,
-             sender_id, kek_version, wrapped, sender_name, unit_name, org_name) in rows:
+             sender_id, kek_version, wrapped, sender_name, unit_name, org_name,
+             _sender_protected, _sender_org) in rows:
             if wrapped is None:
                 continue  # no copy of the key for this organization: not readable here
             dek = keys.unwrap_data_key(self._keys.kek_sync(conn, owner, kek_version), wrapped,
@@ -200,16 +215,17 @@ class InboxService:
             person = None
             if person_id is not None:
                 name_enc, protected = persons[person_id]
-                if protected:
-                    person = PersonRef(person_id, None, True, self._keys.pseudonym(person_id))
-                else:
+                name = None
+                if person_name_shown(protected, person_id in engaged, case_worker,
+                                     opening=False):
                     kek = self._keys.kek_sync(conn, HUB_OWNER, keys.field_kek_version(name_enc))
-                    person = PersonRef(person_id, keys.open_field(
-                        kek, name_enc, name_context(person_id).encode()).decode(), False)
+                    name = keys.open_field(
+                        kek, name_enc, name_context(person_id).encode()).decode()
+                person = self._person_ref(person_id, protected, name)
             result.append(MessageSummary(
                 id=mid, thread_id=thread_id,
                 subject=open_part(dek, mid, "subject", subject_enc).decode(),
-                sender=Party(sender_id, sender_name, unit_name, org_name),
+                sender=_party(sender_id, sender_name, unit_name, org_name, roles),
                 category=category, priority=priority, person=person,
                 requires_ack=requires_ack, ack_deadline=ack_deadline, created_at=created_at,
                 attachment_count=attachment_count, cursor=seq,
@@ -277,24 +293,23 @@ class InboxService:
                     delivery.read_at = now
                     events = await self._receipt_txn(s, message, actor, "read", now)
                 delivery.marked_unread = False
-            # A protected identity is shown only to users whose organization has an
-            # engagement with the person today, and that is audited as such.
-            reveal = message.person_id is not None and await self._persons.engaged_txn(
-                s, _org(actor), message.person_id)
             summary = (await self._summaries_txn(s, actor, [
                 (message, delivery.seq if delivery else None,
                  True if delivery else None,
                  delivery.acked_at is not None if delivery else None)],
-                reveal_person=reveal))[0]
+                opening=True))[0]
             detail = MessageDetail(
                 summary=summary, body=content["body"],
                 attachments=[AttachmentInfo(**a) for a in content["attachments"]],
                 reply_to=message.reply_to_id,
                 read_at=delivery.read_at if delivery else None,
                 acked_at=delivery.acked_at if delivery else None)
-            protected = summary.person is not None and summary.person.protected_identity
+            # A protected identity is shown only to users whose organization has an
+            # engagement with the person today, and that is audited as such.
+            revealed = summary.person is not None and summary.person.protected_identity \
+                and summary.person.name is not None
             await self._audit.append_txn(s, event_of(
-                actor, Action.MESSAGE_OPEN_PROTECTED if protected and reveal
+                actor, Action.MESSAGE_OPEN_PROTECTED if revealed
                 else Action.MESSAGE_OPEN, person_id=message.person_id,
                 targets={"message": message.id},
                 organizations=[message.sender_organization_id]))
@@ -398,29 +413,34 @@ class InboxService:
             message = await s.scalar(select(Message).where(col(Message.id) == message_id))
             if message is None or not _is_sender_side(actor, message):
                 raise NotFound()
+            viewer_org = _org(actor)
             groups = (await s.execute(
                 select(ContactGroup, Organization.name)
                 .join(MessageRecipient, col(MessageRecipient.group_id) == ContactGroup.id)
                 .join(Organization, col(Organization.id) == ContactGroup.organization_id)
                 .where(col(MessageRecipient.message_id) == message_id))).all()
             rows = (await s.execute(
-                select(Delivery, User.display_name, Unit.name)
+                select(Delivery, User.display_name, Unit.name, User.protected_identity)
                 .join(User, col(User.id) == Delivery.user_id)
                 .outerjoin(Unit, col(Unit.id) == User.unit_id)
                 .where(col(Delivery.message_id) == message_id)
                 .order_by(col(User.display_name)))).all()
+            hidden = {d.user_id for d, _, _, protected in rows
+                      if not staff_name_shown(protected, d.organization_id == viewer_org)}
+            roles = await s.run_sync(lambda sync: _care_roles_sync(sync.connection(), hidden))
             dek = None
-            if any(d.ack_comment for d, _, _ in rows):
-                dek = await data_key_txn(s, self._keys, _org(actor), message.id)
+            if any(d.ack_comment for d, _, _, _ in rows):
+                dek = await data_key_txn(s, self._keys, viewer_org, message.id)
         by_group: dict[uuid.UUID, list[RecipientReceipt]] = {g.id: [] for g, _ in groups}
-        for delivery, name, unit in rows:
+        for delivery, name, unit, _ in rows:
             comment = None
             if delivery.ack_comment and dek is not None:
                 comment = open_part(dek, message.id, f"ack:{delivery.user_id}",
                                     delivery.ack_comment).decode()
+            role = roles.get(delivery.user_id)
             by_group.setdefault(delivery.group_id, []).append(RecipientReceipt(
-                delivery.user_id, name, unit, delivery.delivered_at, delivery.read_at,
-                delivery.acked_at, comment))
+                delivery.user_id, None if role else name, unit, delivery.delivered_at,
+                delivery.read_at, delivery.acked_at, comment, role))
         return [GroupReceipts(g.id, g.name, org_name, by_group[g.id]) for g, org_name in groups]
 
     # -- replay for live streams -------------------------------------------------------------
@@ -508,18 +528,26 @@ class InboxService:
     async def _summaries_txn(
         self, s: AsyncSession, actor: Actor,
         rows: list[tuple[Message, int | None, bool | None, bool | None]],
-        reveal_person: bool = False,
+        opening: bool = False,
     ) -> list[MessageSummary]:
+        """Summaries as the actor may see them; `opening`: the actor opens the message
+        (a protected identity is then shown to an engaged organization)."""
         if not rows:
             return []
+        viewer_org = _org(actor)
         ids = [m.id for m, _, _, _ in rows]
-        deks = await data_keys_txn(s, self._keys, _org(actor), ids)
+        deks = await data_keys_txn(s, self._keys, viewer_org, ids)
         sender_ids = {m.sender_user_id for m, _, _, _ in rows}
-        senders = {uid: (name, unit, org) for uid, name, unit, org in (await s.execute(
-            select(User.id, User.display_name, Unit.name, Organization.name)
-            .join(Organization, col(Organization.id) == User.organization_id)
-            .outerjoin(Unit, col(Unit.id) == User.unit_id)
-            .where(col(User.id).in_(sender_ids)))).all()}
+        senders = {uid: (name, unit, org, protected, org_id)
+                   for uid, name, unit, org, protected, org_id in (await s.execute(
+                       sa_select(col(User.id), col(User.display_name), col(Unit.name),
+                                 col(Organization.name), col(User.protected_identity),
+                                 col(User.organization_id))
+                       .join(Organization, col(Organization.id) == User.organization_id)
+                       .outerjoin(Unit, col(Unit.id) == User.unit_id)
+                       .where(col(User.id).in_(sender_ids)))).all()}
+        hidden = {uid for uid, (_, _, _, protected, org_id) in senders.items()
+                  if not staff_name_shown(protected, org_id == viewer_org)}
         groups: dict[uuid.UUID, list[uuid.UUID]] = {}
         for mid, gid in (await s.execute(select(
                 MessageRecipient.message_id, MessageRecipient.group_id)
@@ -528,31 +556,67 @@ class InboxService:
         person_ids = {m.person_id for m, _, _, _ in rows if m.person_id}
         persons = {p.id: p for p in (await s.scalars(select(Person).where(
             col(Person.id).in_(person_ids)))).all()} if person_ids else {}
+        today = local_date(self._clock.now())
+
+        def facts(sync: Any) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
+            conn = sync.connection()
+            return (engaged_persons_sync(conn, viewer_org, person_ids, today),
+                    _care_roles_sync(conn, hidden))
+
+        engaged, roles = await s.run_sync(facts)
+        case_worker = actor.has(Role.CASE_WORKER)
         result = []
         for message, cursor, read, acked in rows:
             dek = deks.get(message.id)
             if dek is None:
                 continue
-            name, unit, org = senders[message.sender_user_id]
+            name, unit, org, _, _ = senders[message.sender_user_id]
             person = None
             if message.person_id is not None:
                 p = persons[message.person_id]
                 shown = None
-                if reveal_person or not p.protected_identity:
+                if person_name_shown(p.protected_identity, p.id in engaged, case_worker,
+                                     opening):
                     shown = await self._keys.open_field_txn(s, HUB_OWNER, p.name_enc,
                                                             name_context(p.id))
-                person = PersonRef(p.id, shown, p.protected_identity,
-                                   self._keys.pseudonym(p.id) if p.protected_identity
-                                   else None)
+                person = self._person_ref(p.id, p.protected_identity, shown)
             result.append(MessageSummary(
                 id=message.id, thread_id=message.thread_id,
                 subject=open_part(dek, message.id, "subject", message.subject_enc).decode(),
-                sender=Party(message.sender_user_id, name, unit, org),
+                sender=_party(message.sender_user_id, name, unit, org, roles),
                 category=message.category, priority=message.priority, person=person,
                 requires_ack=message.requires_ack, ack_deadline=message.ack_deadline,
                 created_at=message.created_at, attachment_count=message.attachment_count,
                 cursor=cursor, read=read, acked=acked, group_ids=groups.get(message.id, [])))
         return result
+
+    def _person_ref(self, person_id: uuid.UUID, protected: bool,
+                    name: str | None) -> PersonRef:
+        """A person as a viewer sees them: the name where it is shown, else the
+        pseudonym (for a protected identity, and where the viewer is not engaged)."""
+        return PersonRef(person_id, name, protected,
+                         self._keys.pseudonym(person_id) if protected or name is None
+                         else None)
+
+
+def _party(user_id: uuid.UUID, name: str, unit: str | None, organization: str,
+           hidden_roles: dict[uuid.UUID, str]) -> Party:
+    role = hidden_roles.get(user_id)
+    return Party(user_id, None if role else name, unit, organization, role)
+
+
+def _care_roles_sync(conn: Connection, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The role that stands in for each user's name: case worker, else staff."""
+    if not user_ids:
+        return {}
+    roles: dict[uuid.UUID, str] = {}
+    for user_id, role in conn.execute(sa_select(col(UserRole.user_id), col(UserRole.role))
+                                      .where(col(UserRole.user_id).in_(user_ids))).all():
+        if role == Role.CASE_WORKER or user_id not in roles:
+            roles[user_id] = role
+    for user_id in user_ids:
+        roles.setdefault(user_id, Role.STAFF)
+    return {u: ("case_worker" if r == Role.CASE_WORKER else "staff") for u, r in roles.items()}
 
 
 def _person_user(actor: Actor) -> uuid.UUID:
@@ -568,8 +632,8 @@ def _org(actor: Actor) -> uuid.UUID:
 
 
 def _is_sender_side(actor: Actor, message: Message) -> bool:
-    return actor.user_id == message.sender_user_id or (
-        actor.unit_id is not None and actor.unit_id == message.sender_unit_id)
+    return on_sender_side(actor.user_id, actor.unit_id, actor.roles,
+                          message.sender_user_id, message.sender_unit_id)
 
 
 @functools.cache
@@ -583,7 +647,8 @@ def _inbox_statement(archived: bool, before: bool, unread: bool, urgent: bool,
         sa_select(d.seq, d.read_at, d.marked_unread, d.acked_at, m.id, m.thread_id,
                   m.subject_enc, m.category, m.priority, m.requires_ack, m.ack_deadline,
                   m.created_at, m.attachment_count, m.person_id, m.sender_user_id,
-                  k.kek_version, k.wrapped, a.display_name, u.name, o.name)
+                  k.kek_version, k.wrapped, a.display_name, u.name, o.name,
+                  a.protected_identity, a.organization_id)
         .select_from(Delivery.__table__)  # type: ignore[attr-defined]
         .join(Message.__table__, m.id == d.message_id)  # type: ignore[attr-defined]
         .outerjoin(MessageKey.__table__,  # type: ignore[attr-defined]

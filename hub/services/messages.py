@@ -44,7 +44,8 @@ from hub.db.types import UTCDateTime
 from hub.domain import policy
 from hub.domain.audit import Action, AuditEvent, Outcome, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
-from hub.domain.roles import Role
+from hub.domain.roles import CARE_READER_ROLES, Role, reads_care_messages
+from hub.domain.visibility import may_see_message, on_sender_side
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
@@ -73,6 +74,14 @@ ALLOWED_TYPES: dict[str, tuple[bytes, ...]] = {
     "text/plain": (),
 }
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+
+
+class UnknownPerson(ValidationFailed):
+    """An emergency override about a person nobody is registered as."""
+
+    code = "unknown_person"
+    title_sv = "Personen finns inte registrerad"
+    title_en = "No such person is registered"
 
 
 class PolicyRefused(HubError):
@@ -154,10 +163,9 @@ class MessageService:
             NotFound: unknown person or reply-to message.
             PolicyRefused: a rule refuses a group; nothing is stored.
         """
-        if actor.user_id is None or actor.organization_id is None or not (
-                actor.has(Role.STAFF) or actor.has(Role.CASE_WORKER)
-                or actor.has(Role.IT_CONTACT)):
-            raise Forbidden("only staff, case workers and IT contacts send messages")
+        if actor.user_id is None or actor.organization_id is None \
+                or not reads_care_messages(actor.roles):
+            raise Forbidden("only staff and case workers send messages")
         now = self._clock.now()
         self._validate(draft, now)
         if draft.idempotency_key:
@@ -177,8 +185,7 @@ class MessageService:
         sealed = await self._seal_parts(dek, message_id, draft)
 
         def store(conn: Connection) -> tuple[SentMessage, list[tuple[uuid.UUID, LiveEvent]]]:
-            return self._store_sync(conn, actor, draft, message_id, dek, sealed, person_index,
-                                    now)
+            return self._store_sync(conn, actor, draft, message_id, dek, sealed, person_index)
 
         try:
             result, events = await self._db.run_write_grouped(store)
@@ -189,6 +196,13 @@ class MessageService:
                 person_id=refused.person_id, targets={"groups": ids(draft.group_ids)},
                 organizations=refused.organizations,
                 detail={"rules": ",".join(refused.rules)}))
+            raise
+        except UnknownPerson:
+            # An override told the sender that nobody is registered: for review too.
+            await self._audit.append(event_of(
+                actor, Action.MESSAGE_REFUSED, outcome=Outcome.REFUSED,
+                targets={"groups": ids(draft.group_ids)},
+                detail={"rules": "unknown_person", "emergency_override": "true"}))
             raise
         except IntegrityError:
             if draft.idempotency_key:
@@ -284,17 +298,29 @@ class MessageService:
 
     def _store_sync(
         self, conn: Connection, actor: Actor, draft: MessageDraft, message_id: uuid.UUID,
-        dek: bytes, sealed: dict[str, bytes], person_index: str | None, now: dt.datetime,
+        dek: bytes, sealed: dict[str, bytes], person_index: str | None,
     ) -> tuple[SentMessage, list[tuple[uuid.UUID, LiveEvent]]]:
         assert actor.user_id is not None and actor.organization_id is not None
         groups = self._groups_sync(conn, draft.group_ids)
-        person_id = self._person_sync(conn, draft.person_id, person_index)
+        about_person = draft.person_id is not None or person_index is not None
+        person_id = self._person_sync(conn, actor, draft.person_id, person_index)
         thread_id = self._thread_sync(conn, actor, draft.reply_to) or message_id
         decision = None
-        if person_id is not None:
-            decision = self._check_policy_sync(conn, actor.organization_id, groups, person_id,
-                                               now, draft.emergency_reason is not None)
+        if about_person:
+            # A person the hub does not know is judged as one nobody is engaged with:
+            # to a sender who may not know whether the person is registered, "unknown"
+            # and "not yours" give the same refusal after the same queries.
+            decision = self._check_policy_sync(
+                conn, actor.organization_id, groups, person_id or uuid.uuid4(),
+                draft.emergency_reason is not None, known=person_id is not None)
+            if person_id is None:
+                # Only an emergency override gets this far: it is told, and audited.
+                raise UnknownPerson(
+                    errors={"person": "no registered person with this identity"})
         self._check_groups_reach_someone_sync(conn, groups, actor.user_id)
+        # The moment of the send is taken after the facts are read (and, on PostgreSQL,
+        # locked): a withdrawal committed before it counts, one after it waits for us.
+        now = self._clock.now()
         lock_stream_sync(conn, "delivery")  # from here to commit: numbers in commit order
 
         conn.execute(insert(Message), [{
@@ -361,18 +387,21 @@ class MessageService:
                                    unknown_groups=missing)
         return [found[g] for g in unique_ids]
 
-    def _person_sync(self, conn: Connection, person_id: uuid.UUID | None,
+    def _person_sync(self, conn: Connection, actor: Actor, person_id: uuid.UUID | None,
                      person_index: str | None) -> uuid.UUID | None:
+        """The registered person the draft is about; None if nobody is registered
+        under that id or personnummer. A case worker, who may look up anyone, is told
+        so at once (`NotFound`); to anyone else the policy answers (see `_store_sync`)."""
         if person_index is not None:
             found = conn.execute(select(Person.id).where(
                 col(Person.personnummer_index) == person_index)).scalar()
-            if found is None:
-                raise NotFound("no such person")
-            return found
-        if person_id is not None and conn.execute(
-                select(Person.id).where(col(Person.id) == person_id)).scalar() is None:
+        elif person_id is not None:
+            found = conn.execute(select(Person.id).where(col(Person.id) == person_id)).scalar()
+        else:
+            return None
+        if found is None and actor.has(Role.CASE_WORKER):
             raise NotFound("no such person")
-        return person_id
+        return found
 
     def _thread_sync(self, conn: Connection, actor: Actor,
                      reply_to: uuid.UUID | None) -> uuid.UUID | None:
@@ -384,35 +413,43 @@ class MessageService:
         if parent is None:
             raise NotFound("no such message to reply to")
         thread_id, sender_user_id, sender_unit_id = parent
-        visible = sender_user_id == actor.user_id or (
-            actor.unit_id is not None and sender_unit_id == actor.unit_id) or (
-            conn.execute(select(Delivery.seq).where(
-                col(Delivery.message_id) == reply_to,
-                col(Delivery.user_id) == actor.user_id)).scalar() is not None)
-        if not visible:
+        delivered = conn.execute(select(Delivery.seq).where(
+            col(Delivery.message_id) == reply_to,
+            col(Delivery.user_id) == actor.user_id)).scalar() is not None
+        if not may_see_message(actor.user_id, actor.unit_id, actor.roles, sender_user_id,
+                               sender_unit_id, delivered):
             raise NotFound("no such message to reply to")
         return thread_id  # type: ignore[no-any-return]
 
     def _check_policy_sync(self, conn: Connection, sender_org: uuid.UUID,
-                           groups: list[_Group], person_id: uuid.UUID, now: dt.datetime,
-                           emergency_override: bool) -> policy.Decision:
-        """Load the facts, ask the policy, raise `PolicyRefused` if it says no."""
-        today = local_date(now)
+                           groups: list[_Group], person_id: uuid.UUID,
+                           emergency_override: bool, known: bool = True) -> policy.Decision:
+        """Load the facts, ask the policy, raise `PolicyRefused` if it says no.
+
+        The engagement and consent rows read are share-locked (PostgreSQL; SQLite
+        serializes writers): a concurrent withdrawal or ending waits until this send
+        has committed, or this send waits and sees it. The moment judged is taken
+        after the facts are read, so a withdrawal already committed always counts."""
         org_ids = {sender_org} | {g.organization_id for g in groups}
         authorities = dict(conn.execute(select(Organization.id, Organization.authority).where(
             col(Organization.id).in_(org_ids))).all())
-        engaged = set(conn.execute(
-            select(Unit.organization_id).join(Engagement, col(Engagement.unit_id) == Unit.id)
+        engaged_rows = conn.execute(
+            select(col(Unit.organization_id), col(Engagement.starts_on),
+                   col(Engagement.ends_on))
+            .join(Engagement, col(Engagement.unit_id) == Unit.id)
             .where(col(Engagement.person_id) == person_id,
-                   col(Engagement.starts_on) <= today,
-                   (col(Engagement.ends_on).is_(None)) | (col(Engagement.ends_on) >= today),
-                   col(Unit.organization_id).in_(org_ids)).distinct()).scalars().all())
+                   col(Unit.organization_id).in_(org_ids))
+            .with_for_update(read=True, of=Engagement)).all()
+        consents = consent_facts_sync(conn, person_id, lock=True) if any(
+            authorities[g.organization_id] != authorities[sender_org] for g in groups) else ()
+        now = self._clock.now()
+        today = local_date(now)
+        engaged = {org for org, starts_on, ends_on in engaged_rows
+                   if starts_on <= today and (ends_on is None or ends_on >= today)}
 
         def facts(org_id: uuid.UUID) -> policy.OrgFacts:
             return policy.OrgFacts(org_id, authorities[org_id], org_id in engaged)
 
-        consents = consent_facts_sync(conn, person_id) if any(
-            authorities[g.organization_id] != authorities[sender_org] for g in groups) else ()
         decision = policy.evaluate_send(policy.SendFacts(
             about_person=True, sender=facts(sender_org),
             recipients=tuple(policy.RecipientFacts(g.id, facts(g.organization_id))
@@ -424,7 +461,7 @@ class MessageService:
                 {"rule": r.rule.value, "group_id": str(r.group_id),
                  "reason_sv": r.reason_sv, "reason_en": r.reason_en}
                 for r in decision.refusals])
-            refused.person_id = person_id
+            refused.person_id = person_id if known else None
             refused.rules = sorted({r.rule.value for r in decision.refusals})
             refused.organizations = sorted(
                 {g.organization_id for g in groups
@@ -472,16 +509,21 @@ class MessageService:
                                 "groups": [g.id for g in groups], "sender": sender_id})
 
 
-# The members an addressed group reaches: users named directly, and the staff of
-# units named as members; active accounts only, never the sender.
-_MEMBERS_SQL = """
+# The members an addressed group reaches: users named directly, and the accounts of
+# units named as members; active accounts whose roles read care messages only (an IT
+# contact or compliance officer in a unit receives nothing), never the sender.
+_READS_CARE = "EXISTS (SELECT 1 FROM account_role r WHERE r.user_id = a.id AND r.role IN ({}))" \
+    .format(", ".join(f"'{role.value}'" for role in sorted(CARE_READER_ROLES)))
+_MEMBERS_SQL = f"""
     SELECT m.group_id AS group_id, a.id AS user_id, a.organization_id AS organization_id
       FROM contact_group_member m JOIN account a ON a.id = m.user_id
      WHERE m.group_id IN :groups AND a.disabled_at IS NULL AND a.id <> :sender
+       AND {_READS_CARE}
     UNION ALL
     SELECT m.group_id, a.id, a.organization_id
       FROM contact_group_member m JOIN account a ON a.unit_id = m.unit_id
      WHERE m.group_id IN :groups AND a.disabled_at IS NULL AND a.id <> :sender
+       AND {_READS_CARE}
 """
 _MEMBER_PARAMS = (
     bindparam("groups", expanding=True, type_=Uuid()),
@@ -527,12 +569,11 @@ def _attachment_problem(attachment: AttachmentDraft) -> str | None:
 
 
 async def may_see_message_txn(s: AsyncSession, actor: Actor, message: Message) -> bool:
-    """Delivered to the actor, sent by them, or sent from their unit."""
+    """`hub.domain.visibility.may_see_message`, with the delivery looked up."""
     if actor.user_id is None:
         return False
-    if message.sender_user_id == actor.user_id:
-        return True
-    if actor.unit_id is not None and message.sender_unit_id == actor.unit_id:
+    if on_sender_side(actor.user_id, actor.unit_id, actor.roles, message.sender_user_id,
+                      message.sender_unit_id):
         return True
     delivered = await s.scalar(select(Delivery.seq).where(
         col(Delivery.message_id) == message.id, col(Delivery.user_id) == actor.user_id))

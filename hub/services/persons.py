@@ -12,12 +12,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import exists
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -26,9 +26,15 @@ from hub.clock import Clock, local_date
 from hub.db.engine import Database
 from hub.db.models import SERVICE_KINDS, Engagement, Organization, Person, Unit
 from hub.domain.audit import Action, AuditEvent, Outcome
+from hub.domain.care import (
+    EngagementActor,
+    may_end_engagement,
+    may_import_engagements,
+    may_record_engagement,
+)
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
-from hub.domain.roles import Role
-from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.domain.roles import OrgKind, Role
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, personnummer_context
@@ -239,8 +245,8 @@ class PersonService:
     # -- engagements -------------------------------------------------------------------
 
     async def add_engagement(self, actor: Actor, new: NewEngagement) -> Engagement:
-        """Record that a unit performs a service for a person (case worker, or the IT
-        contact of the unit's organization).
+        """Record that a unit performs a service for a person (case worker; home health
+        care for its own units).
 
         Raises:
             NotFound: unknown person or unit, or a unit the actor may not manage.
@@ -262,9 +268,11 @@ class PersonService:
 
     async def _add_engagement(self, actor: Actor, new: NewEngagement) -> Engagement:
         async with self._db.transaction() as s:
+            who = await _engagement_actor_txn(s, actor)
             unit = await s.get(Unit, new.unit_id)
             person = await s.get(Person, new.person_id)
-            if unit is None or person is None or not _may_manage(actor, unit):
+            if unit is None or person is None \
+                    or not may_record_engagement(who, unit.organization_id):
                 raise NotFound()
             if person.protected_identity and not (
                     actor.kind == "cli" or actor.has(Role.CASE_WORKER)):
@@ -280,15 +288,17 @@ class PersonService:
         never lengthens an engagement.
 
         Raises:
-            NotFound: unknown, or a unit the actor may not manage.
+            NotFound: unknown, or an engagement the actor may not end (case workers,
+            home health care for its own units, the IT contact of the engaged unit).
             ValidationFailed: before the start, or after the end already recorded.
         """
         last_day = ends_on or self.today()
         async with self._db.transaction() as s:
             # Locked: two concurrent endings must not both pass the checks below.
+            who = await _engagement_actor_txn(s, actor)
             row = await s.get(Engagement, engagement_id, with_for_update=True)
             unit = await s.get(Unit, row.unit_id) if row is not None else None
-            if row is None or unit is None or not _may_manage(actor, unit):
+            if row is None or unit is None or not may_end_engagement(who, unit.organization_id):
                 raise NotFound()
             if last_day < row.starts_on:
                 raise ValidationFailed(errors={"ends_on": "must not be before starts_on"})
@@ -344,16 +354,23 @@ class PersonService:
         The unit is its id or "Organization / Unit". Comma or semicolon separated,
         UTF-8 (a byte-order mark is fine), a header row first.
 
+        Case workers import for any unit; home health care for its own units. A dry
+        run tells which personnummer are registered: case workers only.
+
         Raises:
-            Forbidden: neither a case worker nor an IT contact.
+            Forbidden: neither a case worker nor home health care (dry run: not a
+            case worker).
             ValidationFailed: the file, or any row (with `rows`: line and errors).
         """
-        if actor.kind != "cli":
-            actor.require(Role.CASE_WORKER, Role.IT_CONTACT)
+        async with self._db.read() as s:
+            who = await _engagement_actor_txn(s, actor)
+        if not may_import_engagements(who, dry_run):
+            raise Forbidden("engagements are recorded by case workers (home health care: "
+                            "its own enrolments); a dry run is for case workers")
         parsed = _parse_import(data, self.today(), self.index_of)
         try:
             async with self._db.transaction() as s:
-                await self._resolve_import_txn(s, actor, parsed)
+                await self._resolve_import_txn(s, actor, who, parsed)
                 refused = [r for r in parsed if r.errors]
                 if not refused and not dry_run:
                     report = await self._import_txn(s, actor, parsed)
@@ -389,7 +406,7 @@ class PersonService:
         await self._audit.append_many_txn(s, events)
         return ImportReport(len(created), False, created)
 
-    async def _resolve_import_txn(self, s: AsyncSession, actor: Actor,
+    async def _resolve_import_txn(self, s: AsyncSession, actor: Actor, who: EngagementActor,
                                   parsed: list[_ImportLine]) -> None:
         """Fill in person and unit of each parsed row, or the reason it is refused.
 
@@ -425,7 +442,8 @@ class PersonService:
             unit = by_id.get(r.unit_id) if r.unit_id else by_name.get(r.unit_name) \
                 if r.unit_name else None
             if (r.unit_id or r.unit_name) and (unit is None or unit.archived_at is not None
-                                                or not _may_manage(actor, unit)):
+                                                or not may_record_engagement(
+                                                    who, unit.organization_id)):
                 r.errors["unit"] = "no such unit that you may manage"
             else:
                 r.unit = unit
@@ -474,14 +492,24 @@ class PersonService:
                           person_id: uuid.UUID) -> bool:
         """The organization has an engagement with the person that is active today."""
         today = self.today()
-        engaged = await s.scalar(select(exists().where(
-            col(Engagement.person_id) == person_id,
-            col(Engagement.unit_id) == Unit.id,
-            col(Unit.organization_id) == organization_id,
-            col(Engagement.starts_on) <= today,
-            (col(Engagement.ends_on).is_(None)) | (col(Engagement.ends_on) >= today),
-        )))
+        engaged = await s.run_sync(lambda sync: engaged_persons_sync(
+            sync.connection(), organization_id, (person_id,), today))
         return bool(engaged)
+
+
+def engaged_persons_sync(conn: Connection, organization_id: uuid.UUID,
+                         person_ids: Collection[uuid.UUID], today: dt.date) -> set[uuid.UUID]:
+    """Of `person_ids`, those the organization has an engagement with that is active
+    on `today` (a Swedish calendar day)."""
+    if not person_ids:
+        return set()
+    return set(conn.execute(
+        select(Engagement.person_id).join(Unit, col(Unit.id) == Engagement.unit_id)
+        .where(col(Engagement.person_id).in_(list(person_ids)),
+               col(Unit.organization_id) == organization_id,
+               col(Engagement.starts_on) <= today,
+               (col(Engagement.ends_on).is_(None)) | (col(Engagement.ends_on) >= today))
+    ).scalars().all())
 
 
 QUERY_CHUNK = 500
@@ -502,10 +530,12 @@ def _import_lookups(actor: Actor, parsed: list[_ImportLine]) -> list[AuditEvent]
             for r in parsed if r.index]
 
 
-def _may_manage(actor: Actor, unit: Unit) -> bool:
-    """Case workers record engagements for any unit; IT contacts for their own."""
-    return actor.kind == "cli" or actor.has(Role.CASE_WORKER) or (
-        actor.has(Role.IT_CONTACT) and actor.organization_id == unit.organization_id)
+async def _engagement_actor_txn(s: AsyncSession, actor: Actor) -> EngagementActor:
+    kind = await s.scalar(select(Organization.kind).where(
+        col(Organization.id) == actor.organization_id)) if actor.organization_id else None
+    return EngagementActor(roles=actor.roles, organization_id=actor.organization_id,
+                           organization_kind=OrgKind(kind) if kind else None,
+                           cli=actor.kind == "cli")
 
 
 def _engagement_created(actor: Actor, row: Engagement, unit: Unit) -> AuditEvent:

@@ -319,7 +319,7 @@ async def test_administration_groups_tokens_and_key_rotation_are_audited(client,
     assert response.status == 200
     entry = await log.one()
     assert (entry.action, json.loads(entry.detail)) == (
-        "user.roles", {"roles": "it_contact,staff"})
+        "user.roles", {"roles": "it_contact,staff", "previous": "staff"})
     for verb in ("disable", "enable"):
         response = await client.post(f"/api/v1/users/{user_id}/{verb}", headers=bearer(token))
         assert response.status == 200

@@ -1,0 +1,52 @@
+"""Who records a care relationship (an engagement) and who ends one.
+
+In the city's routine the case worker distributes the assignment to the chosen
+provider ("Biståndshandläggaren fördelar uppdraget ... till vald utförare"): a
+provider never creates its own relationship with a person. Home health care records
+its own enrolments. The engaged unit's IT contact may end its own engagement (the
+provider stops), never start one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from hub.domain.roles import OrgKind, Role
+
+# Roles of a home-health-care organization that record its own enrolments.
+_ENROLMENT_ROLES = frozenset({Role.STAFF, Role.IT_CONTACT})
+
+
+@dataclass(frozen=True)
+class EngagementActor:
+    roles: frozenset[Role]
+    organization_id: uuid.UUID | None
+    organization_kind: OrgKind | None
+    # The admin CLI on the hub's own machine.
+    cli: bool = False
+
+
+def may_record_engagement(actor: EngagementActor, unit_organization: uuid.UUID) -> bool:
+    """A case worker records any unit's engagement; home health care its own units'."""
+    if actor.cli or Role.CASE_WORKER in actor.roles:
+        return True
+    return (actor.organization_kind is OrgKind.HOME_HEALTH_CARE
+            and actor.organization_id == unit_organization
+            and bool(actor.roles & _ENROLMENT_ROLES))
+
+
+def may_end_engagement(actor: EngagementActor, unit_organization: uuid.UUID) -> bool:
+    """Whoever may record it, and the IT contact of the engaged unit's organization."""
+    if may_record_engagement(actor, unit_organization):
+        return True
+    return Role.IT_CONTACT in actor.roles and actor.organization_id == unit_organization
+
+
+def may_import_engagements(actor: EngagementActor, dry_run: bool) -> bool:
+    """Imports are for case workers and home health care; a dry run, which tells which
+    personnummer are registered, for case workers only."""
+    if actor.cli or Role.CASE_WORKER in actor.roles:
+        return True
+    return not dry_run and actor.organization_kind is OrgKind.HOME_HEALTH_CARE \
+        and bool(actor.roles & _ENROLMENT_ROLES)
