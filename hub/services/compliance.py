@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -222,8 +222,13 @@ class ComplianceService:
 
     def _statement(self, query: AuditQuery, scope: uuid.UUID | None,
                    person_id: uuid.UUID | None) -> EntryQuery:
+        # Staff with protected identity are named only to their own organization's
+        # officers and the city-wide ones.
+        actor_name = col(User.display_name) if scope is None else case(
+            (and_(col(User.protected_identity), col(User.organization_id) != scope), None),
+            else_=col(User.display_name))
         statement = (select(*AuditEntry.__table__.c,  # type: ignore[attr-defined]
-                            col(User.display_name).label("actor_name"))
+                            actor_name.label("actor_name"))
                      .outerjoin(User, col(User.id) == col(AuditEntry.actor_user_id))
                      .order_by(col(AuditEntry.seq).desc()))
         statement = statement.where(col(AuditEntry.seq) >= 0)

@@ -34,6 +34,7 @@ from hub.domain.care import (
 )
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind, Role
+from hub.domain.visibility import person_name_shown
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -222,9 +223,11 @@ class PersonService:
             person = await s.get(Person, person_id)
         view = None
         if person is not None and await self.may_see_txn(s, actor, person.id):
-            shown = not person.protected_identity or actor.kind == "cli" or (
-                actor.organization_id is not None
-                and await self.engaged_txn(s, actor.organization_id, person.id))
+            engaged = actor.organization_id is not None and await self.engaged_txn(
+                s, actor.organization_id, person.id)
+            shown = actor.kind == "cli" or person_name_shown(
+                person.protected_identity, engaged, actor.has(Role.CASE_WORKER),
+                opening=True)
             view = PersonView(
                 id=person.id,
                 personnummer=await self._keys.open_field_txn(
