@@ -146,6 +146,18 @@ class MessageService:
         self._notifier = notifier
         self._persons = persons
 
+    @staticmethod
+    def require_sender(actor: Actor) -> None:
+        """Who may send messages; the web UI asks before it shows the compose form.
+
+        Raises:
+            Forbidden: not a signed-in user with a staff, case worker or IT contact role.
+        """
+        if actor.user_id is None or actor.organization_id is None or not (
+                actor.has(Role.STAFF) or actor.has(Role.CASE_WORKER)
+                or actor.has(Role.IT_CONTACT)):
+            raise Forbidden("only staff, case workers and IT contacts send messages")
+
     async def send(self, actor: Actor, draft: MessageDraft) -> SentMessage:
         """Send a message to contact groups.
 
@@ -153,11 +165,9 @@ class MessageService:
             ValidationFailed: limits, unknown groups, empty groups, bad attachments.
             NotFound: unknown person or reply-to message.
             PolicyRefused: a rule refuses a group; nothing is stored.
+            Forbidden: the actor may not send (see `require_sender`).
         """
-        if actor.user_id is None or actor.organization_id is None or not (
-                actor.has(Role.STAFF) or actor.has(Role.CASE_WORKER)
-                or actor.has(Role.IT_CONTACT)):
-            raise Forbidden("only staff, case workers and IT contacts send messages")
+        self.require_sender(actor)
         now = self._clock.now()
         self._validate(draft, now)
         if draft.idempotency_key:
