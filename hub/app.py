@@ -110,15 +110,19 @@ def build_hub(settings: Settings, clock: Clock | None = None,
 def create_app(settings: Settings, clock: Clock | None = None,
                master: keys.MasterKey | None = None) -> web.Application:
     from hub.api.messaging import MESSAGE_BODY_LIMIT
-    from hub.api.middleware import error_middleware, security_headers_middleware
+    from hub.api.middleware import error_middleware, set_security_headers
     from hub.api.routes import add_api_routes
     from hub.web.views import add_web_routes
 
     # The largest body any route takes; each route enforces its own limit when reading.
     app = web.Application(
         client_max_size=max(settings.max_body_bytes, MESSAGE_BODY_LIMIT),
-        middlewares=[security_headers_middleware, error_middleware],
+        middlewares=[error_middleware],
     )
+    # On prepare, not in a middleware: raised redirects and aiohttp's own errors
+    # skip what a middleware adds to returned answers, and a stream is prepared
+    # (its headers sent) before its handler returns.
+    app.on_response_prepare.append(set_security_headers)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         hub = build_hub(settings, clock, master)

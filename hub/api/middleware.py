@@ -1,4 +1,5 @@
-"""Middlewares: request ids, problem+json errors, security headers, the actor."""
+"""Request ids, errors as answers (problem+json or the HTML error page), security
+headers, the actor's token."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aiohttp import web
 
 from hub.errors import (
     BadRequest,
+    Forbidden,
     HubError,
     MethodNotAllowed,
     NotFound,
@@ -52,30 +54,88 @@ def preferred_language(request: web.Request) -> str:
     return "en" if (lang or "sv").lower().startswith("en") else "sv"
 
 
+# Machine routes outside /api/ (load balancer probes): answered as the API answers.
+MACHINE_PATHS = frozenset({"/healthz", "/readyz"})
+# How a browser route shows an error: the web UI registers its HTML error page here
+# (hub/web), so this module does not depend on the templates.
+ErrorPage = Callable[[web.Request, HubError, str], Awaitable[web.StreamResponse]]
+ERROR_PAGE: web.AppKey[ErrorPage] = web.AppKey("error_page")
+# When even the error page fails: a page that needs nothing.
+FALLBACK_PAGE = (
+    '<!doctype html>\n<html lang="sv"><head><meta charset="utf-8">'
+    "<title>Något gick fel</title></head><body><h1>Något gick fel</h1>"
+    '<p><a href="/">Till startsidan</a></p></body></html>\n'
+)
+_FROM_STATUS: dict[int, type[HubError]] = {
+    400: BadRequest, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed,
+    413: PayloadTooLarge, 415: UnsupportedMediaType,
+}
+
+
+def is_browser_route(path: str) -> bool:
+    """Pages people open: everything but the API, the probes and the static files."""
+    return not (path.startswith(("/api/", "/static/")) or path in MACHINE_PATHS)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error becomes an answer here: problem+json for the API, the HTML error page
+    for browser routes. aiohttp's own errors (unknown route, wrong method, body too
+    large) are raised as exceptions and are turned into answers too."""
     request_id = uuid.uuid4().hex
     request[REQUEST_ID] = request_id
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
-        return await handler(request)
-    except HubError as err:
-        return problem_response(err, request_id, preferred_language(request))
-    except web.HTTPRequestEntityTooLarge:
-        return problem_response(PayloadTooLarge(), request_id, preferred_language(request))
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        if not request.path.startswith("/api/") and exc.status == 404:
-            raise
-        mapped: HubError = {404: NotFound(), 405: MethodNotAllowed(),
-                            415: UnsupportedMediaType()}.get(exc.status, BadRequest(exc.reason))
-        return problem_response(mapped, request_id, preferred_language(request))
-    except Exception:
-        log.exception("request_failed", method=request.method, route=_route_name(request))
-        return problem_response(HubError(), request_id, preferred_language(request))
+        error: HubError
+        allow: str | None = None
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            # Redirects and the static files' own answers go out as they are; the
+            # security headers are set when any response is prepared.
+            if exc.status < 400 or request.path.startswith("/static/"):
+                raise
+            error = _from_http_exception(exc)
+            allow = exc.headers.get("Allow")
+        except HubError as err:
+            error = err
+        except Exception:
+            log.exception("request_failed", method=request.method, route=_route_name(request))
+            error = HubError()
+        response = await _error_answer(request, error, request_id)
+        if allow is not None:
+            response.headers["Allow"] = allow
+        return response
     finally:
         structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _from_http_exception(exc: web.HTTPException) -> HubError:
+    known = _FROM_STATUS.get(exc.status)
+    if known is not None:
+        return known()
+    return HubError() if exc.status >= 500 else BadRequest(exc.reason)
+
+
+async def _error_answer(request: web.Request, error: HubError,
+                        request_id: str) -> web.StreamResponse:
+    lang = preferred_language(request)
+    render = request.app.get(ERROR_PAGE)
+    if render is None or not is_browser_route(request.path):
+        return problem_response(error, request_id, lang)
+    if isinstance(error, Unauthenticated):
+        # Signed out (or the session ended): pages send people to sign in.
+        return web.Response(status=303, headers={"Location": "/login"})
+    try:
+        response = await render(request, error, request_id)
+    except Exception:
+        log.exception("error_page_failed", status=error.status)
+        response = web.Response(text=FALLBACK_PAGE, status=error.status,
+                                content_type="text/html")
+    retry_after = error.extra.get("retry_after")
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _route_name(request: web.Request) -> str:
@@ -85,10 +145,9 @@ def _route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "?"
 
 
-@web.middleware
-async def security_headers_middleware(request: web.Request,
-                                      handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+async def set_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The security headers on every answer, as it is prepared (`on_response_prepare`):
+    pages, redirects, errors aiohttp raises by itself, static files and event streams."""
     headers = response.headers
     headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     headers.setdefault("Content-Security-Policy", CSP)
@@ -101,7 +160,6 @@ async def security_headers_middleware(request: web.Request,
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 def bearer_or_cookie(request: web.Request) -> str | None:

@@ -157,6 +157,11 @@ class Database:
             finally:
                 raw.close()
 
+        # One thread for the checkpoints and the final dispose: a checkpoint still
+        # running when the task is cancelled finishes before its connection is closed
+        # (closing it under a running checkpoint crashes SQLite).
+        checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-checkpoint")
+
         async def loop() -> None:
             assert self._writer is not None
             running = asyncio.get_running_loop()
@@ -164,9 +169,10 @@ class Database:
             try:
                 while True:
                     await asyncio.sleep(interval)
-                    await asyncio.to_thread(checkpoint)
+                    await running.run_in_executor(checkpointer, checkpoint)
             finally:
-                await asyncio.to_thread(checkpoint_engine.dispose)
+                await running.run_in_executor(checkpointer, checkpoint_engine.dispose)
+                checkpointer.shutdown(wait=False)
 
         self._checkpointer = asyncio.create_task(loop())
 

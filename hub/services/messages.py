@@ -155,6 +155,18 @@ class MessageService:
         self._notifier = notifier
         self._persons = persons
 
+    @staticmethod
+    def require_sender(actor: Actor) -> None:
+        """Who may send messages; the web UI asks before it shows the compose form.
+
+        Raises:
+            Forbidden: not a signed-in user with a role that reads care messages
+            (staff, case worker).
+        """
+        if actor.user_id is None or actor.organization_id is None \
+                or not reads_care_messages(actor.roles):
+            raise Forbidden("only staff and case workers send messages")
+
     async def send(self, actor: Actor, draft: MessageDraft) -> SentMessage:
         """Send a message to contact groups.
 
@@ -162,10 +174,9 @@ class MessageService:
             ValidationFailed: limits, unknown groups, empty groups, bad attachments.
             NotFound: unknown person or reply-to message.
             PolicyRefused: a rule refuses a group; nothing is stored.
+            Forbidden: the actor may not send (see `require_sender`).
         """
-        if actor.user_id is None or actor.organization_id is None \
-                or not reads_care_messages(actor.roles):
-            raise Forbidden("only staff and case workers send messages")
+        self.require_sender(actor)
         now = self._clock.now()
         self._validate(draft, now)
         if draft.idempotency_key:

@@ -111,6 +111,34 @@ TEXTS: dict[str, dict[str, str]] = {
         "category_follow_up_request": "Begäran om uppföljning",
         "category_provider_change": "Omval",
         "category_general": "Allmänt",
+        "back_to_start": "Till startsidan",
+        "error_reference": "Referens om du kontaktar support",
+        "error_bad_request_title": "Felaktig begäran",
+        "error_bad_request_text": "Det som skickades gick inte att ta emot. Gå tillbaka och "
+                                  "försök igen.",
+        "error_forbidden_title": "Du har inte behörighet",
+        "error_forbidden_text": "Din roll ger inte tillgång till det här.",
+        "error_not_found_title": "Sidan finns inte",
+        "error_not_found_text": "Sidan finns inte, eller så har du inte tillgång till den. "
+                                "Kontrollera adressen eller gå till startsidan.",
+        "error_method_title": "Sidan kan inte användas så",
+        "error_method_text": "Sidan tar inte emot den här sortens begäran. Gå till "
+                             "startsidan och försök igen därifrån.",
+        "error_conflict_title": "Uppgifterna har ändrats",
+        "error_conflict_text": "Någon annan har redan ändrat det här. Ladda om sidan och "
+                               "försök igen.",
+        "error_too_large_title": "Det som skickades är för stort",
+        "error_too_large_text": "Gör texten eller bilagorna mindre och försök igen.",
+        "error_media_type_title": "Formuläret gick inte att läsa",
+        "error_media_type_text": "Skicka formuläret från hubbens egen sida.",
+        "error_invalid_title": "Uppgifterna är inte giltiga",
+        "error_invalid_text": "Gå tillbaka, rätta uppgifterna och försök igen.",
+        "error_too_many_title": "För många försök",
+        "error_too_many_text": "Vänta en stund och försök igen.",
+        "error_internal_title": "Något gick fel",
+        "error_internal_text": "Ett oväntat fel inträffade. Försök igen om en stund. "
+                               "Kontakta din IT-kontaktperson om felet finns kvar, och "
+                               "ange referensen nedan.",
     },
     "en": {
         "app_name": "Care hub",
@@ -220,5 +248,33 @@ TEXTS: dict[str, dict[str, str]] = {
         "category_follow_up_request": "Follow-up request",
         "category_provider_change": "Provider change",
         "category_general": "General",
+        "back_to_start": "To the start page",
+        "error_reference": "Reference if you contact support",
+        "error_bad_request_title": "Bad request",
+        "error_bad_request_text": "What was sent could not be accepted. Go back and try "
+                                  "again.",
+        "error_forbidden_title": "You are not allowed to do this",
+        "error_forbidden_text": "Your role does not give access to this.",
+        "error_not_found_title": "Page not found",
+        "error_not_found_text": "The page does not exist, or you do not have access to it. "
+                                "Check the address or go to the start page.",
+        "error_method_title": "The page cannot be used that way",
+        "error_method_text": "The page does not take this kind of request. Go to the start "
+                             "page and try again from there.",
+        "error_conflict_title": "The data has changed",
+        "error_conflict_text": "Someone else has already changed this. Reload the page and "
+                               "try again.",
+        "error_too_large_title": "What was sent is too large",
+        "error_too_large_text": "Make the text or the attachments smaller and try again.",
+        "error_media_type_title": "The form could not be read",
+        "error_media_type_text": "Send the form from the hub's own page.",
+        "error_invalid_title": "The data is not valid",
+        "error_invalid_text": "Go back, correct the data and try again.",
+        "error_too_many_title": "Too many attempts",
+        "error_too_many_text": "Wait a while and try again.",
+        "error_internal_title": "Something went wrong",
+        "error_internal_text": "An unexpected error occurred. Try again in a while. "
+                               "Contact your IT contact if the error remains, and give "
+                               "the reference below.",
     },
 }

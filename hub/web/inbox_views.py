@@ -174,6 +174,7 @@ async def _compose_context(request: web.Request, **extra: Any) -> dict[str, Any]
 
 async def compose_page(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
+    hub_of(request).messages.require_sender(actor)
     form = {"reply_to": "", "subject": ""}
     selected: set[str] = set()
     reply_to = request.query.get("svar")

@@ -14,10 +14,11 @@ import jinja2
 from aiohttp import web
 
 from hub.api.context import actor_of, client_address, hub_of
-from hub.api.middleware import SESSION_COOKIE, preferred_language
+from hub.api.middleware import ERROR_PAGE, SESSION_COOKIE, preferred_language
 from hub.domain.roles import ORG_KIND_LABELS_SV, ROLE_LABELS_SV, OrgKind
 from hub.errors import Forbidden, InvalidCredentials, TooManyAttempts, Unauthenticated
 from hub.services.auth import LoginAttempt
+from hub.web.error_pages import render_error_page
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import add_inbox_routes, read_form
 from hub.web.person_views import add_person_routes
@@ -109,6 +110,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
 
 def add_web_routes(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    app[ERROR_PAGE] = render_error_page
     app.router.add_get("/", home)
     app.router.add_get("/konto", account)
     add_inbox_routes(app)
