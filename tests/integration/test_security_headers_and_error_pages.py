@@ -225,7 +225,7 @@ async def test_a_malformed_id_in_a_web_path_is_the_404_page_for_a_signed_in_user
         assert 'href="/inkorg"' in page
 
 
-@pytest.mark.parametrize("role", [Role.COMPLIANCE, Role.OPERATOR])
+@pytest.mark.parametrize("role", [Role.COMPLIANCE, Role.OPERATOR, Role.IT_CONTACT])
 async def test_compose_for_a_role_that_cannot_send_is_the_html_403_page(
         client, hub, role) -> None:
     account, cookie = await sign_in_as(client, hub, role)
