@@ -142,8 +142,9 @@ async def test_an_import_from_a_swedish_spreadsheet_is_understood(client, hub):
     assert (await response.json())["imported"] == 1
 
 
-async def test_an_it_contact_imports_only_for_their_own_units(client, hub):
-    own = await make_org(hub, OrgKind.CITY_HOME_CARE)
+async def test_home_health_care_imports_only_for_its_own_units(client, hub):
+    # Home health care records its own enrolments; a provider never engages itself.
+    own = await make_org(hub, OrgKind.HOME_HEALTH_CARE)
     own_unit = await make_unit(hub, own)
     other_unit = await make_unit(hub, await make_org(hub))
     await make_person(hub, PNR)
@@ -154,8 +155,10 @@ async def test_an_it_contact_imports_only_for_their_own_units(client, hub):
     response = await _import(client, it, text)
     assert response.status == 422
     assert [r["line"] for r in (await response.json())["rows"]] == [3]
-    staff = bearer(await login(client, hub, await make_user(hub, own, Role.STAFF)))
-    assert (await _import(client, staff, text)).status == 403
+    provider = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    for role in (Role.STAFF, Role.IT_CONTACT):
+        outsider = bearer(await login(client, hub, await make_user(hub, provider, role)))
+        assert (await _import(client, outsider, text)).status == 403
     assert await _engagement_count(hub) == 0
 
 
@@ -204,7 +207,7 @@ async def test_lookup_by_personnummer_is_for_engaged_organizations_and_case_work
 
 async def test_a_checked_import_is_audited_as_lookups_and_protected_persons_are_hidden(
         client, hub):
-    org = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    org = await make_org(hub, OrgKind.HOME_HEALTH_CARE)
     unit = await make_unit(hub, org)
     visible = await make_person(hub, personnummer(1))
     protected = await make_person(hub, personnummer(2), protected=True)
@@ -216,7 +219,7 @@ async def test_a_checked_import_is_audited_as_lookups_and_protected_persons_are_
     response = await _import(client, it, text)
     assert response.status == 422
     rows = {r["line"]: r["errors"] for r in (await response.json())["rows"]}
-    # An IT contact cannot tell a protected person from an unregistered one.
+    # Home health care cannot tell a protected person from an unregistered one.
     assert rows == {3: {"personnummer": "no registered person with this personnummer"},
                     4: {"personnummer": "no registered person with this personnummer"}}
     async with hub.db.read() as s:
