@@ -42,6 +42,13 @@ def may_see_message(user_id: uuid.UUID | None, unit_id: uuid.UUID | None,
                                                  sender_unit_id)
 
 
+def may_find_person(roles: frozenset[Role], engaged: bool) -> bool:
+    """May a viewer look a person up (identity, service overview, consents)? Case
+    workers find anyone; staff of an organization engaged with the person today find
+    them. Accounts that only administer, and system clients, find nobody."""
+    return Role.CASE_WORKER in roles or (Role.STAFF in roles and engaged)
+
+
 def person_name_shown(protected: bool, engaged: bool, case_worker: bool,
                       opening: bool) -> bool:
     """Is a person's registered name shown to a viewer? To an organization engaged

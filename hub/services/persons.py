@@ -34,7 +34,7 @@ from hub.domain.care import (
 )
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind, Role
-from hub.domain.visibility import person_name_shown
+from hub.domain.visibility import may_find_person, person_name_shown
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -483,13 +483,14 @@ class PersonService:
     # -- who is engaged ------------------------------------------------------------------
 
     async def may_see_txn(self, s: AsyncSession, actor: Actor, person_id: uuid.UUID) -> bool:
-        """Case workers (and the CLI) see every person; anyone else only persons their
-        organization has an engagement with today."""
+        """`hub.domain.visibility.may_find_person`: case workers (and the CLI) find
+        every person; staff only persons their organization is engaged with today."""
         if actor.kind == "cli" or actor.has(Role.CASE_WORKER):
             return True
-        if actor.organization_id is None:
+        if actor.organization_id is None or not actor.has(Role.STAFF):
             return False
-        return await self.engaged_txn(s, actor.organization_id, person_id)
+        return may_find_person(actor.roles, await self.engaged_txn(
+            s, actor.organization_id, person_id))
 
     async def engaged_txn(self, s: AsyncSession, organization_id: uuid.UUID,
                           person_id: uuid.UUID) -> bool:

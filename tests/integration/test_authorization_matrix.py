@@ -47,8 +47,6 @@ REASON = "Brukaren svarar inte på larm, nattpatrullen måste veta"
 ACTORS = ("anonymous", "staff", "it_contact", "case_worker", "compliance",
           "city_compliance", "operator", "api_token")
 Status = int | tuple[int, ...]
-# The rule refuses; whether as 403 or as 404 (not visible) is the code's choice.
-REFUSED = (403, 404)
 
 # One row per operation, one column per actor (in the order of ACTORS):
 #   anonymous: no token; staff: a provider's home-care staff, in a unit engaged with
@@ -60,8 +58,6 @@ REFUSED = (403, 404)
 # contact account of it (user ops; roles and protected identity: a staff account), its
 # group, a message its staff received (sent ones for receipts), a person it is engaged
 # with, that person's consents and engagements, audit entries about it, its token.
-# A cell marked RULE holds the intended rule where the code answers otherwise: it
-# fails until the code follows the rule.
 _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
     #    anon staf it   cw   comp city op   tok
     ("GET", "/healthz"):
@@ -113,14 +109,14 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
     #    anon staf it   cw   comp city op   tok
     ("POST", f"{V1}/persons"):
         (401, 403, 403, 201, 403, 403, 403, 403),
-    # RULE (it): IT contacts do not look persons up; the code lets every account of an
-    # engaged organization (and its API token) open the person.
+    # Persons are found by case workers and by staff of an engaged organization; to
+    # accounts that only administer, and to system clients, they do not exist.
     ("POST", f"{V1}/persons/lookup"):
-        (401, 200, REFUSED, 200, 200, 404, 404, 200),
+        (401, 200, 404, 200, 404, 404, 404, 404),
     ("GET", f"{V1}/persons/{{person_id}}"):
-        (401, 200, REFUSED, 200, 200, 404, 404, 200),
+        (401, 200, 404, 200, 404, 404, 404, 404),
     ("GET", f"{V1}/persons/{{person_id}}/engagements"):
-        (401, 200, REFUSED, 200, 200, 404, 404, 200),
+        (401, 200, 404, 200, 404, 404, 404, 404),
     ("POST", f"{V1}/engagements"):
         (401, 404, 404, 201, 404, 404, 404, 404),
     ("POST", f"{V1}/engagements/import"):
@@ -129,11 +125,11 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
     ("POST", f"{V1}/engagements/{{engagement_id}}/end"):
         (401, 404, 200, 200, 404, 404, 404, 404),
     ("POST", f"{V1}/persons/{{person_id}}/consents"):
-        (401, 201, 403, 201, 403, 404, 404, 403),
+        (401, 201, 404, 201, 404, 404, 404, 404),
     ("GET", f"{V1}/persons/{{person_id}}/consents"):
-        (401, 200, REFUSED, 200, 200, 404, 404, 200),
+        (401, 200, 404, 200, 404, 404, 404, 404),
     ("POST", f"{V1}/consents/{{consent_id}}/withdraw"):
-        (401, 200, 403, 200, 403, 404, 404, 403),
+        (401, 200, 404, 200, 404, 404, 404, 404),
     # -- contact groups -----------------------------------------------------------------
     #    anon staf it   cw   comp city op   tok
     ("GET", f"{V1}/groups"):

@@ -66,21 +66,26 @@ async def test_an_it_contact_creates_renames_archives_and_restores_a_group(clien
     renamed = await client.patch(url, json={"name": "Natt larm"}, headers=bearer(token))
     assert renamed.status == 200
     assert (await renamed.json())["name"] == "Natt larm"
-    assert (await _send(client, token, group["id"])).status == 201
+    # IT contacts administer groups; staff (here of another organization) send to them.
+    sender_org = await make_org(hub, OrgKind.CITY_HOME_CARE)
+    sender = await login(client, hub, await make_user(hub, sender_org, Role.STAFF,
+                                                      unit=await make_unit(hub, sender_org)))
+    assert (await _send(client, token, group["id"])).status == 403
+    assert (await _send(client, sender, group["id"])).status == 201
 
     archived = await client.patch(url, json={"archived": True}, headers=bearer(token))
     assert (await archived.json())["archived"] is True
     assert group["id"] not in [g["id"] for g in await _directory(client, token)]
     listed = await _directory(client, token, "include_archived=true")
     assert [g["archived"] for g in listed if g["id"] == group["id"]] == [True]
-    refused = await _send(client, token, group["id"])
+    refused = await _send(client, sender, group["id"])
     assert refused.status == 422
     assert (await refused.json())["unknown_groups"] == [group["id"]]
 
     restored = await client.patch(url, json={"archived": False}, headers=bearer(token))
     assert (await restored.json())["archived"] is False
     assert group["id"] in [g["id"] for g in await _directory(client, token)]
-    assert (await _send(client, token, group["id"])).status == 201
+    assert (await _send(client, sender, group["id"])).status == 201
 
 
 async def test_staff_may_not_create_or_change_groups(client, hub):
@@ -127,8 +132,9 @@ async def test_another_organizations_it_contact_cannot_change_the_group(client, 
 async def test_members_are_users_or_whole_units_and_new_unit_staff_are_reached(client, hub):
     org, unit, it_contact = await _org_with_it_contact(hub, OrgKind.NIGHT_SERVICE, "Natt")
     loner = await make_user(hub, org, Role.STAFF)
-    _, other_unit, sender = await _org_with_it_contact(
+    other_org, other_unit, _ = await _org_with_it_contact(
         hub, OrgKind.PRIVATE_HOME_CARE, "Omsorg AB")
+    sender = await make_user(hub, other_org, Role.STAFF, unit=other_unit)
     token = await login(client, hub, it_contact)
     sender_token = await login(client, hub, sender)
     group = (await (await _create(client, token, name="Natt inkorg")).json())["id"]
