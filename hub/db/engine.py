@@ -157,6 +157,11 @@ class Database:
             finally:
                 raw.close()
 
+        # One thread for checkpoints and the final dispose: a checkpoint still running
+        # when the loop is cancelled ends before its connection is closed (closing it
+        # under a running statement crashes the sqlite3 module).
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-checkpoint")
+
         async def loop() -> None:
             assert self._writer is not None
             running = asyncio.get_running_loop()
@@ -164,9 +169,10 @@ class Database:
             try:
                 while True:
                     await asyncio.sleep(interval)
-                    await asyncio.to_thread(checkpoint)
+                    await running.run_in_executor(thread, checkpoint)
             finally:
-                await asyncio.to_thread(checkpoint_engine.dispose)
+                await running.run_in_executor(thread, checkpoint_engine.dispose)
+                thread.shutdown(wait=False)
 
         self._checkpointer = asyncio.create_task(loop())
 
