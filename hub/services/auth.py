@@ -5,6 +5,9 @@ unknown, disabled, the password wrong or the one-time code wrong or reused, so t
 answer tells an attacker nothing. Failures are counted per account name and per
 client address under a keyed hash; past the free allowance each new failure doubles
 the wait, up to 15 minutes. A successful sign-in clears the account's count.
+
+Reading never depends on writing: if recording that a session or token was used
+fails (a read-only database), the request still goes through.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import structlog
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -30,7 +34,13 @@ from hub.db.engine import Database
 from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
 from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.roles import Role
-from hub.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
+from hub.errors import (
+    InvalidCredentials,
+    NotFound,
+    ServiceUnavailable,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from hub.services import passwords
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, client_label, event_of
@@ -82,6 +92,10 @@ class SessionPolicy:
     idle: dt.timedelta
     absolute: dt.timedelta
     free_failures: int
+
+
+# Whatever fails when the database cannot take a write at the moment.
+_WRITE_FAILED = (SQLAlchemyError, ServiceUnavailable)
 
 
 class AuthService:
@@ -274,10 +288,15 @@ class AuthService:
             raise Unauthenticated()
         last_seen = row.last_seen_at
         if touch and now - row.last_seen_at >= TOUCH_INTERVAL:
-            async with self._db.transaction() as s:
-                await s.execute(update(Session).where(col(Session.id) == row.id)
-                                .values(last_seen_at=now))
-            last_seen = now
+            try:
+                async with self._db.transaction() as s:
+                    await s.execute(update(Session).where(col(Session.id) == row.id)
+                                    .values(last_seen_at=now))
+                last_seen = now
+            except _WRITE_FAILED:
+                # A read must not fail for want of a write (a read-only database):
+                # the session is valid; its use is recorded next time.
+                log.warning("session_touch_failed", session_id=str(row.id))
         actor = Actor(kind="user", organization_id=user.organization_id, user_id=user.id,
                       unit_id=user.unit_id, roles=roles, session_id=row.id)
         if self._db.is_sqlite:
@@ -288,17 +307,21 @@ class AuthService:
         return actor
 
     async def _end_expired(self, row: Session, user: User | None, now: dt.datetime) -> None:
-        """Close an expired session once, and audit that it ran out."""
-        async with self._db.transaction() as s:
-            result = await s.execute(update(Session).where(
-                col(Session.id) == row.id, col(Session.revoked_at).is_(None))
-                .values(revoked_at=now))
-            if result.rowcount:  # type: ignore[attr-defined]
-                await self._audit.append_txn(s, AuditEvent(
-                    action=Action.SESSION_EXPIRED, actor_user_id=row.user_id,
-                    actor_org_id=user.organization_id if user else None,
-                    targets={"session": row.id},
-                    detail={"reason": "absolute" if now >= row.expires_at else "idle"}))
+        """Close an expired session once, and audit that it ran out. The session is
+        refused either way; if the database takes no write now, the next try closes it."""
+        try:
+            async with self._db.transaction() as s:
+                result = await s.execute(update(Session).where(
+                    col(Session.id) == row.id, col(Session.revoked_at).is_(None))
+                    .values(revoked_at=now))
+                if result.rowcount:  # type: ignore[attr-defined]
+                    await self._audit.append_txn(s, AuditEvent(
+                        action=Action.SESSION_EXPIRED, actor_user_id=row.user_id,
+                        actor_org_id=user.organization_id if user else None,
+                        targets={"session": row.id},
+                        detail={"reason": "absolute" if now >= row.expires_at else "idle"}))
+        except _WRITE_FAILED:
+            log.warning("session_expiry_not_recorded", session_id=str(row.id))
         self._cache.pop(row.token_hash, None)
 
     async def logout(self, actor: Actor) -> None:
@@ -325,9 +348,12 @@ class AuthService:
         if row is None or row.revoked_at is not None:
             raise Unauthenticated()
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
-            async with self._db.transaction() as s:
-                await s.execute(update(ApiToken).where(col(ApiToken.id) == row.id)
-                                .values(last_used_at=now))
+            try:
+                async with self._db.transaction() as s:
+                    await s.execute(update(ApiToken).where(col(ApiToken.id) == row.id)
+                                    .values(last_used_at=now))
+            except _WRITE_FAILED:
+                log.warning("api_token_touch_failed", token_id=str(row.id))
         return Actor(kind="system", organization_id=row.organization_id, token_id=row.id)
 
     async def create_api_token(self, actor: Actor, name: str) -> tuple[ApiToken, str]:
