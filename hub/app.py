@@ -93,12 +93,12 @@ def build_hub(settings: Settings, clock: Clock | None = None,
                      every_entries=settings.audit_checkpoint_entries,
                      every_seconds=settings.audit_checkpoint_seconds)
     persons = PersonService(db, keystore, clock, audit)
-    auth = AuthService(db, keystore, clock, policy, audit)
+    auth = AuthService(db, keystore, clock, policy, audit, notifier)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
         audit=audit, compliance=ComplianceService(db, persons, audit, clock, keystore),
         auth=auth,
-        admin=AdminService(db, keystore, clock, audit, on_sessions_ended=auth.forget_sessions),
+        admin=AdminService(db, keystore, clock, audit, on_sessions_ended=auth.sessions_ended),
         persons=persons,
         consents=ConsentService(db, persons, clock, audit),
         groups=GroupService(db, clock, audit),

@@ -41,6 +41,7 @@ from hub.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from hub.live import Notifier
 from hub.services import passwords
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, client_label, event_of
@@ -100,17 +101,27 @@ _WRITE_FAILED = (SQLAlchemyError, ServiceUnavailable)
 
 class AuthService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
-                 policy: SessionPolicy, audit: AuditLog) -> None:
+                 policy: SessionPolicy, audit: AuditLog, notifier: Notifier) -> None:
         self._db = db
         self._audit = audit
         self._keys = keystore
         self._clock = clock
         self._policy = policy
+        self._notifier = notifier
         self._cache: dict[bytes, _CachedSession] = {}
+        # Bumped by every revocation: a lookup that started before one is not cached.
+        self._generation = 0
 
     def forget_sessions(self) -> None:
         """Drop cached sessions; called whenever sessions are revoked."""
         self._cache.clear()
+        self._generation += 1
+
+    async def sessions_ended(self, user_id: uuid.UUID) -> None:
+        """Every session of the user was just ended (disable, role change): forget
+        them and close their open live streams. Called after the commit."""
+        self.forget_sessions()
+        await self._notifier.end_streams(users=[user_id])
 
     # -- sign-in -----------------------------------------------------------------
 
@@ -269,6 +280,7 @@ class AuthService:
             raise Unauthenticated()
         digest = keys.token_hash(token)
         now = self._clock.now()
+        generation = self._generation
         cached = self._cache.get(digest) if self._db.is_sqlite else None
         if cached is not None and time.monotonic() - cached.cached_at < SESSION_CACHE_SECONDS \
                 and now < cached.expires_at and now - cached.last_seen_at < self._policy.idle \
@@ -299,7 +311,8 @@ class AuthService:
                 log.warning("session_touch_failed", session_id=str(row.id))
         actor = Actor(kind="user", organization_id=user.organization_id, user_id=user.id,
                       unit_id=user.unit_id, roles=roles, session_id=row.id)
-        if self._db.is_sqlite:
+        # Not cached when a revocation happened meanwhile: the row read may be stale.
+        if self._db.is_sqlite and generation == self._generation:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = _CachedSession(actor, last_seen, row.expires_at,
@@ -309,12 +322,14 @@ class AuthService:
     async def _end_expired(self, row: Session, user: User | None, now: dt.datetime) -> None:
         """Close an expired session once, and audit that it ran out. The session is
         refused either way; if the database takes no write now, the next try closes it."""
+        ended = False
         try:
             async with self._db.transaction() as s:
                 result = await s.execute(update(Session).where(
                     col(Session.id) == row.id, col(Session.revoked_at).is_(None))
                     .values(revoked_at=now))
                 if result.rowcount:  # type: ignore[attr-defined]
+                    ended = True
                     await self._audit.append_txn(s, AuditEvent(
                         action=Action.SESSION_EXPIRED, actor_user_id=row.user_id,
                         actor_org_id=user.organization_id if user else None,
@@ -323,6 +338,8 @@ class AuthService:
         except _WRITE_FAILED:
             log.warning("session_expiry_not_recorded", session_id=str(row.id))
         self._cache.pop(row.token_hash, None)
+        if ended:
+            await self._notifier.end_streams(sessions=[row.id])
 
     async def logout(self, actor: Actor) -> None:
         """Revoke the actor's session; the token stops working at once."""
@@ -336,6 +353,7 @@ class AuthService:
                 await self._audit.append_txn(s, event_of(
                     actor, Action.LOGOUT, targets={"session": actor.session_id}))
         self.forget_sessions()
+        await self._notifier.end_streams(sessions=[actor.session_id])
         log.info("logged_out", session_id=str(actor.session_id))
 
     # -- API tokens for system clients -------------------------------------------------
