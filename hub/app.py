@@ -87,6 +87,8 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         idle=dt.timedelta(minutes=settings.session_idle_minutes),
         absolute=dt.timedelta(hours=settings.session_absolute_hours),
         free_failures=settings.login_free_failures,
+        address_free_failures=settings.login_address_free_failures,
+        account_free_failures=settings.login_account_free_failures,
     )
     notifier = LocalNotifier()
     audit = AuditLog(db, master.signing_key(), settings.audit_origin, clock,
