@@ -87,18 +87,20 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         idle=dt.timedelta(minutes=settings.session_idle_minutes),
         absolute=dt.timedelta(hours=settings.session_absolute_hours),
         free_failures=settings.login_free_failures,
+        address_free_failures=settings.login_address_free_failures,
+        account_free_failures=settings.login_account_free_failures,
     )
     notifier = LocalNotifier()
     audit = AuditLog(db, master.signing_key(), settings.audit_origin, clock,
                      every_entries=settings.audit_checkpoint_entries,
                      every_seconds=settings.audit_checkpoint_seconds)
     persons = PersonService(db, keystore, clock, audit)
-    auth = AuthService(db, keystore, clock, policy, audit)
+    auth = AuthService(db, keystore, clock, policy, audit, notifier)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
         audit=audit, compliance=ComplianceService(db, persons, audit, clock, keystore),
         auth=auth,
-        admin=AdminService(db, keystore, clock, audit, on_sessions_ended=auth.forget_sessions),
+        admin=AdminService(db, keystore, clock, audit, on_sessions_ended=auth.sessions_ended),
         persons=persons,
         consents=ConsentService(db, persons, clock, audit),
         groups=GroupService(db, clock, audit),

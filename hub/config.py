@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=15, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Free failed sign-ins per account name from one client address; per client
+    # address across names; per account name from anywhere (NIST SP 800-63B: at
+    # most 100, and the IT contact is told when it runs out).
     login_free_failures: int = Field(default=5, ge=1, le=100)
+    login_address_free_failures: int = Field(default=20, ge=1, le=1000)
+    login_account_free_failures: int = Field(default=100, ge=1, le=100)
     key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

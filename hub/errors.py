@@ -18,6 +18,9 @@ generic 500 with a request id and a log line, never a stack trace to the client.
     +-- MethodNotAllowed             405 method_not_allowed
     +-- Conflict                     409 conflict
     +-- TooManyAttempts              429 too_many_attempts (with retry_after seconds)
+    +-- ServiceUnavailable           503 service_unavailable (with retry_after seconds):
+                                     the database cannot do this now (read-only, or the
+                                     connection was lost); nothing was changed, try again
 
 Messages never hold personal data: no personnummer, names or message text.
 Not found and not allowed look the same to someone outside an organization
@@ -132,4 +135,15 @@ class TooManyAttempts(HubError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(None, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(HubError):
+    status = 503
+    code = "service_unavailable"
+    title_sv = "Tjänsten är tillfälligt otillgänglig, försök igen om en stund"
+    title_en = "Temporarily unavailable, try again shortly"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(detail, retry_after=retry_after)
         self.retry_after = retry_after

@@ -8,6 +8,11 @@ counts only, never personal data or message text, so they may cross a broker.
 A subscription holds a small bounded queue. A listener that falls behind is not
 allowed to grow memory: it is marked `lagged` and its stream re-reads what it missed
 from the database, the same path a reconnect with Last-Event-ID takes.
+
+A subscription knows the session it was opened with. When sessions end (logout,
+an account disabled or its roles changed), the services call `end_streams` after
+the commit: the affected streams are closed at once, on every replica, instead of
+finding out at their next periodic session check.
 """
 
 from __future__ import annotations
@@ -37,11 +42,16 @@ class Subscription:
     process), so it stays small: a plain deque, made on the first event."""
 
     user_id: uuid.UUID
+    session_id: uuid.UUID | None = None
     pending: deque[LiveEvent] | None = None
     lagged: bool = False
+    # Set when the stream's session has ended: the stream stops without sending more.
+    closed: bool = False
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, event: LiveEvent) -> None:
+        if self.closed:
+            return
         if self.pending is None:
             self.pending = deque()
         if len(self.pending) >= QUEUE_LIMIT:
@@ -50,9 +60,14 @@ class Subscription:
             self.pending.append(event)
         self.wakeup.set()
 
+    def close(self) -> None:
+        self.closed = True
+        self.pending = None
+        self.wakeup.set()
+
     def take(self) -> list[LiveEvent]:
         """Everything offered since the last call, oldest first."""
-        if not self.pending:
+        if not self.pending or self.closed:
             return []
         events = list(self.pending)
         self.pending.clear()
@@ -60,11 +75,18 @@ class Subscription:
 
 
 class Notifier(Protocol):
-    def subscribe(self, user_id: uuid.UUID) -> Subscription: ...
+    def subscribe(self, user_id: uuid.UUID,
+                  session_id: uuid.UUID | None = None) -> Subscription: ...
 
     def unsubscribe(self, subscription: Subscription) -> None: ...
 
     async def publish(self, events: Iterable[tuple[uuid.UUID, LiveEvent]]) -> None: ...
+
+    async def end_streams(self, *, users: Iterable[uuid.UUID] = (),
+                          sessions: Iterable[uuid.UUID] = ()) -> None:
+        """Close every open stream of these users and of these sessions, on every
+        replica. Called after the commit that ended the sessions."""
+        ...
 
     def listener_count(self) -> int: ...
 
@@ -75,8 +97,9 @@ class LocalNotifier:
     def __init__(self) -> None:
         self._listeners: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
 
-    def subscribe(self, user_id: uuid.UUID) -> Subscription:
-        subscription = Subscription(user_id)
+    def subscribe(self, user_id: uuid.UUID,
+                  session_id: uuid.UUID | None = None) -> Subscription:
+        subscription = Subscription(user_id, session_id)
         self._listeners[user_id].add(subscription)
         return subscription
 
@@ -91,6 +114,20 @@ class LocalNotifier:
         for user_id, event in events:
             for subscription in self._listeners.get(user_id, ()):
                 subscription.offer(event)
+
+    async def end_streams(self, *, users: Iterable[uuid.UUID] = (),
+                          sessions: Iterable[uuid.UUID] = ()) -> None:
+        for user_id in users:
+            for subscription in self._listeners.get(user_id, ()):
+                subscription.close()
+        ended = set(sessions)
+        if ended:
+            # Logouts are rare next to events: a scan keeps idle subscriptions small
+            # (no second index per session).
+            for listeners in self._listeners.values():
+                for subscription in listeners:
+                    if subscription.session_id in ended:
+                        subscription.close()
 
     def listener_count(self) -> int:
         return sum(len(s) for s in self._listeners.values())

@@ -5,6 +5,10 @@ user follows (messages to them; receipts on messages from them or their unit). A
 reconnect with Last-Event-ID replays everything after those positions from the
 database, so nothing is lost across a reconnect. The subscription is taken before
 the replay, and events already replayed are skipped, so nothing falls in between.
+
+A stream belongs to the session that opened it: logging out, disabling the account
+or changing its roles closes it at once (the notifier's `end_streams`); the periodic
+re-check below only catches what nobody announces, such as an idle timeout.
 """
 
 from __future__ import annotations
@@ -82,9 +86,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     token = bearer_or_cookie(request)
     hub = hub_of(request)
-    subscription = hub.notifier.subscribe(actor.user_id) if actor.user_id else None
-    if subscription is None:
+    if actor.user_id is None or token is None:
         raise Unauthenticated()
+    subscription = hub.notifier.subscribe(actor.user_id, actor.session_id)
+    try:
+        # Checked once more now that an ending session reaches this subscription: a
+        # logout that ended the session in between is not missed.
+        await hub.auth.authenticate(token, touch=False)
+    except BaseException:
+        hub.notifier.unsubscribe(subscription)
+        raise
     heartbeat = request.app.get(HEARTBEAT, HEARTBEAT_SECONDS)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
@@ -108,6 +119,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": ping\n\n")
             subscription.wakeup.clear()
+            if subscription.closed:
+                log.info("event_stream_session_ended")
+                break
             if subscription.lagged:
                 subscription.lagged = False
                 subscription.take()
@@ -118,7 +132,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     await response.write(_frame(event, positions))
             if time.monotonic() - last_check > SESSION_CHECK_SECONDS:
                 last_check = time.monotonic()
-                assert token is not None
                 await hub.auth.authenticate(token, touch=False)
     except (ConnectionResetError, asyncio.CancelledError):
         pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiohttp import web
 
 from hub.api import schemas as s
@@ -104,12 +106,20 @@ async def list_units(request: web.Request) -> web.Response:
     return json_of([s.UnitOut.model_validate(u) for u in units])
 
 
-def _user_out(view: UserView) -> s.UserOut:
+def _user_out(view: UserView, blocked_until: dt.datetime | None = None) -> s.UserOut:
     u = view.user
     return s.UserOut(id=u.id, organization_id=u.organization_id, unit_id=u.unit_id,
                      username=u.username, display_name=u.display_name,
                      roles=sorted(view.roles), disabled=u.disabled_at is not None,
-                     protected_identity=u.protected_identity)
+                     protected_identity=u.protected_identity,
+                     sign_in_blocked_until=blocked_until)
+
+
+async def _users_out(request: web.Request, views: list[UserView]) -> list[s.UserOut]:
+    # Accounts the admin service has already let the actor see; the sign-in block
+    # belongs to the auth service, which keeps the throttle counts.
+    blocks = await hub_of(request).auth.sign_in_blocks(v.user for v in views)
+    return [_user_out(v, blocks.get(v.user.id)) for v in views]
 
 
 async def create_user(request: web.Request) -> web.Response:
@@ -128,13 +138,14 @@ async def create_user(request: web.Request) -> web.Response:
 async def list_users(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     views = await hub_of(request).admin.list_users(actor, path_uuid(request, "org_id"))
-    return json_of([_user_out(v) for v in views])
+    return json_of(await _users_out(request, views))
 
 
 async def get_user(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    return json_of(_user_out(await hub_of(request).admin.get_user(
-        actor, path_uuid(request, "user_id"))))
+    view = await hub_of(request).admin.get_user(actor, path_uuid(request, "user_id"))
+    [out] = await _users_out(request, [view])
+    return json_of(out)
 
 
 async def set_roles(request: web.Request) -> web.Response:

@@ -100,6 +100,9 @@ class UserOut(Response):
     roles: list[Role]
     disabled: bool
     protected_identity: bool
+    sign_in_blocked_until: dt.datetime | None = Field(
+        default=None, description="Set while failed sign-ins from anywhere have blocked "
+        "the account from signing in (the account-wide limit ran out)")
 
 
 class UserCreated(Response):

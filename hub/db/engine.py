@@ -5,27 +5,45 @@ are serialized inside the process by an asyncio lock and take the write lock at
 BEGIN (`BEGIN IMMEDIATE`), so a transaction never fails half-way on an upgrade
 from reader to writer; `busy_timeout` covers a second process such as the CLI.
 PostgreSQL uses asyncpg, optionally inside one schema (`HUB_DATABASE_SCHEMA`).
+
+PostgreSQL connections outlive what the database was like when they were opened.
+A connection opened while the database was read-only (`default_transaction_read_only`,
+a standby) stays read-only after the database takes writes again, so:
+- an error that shows the connection itself is stale (a write refused as read-only,
+  the server shutting down) throws that connection away, and the request gets
+  `ServiceUnavailable` (503 with Retry-After: nothing was changed, try again), never
+  a 500;
+- a write transaction never runs on a pooled connection that was opened read-only:
+  it is dropped for a new one, so writes work again as soon as the database does.
+Reads go on over read-only connections as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
+
+from hub.errors import ServiceUnavailable
+
+log = structlog.get_logger(__name__)
 
 
 def create_engine(url: str, schema: str | None = None, echo: bool = False) -> AsyncEngine:
@@ -42,10 +60,49 @@ def create_engine(url: str, schema: str | None = None, echo: bool = False) -> As
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
-    return create_async_engine(
+    engine = create_async_engine(
         url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
         connect_args=connect_args,
     )
+    _configure_postgresql(engine)
+    return engine
+
+
+# Keys in a pooled connection's `info`: whether it was opened read-only, and when.
+_READ_ONLY = "hub_read_only"
+_OPENED = "hub_opened"
+READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
+# The server is shutting down, crashed or not accepting connections yet.
+_SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def _configure_postgresql(engine: AsyncEngine) -> None:
+    target = engine.sync_engine
+
+    @event.listens_for(target, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # What this session's transactions will be: fixed for the connection's life
+        # (a role or database default is read when the session starts).
+        value = dbapi_connection.run_async(
+            lambda conn: conn.fetchval("SHOW transaction_read_only"))
+        record.info[_READ_ONLY] = value == "on"
+        record.info[_OPENED] = time.monotonic()
+
+    @event.listens_for(target, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if context.is_pre_ping or context.sqlalchemy_exception is None:
+            return  # pre-ping reconnects by itself; not a database error (cancelled)
+        sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
+        if sqlstate == READ_ONLY_SQLSTATE:
+            # This connection is stale; the others may be fine for reading, and a
+            # write never takes one that was opened read-only (Database._writable).
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = False
+        elif sqlstate in _SERVER_GONE_SQLSTATES or sqlstate.startswith("08"):
+            context.is_disconnect = True
+        if context.is_disconnect:
+            log.warning("database_connection_discarded", sqlstate=sqlstate or None)
+            raise ServiceUnavailable() from context.sqlalchemy_exception
 
 
 T = TypeVar("T")
@@ -193,12 +250,30 @@ class Database:
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, in_thread)
 
+    @asynccontextmanager
+    async def _writable(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL: a connection for a write transaction. One that was opened while
+        the database was read-only is dropped for a new one, made now (module doc);
+        that ends after at most one new connection, as the pooled ones run out."""
+        asked = time.monotonic()
+        while True:
+            conn = await self.engine.connect()
+            info = conn.info
+            if not info.get(_READ_ONLY) or info.get(_OPENED, asked) >= asked:
+                break
+            await conn.invalidate()
+            await conn.close()
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run `work(connection)` as one write transaction: committed when it returns,
         rolled back when it raises. `work` is synchronous SQLAlchemy Core code; it may
         use savepoints (`connection.begin_nested()`)."""
         if self._sync_engine is None:
-            async with self.engine.begin() as conn:
+            async with self._writable() as conn, conn.begin():
                 return await conn.run_sync(work)
         assert self._write_lock is not None and self._writer is not None
         engine = self._sync_engine
@@ -213,7 +288,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         if self._write_lock is None:
-            async with self._sessions() as session, session.begin():
+            async with self._writable() as conn, self._sessions(bind=conn) as session, \
+                    session.begin():
                 yield session
             return
         async with self._write_lock, self._sessions() as session:

@@ -25,6 +25,9 @@ IdList = tuple[uuid.UUID, ...]
 class Action(StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
+    # Failed sign-ins from anywhere used up an account's allowance: it is blocked
+    # for a while, and its organization is told.
+    LOGIN_ACCOUNT_BLOCKED = "login.account_blocked"
     SESSION_EXPIRED = "session.expired"
     MESSAGE_SEND = "message.send"
     MESSAGE_REFUSED = "message.refused"

@@ -8,7 +8,7 @@ organization is `NotFound` to them, the same answer as a missing id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pyotp
@@ -77,11 +77,14 @@ class UserView:
 
 class AdminService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock, audit: AuditLog,
-                 on_sessions_ended: Callable[[], None] = lambda: None) -> None:
+                 on_sessions_ended: Callable[[uuid.UUID], Awaitable[None]] | None = None
+                 ) -> None:
         self._db = db
         self._audit = audit
         self._keys = keystore
         self._clock = clock
+        # Told (after the commit) whose sessions just ended: forgets cached sessions
+        # and closes the user's open live streams.
         self._on_sessions_ended = on_sessions_ended
 
     # -- organizations -------------------------------------------------------------
@@ -279,7 +282,8 @@ class AdminService:
                 organizations=[user.organization_id],
                 detail={"roles": ",".join(sorted(roles)),
                         "previous": ",".join(sorted(before))}))
-        self._on_sessions_ended()
+        if self._on_sessions_ended is not None:
+            await self._on_sessions_ended(user.id)
         log.info("user_roles_changed", user_id=str(user_id), roles=sorted(roles))
         return UserView(user, roles)
 
@@ -299,7 +303,8 @@ class AdminService:
             await self._audit.append_txn(s, event_of(
                 actor, Action.USER_DISABLE if disabled else Action.USER_ENABLE,
                 targets={"user": user.id}, organizations=[user.organization_id]))
-        self._on_sessions_ended()
+        if self._on_sessions_ended is not None:
+            await self._on_sessions_ended(user.id)
         log.info("user_disabled" if disabled else "user_enabled", user_id=str(user_id))
         return UserView(user, roles)
 

@@ -2,18 +2,31 @@
 
 One answer for every failed sign-in (`InvalidCredentials`), whether the account is
 unknown, disabled, the password wrong or the one-time code wrong or reused, so the
-answer tells an attacker nothing. Failures are counted per account name and per
-client address under a keyed hash; past the free allowance each new failure doubles
-the wait, up to 15 minutes. A successful sign-in clears the account's count.
+answer tells an attacker nothing.
+
+Failures are counted under keyed hashes, three ways: per account name from one
+client address (a few free failures), per client address across account names
+(more), and per account name from anywhere (far more: NIST SP 800-63B allows up to
+100). Past a count's free allowance each new failure doubles the wait, up to 15
+minutes. So guessing from one place is slowed at once, while an attacker elsewhere
+cannot lock the owner out of her account: only the account-wide count, reached from
+many addresses, blocks her too, and then the organization's IT contact is told (an
+audit entry, and the account listing shows the block). A successful sign-in clears
+the account's counts and takes its own attempt back from the address's count.
+
+Reading never depends on writing: if recording that a session or token was used
+fails (a read-only database), the request still goes through.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import secrets
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyotp
@@ -21,6 +34,7 @@ import structlog
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -30,7 +44,14 @@ from hub.db.engine import Database
 from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
 from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.roles import Role
-from hub.errors import InvalidCredentials, NotFound, TooManyAttempts, Unauthenticated
+from hub.errors import (
+    InvalidCredentials,
+    NotFound,
+    ServiceUnavailable,
+    TooManyAttempts,
+    Unauthenticated,
+)
+from hub.live import Notifier
 from hub.services import passwords
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, client_label, event_of
@@ -81,22 +102,50 @@ class IssuedSession:
 class SessionPolicy:
     idle: dt.timedelta
     absolute: dt.timedelta
+    # Free failures per account name from one client address.
     free_failures: int
+    # Free failures per client address, across account names (many people may share
+    # one address behind a care office's NAT).
+    address_free_failures: int = 20
+    # Free failures per account name from any address.
+    account_free_failures: int = 100
+
+
+@dataclass(frozen=True)
+class _Throttle:
+    key: str
+    scope: str  # as stored: "account" (any address) or "address" (bound to an address)
+    allowance: int
+    name: str  # for logs
+
+
+# Whatever fails when the database cannot take a write at the moment.
+_WRITE_FAILED = (SQLAlchemyError, ServiceUnavailable)
 
 
 class AuthService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
-                 policy: SessionPolicy, audit: AuditLog) -> None:
+                 policy: SessionPolicy, audit: AuditLog, notifier: Notifier) -> None:
         self._db = db
         self._audit = audit
         self._keys = keystore
         self._clock = clock
         self._policy = policy
+        self._notifier = notifier
         self._cache: dict[bytes, _CachedSession] = {}
+        # Bumped by every revocation: a lookup that started before one is not cached.
+        self._generation = 0
 
     def forget_sessions(self) -> None:
         """Drop cached sessions; called whenever sessions are revoked."""
         self._cache.clear()
+        self._generation += 1
+
+    async def sessions_ended(self, user_id: uuid.UUID) -> None:
+        """Every session of the user was just ended (disable, role change): forget
+        them and close their open live streams. Called after the commit."""
+        self.forget_sessions()
+        await self._notifier.end_streams(users=[user_id])
 
     # -- sign-in -----------------------------------------------------------------
 
@@ -108,20 +157,22 @@ class AuthService:
             InvalidCredentials: anything else wrong, always the same answer.
         """
         username = attempt.username.strip().lower()
-        account_key = self._keys.blind_index("login-account\x00" + username)
-        address_key = self._keys.blind_index("login-address\x00" + attempt.client_address)
+        account, pair, address = self._throttles(username, attempt.client_address)
         now = self._clock.now()
 
         # The attempt is counted as a failure before the password is checked and taken
         # back on success: attempts sent in parallel cannot slip past the throttle.
         async with self._db.transaction() as s:
-            wait = await self._throttle_wait_txn(s, [account_key, address_key], now)
-            if not wait:
-                await self._record_failure_txn(s, account_key, "account", now)
-                await self._record_failure_txn(s, address_key, "address", now)
+            wait = await self._throttle_wait_txn(s, [account, pair, address], now)
             user = await s.scalar(select(User).where(col(User.username) == username))
             if wait:
                 await self._audit.append_txn(s, _login_event(user, attempt, Outcome.LOCKED))
+            else:
+                for throttle in (account, pair, address):
+                    blocked = await self._record_failure_txn(s, throttle, now)
+                    if blocked is not None and throttle is account and user is not None:
+                        await self._audit.append_txn(
+                            s, _account_blocked_event(user, attempt, blocked))
         if wait:
             raise TooManyAttempts(retry_after=wait)
 
@@ -143,9 +194,9 @@ class AuthService:
                     if new_hash:
                         user.password_hash = new_hash
                     issued = await self._start_session_txn(s, user.id, attempt.session_kind, now)
-                    await s.execute(
-                        delete(LoginThrottle).where(col(LoginThrottle.key) == account_key))
-                    await self._take_back_failure_txn(s, address_key)
+                    await s.execute(delete(LoginThrottle).where(
+                        col(LoginThrottle.key).in_([account.key, pair.key])))
+                    await self._take_back_failure_txn(s, address)
             await self._audit.append_txn(s, _login_event(
                 user, attempt, Outcome.SUCCESS if issued else Outcome.FAILURE,
                 issued.session_id if issued else None))
@@ -177,22 +228,39 @@ class AuthService:
             return None
         return matched
 
-    async def _ensure_throttle_row_txn(self, s: AsyncSession, key: str, scope: str,
+    def _throttles(self, username: str,
+                   client_address: str) -> tuple[_Throttle, _Throttle, _Throttle]:
+        """The account-wide, account-and-address and address-wide counts of an attempt."""
+        policy = self._policy
+        return (
+            _Throttle(self._account_key(username), "account",
+                      policy.account_free_failures, "account"),
+            _Throttle(self._keys.blind_index(
+                "login-account-address\x00" + json.dumps([username, client_address])),
+                "address", policy.free_failures, "account_address"),
+            _Throttle(self._keys.blind_index("login-address\x00" + client_address),
+                      "address", policy.address_free_failures, "address"),
+        )
+
+    def _account_key(self, username: str) -> str:
+        return self._keys.blind_index("login-account\x00" + username)
+
+    async def _ensure_throttle_row_txn(self, s: AsyncSession, throttle: _Throttle,
                                        now: dt.datetime) -> None:
         # Insert-if-missing, so two first attempts at once cannot collide.
         insert = (pg_insert if self._db.engine.dialect.name == "postgresql"
                   else sqlite_insert)(LoginThrottle).values(
-            key=key, scope=scope, failures=0, last_failure_at=now)
+            key=throttle.key, scope=throttle.scope, failures=0, last_failure_at=now)
         await s.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
 
-    async def _throttle_wait_txn(self, s: AsyncSession, throttle_keys: list[str],
+    async def _throttle_wait_txn(self, s: AsyncSession, throttles: list[_Throttle],
                                  now: dt.datetime) -> int:
         """Seconds to wait before the next attempt. Locks the rows (PostgreSQL), so
         concurrent attempts for one account or address are judged one at a time."""
-        for key, scope in zip(throttle_keys, ("account", "address"), strict=True):
-            await self._ensure_throttle_row_txn(s, key, scope, now)
+        for throttle in throttles:
+            await self._ensure_throttle_row_txn(s, throttle, now)
         rows = (await s.scalars(
-            select(LoginThrottle).where(col(LoginThrottle.key).in_(throttle_keys))
+            select(LoginThrottle).where(col(LoginThrottle.key).in_([t.key for t in throttles]))
             .order_by(col(LoginThrottle.key)).with_for_update()
             .execution_options(populate_existing=True)
         )).all()
@@ -202,29 +270,51 @@ class AuthService:
                 wait = max(wait, (row.blocked_until - now).total_seconds())
         return math.ceil(wait)
 
-    async def _record_failure_txn(self, s: AsyncSession, key: str, scope: str,
-                                  now: dt.datetime) -> None:
-        await self._ensure_throttle_row_txn(s, key, scope, now)
-        row = await s.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-        assert row is not None
+    async def _record_failure_txn(self, s: AsyncSession, throttle: _Throttle,
+                                  now: dt.datetime) -> LoginThrottle | None:
+        """Count one failure. Returns the row when this failure used up the free
+        allowance (the block starts now), None otherwise."""
+        row = await s.get(LoginThrottle, throttle.key, with_for_update=True,
+                          populate_existing=True)
+        assert row is not None  # made by _throttle_wait_txn in this transaction
         if now - row.last_failure_at > FAILURE_MEMORY:
             row.failures = 0
         row.failures += 1
         row.last_failure_at = now
-        over = row.failures - self._policy.free_failures
-        if over >= 0:
-            delay = min(2 ** over, MAX_BACKOFF_SECONDS)
-            row.blocked_until = now + dt.timedelta(seconds=delay)
-            if over == 0:
-                log.warning("login_throttled", scope=scope)
+        over = row.failures - throttle.allowance
+        if over < 0:
+            return None
+        delay = min(2 ** over, MAX_BACKOFF_SECONDS)
+        row.blocked_until = now + dt.timedelta(seconds=delay)
+        if over > 0:
+            return None
+        log.warning("login_throttled", scope=throttle.name)
+        return row
 
-    async def _take_back_failure_txn(self, s: AsyncSession, key: str) -> None:
-        row = await s.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+    async def _take_back_failure_txn(self, s: AsyncSession, throttle: _Throttle) -> None:
+        row = await s.get(LoginThrottle, throttle.key, with_for_update=True,
+                          populate_existing=True)
         if row is None:
             return
         row.failures = max(0, row.failures - 1)
-        if row.failures < self._policy.free_failures:
+        if row.failures < throttle.allowance:
             row.blocked_until = None
+
+    async def sign_in_blocks(self, users: Iterable[User]) -> dict[uuid.UUID, dt.datetime]:
+        """Until when each of these accounts is blocked from signing in from every
+        address (the account-wide count ran out), for the accounts that are.
+
+        The caller has already checked that the actor may see these accounts.
+        """
+        by_key = {self._account_key(u.username): u.id for u in users}
+        if not by_key:
+            return {}
+        now = self._clock.now()
+        async with self._db.read() as s:
+            rows = (await s.scalars(select(LoginThrottle).where(
+                col(LoginThrottle.key).in_(list(by_key)),
+                col(LoginThrottle.blocked_until) > now))).all()
+        return {by_key[r.key]: r.blocked_until for r in rows if r.blocked_until is not None}
 
     # -- sessions -----------------------------------------------------------------
 
@@ -255,6 +345,7 @@ class AuthService:
             raise Unauthenticated()
         digest = keys.token_hash(token)
         now = self._clock.now()
+        generation = self._generation
         cached = self._cache.get(digest) if self._db.is_sqlite else None
         if cached is not None and time.monotonic() - cached.cached_at < SESSION_CACHE_SECONDS \
                 and now < cached.expires_at and now - cached.last_seen_at < self._policy.idle \
@@ -274,13 +365,19 @@ class AuthService:
             raise Unauthenticated()
         last_seen = row.last_seen_at
         if touch and now - row.last_seen_at >= TOUCH_INTERVAL:
-            async with self._db.transaction() as s:
-                await s.execute(update(Session).where(col(Session.id) == row.id)
-                                .values(last_seen_at=now))
-            last_seen = now
+            try:
+                async with self._db.transaction() as s:
+                    await s.execute(update(Session).where(col(Session.id) == row.id)
+                                    .values(last_seen_at=now))
+                last_seen = now
+            except _WRITE_FAILED:
+                # A read must not fail for want of a write (a read-only database):
+                # the session is valid; its use is recorded next time.
+                log.warning("session_touch_failed", session_id=str(row.id))
         actor = Actor(kind="user", organization_id=user.organization_id, user_id=user.id,
                       unit_id=user.unit_id, roles=roles, session_id=row.id)
-        if self._db.is_sqlite:
+        # Not cached when a revocation happened meanwhile: the row read may be stale.
+        if self._db.is_sqlite and generation == self._generation:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = _CachedSession(actor, last_seen, row.expires_at,
@@ -288,18 +385,26 @@ class AuthService:
         return actor
 
     async def _end_expired(self, row: Session, user: User | None, now: dt.datetime) -> None:
-        """Close an expired session once, and audit that it ran out."""
-        async with self._db.transaction() as s:
-            result = await s.execute(update(Session).where(
-                col(Session.id) == row.id, col(Session.revoked_at).is_(None))
-                .values(revoked_at=now))
-            if result.rowcount:  # type: ignore[attr-defined]
-                await self._audit.append_txn(s, AuditEvent(
-                    action=Action.SESSION_EXPIRED, actor_user_id=row.user_id,
-                    actor_org_id=user.organization_id if user else None,
-                    targets={"session": row.id},
-                    detail={"reason": "absolute" if now >= row.expires_at else "idle"}))
+        """Close an expired session once, and audit that it ran out. The session is
+        refused either way; if the database takes no write now, the next try closes it."""
+        ended = False
+        try:
+            async with self._db.transaction() as s:
+                result = await s.execute(update(Session).where(
+                    col(Session.id) == row.id, col(Session.revoked_at).is_(None))
+                    .values(revoked_at=now))
+                if result.rowcount:  # type: ignore[attr-defined]
+                    ended = True
+                    await self._audit.append_txn(s, AuditEvent(
+                        action=Action.SESSION_EXPIRED, actor_user_id=row.user_id,
+                        actor_org_id=user.organization_id if user else None,
+                        targets={"session": row.id},
+                        detail={"reason": "absolute" if now >= row.expires_at else "idle"}))
+        except _WRITE_FAILED:
+            log.warning("session_expiry_not_recorded", session_id=str(row.id))
         self._cache.pop(row.token_hash, None)
+        if ended:
+            await self._notifier.end_streams(sessions=[row.id])
 
     async def logout(self, actor: Actor) -> None:
         """Revoke the actor's session; the token stops working at once."""
@@ -313,6 +418,7 @@ class AuthService:
                 await self._audit.append_txn(s, event_of(
                     actor, Action.LOGOUT, targets={"session": actor.session_id}))
         self.forget_sessions()
+        await self._notifier.end_streams(sessions=[actor.session_id])
         log.info("logged_out", session_id=str(actor.session_id))
 
     # -- API tokens for system clients -------------------------------------------------
@@ -325,9 +431,12 @@ class AuthService:
         if row is None or row.revoked_at is not None:
             raise Unauthenticated()
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
-            async with self._db.transaction() as s:
-                await s.execute(update(ApiToken).where(col(ApiToken.id) == row.id)
-                                .values(last_used_at=now))
+            try:
+                async with self._db.transaction() as s:
+                    await s.execute(update(ApiToken).where(col(ApiToken.id) == row.id)
+                                    .values(last_used_at=now))
+            except _WRITE_FAILED:
+                log.warning("api_token_touch_failed", token_id=str(row.id))
         return Actor(kind="system", organization_id=row.organization_id, token_id=row.id)
 
     async def create_api_token(self, actor: Actor, name: str) -> tuple[ApiToken, str]:
@@ -369,6 +478,20 @@ class AuthService:
                 await self._audit.append_txn(s, event_of(
                     actor, Action.TOKEN_REVOKE, targets={"token": row.id}))
         log.info("api_token_revoked", token_id=str(token_id))
+
+
+def _account_blocked_event(user: User, attempt: LoginAttempt,
+                           row: LoginThrottle) -> AuditEvent:
+    """The account-wide count ran out: an entry concerning the account's organization,
+    so its IT contact learns of the attack (no actor: the attacker is unknown)."""
+    assert row.blocked_until is not None
+    return AuditEvent(
+        action=Action.LOGIN_ACCOUNT_BLOCKED, outcome=Outcome.LOCKED,
+        client=client_label(attempt.client_address),
+        targets={"user": user.id}, organizations=(user.organization_id,),
+        detail={"failures": row.failures,
+                "blocked_seconds": math.ceil((row.blocked_until - row.last_failure_at)
+                                             .total_seconds())})
 
 
 def _login_event(user: User | None, attempt: LoginAttempt, outcome: Outcome,

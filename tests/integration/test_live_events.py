@@ -422,3 +422,114 @@ async def _blocked_by(hub, blocker_pid: int) -> None:
         if waiting:
             return
         await asyncio.sleep(0.05)
+
+
+# -- a stream ends with its session ------------------------------------------------------------
+
+async def _frames_until_the_stream_ends(stream: EventStream) -> list[Frame]:
+    """Every frame left on the stream; the stream must end within READ_TIMEOUT (its
+    heartbeat and periodic session check come far later)."""
+    frames: list[Frame] = []
+
+    async def read_to_end() -> None:
+        while True:
+            try:
+                frames.append(await stream._frame())
+            except EOFError:
+                return
+
+    await asyncio.wait_for(read_to_end(), READ_TIMEOUT)
+    return frames
+
+
+async def _stream_is_refused(client: Any, token: str) -> None:
+    response = await asyncio.wait_for(
+        client.get("/api/v1/events", headers=bearer(token)), READ_TIMEOUT)
+    assert response.status == 401
+    assert response.content_type == "application/problem+json"
+
+
+async def test_logging_out_ends_that_sessions_stream_at_once_and_no_later_event_reaches_it(
+        client, hub, clock):
+    _, _, sara, _, _, ali, group = await _setup(hub)
+    sara_token = await login(client, hub, sara)
+    phone = await login(client, hub, ali)
+    clock.advance(seconds=30)  # a new one-time code for the second device
+    laptop = await login(client, hub, ali)
+    phone_stream = await connect(client, phone)
+    laptop_stream = await connect(client, laptop)
+    try:
+        assert (await client.post("/api/v1/auth/logout", headers=bearer(phone))).status == 204
+        sent = await _send(client, sara_token, group, subject="Efter utloggning")
+
+        left = await _frames_until_the_stream_ends(phone_stream)
+
+        assert [f for f in left if f.event is not None] == []
+        assert sent["id"].encode() not in phone_stream.raw
+        # The other device's session goes on, and so does its stream.
+        frame = await laptop_stream.event()
+        assert frame.data["message_id"] == sent["id"]  # type: ignore[index]
+        await _stream_is_refused(client, phone)
+    finally:
+        phone_stream.close()
+        laptop_stream.close()
+    notifier = client.app[HUB].notifier
+
+    async def drained() -> None:
+        while notifier.listener_count():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(drained(), READ_TIMEOUT)
+
+
+async def test_disabling_a_user_ends_all_her_streams_at_once(client, hub, clock):
+    _, _, sara, night, nordost, ali, group = await _setup(hub)
+    await make_user(hub, night, Role.STAFF, unit=nordost)  # the group still reaches someone
+    it = await make_user(hub, night, Role.IT_CONTACT)
+    sara_token = await login(client, hub, sara)
+    it_token = await login(client, hub, it)
+    tokens = [await login(client, hub, ali)]
+    clock.advance(seconds=30)
+    tokens.append(await login(client, hub, ali))
+    streams = [await connect(client, t) for t in tokens]
+    try:
+        disabled = await client.post(f"/api/v1/users/{ali.id}/disable",
+                                     headers=bearer(it_token))
+        assert disabled.status == 200, await disabled.text()
+        sent = await _send(client, sara_token, group, subject="Efter avstängning")
+
+        for stream in streams:
+            left = await _frames_until_the_stream_ends(stream)
+            assert [f for f in left if f.event is not None] == []
+            assert sent["id"].encode() not in stream.raw
+        for token in tokens:
+            await _stream_is_refused(client, token)
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+async def test_changing_a_users_roles_ends_her_stream_at_once(client, hub):
+    _, _, sara, night, _, ali, group = await _setup(hub)
+    it = await make_user(hub, night, Role.IT_CONTACT)
+    sara_token = await login(client, hub, sara)
+    it_token = await login(client, hub, it)
+    ali_token = await login(client, hub, ali)
+    stream = await connect(client, ali_token)
+    it_stream = await connect(client, it_token)
+    try:
+        changed = await client.put(f"/api/v1/users/{ali.id}/roles", headers=bearer(it_token),
+                                   json={"roles": ["staff", "it_contact"]})
+        assert changed.status == 200, await changed.text()
+        sent = await _send(client, sara_token, group, subject="Efter rolländring")
+
+        left = await _frames_until_the_stream_ends(stream)
+
+        assert [f for f in left if f.event is not None] == []
+        assert sent["id"].encode() not in stream.raw
+        await _stream_is_refused(client, ali_token)
+        # Only the changed user's streams end.
+        await it_stream.assert_quiet()
+    finally:
+        stream.close()
+        it_stream.close()

@@ -13,7 +13,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 
 from hub.app import create_app
-from hub.db.models import LoginThrottle, Session, User
+from hub.db.models import AuditEntry, AuditOrganization, LoginThrottle, Session, User
+from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
 from tests.factories import Account, make_org, make_user
 from tests.integration.conftest import bearer
@@ -319,7 +320,8 @@ async def test_failures_across_usernames_throttle_the_client_address(
         client, proxied_client, hub):
     org = await make_org(hub)
     account = await make_user(hub, org)
-    for name in ["anna", "bertil", "cecilia", account.username, "david"]:
+    # One failure per name, so only the address's own count (20 free) runs out.
+    for name in [f"namn{n}" for n in range(19)] + [account.username]:
         await fail(client, name)  # from 127.0.0.1
 
     here = await sign_in(client, hub, account)
@@ -331,15 +333,87 @@ async def test_failures_across_usernames_throttle_the_client_address(
     assert elsewhere.status == 201, await elsewhere.text()
 
 
-async def test_failures_from_many_addresses_throttle_the_account(proxied_client, hub):
+async def fail_until_counted(client: TestClient[Any, Any], clock: Any, username: str,
+                             failures: int, headers: dict[str, str]) -> None:
+    """Fail `failures` times from one address, waiting out each throttle as asked."""
+    counted = 0
+    while counted < failures:
+        response = await attempt(client, username, WRONG_PASSWORD, "000000", headers)
+        if response.status == 429:
+            clock.advance(seconds=int(response.headers["Retry-After"]))
+            continue
+        await problem(response, 401, "invalid_credentials")
+        counted += 1
+
+
+async def test_fifty_failures_from_another_address_do_not_lock_the_owner_out(
+        proxied_client, hub, clock):
+    account = await make_user(hub, await make_org(hub, OrgKind.NIGHT_SERVICE))
+    attacker, home = from_address("203.0.113.66"), from_address("198.51.100.20")
+    await fail_until_counted(proxied_client, clock, account.username, 50, attacker)
+
+    owner = await sign_in(proxied_client, hub, account, headers=home)
+    from_there = await sign_in(proxied_client, hub, account, headers=attacker)
+
+    assert owner.status == 201, await owner.text()
+    # The attacker's address stays throttled, even with the right credentials.
+    await problem(from_there, 429, "too_many_attempts")
+
+
+async def test_failures_from_many_addresses_do_not_lock_the_owner_out(proxied_client, hub):
     account = await make_user(hub, await make_org(hub))
-    for n in range(5):
+    for n in range(10):  # twice what once blocked the account everywhere
         await fail(proxied_client, account.username, from_address(f"192.0.2.{n + 1}"))
 
     response = await sign_in(proxied_client, hub, account, headers=from_address("192.0.2.99"))
 
-    await problem(response, 429, "too_many_attempts")
-    assert "Retry-After" in response.headers
+    assert response.status == 201, await response.text()
+
+
+@pytest.fixture
+async def strict_client(aiohttp_client, settings, clock, master_key, hub):
+    """Behind a proxy, with a small account-wide allowance (100 by default), so that
+    running it out costs few password hashes."""
+    app = create_app(settings.model_copy(update={
+        "trust_forwarded_for": True, "login_account_free_failures": 12}), clock, master_key)
+    return await aiohttp_client(app)
+
+
+async def test_failures_from_anywhere_past_the_account_limit_block_it_and_tell_the_it_contact(
+        strict_client, hub, clock):
+    org = await make_org(hub)
+    account = await make_user(hub, org)
+    bystander = await make_user(hub, org)
+    it = await make_user(hub, org, Role.IT_CONTACT)
+    it_token = (await (await sign_in(strict_client, hub, it)).json())["token"]
+    for n in range(12):
+        await fail(strict_client, account.username, from_address(f"192.0.2.{n + 1}"))
+
+    blocked = await sign_in(strict_client, hub, account, headers=from_address("198.51.100.3"))
+
+    body = await problem(blocked, 429, "too_many_attempts")
+    # Only that account is blocked, not the addresses the attack came from.
+    other = await sign_in(strict_client, hub, bystander, headers=from_address("192.0.2.1"))
+    assert other.status == 201, await other.text()
+    listing = await strict_client.get(f"/api/v1/organizations/{org.id}/users",
+                                      headers=bearer(it_token))
+    assert listing.status == 200, await listing.text()
+    shown = {u["id"]: u["sign_in_blocked_until"] for u in await listing.json()}
+    until = dt.datetime.fromisoformat(shown[str(account.id)])
+    assert until == clock.now() + dt.timedelta(seconds=body["retry_after"])
+    assert shown[str(bystander.id)] is None and shown[str(it.id)] is None
+    one = await strict_client.get(f"/api/v1/users/{account.id}", headers=bearer(it_token))
+    assert (await one.json())["sign_in_blocked_until"] == shown[str(account.id)]
+    async with hub.db.read() as s:
+        entries = (await s.scalars(select(AuditEntry).where(
+            col(AuditEntry.action) == "login.account_blocked"))).all()
+        assert len(entries) == 1
+        concerns = (await s.scalars(select(AuditOrganization.organization_id).where(
+            col(AuditOrganization.seq) == entries[0].seq))).all()
+    assert list(concerns) == [org.id]
+    assert account.id.hex in entries[0].targets
+    assert entries[0].outcome == "locked"
+    assert entries[0].actor_user_id is None
 
 
 async def test_an_unknown_username_is_throttled_exactly_like_a_known_one(client, hub, clock):
@@ -359,7 +433,9 @@ async def test_an_unknown_username_is_throttled_exactly_like_a_known_one(client,
     assert known == unknown
     async with hub.db.read() as s:
         scopes = sorted((await s.scalars(select(LoginThrottle.scope))).all())
-    assert scopes == ["account", "account", "address"]
+    # Per name: one row for the name anywhere and one for the name from this
+    # address; one row for the address itself.
+    assert scopes == ["account", "account", "address", "address", "address"]
 
 
 # -- what is stored -----------------------------------------------------------------------------

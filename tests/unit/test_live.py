@@ -32,3 +32,33 @@ async def test_a_stream_that_falls_behind_is_marked_lagged_instead_of_growing() 
     assert len(kept) == QUEUE_LIMIT
     assert [e.seq for e in kept] == list(range(QUEUE_LIMIT))
     assert stream.take() == []
+
+
+async def test_ending_streams_closes_those_of_the_named_users_and_sessions_only() -> None:
+    notifier = LocalNotifier()
+    ali, maja, bo = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    phone, laptop = uuid.uuid4(), uuid.uuid4()
+    ali_phone, ali_laptop = notifier.subscribe(ali, phone), notifier.subscribe(ali, laptop)
+    maja_stream, bo_stream = notifier.subscribe(maja, uuid.uuid4()), notifier.subscribe(bo)
+
+    await notifier.end_streams(sessions=[phone])
+
+    assert ali_phone.closed and ali_phone.wakeup.is_set()
+    assert not ali_laptop.closed and not ali_laptop.wakeup.is_set()
+
+    await notifier.end_streams(users=[maja])
+
+    assert maja_stream.closed and not bo_stream.closed and not ali_laptop.closed
+
+
+async def test_a_closed_stream_takes_no_further_events() -> None:
+    notifier = LocalNotifier()
+    user, session = uuid.uuid4(), uuid.uuid4()
+    stream = notifier.subscribe(user, session)
+    await notifier.publish([(user, LiveEvent("message", 1, {}))])
+
+    await notifier.end_streams(sessions=[session])
+    await notifier.publish([(user, LiveEvent("message", 2, {}))])
+
+    assert stream.closed
+    assert stream.take() == []
