@@ -28,6 +28,7 @@ from hub.db.models import SERVICE_KINDS, Engagement, Organization, Person, Unit
 from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role
+from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -540,6 +541,8 @@ def _parse_import(data: bytes, today: dt.date,
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed(errors={"file": "must be UTF-8 text"}) from None
+    if not storable(text):
+        raise ValidationFailed(errors={"file": UNSTORABLE_MESSAGE})
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise ValidationFailed(errors={"file": "empty: a header row and one row per "
