@@ -112,14 +112,18 @@ def build_hub(settings: Settings, clock: Clock | None = None,
 def create_app(settings: Settings, clock: Clock | None = None,
                master: keys.MasterKey | None = None) -> web.Application:
     from hub.api.messaging import MESSAGE_BODY_LIMIT
-    from hub.api.middleware import error_middleware, set_security_headers
+    from hub.api.middleware import (
+        error_middleware,
+        set_security_headers,
+        storable_text_middleware,
+    )
     from hub.api.routes import add_api_routes
     from hub.web.views import add_web_routes
 
     # The largest body any route takes; each route enforces its own limit when reading.
     app = web.Application(
         client_max_size=max(settings.max_body_bytes, MESSAGE_BODY_LIMIT),
-        middlewares=[error_middleware],
+        middlewares=[error_middleware, storable_text_middleware],
     )
     # On prepare, not in a middleware: raised redirects and aiohttp's own errors
     # skip what a middleware adds to returned answers, and a stream is prepared

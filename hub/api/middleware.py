@@ -1,5 +1,5 @@
 """Request ids, errors as answers (problem+json or the HTML error page), security
-headers, the actor's token."""
+headers, unstorable text, the actor's token."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.errors import (
     BadRequest,
     Forbidden,
@@ -18,6 +19,7 @@ from hub.errors import (
     PayloadTooLarge,
     Unauthenticated,
     UnsupportedMediaType,
+    ValidationFailed,
 )
 
 log = structlog.get_logger(__name__)
@@ -143,6 +145,28 @@ def _route_name(request: web.Request) -> str:
     # keep the log readable and free of anything a client typed.
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "?"
+
+
+@web.middleware
+async def storable_text_middleware(request: web.Request,
+                                   handler: Handler) -> web.StreamResponse:
+    """Refuse a path, query parameter or header holding text the databases cannot
+    store (hub/domain/text.py): a `%00` in the query, or a header that is not UTF-8
+    (read as lone surrogates). Handlers of the API and the web UI then never see
+    such text, whichever of them passes it on to a database. Bodies are checked
+    where they are read: `parse_json`, `read_form` and the CSV import."""
+    errors: dict[str, str] = {}
+    if not storable(request.path):
+        errors["path"] = UNSTORABLE_MESSAGE
+    for name, value in request.query.items():
+        if not storable(value) or not storable(name):
+            errors[name if storable(name) else "query"] = UNSTORABLE_MESSAGE
+    for name, value in request.headers.items():
+        if not storable(value):
+            errors[name] = UNSTORABLE_MESSAGE
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return await handler(request)
 
 
 async def set_security_headers(request: web.Request, response: web.StreamResponse) -> None:

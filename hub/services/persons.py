@@ -34,6 +34,7 @@ from hub.domain.care import (
 )
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind, Role
+from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.domain.visibility import may_find_person, person_name_shown
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
@@ -574,6 +575,8 @@ def _parse_import(data: bytes, today: dt.date,
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed(errors={"file": "must be UTF-8 text"}) from None
+    if not storable(text):
+        raise ValidationFailed(errors={"file": UNSTORABLE_MESSAGE})
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise ValidationFailed(errors={"file": "empty: a header row and one row per "

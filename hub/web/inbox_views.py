@@ -20,6 +20,7 @@ from hub.api.context import actor_of, hub_of
 from hub.api.middleware import preferred_language
 from hub.clock import STOCKHOLM
 from hub.db.models import CATEGORIES
+from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.errors import HubError, NotFound, Unauthenticated, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.groups import DirectoryQuery
@@ -56,7 +57,8 @@ def _same_origin(request: web.Request) -> None:
 
 async def read_form(request: web.Request) -> Any:
     """The posted form of a same-origin page. Our forms are URL-encoded; anything
-    else, or a body that does not parse, is a 4xx."""
+    else, or a body that does not parse, is a 4xx; so is a field holding text the
+    databases cannot store (a `%00`), whichever field it is."""
     _same_origin(request)
     if (request.content_length or 0) > FORM_LIMIT:
         raise web.HTTPRequestEntityTooLarge(max_size=FORM_LIMIT,
@@ -64,9 +66,15 @@ async def read_form(request: web.Request) -> Any:
     if request.content_type != "application/x-www-form-urlencoded":
         raise web.HTTPUnsupportedMediaType()
     try:
-        return await request.post()
+        form = await request.post()
     except (ValueError, HttpProcessingError):
         raise web.HTTPBadRequest() from None
+    errors = {name if storable(name) else "form": UNSTORABLE_MESSAGE
+              for name, value in form.items()
+              if not storable(name) or (isinstance(value, str) and not storable(value))}
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return form
 
 
 def _message_uuid(request: web.Request) -> uuid.UUID:

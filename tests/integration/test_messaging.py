@@ -244,7 +244,7 @@ async def test_attachment_round_trips_with_a_sanitized_file_name(client, hub):
     _, _, sara, _, night, nordost, ali, _, _ = await _setup(client, hub)
     group = await make_group(hub, night, nordost)
     sent = await (await _send(client, await login(client, hub, sara), group_ids=[str(group)],
-                              attachments=[{"filename": "../../etc/\x00bild.png",
+                              attachments=[{"filename": "../../etc/\x1fbild.png",
                                             "content_type": "image/png",
                                             "data": base64.b64encode(PNG).decode()}])).json()
     token = await login(client, hub, ali)
