@@ -359,8 +359,11 @@ class AuditLog:
                 start = int(rows[-1][0]) + 1
                 if progress is not None:
                     progress(min(start, size), size)
-            return verifier.finish(bytes(head[2]),
-                                   None if outside is None else int(outside))
+            try:
+                outside_seq = None if outside is None else int(outside)
+            except (TypeError, ValueError):  # a sequence number that is not even a number
+                outside_seq = size
+            return verifier.finish(bytes(head[2]), outside_seq)
 
         return await self._db.run_read(work)
 

@@ -426,8 +426,9 @@ class Verifier:
             return Break(p, f"entry {p} does not follow the hash chain: edited and its hash "
                             "recomputed")
         return Break(first, f"the hash chain breaks at entry {p}: one of the entries from "
-                            f"{first} to {p} was edited and its hash recomputed (no signed "
-                            "checkpoint covers them yet)", last_seq=p)
+                            f"{first} to {p} was edited and its hash recomputed"
+                            + (f" (the entries before {first} match a signed checkpoint)"
+                               if first else ""), last_seq=p)
 
     def _end_break(self, head_frontier: bytes | None, outside: int | None) -> Break | None:
         """What can still be wrong once every entry was read without a break."""
@@ -525,10 +526,15 @@ def _hex(value: object) -> str | None:
 
 
 def _canonical(row: Row, seq: int | None = None) -> bytes:
-    """The canonical bytes of a stored row (as if at `seq`, when given)."""
-    return canonical_bytes(int(row[0]) if seq is None else seq, int(row[1]), _hex(row[2]),
-                           _hex(row[3]), row[4], row[5], _hex(row[6]), row[7], row[8],
-                           row[9], row[12])
+    """The canonical bytes of a stored row (as if at `seq`, when given); for a row
+    whose columns do not even have their types (written straight into the
+    database), bytes no entry hashes to."""
+    try:
+        return canonical_bytes(int(row[0]) if seq is None else seq, int(row[1]),
+                               _hex(row[2]), _hex(row[3]), row[4], row[5], _hex(row[6]),
+                               row[7], row[8], row[9], row[12])
+    except (TypeError, ValueError):
+        return b""
 
 
 # -- reading the stored log ----------------------------------------------------------------

@@ -522,17 +522,34 @@ async def test_a_garbled_chain_hash_is_reported_before_a_later_edit(hub, master_
     assert report.entries == 10
 
 
+@pytest.mark.parametrize("k", [72, 49])  # 49: the last entry the checkpoint of 50 covers
 async def test_a_forged_row_inserted_with_its_own_hashes_is_named_where_it_was_inserted(
-        hub, master_key):
-    log = small_log(hub, master_key, every=1000)
+        hub, master_key, k):
+    log = small_log(hub, master_key, every=50)
     await fill(log, synthetic_events(random.Random(11), 120))
     rows = await read_log(hub)
-    t_insert_forged(random.Random(3), rows, 72)
+    t_insert_forged(random.Random(3), rows, k)
     await write_log(hub, rows)
     report = await log.verify()
-    assert where(report) == (72, 72)
-    assert "inserted" in report.broken.reason
-    assert report.entries == 72
+    assert where(report) == (k, k)
+    assert f"entry {k} was inserted" in report.broken.reason
+    assert report.entries == k
+
+
+async def test_a_rewrite_after_the_last_checkpoint_is_narrowed_by_the_heads_tree(
+        hub, master_key):
+    """No checkpoint covers entry 70 yet; the head's frontier still holds the
+    subtrees of 100 entries (0-63, 64-95, 96-99), so the one that differs bounds it."""
+    log = small_log(hub, master_key, every=1000)
+    await fill(log, synthetic_events(random.Random(14), 100))
+    rows = await read_log(hub)
+    new_head = rewrite_from(random.Random(5), rows, 70)
+    del new_head["frontier"]
+    await write_log(hub, rows, new_head)
+    report = await log.verify()
+    assert where(report) == (64, 95)
+    assert "head" in report.broken.reason
+    assert report.entries == 64
 
 
 async def test_the_entries_checked_before_a_break_are_counted(hub, master_key):
