@@ -377,7 +377,7 @@ def t_delete_renumbered(rng: random.Random, rows: Rows, k: int) -> int:
 
 def t_swap(rng: random.Random, rows: Rows, k: int) -> int:
     j = k + rng.randrange(1, 20)
-    rows[k], rows[j] = dict(rows[j], seq=k), dict(rows[k], seq=j)
+    rows[k], rows[j] = dict(rows[j], seq=rows[k]["seq"]), dict(rows[k], seq=rows[j]["seq"])
     return k
 
 
