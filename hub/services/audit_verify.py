@@ -285,7 +285,8 @@ class Verifier:
             self._suspect = _Suspect(first, "root", reason + "; a root cannot name the entry",
                                      last_seq=size - 1 if first < size - 1 else None)
             return
-        self._confirmed = size
+        if signed_matched or witness_matched:
+            self._confirmed = size
         if witness_matched:
             self._confirmed_witnessed = size
         if size in self._bad_records:

@@ -536,6 +536,19 @@ async def test_a_forged_row_inserted_with_its_own_hashes_is_named_where_it_was_i
     assert report.entries == k
 
 
+async def test_an_altered_checkpoint_row_is_named_at_its_size_after_the_entries_below_it(
+        hub, master_key):
+    log = small_log(hub, master_key, every=25)
+    await fill(log, synthetic_events(random.Random(15), 100))
+    await hub.db.run_write(lambda conn: conn.execute(
+        update(AuditCheckpoint).where(AuditCheckpoint.size == 50).values(root=bytes(32))))
+    report = await log.verify()
+    assert where(report) == (50, 50)
+    assert "checkpoint of size 50 differs from its note" in report.broken.reason
+    assert report.entries == 50
+    assert report.last_verified is not None and report.last_verified.size == 25
+
+
 async def test_a_rewrite_after_the_last_checkpoint_is_narrowed_by_the_heads_tree(
         hub, master_key):
     """No checkpoint covers entry 70 yet; the head's frontier still holds the
