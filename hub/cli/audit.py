@@ -27,7 +27,8 @@ def verify(
     = None,
 ) -> None:
     """Recompute every entry, the hash chain and the Merkle tree; check every signed
-    checkpoint and the witness file. Exits 1 naming the first entry where it breaks."""
+    checkpoint and the witness file. Exits 1 naming the first entry where it breaks
+    (or, where only a signed root can tell, the range of entries it lies in)."""
     from hub.cli import _run, _settings, console, err_console
 
     notes = split_notes(witness.read_text(encoding="utf-8")) if witness else []
@@ -57,8 +58,8 @@ def verify(
     summary = (f"{report.entries} entries, {report.checkpoints} signed checkpoints, "
                f"{report.witnessed} witness checkpoints")
     if report.broken is not None:
-        err_console.print(f"[red]BROKEN at entry {report.broken.seq}: "
-                          f"{report.broken.reason}[/red]")
+        err_console.print(f"BROKEN {report.broken.where}: {report.broken.reason}",
+                          style="red", markup=False, highlight=False)
         console.print(f"Checked before the break: {summary}")
         raise typer.Exit(1)
     console.print(f"[green]OK[/green] {summary}")

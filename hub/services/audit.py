@@ -23,14 +23,15 @@ Verification
 ------------
 `verify` recomputes every leaf from the stored columns, the chain and the tree,
 checks every checkpoint's signature and root, and the witness checkpoints. It
-names the first entry where the stored log and the recomputation part ways.
+names the first entry where the stored log and the recomputation part ways, or,
+where only a signed root can tell, the range of entries it lies in
+(hub/services/audit_verify.py says what each check can show).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import ipaddress
 import uuid
@@ -51,19 +52,25 @@ from hub.domain.audit import (
     AuditEvent,
     IdList,
     Outcome,
-    canonical_bytes,
     canonical_of_columns,
     event_columns,
 )
 from hub.errors import NotFound, ValidationFailed
 from hub.services.actor import Actor
+from hub.services.audit_verify import (
+    VERIFY_PAGE,
+    Break,
+    SignedCheckpoint,
+    Verifier,
+    VerifyReport,
+    index_reader,
+    page_reader,
+)
+
+__all__ = ["AuditLog", "Break", "SignedCheckpoint", "VerifyReport", "client_label", "event_of",
+           "from_micros", "micros", "split_notes"]
 
 log = structlog.get_logger(__name__)
-
-HASH_SIZE = 32
-ZERO_CHAIN = bytes(HASH_SIZE)
-VERIFY_PAGE = 20_000
-
 
 def micros(moment: dt.datetime) -> int:
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
@@ -72,35 +79,6 @@ def micros(moment: dt.datetime) -> int:
 def from_micros(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value // 1_000_000, dt.UTC).replace(
         microsecond=value % 1_000_000)
-
-
-@dataclasses.dataclass(frozen=True)
-class SignedCheckpoint:
-    size: int
-    root: bytes
-    note: str
-    at: dt.datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class Break:
-    """Where the stored log stops matching: the entry position and what was found."""
-
-    seq: int
-    reason: str
-
-
-@dataclasses.dataclass(frozen=True)
-class VerifyReport:
-    entries: int
-    checkpoints: int
-    witnessed: int
-    last_verified: SignedCheckpoint | None
-    broken: Break | None
-
-    @property
-    def ok(self) -> bool:
-        return self.broken is None
 
 
 # Built once: an append runs inside every send, so statement construction counts.
@@ -148,6 +126,8 @@ class AuditLog:
         self.every_entries = every_entries
         self.every_seconds = every_seconds
         self._task: asyncio.Task[None] | None = None
+        # Entries `verify` reads per query.
+        self.verify_page = VERIFY_PAGE
 
     @property
     def public_key(self) -> bytes:
@@ -368,232 +348,28 @@ class AuditLog:
                 " UNION ALL SELECT seq FROM audit_organization WHERE seq < 0 OR seq >= :size)"
                 " AS outside"), {"size": size}).scalar()
             start = 0
-            fetch = _page_reader(conn, size)
-            index = _index_reader(conn)
+            fetch = page_reader(conn, size, self.verify_page)
+            index = index_reader(conn)
             while verifier.broken is None and start < size:
                 rows = fetch(start)
                 if not rows:
                     break
-                verifier.feed(rows)
-                verifier.check_index(rows, index(int(rows[0][0]), int(rows[-1][0])))
+                verifier.feed(rows, None if verifier.looking_ahead
+                              else index(int(rows[0][0]), int(rows[-1][0])))
                 start = int(rows[-1][0]) + 1
                 if progress is not None:
                     progress(min(start, size), size)
-            return verifier.finish(bytes(head[2]),
-                                   None if outside is None else int(outside))
+            try:
+                outside_seq = None if outside is None else int(outside)
+            except (TypeError, ValueError):  # a sequence number that is not even a number
+                outside_seq = size
+            return verifier.finish(bytes(head[2]), outside_seq)
 
         return await self._db.run_read(work)
 
 
-_PAGE = ("SELECT seq, at_us, actor_user_id, actor_org_id, action, outcome, person_id, "
-         "client, targets, detail, leaf_hash, chain_hash, organizations FROM audit_entry ")
-
-
-def _page_reader(conn: Connection, size: int) -> Callable[[int], Sequence[Sequence[Any]]]:
-    """Pages of stored entries from `start` up to the head's `size`. On SQLite
-    straight from the driver's cursor: verification reads every row, and skipping
-    the result layer makes it about a third faster."""
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-
-        def sqlite_page(start: int) -> Sequence[Sequence[Any]]:
-            return raw.execute(  # type: ignore[no-any-return]
-                _PAGE + "WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
-                (start, size, VERIFY_PAGE)).fetchall()
-
-        return sqlite_page
-
-    statement = text(_PAGE + "WHERE seq >= :start AND seq < :size ORDER BY seq LIMIT :n")
-
-    def page(start: int) -> Sequence[Sequence[Any]]:
-        return conn.execute(statement, {"start": start, "size": size,
-                                        "n": VERIFY_PAGE}).all()
-
-    return page
-
-
-def _index_reader(conn: Connection) -> Callable[[int, int], Sequence[Sequence[Any]]]:
-    """The organization index rows of entries first..last, in sequence order."""
-    sql = "SELECT seq, organization_id FROM audit_organization WHERE seq BETWEEN {} AND {}"
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        return lambda first, last: raw.execute(
-            sql.format("?", "?") + " ORDER BY seq", (first, last)).fetchall()
-    statement = text(sql.format(":first", ":last") + " ORDER BY seq")
-    return lambda first, last: conn.execute(statement, {"first": first, "last": last}).all()
-
-
 def _checkpoint_of(row: Any) -> SignedCheckpoint:
     return SignedCheckpoint(int(row.size), bytes(row.root), row.note, from_micros(row.at_us))
-
-
-def _hex(value: object) -> str | None:
-    # SQLite hands back the stored 32 hex digits, PostgreSQL a UUID.
-    if value is None or value.__class__ is str:
-        return value
-    if isinstance(value, uuid.UUID):
-        return value.hex
-    return str(value)
-
-
-class Verifier:
-    """Checks a stream of stored entries, in order, against their own hashes, the
-    chain, the signed checkpoints and the witness checkpoints. Memory does not grow
-    with the log."""
-
-    def __init__(self, origin: str, public_key: bytes, witness_notes: Sequence[str] = (),
-                 witness_key: tuple[str, bytes] | None = None) -> None:
-        self._origin = origin
-        self._public_key = public_key
-        self._witness_notes = list(witness_notes)
-        self._witness_key = witness_key or (origin, public_key)
-        self.broken: Break | None = None
-        self._frontier = keys.Frontier()
-        self._chain = ZERO_CHAIN
-        self._next = 0
-        self._size = 0
-        self._head_chain = ZERO_CHAIN
-        # size -> (root, what it is), checked when the recomputed tree reaches size.
-        self._expected: dict[int, list[tuple[bytes, str, SignedCheckpoint | None]]] = {}
-        self._checkpoints = 0
-        self._witnessed = 0
-        self._last_verified: SignedCheckpoint | None = None
-
-    def start(self, size: int, head_chain: bytes,
-              checkpoints: Iterable[SignedCheckpoint]) -> None:
-        self._size = size
-        self._head_chain = head_chain
-        for record in checkpoints:
-            cp_size, root, note = record.size, record.root, record.note
-            self._checkpoints += 1
-            try:
-                signed = keys.open_checkpoint(note, self._public_key, self._origin)
-            except keys.CheckpointError as err:
-                self._fail(cp_size, f"checkpoint at size {cp_size} does not verify: {err}")
-                return
-            if signed.size != cp_size or signed.root != root or signed.origin != self._origin:
-                self._fail(cp_size, f"checkpoint at size {cp_size} differs from its note")
-                return
-            self._expect(cp_size, root, "signed checkpoint", record)
-        for note in self._witness_notes:
-            try:
-                name, key = self._witness_key
-                witnessed = keys.open_checkpoint(note, key, name)
-            except keys.CheckpointError as err:
-                self._fail(0, f"a witness checkpoint does not verify: {err}")
-                return
-            if witnessed.origin != self._origin:
-                self._fail(0, f"a witness checkpoint is of another log ({witnessed.origin})")
-                return
-            self._witnessed += 1
-            self._expect(witnessed.size, witnessed.root, "witness checkpoint", None)
-        if 0 in self._expected:
-            self._check_root(0)
-
-    def _expect(self, size: int, root: bytes, what: str,
-                record: SignedCheckpoint | None) -> None:
-        self._expected.setdefault(size, []).append((root, what, record))
-
-    def _fail(self, seq: int, reason: str) -> None:
-        if self.broken is None:
-            self.broken = Break(seq, reason)
-
-    def feed(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Check the next page of stored entries (in sequence order)."""
-        if self.broken is not None or not rows:
-            return
-        position = self._next
-        count = len(rows)
-        # Sequence numbers are unique and ordered, so the page is gap-free exactly
-        # when its first and last numbers are where they should be.
-        if int(rows[0][0]) != position or int(rows[-1][0]) != position + count - 1:
-            expected = position
-            for row in rows:
-                if int(row[0]) != expected:
-                    break
-                expected += 1
-            self._fail(expected, f"entry {expected} is missing (deleted or renumbered)")
-            return
-        leaves = keys.leaf_hashes([_canonical(row) for row in rows])
-        stored = [bytes(row[10]) for row in rows]
-        if leaves != stored:
-            k = next(i for i in range(count) if leaves[i] != stored[i])
-            self._fail(position + k, f"entry {position + k} does not match its hash (edited)")
-            return
-        chains = keys.hash_chain(self._chain, leaves)
-        stored = [bytes(row[11]) for row in rows]
-        if chains != stored:
-            k = next(i for i in range(count) if chains[i] != stored[i])
-            self._fail(position + k, f"entry {position + k} is out of place (inserted, "
-                                     "removed or moved before it)")
-            return
-        # Extend the tree, stopping at every size a checkpoint names.
-        end = position + count
-        done = 0
-        for size in sorted(s for s in self._expected if position < s <= end):
-            self._frontier.extend(leaves[done:size - position])
-            done = size - position
-            self._check_root(size)
-            if self.broken is not None:
-                return
-        self._frontier.extend(leaves[done:])
-        self._chain, self._next = chains[-1], end
-
-    def check_index(self, rows: Sequence[Sequence[Any]],
-                    index: Sequence[Sequence[Any]]) -> None:
-        """Check that the organization index (which scopes what an organization's
-        compliance officer sees) says what the hashed entries say."""
-        if self.broken is not None:
-            return
-        found: dict[int, list[str]] = {}
-        for seq, organization in index:
-            found.setdefault(int(seq), []).append(_hex(organization) or "")
-        for row in rows:
-            seq = int(row[0])
-            listed = ",".join(sorted(found.get(seq, ())))
-            if listed != row[12]:
-                self._fail(seq, f"the organization index of entry {seq} does not match the "
-                                "entry (access scope altered)")
-                return
-
-    def _check_root(self, size: int) -> None:
-        root = self._frontier.root()
-        for expected_root, what, record in self._expected.pop(size, []):
-            if expected_root != root:
-                self._fail(max(size - 1, 0),
-                           f"the entries up to {size} do not match the {what} of that size"
-                           " (history rewritten)")
-                return
-            if record is not None:
-                self._last_verified = record
-
-    def finish(self, head_frontier: bytes | None = None,
-               outside: int | None = None) -> VerifyReport:
-        """End the check. `head_frontier` is the stored head's frontier; `outside`
-        the lowest sequence number stored outside 0..size-1, if any."""
-        if self.broken is None and self._next < self._size:
-            self._fail(self._next, f"entries from {self._next} on are missing (log truncated)")
-        if self.broken is None and outside is not None:
-            self._fail(max(min(outside, self._size), 0),
-                       f"entry {outside} lies outside the log's {self._size} entries (inserted)")
-        if self.broken is None and self._chain != self._head_chain:
-            self._fail(max(self._next - 1, 0), "the head's chain does not match the entries")
-        if self.broken is None and head_frontier is not None \
-                and head_frontier != self._frontier.to_bytes():
-            self._fail(max(self._next - 1, 0), "the head's tree does not match the entries")
-        if self.broken is None and self._expected:
-            beyond = min(self._expected)
-            self._fail(self._next, f"a checkpoint of size {beyond} names entries that are "
-                                   "missing (log truncated)")
-        return VerifyReport(self._next, self._checkpoints, self._witnessed,
-                            self._last_verified, self.broken)
-
-
-def _canonical(row: Sequence[Any]) -> bytes:
-    return canonical_bytes(int(row[0]), int(row[1]), _hex(row[2]), _hex(row[3]), row[4],
-                           row[5], _hex(row[6]), row[7], row[8], row[9], row[12])
 
 
 def split_notes(text_: str) -> list[str]:
