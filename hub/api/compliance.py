@@ -213,5 +213,6 @@ async def verify(request: web.Request) -> web.Response:
     return json_of(s.VerifyOut(
         ok=report.ok, entries=report.entries, checkpoints=report.checkpoints,
         last_verified=_checkpoint_out(report.last_verified) if report.last_verified else None,
-        broken=s.BreakOut(seq=report.broken.seq, reason=report.broken.reason)
+        broken=s.BreakOut(seq=report.broken.seq, last_seq=report.broken.last_seq,
+                          reason=report.broken.reason)
         if report.broken else None))

@@ -551,7 +551,10 @@ class AuditEntryLeafOut(Response):
 
 
 class BreakOut(Response):
-    seq: int
+    seq: int = Field(description="The first entry that is wrong (or the first of a range)")
+    last_seq: int | None = Field(default=None, description="Set when only a signed root "
+                                 "shows the break: the first wrong entry is one of seq to "
+                                 "last_seq")
     reason: str
 
 
