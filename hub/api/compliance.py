@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -14,7 +15,7 @@ from hub.api.context import actor_of, hub_of, json_of
 from hub.api.parsing import MAX_BIGINT, parse_json, path_uuid, query_bool, query_int
 from hub.errors import NotFound, ValidationFailed
 from hub.services.audit import SignedCheckpoint
-from hub.services.compliance import AuditQuery, AuditRow
+from hub.services.compliance import AuditQuery, AuditRow, ComplianceService
 
 
 def _b64(data: bytes) -> str:
@@ -105,28 +106,30 @@ def _queue_limit(request: web.Request) -> int:
     return min(query_int(request, "limit", 100) or 100, 500)
 
 
-async def refusals(request: web.Request) -> web.Response:
+# A review queue's fetch: (actor, before=, limit=) -> rows.
+AuditQueue = Callable[..., Awaitable[list[AuditRow]]]
+
+
+async def _audit_queue(request: web.Request,
+                       queue: Callable[[ComplianceService], AuditQueue]) -> web.Response:
+    """One page of an audit-entry review queue."""
     actor = await actor_of(request)
     limit = _queue_limit(request)
-    rows = await hub_of(request).compliance.refusals(
+    rows = await queue(hub_of(request).compliance)(
         actor, before=query_int(request, "before"), limit=limit)
     return _page(rows, limit)
+
+
+async def refusals(request: web.Request) -> web.Response:
+    return await _audit_queue(request, lambda c: c.refusals)
 
 
 async def role_changes(request: web.Request) -> web.Response:
-    actor = await actor_of(request)
-    limit = _queue_limit(request)
-    rows = await hub_of(request).compliance.role_changes(
-        actor, before=query_int(request, "before"), limit=limit)
-    return _page(rows, limit)
+    return await _audit_queue(request, lambda c: c.role_changes)
 
 
 async def protected_openings(request: web.Request) -> web.Response:
-    actor = await actor_of(request)
-    limit = _queue_limit(request)
-    rows = await hub_of(request).compliance.protected_openings(
-        actor, before=query_int(request, "before"), limit=limit)
-    return _page(rows, limit)
+    return await _audit_queue(request, lambda c: c.protected_openings)
 
 
 async def overrides(request: web.Request) -> web.Response:
