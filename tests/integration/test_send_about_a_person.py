@@ -51,12 +51,16 @@ async def test_a_recipient_without_an_engagement_is_refused_naming_the_rule_and_
         assert await s.scalar(select(func.count()).select_from(Delivery)) == 0
 
 
-async def test_an_unknown_personnummer_is_not_found_and_stores_nothing(client, hub):
+async def test_an_unknown_personnummer_is_refused_like_a_stranger_and_stores_nothing(
+        client, hub):
+    # Staff may not learn whether a personnummer is registered: an unknown one is
+    # refused as a person their organization has no engagement with.
     _day_unit, sender, _night_unit, group = await _two_providers(hub)
     response = await client.post("/api/v1/messages", headers=bearer(
         await login(client, hub, sender)), json={
         "group_ids": [str(group)], "subject": "x", "personnummer": "19121212-1212"})
-    assert response.status == 404
+    assert response.status == 403
+    assert (await response.json())["code"] == "policy_refused"
     async with hub.db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Message)) == 0
 
