@@ -27,6 +27,7 @@ from hub.services.groups import GroupService
 from hub.services.inbox import InboxService
 from hub.services.keystore import KeyStore
 from hub.services.messages import MessageService
+from hub.services.passwords import Passwords
 from hub.services.persons import PersonService
 
 log = structlog.get_logger(__name__)
@@ -78,8 +79,12 @@ def load_master_key(settings: Settings) -> keys.MasterKey:
 
 
 def build_hub(settings: Settings, clock: Clock | None = None,
-              master: keys.MasterKey | None = None) -> Hub:
+              master: keys.MasterKey | None = None,
+              passwords: Passwords | None = None) -> Hub:
+    """Every service of one hub. `passwords` is the argon2id profile (tests that are not
+    about hashing hand in a cheap one); the default is the production profile."""
     clock = clock or SystemClock()
+    passwords = passwords or Passwords()
     master = master or load_master_key(settings)
     db = Database(create_engine(settings.resolved_database_url, settings.database_schema))
     keystore = KeyStore(master, clock, active_ttl=settings.key_cache_seconds)
@@ -95,12 +100,13 @@ def build_hub(settings: Settings, clock: Clock | None = None,
                      every_entries=settings.audit_checkpoint_entries,
                      every_seconds=settings.audit_checkpoint_seconds)
     persons = PersonService(db, keystore, clock, audit)
-    auth = AuthService(db, keystore, clock, policy, audit, notifier)
+    auth = AuthService(db, keystore, clock, policy, audit, notifier, passwords)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
         audit=audit, compliance=ComplianceService(db, persons, audit, clock, keystore),
         auth=auth,
-        admin=AdminService(db, keystore, clock, audit, on_sessions_ended=auth.sessions_ended),
+        admin=AdminService(db, keystore, clock, audit, passwords,
+                           on_sessions_ended=auth.sessions_ended),
         persons=persons,
         consents=ConsentService(db, persons, clock, audit),
         groups=GroupService(db, clock, audit),
@@ -110,7 +116,8 @@ def build_hub(settings: Settings, clock: Clock | None = None,
 
 
 def create_app(settings: Settings, clock: Clock | None = None,
-               master: keys.MasterKey | None = None) -> web.Application:
+               master: keys.MasterKey | None = None,
+               passwords: Passwords | None = None) -> web.Application:
     from hub.api.messaging import MESSAGE_BODY_LIMIT
     from hub.api.middleware import (
         error_middleware,
@@ -131,7 +138,7 @@ def create_app(settings: Settings, clock: Clock | None = None,
     app.on_response_prepare.append(set_security_headers)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        hub = build_hub(settings, clock, master)
+        hub = build_hub(settings, clock, master, passwords)
         hub.db.start_checkpointer()
         hub.audit.start_checkpointer()
         app[HUB] = hub

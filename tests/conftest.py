@@ -26,6 +26,7 @@ from hub.clock import FixedClock
 from hub.config import Settings
 from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
+from hub.services.passwords import CHEAP_FOR_TESTS, Passwords
 
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -122,6 +123,12 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 @pytest.fixture(scope="session")
 def master_key() -> keys.MasterKey:
     return keys.MasterKey.generate()
+
+
+@pytest.fixture(scope="session")
+def passwords() -> Passwords:
+    """argon2id at its cheapest: these tests are not about hashing (STYLE.md 5a)."""
+    return Passwords(CHEAP_FOR_TESTS)
 
 
 @pytest.fixture

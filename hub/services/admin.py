@@ -38,6 +38,7 @@ from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
 from hub.services.auth import end_sessions_txn, provisioning_uri
 from hub.services.keystore import HUB_OWNER, KeyStore, org_owner, totp_context
+from hub.services.passwords import Passwords
 
 log = structlog.get_logger(__name__)
 
@@ -77,9 +78,11 @@ class UserView:
 
 class AdminService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock, audit: AuditLog,
+                 passwords: Passwords,
                  on_sessions_ended: Callable[[uuid.UUID], Awaitable[None]] | None = None
                  ) -> None:
         self._db = db
+        self._passwords = passwords
         self._audit = audit
         self._keys = keystore
         self._clock = clock
@@ -191,7 +194,7 @@ class AdminService:
         errors = self._validate_user_fields(new)
         if errors:
             raise ValidationFailed(errors=errors)
-        password_hash = await passwords.hash_password(new.password)
+        password_hash = await self._passwords.hash(new.password)
         secret = pyotp.random_base32()
         username = new.username.strip().lower()
         try:

@@ -52,10 +52,10 @@ from hub.errors import (
     Unauthenticated,
 )
 from hub.live import Notifier
-from hub.services import passwords
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, client_label, event_of
 from hub.services.keystore import HUB_OWNER, KeyStore, totp_context
+from hub.services.passwords import Passwords
 
 log = structlog.get_logger(__name__)
 
@@ -125,8 +125,10 @@ _WRITE_FAILED = (SQLAlchemyError, ServiceUnavailable)
 
 class AuthService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
-                 policy: SessionPolicy, audit: AuditLog, notifier: Notifier) -> None:
+                 policy: SessionPolicy, audit: AuditLog, notifier: Notifier,
+                 passwords: Passwords) -> None:
         self._db = db
+        self._passwords = passwords
         self._audit = audit
         self._keys = keystore
         self._clock = clock
@@ -176,9 +178,9 @@ class AuthService:
         if wait:
             raise TooManyAttempts(retry_after=wait)
 
-        ok, needs_rehash = await passwords.verify_password(
+        ok, needs_rehash = await self._passwords.verify(
             user.password_hash if user else None, attempt.password)
-        new_hash = await passwords.hash_password(attempt.password) if ok and needs_rehash else None
+        new_hash = await self._passwords.hash(attempt.password) if ok and needs_rehash else None
 
         async with self._db.transaction() as s:
             issued = None

@@ -11,13 +11,14 @@ from hub.app import Hub, build_hub, create_app
 from hub.cli.setup import ensure_hub_kek
 from hub.clock import FixedClock
 from hub.config import Settings
+from hub.services.passwords import Passwords
 from tests.factories import Account
 
 
 @pytest.fixture
-async def hub(settings: Settings, clock: FixedClock,
-              master_key: keys.MasterKey) -> AsyncIterator[Hub]:
-    hub = build_hub(settings, clock, master_key)
+async def hub(settings: Settings, clock: FixedClock, master_key: keys.MasterKey,
+              passwords: Passwords) -> AsyncIterator[Hub]:
+    hub = build_hub(settings, clock, master_key, passwords)
     await ensure_hub_kek(hub.db, hub.keystore)
     yield hub
     await hub.close()
@@ -26,11 +27,11 @@ async def hub(settings: Settings, clock: FixedClock,
 @pytest.fixture
 async def client(
     aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]], settings: Settings,
-    clock: FixedClock, master_key: keys.MasterKey, hub: Hub,
+    clock: FixedClock, master_key: keys.MasterKey, hub: Hub, passwords: Passwords,
 ) -> TestClient[Any, Any]:
     """A client of the real app on the same database and clock as the `hub` fixture,
     which the factories use to build rows."""
-    app = create_app(settings, clock, master_key)
+    app = create_app(settings, clock, master_key, passwords)
     return await aiohttp_client(app)
 
 

@@ -25,11 +25,11 @@ WRONG_PASSWORD = "wrong-horse-battery"
 
 
 @pytest.fixture
-async def proxied_client(aiohttp_client, settings, clock, master_key, hub):
+async def proxied_client(aiohttp_client, settings, clock, master_key, hub, passwords):
     """The real app behind a reverse proxy: the client address comes from
     X-Forwarded-For, so one test can sign in from several addresses."""
     app = create_app(settings.model_copy(update={"trust_forwarded_for": True}),
-                     clock, master_key)
+                     clock, master_key, passwords)
     return await aiohttp_client(app)
 
 
@@ -371,11 +371,12 @@ async def test_failures_from_many_addresses_do_not_lock_the_owner_out(proxied_cl
 
 
 @pytest.fixture
-async def strict_client(aiohttp_client, settings, clock, master_key, hub):
+async def strict_client(aiohttp_client, settings, clock, master_key, hub, passwords):
     """Behind a proxy, with a small account-wide allowance (100 by default), so that
     running it out costs few password hashes."""
     app = create_app(settings.model_copy(update={
-        "trust_forwarded_for": True, "login_account_free_failures": 12}), clock, master_key)
+        "trust_forwarded_for": True, "login_account_free_failures": 12}), clock, master_key,
+        passwords)
     return await aiohttp_client(app)
 
 
