@@ -11,8 +11,9 @@ from the database, the same path a reconnect with Last-Event-ID takes.
 
 A subscription knows the session it was opened with. When sessions end (logout,
 an account disabled or its roles changed), the services call `end_streams` after
-the commit: the affected streams are closed at once, on every replica, instead of
-finding out at their next periodic session check.
+the commit: the affected streams are closed at once instead of finding out at their
+next periodic session check. `LocalNotifier` closes this process's streams; a
+LISTEN/NOTIFY notifier (several replicas) is to carry the same call to every replica.
 """
 
 from __future__ import annotations
