@@ -16,7 +16,7 @@ from aiohttp import web
 import keys
 from hub.clock import Clock, SystemClock
 from hub.config import ConfigError, Settings
-from hub.db.engine import Database, create_engine
+from hub.db.engine import Database
 from hub.live import LocalNotifier, Notifier
 from hub.services.admin import AdminService
 from hub.services.audit import AuditLog
@@ -86,7 +86,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
     clock = clock or SystemClock()
     passwords = passwords or Passwords()
     master = master or load_master_key(settings)
-    db = Database(create_engine(settings.resolved_database_url, settings.database_schema))
+    db = Database(settings.resolved_database_url, settings.database_schema)
     keystore = KeyStore(master, clock, active_ttl=settings.key_cache_seconds)
     policy = SessionPolicy(
         idle=dt.timedelta(minutes=settings.session_idle_minutes),
@@ -142,7 +142,7 @@ def create_app(settings: Settings, clock: Clock | None = None,
         hub.db.start_checkpointer()
         hub.audit.start_checkpointer()
         app[HUB] = hub
-        log.info("hub_started", database=hub.db.engine.dialect.name)
+        log.info("hub_started", database=hub.db.dialect)
         yield
         await hub.close()
 

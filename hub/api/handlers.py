@@ -9,7 +9,7 @@ from aiohttp import web
 from hub.api import schemas as s
 from hub.api.context import actor_of, client_address, hub_of, json_of
 from hub.api.parsing import parse_json, path_uuid
-from hub.db.migrate import current_revision, head_revision
+from hub.db.migrate import head_revision, schema_revision
 from hub.domain.identity import format_org_number
 from hub.domain.roles import OrgKind
 from hub.errors import HubError
@@ -33,8 +33,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     db = hub_of(request).db
     try:
-        await db.ping()
-        revision = await current_revision(db.engine)
+        revision = await db.interaction(schema_revision)
     except Exception as err:
         raise NotReady("database unreachable") from err
     if revision != head_revision():

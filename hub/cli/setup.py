@@ -80,7 +80,7 @@ async def check_ready(settings: Settings) -> None:
         await engine.dispose()
     if revision != head_revision():
         raise ConfigError("the database schema is not up to date: run `hub migrate`")
-    db = Database(create_engine(settings.resolved_database_url, settings.database_schema))
+    db = Database(settings.resolved_database_url, settings.database_schema)
     try:
         async with db.read() as s:
             row = await s.scalar(select(KeyEncryptionKey)

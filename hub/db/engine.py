@@ -1,9 +1,9 @@
-"""The async engine and the one transaction helper every service uses.
+"""The one way to the database: `Database.interaction(fn, write=...)`.
 
-SQLite (the embedded default) runs in WAL mode with foreign keys on. Its writers
-are serialized inside the process by an asyncio lock and take the write lock at
-BEGIN (`BEGIN IMMEDIATE`), so a transaction never fails half-way on an upgrade
-from reader to writer; `busy_timeout` covers a second process such as the CLI.
+SQLite (the embedded default) runs in WAL mode with foreign keys on. Its writes run
+on one thread with one connection and take the write lock at BEGIN
+(`BEGIN IMMEDIATE`), so a transaction never fails half-way on an upgrade from
+reader to writer; `busy_timeout` covers a second process such as the CLI.
 PostgreSQL uses asyncpg, optionally inside one schema (`HUB_DATABASE_SCHEMA`).
 
 PostgreSQL connections outlive what the database was like when they were opened.
@@ -36,7 +36,6 @@ from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
@@ -106,9 +105,12 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
 
 
 T = TypeVar("T")
-# Sends sharing one SQLite transaction at most; bounds the latency of the last one.
+# Writes sharing one transaction at most; bounds the latency of the last one.
 MAX_GROUP_COMMIT = 64
+# SQLite: reader threads (each with its own connection); writes have one thread.
 READERS = 2
+# PostgreSQL: write transactions in flight at once (each a group of writes).
+PG_WRITERS = 4
 
 
 def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
@@ -139,116 +141,130 @@ def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
 STREAM_LOCKS = {"delivery": 734_100_1, "receipt": 734_100_2}
 
 
-def lock_stream_sync(conn: Connection, stream: str) -> None:
+def lock_stream(conn: Connection, stream: str) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STREAM_LOCKS[stream]})
 
 
-async def lock_stream_txn(session: Any, stream: str) -> None:
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                              {"key": STREAM_LOCKS[stream]})
-
-
 class Database:
-    """Owns the engine; hands out transactions.
+    """The one way to the database: `interaction(fn, write=...)`.
 
-    `transaction()` is for anything that writes: it commits when the block ends
-    normally and rolls back when it raises. `read()` is a read-only snapshot.
+    `fn` is a store function: plain synchronous SQLAlchemy Core code that takes a
+    `Connection` and runs its statements in the transaction it is given (it never
+    commits). Reads run in a snapshot that is rolled back afterwards. Writes go
+    through one group-commit path on both databases: concurrent writes share one
+    transaction, each inside its own savepoint, so one raising rolls back only its own
+    work; every caller gets its result only after the shared commit.
+
+    SQLite: one writer thread with one connection (`BEGIN IMMEDIATE`), `READERS`
+    reader threads with their own connections, one thread hop per interaction.
+    PostgreSQL: asyncpg connections from the pool, the store function run on them
+    with `run_sync`; up to `PG_WRITERS` write groups in flight at once.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.is_sqlite = engine.dialect.name == "sqlite"
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        self._writer: ThreadPoolExecutor | None = None
-        self._sync_engine: Engine | None = None
-        self._readers: ThreadPoolExecutor | None = None
-        self._read_engine: Engine | None = None
-        if self.is_sqlite:
-            # The hot write path (sending) runs as plain synchronous code on one
-            # thread with its own connection: one thread hop per transaction instead
-            # of one per statement.
-            url = engine.url.set(drivername="sqlite")
-            self._sync_engine = create_sync_engine(url, poolclass=StaticPool,
-                                                   connect_args={"check_same_thread": False,
-                                                                 "timeout": 30})
-            _configure_sqlite(self._sync_engine)
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
-            # Hot read paths (the inbox page) likewise run whole on a reader thread.
-            self._read_engine = create_sync_engine(url, pool_size=READERS, max_overflow=0,
-                                                   connect_args={"check_same_thread": False,
-                                                                 "timeout": 30})
-            _configure_sqlite(self._read_engine)
-            self._readers = ThreadPoolExecutor(max_workers=READERS,
-                                               thread_name_prefix="hub-reader")
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
         self._batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
-        self._batch_task: asyncio.Task[None] | None = None
+        self._drainers: set[asyncio.Task[None]] = set()
         self._checkpointer: asyncio.Task[None] | None = None
-
-    def start_checkpointer(self, interval: float = 1.0) -> None:
-        """SQLite: copy the WAL into the database from a background thread once a
-        second, instead of inside whichever commit crosses the WAL size limit (which
-        would make that one sender wait). No-op on PostgreSQL."""
-        if self._sync_engine is None or self._checkpointer is not None:
+        self._async_engine: AsyncEngine | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._url = parsed
+        self._compat_engine: AsyncEngine | None = None
+        if not self.is_sqlite:
+            self._async_engine = create_engine(url, schema)
             return
-        url = self._sync_engine.url
-        checkpoint_engine = create_sync_engine(url, poolclass=StaticPool, connect_args={
-            "check_same_thread": False, "timeout": 30})
-        _configure_sqlite(checkpoint_engine)
-        writer = self._sync_engine
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
 
-        # Raw connections: a checkpoint must run outside any transaction.
-        def no_autocheckpoint() -> None:
-            raw = writer.raw_connection()
-            try:
-                raw.cursor().execute("PRAGMA wal_autocheckpoint=0")
-            finally:
-                raw.close()
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        sync_url = parsed.set(drivername="sqlite")
+        # Two engines on the file: the writer's one connection, the readers' pool
+        # (the WAL checkpoint borrows a reader connection).
+        self._write_engine = create_sync_engine(
+            sync_url, poolclass=StaticPool,
+            connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(self._write_engine)
+        self._read_engine = create_sync_engine(
+            sync_url, pool_size=READERS + 1, max_overflow=0,
+            connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(self._read_engine)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="hub-reader")
 
-        def checkpoint() -> None:
-            raw = checkpoint_engine.raw_connection()
-            try:
-                raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
-            finally:
-                raw.close()
+    @property
+    def engine(self) -> AsyncEngine:
+        """PostgreSQL: the async engine (migrations, tests that hold locks)."""
+        assert self._async_engine is not None, "SQLite has no async engine"
+        return self._async_engine
 
-        # One thread for the checkpoints and the final dispose: a checkpoint still
-        # running when the task is cancelled finishes before its connection is closed
-        # (closing it under a running checkpoint crashes SQLite).
-        checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-checkpoint")
+    @property
+    def sync_engines(self) -> list[Engine]:
+        """Every engine statements run on (for instrumentation: metrics, tests)."""
+        if self._async_engine is not None:
+            return [self._async_engine.sync_engine]
+        return [self._write_engine, self._read_engine]
 
-        async def loop() -> None:
-            assert self._writer is not None
-            running = asyncio.get_running_loop()
-            await running.run_in_executor(self._writer, no_autocheckpoint)
-            try:
-                while True:
-                    await asyncio.sleep(interval)
-                    await running.run_in_executor(checkpointer, checkpoint)
-            finally:
-                await running.run_in_executor(checkpointer, checkpoint_engine.dispose)
-                checkpointer.shutdown(wait=False)
+    async def interaction(self, fn: Callable[[Connection], T], *, write: bool = False) -> T:
+        """Run the store function `fn(connection)` in one transaction.
 
-        self._checkpointer = asyncio.create_task(loop())
-
-    async def run_read(self, work: Callable[[Connection], T]) -> T:
-        """Run `work(connection)` (synchronous Core code) in one read-only snapshot:
-        on SQLite in a reader thread, one hop for the whole request."""
-        if self._read_engine is None:
-            async with self.engine.connect() as conn:
-                return await conn.run_sync(work)
+        `write=False`: a read-only snapshot. `write=True`: committed when `fn` returns
+        (and the group it shares a transaction with has committed), rolled back when it
+        raises; the exception is raised here."""
+        if write:
+            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            self._batch.append((fn, future))
+            if len(self._drainers) < (1 if self.is_sqlite else PG_WRITERS):
+                self._drainers.add(asyncio.create_task(self._drain()))
+            return await future
+        if self._async_engine is not None:
+            async with self._async_engine.connect() as conn:
+                return await conn.run_sync(fn)
         engine = self._read_engine
 
         def in_thread() -> T:
             with engine.connect() as conn:
                 try:
-                    return work(conn)
+                    return fn(conn)
                 finally:
                     conn.rollback()
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, in_thread)
+
+    async def _drain(self) -> None:
+        task = asyncio.current_task()
+        try:
+            await self._drain_batches()
+        finally:
+            # At once, not in a done callback: a write queued after the last batch
+            # was taken must find no drainer here and start one.
+            assert task is not None
+            self._drainers.discard(task)
+
+    async def _drain_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._batch:
+            batch, self._batch = self._batch[:MAX_GROUP_COMMIT], self._batch[MAX_GROUP_COMMIT:]
+            try:
+                if self._async_engine is None:
+                    engine = self._write_engine
+                    outcomes = await loop.run_in_executor(
+                        self._writer, _run_group_on, engine, batch)
+                else:
+                    async with self._writable() as conn:
+                        outcomes = await conn.run_sync(_run_group, batch)
+            except Exception as err:  # the commit itself failed: nobody's work stands
+                outcomes = [(False, err)] * len(batch)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
 
     @asynccontextmanager
     async def _writable(self) -> AsyncIterator[AsyncConnection]:
@@ -268,33 +284,67 @@ class Database:
         finally:
             await conn.close()
 
-    async def run_write(self, work: Callable[[Connection], T]) -> T:
-        """Run `work(connection)` as one write transaction: committed when it returns,
-        rolled back when it raises. `work` is synchronous SQLAlchemy Core code; it may
-        use savepoints (`connection.begin_nested()`)."""
-        if self._sync_engine is None:
-            async with self._writable() as conn, conn.begin():
-                return await conn.run_sync(work)
-        assert self._write_lock is not None and self._writer is not None
-        engine = self._sync_engine
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """SQLite: copy the WAL into the database from a background thread once a
+        second, instead of inside whichever commit crosses the WAL size limit (which
+        would make that one sender wait). No-op on PostgreSQL."""
+        if self._async_engine is not None or self._checkpointer is not None:
+            return
+        writer, readers = self._write_engine, self._read_engine
 
-        def in_thread() -> T:
-            with engine.connect().execution_options(hub_write=True) as conn, conn.begin():
-                return work(conn)
+        # Raw connections: a checkpoint must run outside any transaction.
+        def no_autocheckpoint() -> None:
+            raw = writer.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_autocheckpoint=0")
+            finally:
+                raw.close()
 
-        async with self._write_lock:
-            return await asyncio.get_running_loop().run_in_executor(self._writer, in_thread)
+        def checkpoint() -> None:
+            raw = readers.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                raw.close()
+
+        # Its own thread: a checkpoint still running when the task is cancelled
+        # finishes before the readers' connections are closed (closing one under a
+        # running checkpoint crashes SQLite).
+        checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-checkpoint")
+
+        async def loop() -> None:
+            running = asyncio.get_running_loop()
+            await running.run_in_executor(self._writer, no_autocheckpoint)
+            try:
+                while True:
+                    await asyncio.sleep(interval)
+                    await running.run_in_executor(checkpointer, checkpoint)
+            finally:
+                await running.run_in_executor(checkpointer, lambda: None)
+                checkpointer.shutdown(wait=True)
+
+        self._checkpointer = asyncio.create_task(loop())
+
+    # -- transitional: the AsyncSession/ORM path the services are leaving ------------
+
+    def _compat(self) -> AsyncEngine:
+        if self._async_engine is not None:
+            return self._async_engine
+        if self._compat_engine is None:
+            self._compat_engine = create_engine(str(self._url.set(drivername="sqlite+aiosqlite")))
+        return self._compat_engine
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        if self._write_lock is None:
-            async with self._writable() as conn, self._sessions(bind=conn) as session, \
+        engine = self._compat()
+        if self._async_engine is not None:
+            async with self._writable() as conn, AsyncSession(
+                    bind=conn, expire_on_commit=False, autoflush=False) as session, \
                     session.begin():
                 yield session
             return
-        async with self._write_lock, self._sessions() as session:
-            conn = await session.connection(execution_options={"hub_write": True})
-            del conn
+        async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session:
+            await session.connection(execution_options={"hub_write": True})
             try:
                 yield session
             except BaseException:
@@ -304,75 +354,73 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        # Closing (not rolling back) ends the transaction and detaches the loaded
-        # objects with their values, so callers can use them after the block.
-        async with self._sessions() as session:
+        async with AsyncSession(self._compat(), expire_on_commit=False,
+                                autoflush=False) as session:
             yield session
 
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+    async def run_read(self, work: Callable[[Connection], T]) -> T:
+        return await self.interaction(work)
+
+    async def run_write(self, work: Callable[[Connection], T]) -> T:
+        return await self.interaction(work, write=True)
 
     async def run_write_grouped(self, work: Callable[[Connection], T]) -> T:
-        """Like `run_write`, but concurrent calls may share one transaction (group
-        commit), each inside its own savepoint: one call raising rolls back only its own
-        work. Every caller's result is handed back only after the shared commit.
+        return await self.interaction(work, write=True)
 
-        On PostgreSQL, where writers do not queue behind one lock, this is `run_write`.
-        """
-        if self._sync_engine is None:
-            return await self.run_write(work)
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._batch.append((work, future))
-        if self._batch_task is None or self._batch_task.done():
-            self._batch_task = asyncio.create_task(self._drain_batches())
-        return await future
-
-    async def _drain_batches(self) -> None:
-        assert self._sync_engine is not None and self._write_lock is not None
-        engine = self._sync_engine
-        loop = asyncio.get_running_loop()
-        while self._batch:
-            batch, self._batch = self._batch[:MAX_GROUP_COMMIT], self._batch[MAX_GROUP_COMMIT:]
-
-            def in_thread(batch: list[tuple[Callable[[Connection], Any], Any]] = batch
-                          ) -> list[tuple[bool, Any]]:
-                outcomes: list[tuple[bool, Any]] = []
-                with engine.connect().execution_options(hub_write=True) as conn, \
-                        conn.begin():
-                    for work, _ in batch:
-                        savepoint = conn.begin_nested()
-                        try:
-                            outcomes.append((True, work(conn)))
-                            savepoint.commit()
-                        except Exception as err:  # handed to that caller alone
-                            savepoint.rollback()
-                            outcomes.append((False, err))
-                return outcomes
-
-            try:
-                async with self._write_lock:
-                    outcomes = await loop.run_in_executor(self._writer, in_thread)
-            except Exception as err:  # the commit itself failed: nobody's work stands
-                outcomes = [(False, err)] * len(batch)
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+    async def ping(self) -> None:
+        await self.interaction(_select_one)
 
     async def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
-        await self.engine.dispose()
-        if self._readers is not None and self._read_engine is not None:
-            await asyncio.to_thread(self._read_engine.dispose)
-            self._readers.shutdown(wait=True)
-        if self._writer is not None and self._sync_engine is not None:
-            await asyncio.get_running_loop().run_in_executor(self._writer,
-                                                             self._sync_engine.dispose)
-            self._writer.shutdown(wait=True)
+        while self._drainers:
+            await asyncio.gather(*self._drainers, return_exceptions=True)
+        if self._compat_engine is not None:
+            await self._compat_engine.dispose()
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+            return
+        assert self._readers is not None and self._writer is not None
+        await asyncio.to_thread(self._read_engine.dispose)
+        self._readers.shutdown(wait=True)
+        await asyncio.get_running_loop().run_in_executor(self._writer,
+                                                         self._write_engine.dispose)
+        self._writer.shutdown(wait=True)
+
+
+def _select_one(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))
+
+
+def _run_group_on(engine: Engine, batch: list[tuple[Callable[[Connection], Any], Any]]
+                  ) -> list[tuple[bool, Any]]:
+    with engine.connect().execution_options(hub_write=True) as conn:
+        return _run_group(conn, batch)
+
+
+def _run_group(conn: Connection, batch: list[tuple[Callable[[Connection], Any], Any]]
+               ) -> list[tuple[bool, Any]]:
+    """Run a group of writes in one transaction on `conn` and commit it. A write alone
+    needs no savepoint: if it raises, the whole transaction is its own."""
+    if len(batch) == 1:
+        transaction = conn.begin()
+        try:
+            result = batch[0][0](conn)
+        except Exception as err:  # handed to that caller; nothing is committed
+            transaction.rollback()
+            return [(False, err)]
+        transaction.commit()
+        return [(True, result)]
+    outcomes: list[tuple[bool, Any]] = []
+    with conn.begin():
+        for work, _ in batch:
+            savepoint = conn.begin_nested()
+            try:
+                outcomes.append((True, work(conn)))
+                savepoint.commit()
+            except Exception as err:  # handed to that caller alone
+                savepoint.rollback()
+                outcomes.append((False, err))
+    return outcomes

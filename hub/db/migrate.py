@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -36,12 +36,14 @@ async def upgrade(engine: AsyncEngine, schema: str | None = None, revision: str 
         await conn.run_sync(_run)
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    def _read(sync_conn: Any) -> str | None:
-        return MigrationContext.configure(sync_conn).get_current_revision()
+def schema_revision(conn: Connection) -> str | None:
+    """The revision the database's schema is at (a store function)."""
+    return MigrationContext.configure(conn).get_current_revision()
 
+
+async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
-        return await conn.run_sync(_read)
+        return await conn.run_sync(schema_revision)
 
 
 def head_revision() -> str | None:

@@ -250,7 +250,7 @@ class AuthService:
     async def _ensure_throttle_row_txn(self, s: AsyncSession, throttle: _Throttle,
                                        now: dt.datetime) -> None:
         # Insert-if-missing, so two first attempts at once cannot collide.
-        insert = (pg_insert if self._db.engine.dialect.name == "postgresql"
+        insert = (pg_insert if self._db.dialect == "postgresql"
                   else sqlite_insert)(LoginThrottle).values(
             key=throttle.key, scope=throttle.scope, failures=0, last_failure_at=now)
         await s.execute(insert.on_conflict_do_nothing(index_elements=["key"]))

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock, local_date
-from hub.db.engine import Database, lock_stream_txn
+from hub.db.engine import Database, lock_stream
 from hub.db.models import (
     ContactGroup,
     Delivery,
@@ -510,7 +510,7 @@ class InboxService:
     async def _receipt_txn(self, s: AsyncSession, message: Message, actor: Actor,
                            kind: str, now: dt.datetime) -> list[tuple[uuid.UUID, LiveEvent]]:
         assert actor.user_id is not None
-        await lock_stream_txn(s, "receipt")
+        await s.run_sync(lambda sync: lock_stream(sync.connection(), "receipt"))
         row = ReceiptEvent(message_id=message.id, user_id=actor.user_id, kind=kind,
                            created_at=now)
         s.add(row)

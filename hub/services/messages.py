@@ -24,7 +24,7 @@ from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock, local_date
-from hub.db.engine import Database, lock_stream_sync
+from hub.db.engine import Database, lock_stream
 from hub.db.models import (
     CATEGORIES,
     PRIORITIES,
@@ -332,7 +332,7 @@ class MessageService:
         # The moment of the send is taken after the facts are read (and, on PostgreSQL,
         # locked): a withdrawal committed before it counts, one after it waits for us.
         now = self._clock.now()
-        lock_stream_sync(conn, "delivery")  # from here to commit: numbers in commit order
+        lock_stream(conn, "delivery")  # from here to commit: numbers in commit order
 
         conn.execute(insert(Message), [{
             "id": message_id, "thread_id": thread_id, "reply_to_id": draft.reply_to,

@@ -236,7 +236,7 @@ class _StatementCounter:
 
     def __init__(self, client) -> None:
         db = client.server.app[HUB].db
-        self.engines = [db.engine.sync_engine] + [e for e in (db._sync_engine,) if e]
+        self.engines = db.sync_engines
         self.count = 0
 
     def __enter__(self):

@@ -67,8 +67,8 @@ async def test_database_holds_neither_personnummer_nor_name_in_plain_text(client
     # The blind index is keyed: not a bare hash of the number either.
     for form in ("191212121212", "1212121212", "19121212-1212"):
         needles.append(hashlib.sha256(form.encode()).hexdigest())
-    async with hub.db.engine.connect() as conn:
-        rows = (await conn.execute(select(Person.__table__))).all()  # type: ignore[attr-defined]
+    rows = await hub.db.interaction(
+        lambda conn: conn.execute(select(Person.__table__)).all())  # type: ignore[attr-defined]
     assert len(rows) == 1
     for row in rows:
         for column, value in row._mapping.items():
