@@ -41,33 +41,45 @@ def wrapped_keys_sync(conn: Connection, keystore: KeyStore, message_id: uuid.UUI
     return rows
 
 
-async def data_keys_txn(s: AsyncSession, keystore: KeyStore, organization_id: uuid.UUID,
-                        message_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+def data_keys_sync(conn: Connection, keystore: KeyStore, organization_id: uuid.UUID,
+                   message_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
     """Unwrap the data keys of several messages for one reader organization.
 
     Messages without a key for this organization are simply absent from the result.
     """
     if not message_ids:
         return {}
-    rows = (await s.scalars(select(MessageKey).where(
+    rows = conn.execute(select(MessageKey.message_id, MessageKey.kek_version,
+                               MessageKey.wrapped).where(
         col(MessageKey.organization_id) == organization_id,
-        col(MessageKey.message_id).in_(message_ids)))).all()
+        col(MessageKey.message_id).in_(message_ids))).all()
     owner = org_owner(organization_id)
     result = {}
-    for row in rows:
-        kek = await keystore.kek_txn(s, owner, row.kek_version)
-        result[row.message_id] = keys.unwrap_data_key(kek, row.wrapped,
-                                                      key_context(row.message_id))
+    for message_id, kek_version, wrapped in rows:
+        kek = keystore.kek_sync(conn, owner, kek_version)
+        result[message_id] = keys.unwrap_data_key(kek, wrapped, key_context(message_id))
     return result
+
+
+def data_key_sync(conn: Connection, keystore: KeyStore, organization_id: uuid.UUID,
+                  message_id: uuid.UUID) -> bytes:
+    """Raises NotFound when the organization holds no key for the message."""
+    found = data_keys_sync(conn, keystore, organization_id, [message_id])
+    if message_id not in found:
+        raise NotFound()
+    return found[message_id]
+
+
+async def data_keys_txn(s: AsyncSession, keystore: KeyStore, organization_id: uuid.UUID,
+                        message_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    return await s.run_sync(lambda sync: data_keys_sync(
+        sync.connection(), keystore, organization_id, message_ids))
 
 
 async def data_key_txn(s: AsyncSession, keystore: KeyStore, organization_id: uuid.UUID,
                        message_id: uuid.UUID) -> bytes:
-    """Raises NotFound when the organization holds no key for the message."""
-    found = await data_keys_txn(s, keystore, organization_id, [message_id])
-    if message_id not in found:
-        raise NotFound()
-    return found[message_id]
+    return await s.run_sync(lambda sync: data_key_sync(
+        sync.connection(), keystore, organization_id, message_id))
 
 
 def seal_part(dek: bytes, message_id: uuid.UUID, part: str, plaintext: bytes) -> bytes:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 import structlog
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -85,42 +85,32 @@ class KeyStore:
         """The stable pseudonym shown for a person with protected identity."""
         return keys.pseudonym(self._pseudonym_key, person_id.bytes)
 
-    async def create_kek_txn(self, session: AsyncSession, owner: str) -> keys.Kek:
+    def create_kek_sync(self, conn: Connection, owner: str) -> keys.Kek:
         """Add the next KEK version for `owner` inside the caller's transaction."""
-        current = await session.scalar(
+        current = conn.execute(
             select(func.max(KeyEncryptionKey.version)).where(col(KeyEncryptionKey.owner) == owner)
-        )
+        ).scalar()
         version = (current or 0) + 1
         kek, wrapped = self._master.new_kek(owner, version)
-        session.add(KeyEncryptionKey(
-            owner=owner, version=version, wrapped=wrapped, created_at=self._clock.now()
-        ))
-        await session.flush()
+        conn.execute(insert(KeyEncryptionKey), [{
+            "owner": owner, "version": version, "wrapped": wrapped,
+            "created_at": self._clock.now()}])
         # Not cached here: if the caller's transaction rolls back, nothing may have
         # been sealed under a key that was never stored. Readers load it once committed.
         return kek
 
+    async def create_kek_txn(self, session: AsyncSession, owner: str) -> keys.Kek:
+        return await session.run_sync(lambda s: self.create_kek_sync(s.connection(), owner))
+
     async def active_kek_txn(self, session: AsyncSession, owner: str) -> keys.Kek:
+        return await session.run_sync(lambda s: self.active_kek_sync(s.connection(), owner))
+
+    def active_kek_sync(self, conn: Connection, owner: str) -> keys.Kek:
         """The newest committed KEK of `owner`.
 
         Raises:
             keys.DecryptionError: the owner has no KEK (it is made with the owner).
         """
-        active = self._active.get(owner)
-        if active is not None and time.monotonic() - active[1] < self.active_ttl:
-            return self._cache[(owner, active[0])]
-        row = await session.scalar(
-            select(KeyEncryptionKey).where(col(KeyEncryptionKey.owner) == owner)
-            .order_by(col(KeyEncryptionKey.version).desc()).limit(1)
-        )
-        if row is None:
-            raise keys.DecryptionError("no key-encryption key for this owner")
-        kek = self._unwrap(row)
-        self._active[owner] = (row.version, time.monotonic())
-        return kek
-
-    def active_kek_sync(self, conn: Connection, owner: str) -> keys.Kek:
-        """`active_kek_txn` for synchronous Core code (the write path of sending)."""
         active = self._active.get(owner)
         if active is not None and time.monotonic() - active[1] < self.active_ttl:
             return self._cache[(owner, active[0])]
@@ -135,7 +125,7 @@ class KeyStore:
         return kek
 
     def kek_sync(self, conn: Connection, owner: str, version: int) -> keys.Kek:
-        """`kek_txn` for synchronous Core code."""
+        """The KEK `version` of `owner` (cached once unwrapped)."""
         cached = self._cache.get((owner, version))
         if cached is not None:
             return cached
@@ -148,13 +138,7 @@ class KeyStore:
                                              wrapped=row.wrapped, created_at=row.created_at))
 
     async def kek_txn(self, session: AsyncSession, owner: str, version: int) -> keys.Kek:
-        cached = self._cache.get((owner, version))
-        if cached is not None:
-            return cached
-        row = await session.get(KeyEncryptionKey, (owner, version))
-        if row is None:
-            raise keys.DecryptionError("unknown key version")
-        return self._unwrap(row)
+        return await session.run_sync(lambda s: self.kek_sync(s.connection(), owner, version))
 
     def forget_active(self, owner: str) -> None:
         """Call after a committed rotation so the next seal uses the new version."""
@@ -167,19 +151,22 @@ class KeyStore:
 
     async def seal_field_txn(self, session: AsyncSession, owner: str, plaintext: str,
                              context: str) -> bytes:
-        kek = await self.active_kek_txn(session, owner)
-        return keys.seal_field(kek, plaintext.encode(), context.encode())
+        return await session.run_sync(
+            lambda s: self.seal_field_sync(s.connection(), owner, plaintext, context))
 
     def seal_field_sync(self, conn: Connection, owner: str, plaintext: str,
                         context: str) -> bytes:
-        """`seal_field_txn` for synchronous Core code (the write path of sending)."""
         kek = self.active_kek_sync(conn, owner)
         return keys.seal_field(kek, plaintext.encode(), context.encode())
 
+    def open_field_sync(self, conn: Connection, owner: str, blob: bytes, context: str) -> str:
+        kek = self.kek_sync(conn, owner, keys.field_kek_version(blob))
+        return keys.open_field(kek, blob, context.encode()).decode()
+
     async def open_field_txn(self, session: AsyncSession, owner: str, blob: bytes,
                              context: str) -> str:
-        kek = await self.kek_txn(session, owner, keys.field_kek_version(blob))
-        return keys.open_field(kek, blob, context.encode()).decode()
+        return await session.run_sync(
+            lambda s: self.open_field_sync(s.connection(), owner, blob, context))
 
 
 ROTATION_BATCH = 500
