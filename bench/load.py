@@ -7,6 +7,7 @@ import asyncio
 import json
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +90,9 @@ async def send_loop(session: aiohttp.ClientSession, url: str, token: str, group_
 
 
 async def run(url: str, ca: str | None, seed: dict[str, Any], senders: int,
-              seconds: float) -> dict[str, Any]:
+              seconds: float, cpu: Callable[[], dict[str, float]] = dict) -> dict[str, Any]:
+    """`cpu()` reads CPU seconds used so far by what is measured (the hub, the
+    database): read at the start and end of the timed window."""
     ssl_ctx: Any = ssl.create_default_context(cafile=ca) if ca else False
     connector = aiohttp.TCPConnector(limit=senders + 4, ssl=ssl_ctx)
     stats = Stats()
@@ -101,11 +104,13 @@ async def run(url: str, ca: str | None, seed: dict[str, Any], senders: int,
         pending: dict[str, float] = {}
         listener = asyncio.create_task(listen(session, url, listener_token, stats, ready, stop))
         await asyncio.wait_for(ready.wait(), 10)
+        cpu_before = cpu()
         started = time.perf_counter()
         deadline = started + seconds
         await asyncio.gather(*(send_loop(session, url, t, seed["group_id"], stats, deadline,
                                          pending) for t in tokens))
         elapsed = time.perf_counter() - started
+        cpu_after = cpu()
         stop.set()
         try:
             await asyncio.wait_for(listener, 10)
@@ -119,6 +124,9 @@ async def run(url: str, ca: str | None, seed: dict[str, Any], senders: int,
         "latency_p99_ms": round(percentile(stats.latencies, 99) * 1000, 1),
         "accepted": stats.accepted, "errors": stats.errors,
         "events_missing": len(stats.sent_at),
+        **{f"{name}_cpu_ms_per_message": round(
+            (cpu_after[name] - cpu_before[name]) * 1000 / max(stats.accepted, 1), 3)
+           for name in cpu_before},
     }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench import load
+from bench.cpu import postgres_cpu, tree_cpu
 
 
 def main() -> None:
@@ -69,8 +70,15 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)
+        def cpu_seconds() -> dict[str, float]:
+            seconds = {"hub": tree_cpu(server.pid)}
+            if schema:  # the database works for the hub too: counted with it
+                seconds["database"] = postgres_cpu()
+                seconds["hub_and_database"] = seconds["hub"] + seconds["database"]
+            return seconds
+
         result = asyncio.run(load.run(url, ca, json.loads(seed_file.read_text()),
-                                      args.senders, args.seconds))
+                                      args.senders, args.seconds, cpu_seconds))
         result.update({"database": "postgresql" if schema else "sqlite", "tls": args.tls,
                        "cpus": os.cpu_count()})
         print(json.dumps(result), flush=True)

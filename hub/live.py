@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -91,6 +91,11 @@ class Notifier(Protocol):
 
     def listener_count(self) -> int: ...
 
+    def listening_users(self) -> Collection[uuid.UUID]:
+        """The users with a stream open that `publish` reaches: events are built for
+        them only. A notifier spanning replicas answers for all of them."""
+        ...
+
 
 class LocalNotifier:
     """In-process fan-out to the subscriptions of this process."""
@@ -132,3 +137,6 @@ class LocalNotifier:
 
     def listener_count(self) -> int:
         return sum(len(s) for s in self._listeners.values())
+
+    def listening_users(self) -> Collection[uuid.UUID]:
+        return self._listeners.keys()

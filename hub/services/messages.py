@@ -17,34 +17,21 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import Connection, Uuid, bindparam, insert, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock, local_date
-from hub.db.engine import Database, lock_stream
-from hub.db.models import (
-    CATEGORIES,
-    PRIORITIES,
-    ContactGroup,
-    Delivery,
-    EmergencyOverride,
-    Engagement,
-    Message,
-    MessageAttachment,
-    MessageKey,
-    MessageRecipient,
-    Organization,
-    Person,
-    Unit,
-)
-from hub.db.types import UTCDateTime
+from hub.db import messages as store
+from hub.db.engine import Database
+from hub.db.models import CATEGORIES, PRIORITIES, Delivery, Message
 from hub.domain import policy
 from hub.domain.audit import Action, AuditEvent, Outcome, ids
+from hub.domain.care import engaged_on
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
-from hub.domain.roles import CARE_READER_ROLES, Role, reads_care_messages
+from hub.domain.roles import Role, reads_care_messages
 from hub.domain.visibility import may_see_message, on_sender_side
 from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
@@ -195,11 +182,11 @@ class MessageService:
         dek = keys.new_data_key()
         sealed = await self._seal_parts(dek, message_id, draft)
 
-        def store(conn: Connection) -> tuple[SentMessage, list[tuple[uuid.UUID, LiveEvent]]]:
-            return self._store_sync(conn, actor, draft, message_id, dek, sealed, person_index)
+        def work(conn: Connection) -> tuple[SentMessage, store.FanOut]:
+            return self._store(conn, actor, draft, message_id, dek, sealed, person_index)
 
         try:
-            result, events = await self._db.run_write_grouped(store)
+            result, fanned = await self._db.interaction(work, write=True)
         except PolicyRefused as refused:
             # Nothing of the message is stored; the refusal itself is audited.
             await self._audit.append(event_of(
@@ -221,7 +208,7 @@ class MessageService:
                 if earlier is not None:
                     return earlier
             raise
-        await self._notifier.publish(events)
+        await self._notifier.publish(self._live_events(result, draft.priority, fanned))
         log.info("message_sent", message_id=str(message_id),
                  recipients=result.recipient_count, groups=len(draft.group_ids))
         return result
@@ -292,49 +279,46 @@ class MessageService:
         return seal_all()
 
     async def _earlier_send(self, actor: Actor, key: str) -> SentMessage | None:
-        async with self._db.read() as s:
-            row = await s.scalar(select(Message).where(
-                col(Message.sender_user_id) == actor.user_id,
-                col(Message.idempotency_key) == key))
-            if row is None:
-                return None
-            count = len((await s.scalars(select(Delivery.seq).where(
-                col(Delivery.message_id) == row.id))).all())
-            rules = await s.scalar(select(EmergencyOverride.rules).where(
-                col(EmergencyOverride.message_id) == row.id))
-        return SentMessage(row.id, row.thread_id, row.created_at, count, duplicate=True,
+        assert actor.user_id is not None
+        sender = actor.user_id
+        earlier = await self._db.interaction(lambda conn: store.earlier_send(conn, sender, key))
+        if earlier is None:
+            return None
+        rules = earlier.overridden_rules
+        return SentMessage(earlier.id, earlier.thread_id, earlier.created_at,
+                           earlier.recipient_count, duplicate=True,
                            overridden_rules=tuple(rules.split(",")) if rules else ())
 
-    # -- the transaction (synchronous Core: see Database.run_write) ------------------------
+    # -- the transaction (a store interaction: see Database.interaction) -------------------
 
-    def _store_sync(
+    def _store(
         self, conn: Connection, actor: Actor, draft: MessageDraft, message_id: uuid.UUID,
         dek: bytes, sealed: dict[str, bytes], person_index: str | None,
-    ) -> tuple[SentMessage, list[tuple[uuid.UUID, LiveEvent]]]:
+    ) -> tuple[SentMessage, store.FanOut]:
         assert actor.user_id is not None and actor.organization_id is not None
-        groups = self._groups_sync(conn, draft.group_ids)
+        groups = self._groups(conn, draft.group_ids)
         about_person = draft.person_id is not None or person_index is not None
-        person_id = self._person_sync(conn, actor, draft.person_id, person_index)
-        thread_id = self._thread_sync(conn, actor, draft.reply_to) or message_id
+        person_id = self._person(conn, actor, draft.person_id, person_index)
+        thread_id = self._thread(conn, actor, draft.reply_to) or message_id
         decision = None
         if about_person:
             # A person the hub does not know is judged as one nobody is engaged with:
             # to a sender who may not know whether the person is registered, "unknown"
             # and "not yours" give the same refusal after the same queries.
-            decision = self._check_policy_sync(
+            decision = self._check_policy(
                 conn, actor.organization_id, groups, person_id or uuid.uuid4(),
                 draft.emergency_reason is not None, known=person_id is not None)
             if person_id is None:
                 # Only an emergency override gets this far: it is told, and audited.
                 raise UnknownPerson(
                     errors={"person": "no registered person with this identity"})
-        self._check_groups_reach_someone_sync(conn, groups, actor.user_id)
+        if len(groups) > 1:
+            self._check_groups_reach_someone(conn, groups, actor.user_id)
         # The moment of the send is taken after the facts are read (and, on PostgreSQL,
         # locked): a withdrawal committed before it counts, one after it waits for us.
         now = self._clock.now()
-        lock_stream(conn, "delivery")  # from here to commit: numbers in commit order
-
-        conn.execute(insert(Message), [{
+        reader_orgs = {actor.organization_id} | {g.organization_id for g in groups}
+        store.insert_message(conn, {
             "id": message_id, "thread_id": thread_id, "reply_to_id": draft.reply_to,
             "sender_user_id": actor.user_id, "sender_unit_id": actor.unit_id,
             "sender_organization_id": actor.organization_id, "person_id": person_id,
@@ -343,98 +327,89 @@ class MessageService:
             "subject_enc": sealed["subject"], "content": sealed["content"],
             "attachment_count": len(draft.attachments),
             "content_size": sum(len(a.data) for a in draft.attachments) + len(draft.body),
-            "idempotency_key": draft.idempotency_key, "created_at": now}])
-        reader_orgs = {actor.organization_id} | {g.organization_id for g in groups}
-        conn.execute(insert(MessageKey), wrapped_keys_sync(
-            conn, self._keys, message_id, dek, reader_orgs))
-        conn.execute(insert(MessageRecipient), [
-            {"message_id": message_id, "group_id": g.id, "organization_id": g.organization_id}
-            for g in groups])
-        if draft.attachments:
-            conn.execute(insert(MessageAttachment), [
-                {"message_id": message_id, "position": i, "size": len(a.data),
-                 "content": sealed[f"attachment:{i}"]}
-                for i, a in enumerate(draft.attachments)])
-        self._fan_out_sync(conn, groups, message_id, actor.user_id, draft.priority, now)
-        rows = conn.execute(select(Delivery.seq, Delivery.user_id, Delivery.group_id).where(
-            col(Delivery.message_id) == message_id)).all()
+            "idempotency_key": draft.idempotency_key, "created_at": now},
+            keys=wrapped_keys_sync(conn, self._keys, message_id, dek, reader_orgs),
+            groups=groups,
+            attachments=[{"message_id": message_id, "position": i, "size": len(a.data),
+                          "content": sealed[f"attachment:{i}"]}
+                         for i, a in enumerate(draft.attachments)])
+        fanned = store.fan_out(conn, message_id, [g.id for g in groups], actor.user_id,
+                               draft.priority, now)
+        if not fanned:
+            # One group reaching nobody (several groups were checked above).
+            raise ValidationFailed(errors={"group_ids": "a group reaches nobody"},
+                                   empty_groups=[str(groups[0].id)])
         audit = [event_of(
             actor, Action.MESSAGE_SEND, person_id=person_id,
             targets={"message": message_id, "groups": ids(g.id for g in groups)},
             organizations=[g.organization_id for g in groups],
-            detail={"recipients": len(rows), "category": draft.category,
+            detail={"recipients": len(fanned), "category": draft.category,
                     "priority": draft.priority})]
         overridden: tuple[str, ...] = ()
         if decision is not None and decision.overridden:
             assert person_id is not None and draft.emergency_reason is not None
             overridden = tuple(sorted({r.rule.value for r in decision.overridden}))
-            audit.append(self._override_sync(
+            audit.append(self._override(
                 conn, actor, message_id, person_id, groups, decision, draft.emergency_reason,
                 now))
         self._audit.append_many_sync(conn, audit)
-        # One payload per group, shared by that group's events (ids only).
+        return SentMessage(message_id, thread_id, now, len(fanned),
+                           overridden_rules=overridden), fanned
+
+    def _live_events(self, sent: SentMessage, priority: str,
+                     fanned: store.FanOut) -> list[tuple[uuid.UUID, LiveEvent]]:
+        """Events for the recipients with a stream open now (after the commit: a stream
+        opened later reads its starting position after the commit, so it has the
+        message already). One payload per group, shared (ids only)."""
         payloads: dict[uuid.UUID, dict[str, str | int | None]] = {}
         events = []
-        for seq, user_id, group_id in rows:
+        for seq, user_id, group_id in fanned.to(self._notifier.listening_users()):
             payload = payloads.get(group_id)
             if payload is None:
                 payload = payloads[group_id] = {
-                    "message_id": str(message_id), "thread_id": str(thread_id),
-                    "group_id": str(group_id), "priority": draft.priority}
+                    "message_id": str(sent.id), "thread_id": str(sent.thread_id),
+                    "group_id": str(group_id), "priority": priority}
             events.append((user_id, LiveEvent("message", seq, payload)))
-        return SentMessage(message_id, thread_id, now, len(rows),
-                           overridden_rules=overridden), events
+        return events
 
-    def _groups_sync(self, conn: Connection,
-                     group_ids: tuple[uuid.UUID, ...]) -> list[_Group]:
+    def _groups(self, conn: Connection,
+                group_ids: tuple[uuid.UUID, ...]) -> list[store.AddressedGroup]:
         unique_ids = list(dict.fromkeys(group_ids))
-        found = {row.id: _Group(row.id, row.organization_id) for row in conn.execute(
-            select(ContactGroup.id, ContactGroup.organization_id).where(
-                col(ContactGroup.id).in_(unique_ids),
-                col(ContactGroup.archived_at).is_(None)))}
+        found = store.active_groups(conn, unique_ids)
         missing = [str(g) for g in unique_ids if g not in found]
         if missing:
             raise ValidationFailed(errors={"group_ids": "unknown or archived groups"},
                                    unknown_groups=missing)
         return [found[g] for g in unique_ids]
 
-    def _person_sync(self, conn: Connection, actor: Actor, person_id: uuid.UUID | None,
-                     person_index: str | None) -> uuid.UUID | None:
+    def _person(self, conn: Connection, actor: Actor, person_id: uuid.UUID | None,
+                person_index: str | None) -> uuid.UUID | None:
         """The registered person the draft is about; None if nobody is registered
         under that id or personnummer. A case worker, who may look up anyone, is told
-        so at once (`NotFound`); to anyone else the policy answers (see `_store_sync`)."""
-        if person_index is not None:
-            found = conn.execute(select(Person.id).where(
-                col(Person.personnummer_index) == person_index)).scalar()
-        elif person_id is not None:
-            found = conn.execute(select(Person.id).where(col(Person.id) == person_id)).scalar()
-        else:
+        so at once (`NotFound`); to anyone else the policy answers (see `_store`)."""
+        if person_index is None and person_id is None:
             return None
+        found = store.registered_person(conn, person_id=person_id,
+                                        personnummer_index=person_index)
         if found is None and actor.has(Role.CASE_WORKER):
             raise NotFound("no such person")
         return found
 
-    def _thread_sync(self, conn: Connection, actor: Actor,
-                     reply_to: uuid.UUID | None) -> uuid.UUID | None:
+    def _thread(self, conn: Connection, actor: Actor,
+                reply_to: uuid.UUID | None) -> uuid.UUID | None:
         if reply_to is None:
             return None
-        parent = conn.execute(select(
-            Message.thread_id, Message.sender_user_id, Message.sender_unit_id).where(
-            col(Message.id) == reply_to)).first()
-        if parent is None:
+        assert actor.user_id is not None
+        parent = store.reply_parent(conn, reply_to, actor.user_id)
+        if parent is None or not may_see_message(
+                actor.user_id, actor.unit_id, actor.roles, parent.sender_user_id,
+                parent.sender_unit_id, parent.delivered_to_viewer):
             raise NotFound("no such message to reply to")
-        thread_id, sender_user_id, sender_unit_id = parent
-        delivered = conn.execute(select(Delivery.seq).where(
-            col(Delivery.message_id) == reply_to,
-            col(Delivery.user_id) == actor.user_id)).scalar() is not None
-        if not may_see_message(actor.user_id, actor.unit_id, actor.roles, sender_user_id,
-                               sender_unit_id, delivered):
-            raise NotFound("no such message to reply to")
-        return thread_id  # type: ignore[no-any-return]
+        return parent.thread_id
 
-    def _check_policy_sync(self, conn: Connection, sender_org: uuid.UUID,
-                           groups: list[_Group], person_id: uuid.UUID,
-                           emergency_override: bool, known: bool = True) -> policy.Decision:
+    def _check_policy(self, conn: Connection, sender_org: uuid.UUID,
+                      groups: list[store.AddressedGroup], person_id: uuid.UUID,
+                      emergency_override: bool, known: bool = True) -> policy.Decision:
         """Load the facts, ask the policy, raise `PolicyRefused` if it says no.
 
         The engagement and consent rows read are share-locked (PostgreSQL; SQLite
@@ -442,24 +417,17 @@ class MessageService:
         has committed, or this send waits and sees it. The moment judged is taken
         after the facts are read, so a withdrawal already committed always counts."""
         org_ids = {sender_org} | {g.organization_id for g in groups}
-        authorities = dict(conn.execute(select(Organization.id, Organization.authority).where(
-            col(Organization.id).in_(org_ids))).all())
-        engaged_rows = conn.execute(
-            select(col(Unit.organization_id), col(Engagement.starts_on),
-                   col(Engagement.ends_on))
-            .join(Engagement, col(Engagement.unit_id) == Unit.id)
-            .where(col(Engagement.person_id) == person_id,
-                   col(Unit.organization_id).in_(org_ids))
-            .with_for_update(read=True, of=Engagement)).all()
+        authority = store.authorities(conn, org_ids)
+        periods = store.engagement_periods(conn, person_id, org_ids)
         consents = consent_facts_sync(conn, person_id, lock=True) if any(
-            authorities[g.organization_id] != authorities[sender_org] for g in groups) else ()
+            authority[g.organization_id] != authority[sender_org] for g in groups) else ()
         now = self._clock.now()
         today = local_date(now)
-        engaged = {org for org, starts_on, ends_on in engaged_rows
-                   if starts_on <= today and (ends_on is None or ends_on >= today)}
+        engaged = {p.organization_id for p in periods
+                   if engaged_on(p.starts_on, p.ends_on, today)}
 
         def facts(org_id: uuid.UUID) -> policy.OrgFacts:
-            return policy.OrgFacts(org_id, authorities[org_id], org_id in engaged)
+            return policy.OrgFacts(org_id, authority[org_id], org_id in engaged)
 
         decision = policy.evaluate_send(policy.SendFacts(
             about_person=True, sender=facts(sender_org),
@@ -480,19 +448,19 @@ class MessageService:
             raise refused
         return decision
 
-    def _override_sync(self, conn: Connection, actor: Actor, message_id: uuid.UUID,
-                       person_id: uuid.UUID, groups: list[_Group], decision: policy.Decision,
-                       reason: str, now: dt.datetime) -> AuditEvent:
+    def _override(self, conn: Connection, actor: Actor, message_id: uuid.UUID,
+                  person_id: uuid.UUID, groups: list[store.AddressedGroup],
+                  decision: policy.Decision, reason: str, now: dt.datetime) -> AuditEvent:
         """Store the override for review (its reason sealed) and return its audit entry."""
         assert actor.user_id is not None and actor.organization_id is not None
         override_id = uuid.uuid4()
         rules = sorted({r.rule.value for r in decision.overridden})
-        conn.execute(insert(EmergencyOverride), [{
+        store.insert_override(conn, {
             "id": override_id, "message_id": message_id, "person_id": person_id,
             "sender_user_id": actor.user_id, "sender_organization_id": actor.organization_id,
             "rules": ",".join(rules), "created_at": now,
             "reason_enc": self._keys.seal_field_sync(
-                conn, HUB_OWNER, reason.strip(), override_reason_context(override_id))}])
+                conn, HUB_OWNER, reason.strip(), override_reason_context(override_id))})
         log.warning("emergency_override", message_id=str(message_id), rules=rules)
         overridden_groups = {r.group_id for r in decision.overridden}
         return event_of(
@@ -502,63 +470,14 @@ class MessageService:
             organizations=[g.organization_id for g in groups if g.id in overridden_groups],
             detail={"rules": ",".join(rules)})
 
-    def _check_groups_reach_someone_sync(self, conn: Connection, groups: list[_Group],
-                                         sender_id: uuid.UUID) -> None:
-        reached = set(conn.execute(_GROUPS_REACHING_SOMEONE, {
-            "groups": [g.id for g in groups], "sender": sender_id}).scalars().all())
+    def _check_groups_reach_someone(self, conn: Connection,
+                                    groups: list[store.AddressedGroup],
+                                    sender_id: uuid.UUID) -> None:
+        reached = store.groups_reaching_someone(conn, [g.id for g in groups], sender_id)
         empty = [str(g.id) for g in groups if g.id not in reached]
         if empty:
             raise ValidationFailed(errors={"group_ids": "a group reaches nobody"},
                                    empty_groups=empty)
-
-    def _fan_out_sync(self, conn: Connection, groups: list[_Group], message_id: uuid.UUID,
-                      sender_id: uuid.UUID, priority: str, now: dt.datetime) -> None:
-        """One delivery per reached user, computed and inserted by the database in one
-        statement. A user reached by several addressed groups is attributed to one of
-        them, the same one every time."""
-        conn.execute(_FAN_OUT, {"message_id": message_id, "now": now, "priority": priority,
-                                "groups": [g.id for g in groups], "sender": sender_id})
-
-
-# The members an addressed group reaches: users named directly, and the accounts of
-# units named as members; active accounts whose roles read care messages only (an IT
-# contact or compliance officer in a unit receives nothing), never the sender.
-_READS_CARE = "EXISTS (SELECT 1 FROM account_role r WHERE r.user_id = a.id AND r.role IN ({}))" \
-    .format(", ".join(f"'{role.value}'" for role in sorted(CARE_READER_ROLES)))
-_MEMBERS_SQL = f"""
-    SELECT m.group_id AS group_id, a.id AS user_id, a.organization_id AS organization_id
-      FROM contact_group_member m JOIN account a ON a.id = m.user_id
-     WHERE m.group_id IN :groups AND a.disabled_at IS NULL AND a.id <> :sender
-       AND {_READS_CARE}
-    UNION ALL
-    SELECT m.group_id, a.id, a.organization_id
-      FROM contact_group_member m JOIN account a ON a.unit_id = m.unit_id
-     WHERE m.group_id IN :groups AND a.disabled_at IS NULL AND a.id <> :sender
-       AND {_READS_CARE}
-"""
-_MEMBER_PARAMS = (
-    bindparam("groups", expanding=True, type_=Uuid()),
-    bindparam("sender", type_=Uuid()),
-)
-_GROUPS_REACHING_SOMEONE = text(
-    f"SELECT DISTINCT group_id FROM ({_MEMBERS_SQL}) reached"
-).bindparams(*_MEMBER_PARAMS).columns(group_id=Uuid())
-_FAN_OUT = text(f"""
-    INSERT INTO delivery (message_id, user_id, group_id, organization_id, priority,
-                          delivered_at, marked_unread)
-    SELECT :message_id, user_id, group_id, organization_id, :priority, :now, false FROM (
-        SELECT user_id, group_id, organization_id,
-               row_number() OVER (PARTITION BY user_id ORDER BY group_id) AS rank
-          FROM ({_MEMBERS_SQL}) reached
-    ) ranked WHERE rank = 1
-""").bindparams(*_MEMBER_PARAMS, bindparam("message_id", type_=Uuid()),
-                bindparam("now", type_=UTCDateTime()))
-
-
-@dataclass(frozen=True)
-class _Group:
-    id: uuid.UUID
-    organization_id: uuid.UUID
 
 
 def _attachment_problem(attachment: AttachmentDraft) -> str | None:
