@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 from sqlalchemy import Connection, insert, select, update
@@ -140,7 +141,8 @@ class EngagementRow(NamedTuple):
     ends_on: dt.date | None
 
 
-class EngagementListed(NamedTuple):
+@dataclass(frozen=True)
+class EngagementListed:
     """An engagement with the names of its unit and organization."""
 
     id: uuid.UUID

@@ -86,16 +86,9 @@ class NewEngagement:
 
 
 @dataclass(frozen=True)
-class EngagementView:
-    id: uuid.UUID
-    person_id: uuid.UUID
-    unit_id: uuid.UUID
-    unit: str
-    organization_id: uuid.UUID
-    organization: str
-    service_kind: str
-    starts_on: dt.date
-    ends_on: dt.date | None
+class EngagementView(EngagementListed):
+    """An engagement as the service overview shows it."""
+
     active: bool
 
 
@@ -412,7 +405,7 @@ class PersonService:
         return ImportReport(len(created), False, created)
 
     def _view(self, row: EngagementListed) -> EngagementView:
-        return EngagementView(**row._asdict(),
+        return EngagementView(**vars(row),
                               active=engaged_on(row.starts_on, row.ends_on, self.today()))
 
     # -- who is engaged ------------------------------------------------------------------
