@@ -1,4 +1,4 @@
-"""Who records a care relationship (an engagement) and who ends one.
+"""Care relationships (engagements): when one is active, who records one and who ends one.
 
 In the city's routine the case worker distributes the assignment to the chosen
 provider ("Biståndshandläggaren fördelar uppdraget ... till vald utförare"): a
@@ -26,6 +26,14 @@ class EngagementActor:
     organization_kind: OrgKind | None
     # The admin CLI on the hub's own machine.
     cli: bool = False
+
+
+def engaged_on(starts_on: dt.date, ends_on: dt.date | None, day: dt.date) -> bool:
+    """Is an engagement active on `day` (a Swedish calendar day)? From its first day
+    through its last, `ends_on` included; without `ends_on` it runs on. This is "engaged
+    today" everywhere; the store's SQL filter (`hub.db.persons.engaged_persons`) says
+    the same and must stay in step with it."""
+    return starts_on <= day and (ends_on is None or day <= ends_on)
 
 
 def may_record_engagement(actor: EngagementActor, unit_organization: uuid.UUID) -> bool:

@@ -6,8 +6,8 @@ involved in the person's care, or named organizations) and for which days. A
 withdrawal is recorded, never deleted, so the history stays readable. Each
 change and each reading of the history is audited.
 
-The send path reads consents as `policy.ConsentFacts` (`consent_facts_sync`), in
-its own transaction, so a withdrawal committed before a send blocks that send.
+The send path reads consents as `policy.ConsentFacts` (`hub.db.consents.consent_facts`),
+in its own transaction, so a withdrawal committed before a send blocks that send.
 """
 
 from __future__ import annotations
@@ -18,30 +18,25 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import Connection
-from sqlalchemy import select as sa_select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from hub.clock import Clock
+from hub.db import consents as store
+from hub.db import persons as person_store
+from hub.db.consents import ConsentRow
 from hub.db.engine import Database
-from hub.db.models import (
-    CONSENT_METHODS,
-    CONSENT_SCOPES,
-    Consent,
-    ConsentOrganization,
-    Organization,
-    Person,
-    User,
-)
+from hub.db.models import CONSENT_METHODS, CONSENT_SCOPES
 from hub.domain import policy
 from hub.domain.audit import Action
 from hub.domain.roles import Role
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
-from hub.services.persons import EngagementView, PersonService, PersonView
+from hub.services.persons import EngagementView, PersonService, PersonView, lookup_event
 
 log = structlog.get_logger(__name__)
+
+# Transitional: hub/services/messages.py imports it from here; it lives in the store.
+consent_facts_sync = store.consent_facts
 
 MAX_NAMED = 50
 
@@ -122,28 +117,26 @@ class ConsentService:
             errors["valid_to"] = "must not be before valid_from"
         if errors:
             raise ValidationFailed(errors=errors)
-        async with self._db.transaction() as s:
-            await self._require_recorder_txn(s, actor, new.person_id)
-            if named:
-                found = set((await s.scalars(select(Organization.id).where(
-                    col(Organization.id).in_(named)))).all())
-                if len(found) != len(named):
-                    raise ValidationFailed(errors={"organization_ids": "unknown organizations"})
-            row = Consent(person_id=new.person_id, method=new.method, scope=new.scope,
-                          valid_from=valid_from, valid_to=new.valid_to,
-                          recorded_by=actor.user_id, recorded_by_org=actor.organization_id,
-                          recorded_at=self._clock.now())
-            s.add(row)
-            await s.flush()
-            s.add_all(ConsentOrganization(consent_id=row.id, organization_id=org)
-                      for org in named)
-            await s.flush()
-            view = (await self._views_txn(s, [row]))[0]
-            await self._audit.append_txn(s, event_of(
+
+        def work(conn: Connection) -> ConsentView:
+            self._require_recorder_sync(conn, actor, new.person_id)
+            if named and len(store.known_organizations(conn, named)) != len(named):
+                raise ValidationFailed(errors={"organization_ids": "unknown organizations"})
+            row = ConsentRow(
+                id=uuid.uuid4(), person_id=new.person_id, method=new.method, scope=new.scope,
+                valid_from=valid_from, valid_to=new.valid_to, recorded_by=actor.user_id,
+                recorded_by_org=actor.organization_id, recorded_at=self._clock.now(),
+                withdrawn_at=None, withdrawn_by=None)
+            store.insert_consent(conn, row, named)
+            view = self._views_sync(conn, [row])[0]
+            self._audit.append_sync(conn, event_of(
                 actor, Action.CONSENT_RECORD, person_id=new.person_id,
                 targets={"consent": row.id}, organizations=named,
                 detail={"method": new.method, "scope": new.scope}))
-        log.info("consent_recorded", consent_id=str(row.id), person_id=str(new.person_id))
+            return view
+
+        view = await self._db.interaction(work, write=True)
+        log.info("consent_recorded", consent_id=str(view.id), person_id=str(new.person_id))
         return view
 
     async def withdraw(self, actor: Actor, consent_id: uuid.UUID,
@@ -156,20 +149,24 @@ class ConsentService:
             to the actor.
             Forbidden: as for `record`. Conflict: already withdrawn.
         """
-        async with self._db.transaction() as s:
+        def work(conn: Connection) -> ConsentView:
             # Locked: of two concurrent withdrawals one records it, the other gets 409.
-            row = await s.get(Consent, consent_id, with_for_update=True)
+            row = store.consent_for_update(conn, consent_id)
             if row is None or (person_id is not None and row.person_id != person_id):
                 raise NotFound()
-            await self._require_recorder_txn(s, actor, row.person_id)
+            self._require_recorder_sync(conn, actor, row.person_id)
             if row.withdrawn_at is not None:
                 raise Conflict("this consent is already withdrawn")
-            row.withdrawn_at = self._clock.now()
-            row.withdrawn_by = actor.user_id
-            view = (await self._views_txn(s, [row]))[0]
-            await self._audit.append_txn(s, event_of(
+            now = self._clock.now()
+            store.withdraw(conn, row.id, now, actor.user_id)
+            row = row._replace(withdrawn_at=now, withdrawn_by=actor.user_id)
+            view = self._views_sync(conn, [row])[0]
+            self._audit.append_sync(conn, event_of(
                 actor, Action.CONSENT_WITHDRAW, person_id=row.person_id,
                 targets={"consent": row.id}))
+            return view
+
+        view = await self._db.interaction(work, write=True)
         log.info("consent_withdrawn", consent_id=str(consent_id))
         return view
 
@@ -179,17 +176,16 @@ class ConsentService:
         Raises:
             NotFound: unknown person, or not visible to the actor.
         """
-        async with self._db.transaction() as s:
-            if await s.get(Person, person_id) is None \
-                    or not await self._persons.may_see_txn(s, actor, person_id):
+        def work(conn: Connection) -> list[ConsentView]:
+            if not person_store.person_exists(conn, person_id) \
+                    or not self._persons.may_see_sync(conn, actor, person_id):
                 raise NotFound()
-            rows = list((await s.scalars(select(Consent).where(
-                col(Consent.person_id) == person_id)
-                .order_by(col(Consent.recorded_at).desc(), col(Consent.id)))).all())
-            views = await self._views_txn(s, rows)
-            await self._audit.append_txn(s, event_of(
+            views = self._views_sync(conn, store.person_consents(conn, person_id))
+            self._audit.append_sync(conn, event_of(
                 actor, Action.CONSENT_LIST, person_id=person_id))
-        return views
+            return views
+
+        return await self._db.interaction(work, write=True)
 
     async def overview(self, actor: Actor, person_id: uuid.UUID | None = None,
                        personnummer: str | None = None) -> PersonOverview:
@@ -202,57 +198,50 @@ class ConsentService:
         """
         index = self._persons.index_of(self._persons.canonical(personnummer)) \
             if personnummer is not None else None
-        engagements: list[EngagementView] = []
-        consents: list[ConsentView] = []
-        async with self._db.transaction() as s:
-            person = await (s.scalar(select(Person).where(
-                col(Person.personnummer_index) == index)) if index is not None
-                else s.get(Person, person_id))
-            found = person is not None and await self._persons.may_see_txn(
-                s, actor, person.id)
-            if person is not None and found:
-                engagements = await self._persons.engagement_views_txn(s, person.id)
-                rows = list((await s.scalars(select(Consent).where(
-                    col(Consent.person_id) == person.id)
-                    .order_by(col(Consent.recorded_at).desc(), col(Consent.id)))).all())
-                consents = await self._views_txn(s, rows)
-            view = await self._persons.open_txn(s, actor, person_id=person_id, index=index)
-        if view is None:
-            raise NotFound()
-        return PersonOverview(view, engagements, consents)
 
-    async def _require_recorder_txn(self, s: AsyncSession, actor: Actor,
-                                    person_id: uuid.UUID) -> None:
-        if await s.get(Person, person_id) is None \
-                or not await self._persons.may_see_txn(s, actor, person_id):
+        def work(conn: Connection) -> PersonOverview | None:
+            person = person_store.find_person(conn, person_id=person_id, index=index)
+            view = self._persons.view_sync(conn, actor, person)
+            overview = None
+            if person is not None and view is not None:
+                overview = PersonOverview(
+                    view, self._persons.engagement_views_sync(conn, person.id),
+                    self._views_sync(conn, store.person_consents(conn, person.id)))
+            self._audit.append_sync(conn, lookup_event(actor, person, view))
+            return overview
+
+        overview = await self._db.interaction(work, write=True)
+        if overview is None:
+            raise NotFound()
+        return overview
+
+    def _require_recorder_sync(self, conn: Connection, actor: Actor,
+                               person_id: uuid.UUID) -> None:
+        if not person_store.person_exists(conn, person_id) \
+                or not self._persons.may_see_sync(conn, actor, person_id):
             raise NotFound()
         if actor.kind != "cli" and not actor.has(Role.CASE_WORKER) \
                 and not actor.has(Role.STAFF):
             raise Forbidden("consent is recorded by case workers and by staff of an "
                             "organization engaged with the person")
 
-    async def _views_txn(self, s: AsyncSession, rows: list[Consent]) -> list[ConsentView]:
+    def _views_sync(self, conn: Connection, rows: list[ConsentRow]) -> list[ConsentView]:
         if not rows:
             return []
-        ids = [r.id for r in rows]
-        named: dict[uuid.UUID, list[NamedOrganization]] = {}
-        for consent_id, org_id, name in (await s.execute(
-                select(ConsentOrganization.consent_id, Organization.id, Organization.name)
-                .join(Organization,
-                      col(Organization.id) == col(ConsentOrganization.organization_id))
-                .where(col(ConsentOrganization.consent_id).in_(ids))
-                .order_by(col(Organization.name)))).all():
-            named.setdefault(consent_id, []).append(NamedOrganization(org_id, name))
-        user_ids = {u for r in rows for u in (r.recorded_by, r.withdrawn_by) if u}
-        names = dict((await s.execute(select(User.id, User.display_name).where(
-            col(User.id).in_(user_ids)))).all()) if user_ids else {}
+        named = {consent_id: [NamedOrganization(org_id, name) for org_id, name in orgs]
+                 for consent_id, orgs in store.named_organizations(
+                     conn, [r.id for r in rows]).items()}
+        names = store.display_names(
+            conn, {u for r in rows for u in (r.recorded_by, r.withdrawn_by) if u})
         now = self._clock.now()
         views = []
         for r in rows:
-            facts = _facts_of(r, named.get(r.id, []))
+            organizations = named.get(r.id, [])
+            facts = store.facts_of(r.scope, (o.id for o in organizations), r.valid_from,
+                                   r.valid_to, r.withdrawn_at)
             views.append(ConsentView(
                 id=r.id, person_id=r.person_id, method=r.method, scope=r.scope,
-                organizations=named.get(r.id, []), valid_from=r.valid_from,
+                organizations=organizations, valid_from=r.valid_from,
                 valid_to=r.valid_to, recorded_by=r.recorded_by,
                 recorded_by_name=names.get(r.recorded_by) if r.recorded_by else None,
                 recorded_by_organization=r.recorded_by_org, recorded_at=r.recorded_at,
@@ -260,33 +249,3 @@ class ConsentService:
                 withdrawn_by_name=names.get(r.withdrawn_by) if r.withdrawn_by else None,
                 in_force=policy.consent_in_force(facts, now)))
         return views
-
-
-def _facts_of(row: Consent, named: list[NamedOrganization]) -> policy.ConsentFacts:
-    return policy.ConsentFacts(
-        all_involved=row.scope == "all_involved",
-        organizations=frozenset(o.id for o in named), valid_from=row.valid_from,
-        valid_to=row.valid_to, withdrawn_at=row.withdrawn_at)
-
-
-def consent_facts_sync(conn: Connection, person_id: uuid.UUID,
-                       lock: bool = False) -> tuple[policy.ConsentFacts, ...]:
-    """Every consent of the person, withdrawn ones included, as policy facts. With
-    `lock`, the rows are share-locked until commit (PostgreSQL): a withdrawal waits."""
-    statement = sa_select(
-        col(Consent.id), col(Consent.scope), col(Consent.valid_from), col(Consent.valid_to),
-        col(Consent.withdrawn_at)).where(col(Consent.person_id) == person_id)
-    if lock:
-        statement = statement.with_for_update(read=True)
-    rows = conn.execute(statement).all()
-    if not rows:
-        return ()
-    named: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for consent_id, org_id in conn.execute(select(
-            col(ConsentOrganization.consent_id), col(ConsentOrganization.organization_id))
-            .where(col(ConsentOrganization.consent_id).in_([r[0] for r in rows]))).all():
-        named.setdefault(consent_id, set()).add(org_id)
-    return tuple(policy.ConsentFacts(
-        all_involved=scope == "all_involved", organizations=frozenset(named.get(cid, ())),
-        valid_from=valid_from, valid_to=valid_to, withdrawn_at=withdrawn_at)
-        for cid, scope, valid_from, valid_to, withdrawn_at in rows)

@@ -12,22 +12,22 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import structlog
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from hub.clock import Clock, local_date
+from hub.db import persons as store
 from hub.db.engine import Database
-from hub.db.models import SERVICE_KINDS, Engagement, Organization, Person, Unit
+from hub.db.models import SERVICE_KINDS
+from hub.db.persons import EngagementListed, EngagementRow, PersonRow, UnitRow
 from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.care import (
     EngagementActor,
+    engaged_on,
     may_end_engagement,
     may_import_engagements,
     may_record_engagement,
@@ -42,7 +42,9 @@ from hub.services.audit import AuditLog, event_of
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, personnummer_context
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
+
+# Transitional: hub/services/inbox.py imports it from here; it lives in the store.
+engaged_persons_sync = store.engaged_persons
 
 MAX_IMPORT_ROWS = 10_000
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -84,16 +86,9 @@ class NewEngagement:
 
 
 @dataclass(frozen=True)
-class EngagementView:
-    id: uuid.UUID
-    person_id: uuid.UUID
-    unit_id: uuid.UUID
-    unit: str
-    organization_id: uuid.UUID
-    organization: str
-    service_kind: str
-    starts_on: dt.date
-    ends_on: dt.date | None
+class EngagementView(EngagementListed):
+    """An engagement as the service overview shows it."""
+
     active: bool
 
 
@@ -161,22 +156,23 @@ class PersonService:
             raise ValidationFailed(errors=errors)
         index = self.index_of(canonical)
         person_id = uuid.uuid4()
+
+        def work(conn: Connection) -> None:
+            if store.index_taken(conn, index):
+                raise Conflict("this person is already registered")
+            store.insert_person(
+                conn, person_id=person_id,
+                personnummer_enc=self._keys.seal_field_sync(
+                    conn, HUB_OWNER, canonical, personnummer_context(person_id)),
+                personnummer_index=index,
+                name_enc=self._keys.seal_field_sync(
+                    conn, HUB_OWNER, name, name_context(person_id)),
+                protected_identity=new.protected_identity, created_at=self._clock.now())
+            self._audit.append_sync(conn, event_of(
+                actor, Action.PERSON_REGISTER, person_id=person_id))
+
         try:
-            async with self._db.transaction() as s:
-                if await s.scalar(select(Person.id).where(col(Person.personnummer_index) == index)):
-                    raise Conflict("this person is already registered")
-                s.add(Person(
-                    id=person_id,
-                    personnummer_enc=await self._keys.seal_field_txn(
-                        s, HUB_OWNER, canonical, personnummer_context(person_id)),
-                    personnummer_index=index,
-                    name_enc=await self._keys.seal_field_txn(
-                        s, HUB_OWNER, name, name_context(person_id)),
-                    protected_identity=new.protected_identity,
-                    created_at=self._clock.now(),
-                ))
-                await self._audit.append_txn(s, event_of(
-                    actor, Action.PERSON_REGISTER, person_id=person_id))
+            await self._db.interaction(work, write=True)
         except IntegrityError as err:
             raise Conflict("this person is already registered") from err
         log.info("person_registered", person_id=str(person_id))
@@ -203,52 +199,45 @@ class PersonService:
     async def _open(self, actor: Actor, person_id: uuid.UUID | None = None,
                     index: str | None = None) -> PersonView:
         # One transaction: the access decision and its audit entry see the same rows.
-        async with self._db.transaction() as s:
-            view = await self.open_txn(s, actor, person_id=person_id, index=index)
+        def work(conn: Connection) -> PersonView | None:
+            person = store.find_person(conn, person_id=person_id, index=index)
+            view = self.view_sync(conn, actor, person)
+            self._audit.append_sync(conn, lookup_event(actor, person, view))
+            return view
+
+        view = await self._db.interaction(work, write=True)
         if view is None:
             raise NotFound()
         return view
 
-    async def open_txn(self, s: AsyncSession, actor: Actor, person_id: uuid.UUID | None = None,
-                       index: str | None = None) -> PersonView | None:
-        """Find a person by id or blind index and decide what the actor sees, with
-        the audit entry (call last in the transaction). None: not visible.
+    def view_sync(self, conn: Connection, actor: Actor,
+                  person: PersonRow | None) -> PersonView | None:
+        """What the actor sees of a person found by id or blind index; None: not
+        visible. The caller audits it (`lookup_event`).
 
         A protected identity is shown only to users whose organization is engaged
         with the person today; a case worker without an engagement finds the person
         but sees the pseudonym."""
-        if index is not None:
-            person = await s.scalar(select(Person).where(
-                col(Person.personnummer_index) == index))
-        else:
-            person = await s.get(Person, person_id)
-        view = None
-        if person is not None and await self.may_see_txn(s, actor, person.id):
-            engaged = actor.organization_id is not None and await self.engaged_txn(
-                s, actor.organization_id, person.id)
-            shown = actor.kind == "cli" or person_name_shown(
-                person.protected_identity, engaged, actor.has(Role.CASE_WORKER),
-                opening=True)
-            view = PersonView(
-                id=person.id,
-                personnummer=await self._keys.open_field_txn(
-                    s, HUB_OWNER, person.personnummer_enc, personnummer_context(person.id))
-                if shown else None,
-                name=await self._keys.open_field_txn(
-                    s, HUB_OWNER, person.name_enc, name_context(person.id)) if shown else None,
-                protected_identity=person.protected_identity,
-                pseudonym=self.pseudonym(person.id) if person.protected_identity else None,
-            )
-        action = Action.PERSON_LOOKUP_PROTECTED if view and view.protected_identity \
-            and view.name is not None else Action.PERSON_LOOKUP
-        await self._audit.append_txn(s, event_of(
-            actor, action, outcome=Outcome.SUCCESS if view else Outcome.REFUSED,
-            person_id=person.id if person is not None else None))
-        return view
+        if person is None or not self.may_see_sync(conn, actor, person.id):
+            return None
+        engaged = actor.organization_id is not None and self.engaged_sync(
+            conn, actor.organization_id, person.id)
+        shown = actor.kind == "cli" or person_name_shown(
+            person.protected_identity, engaged, actor.has(Role.CASE_WORKER), opening=True)
+        return PersonView(
+            id=person.id,
+            personnummer=self._keys.open_field_sync(
+                conn, HUB_OWNER, person.personnummer_enc, personnummer_context(person.id))
+            if shown else None,
+            name=self._keys.open_field_sync(
+                conn, HUB_OWNER, person.name_enc, name_context(person.id)) if shown else None,
+            protected_identity=person.protected_identity,
+            pseudonym=self.pseudonym(person.id) if person.protected_identity else None,
+        )
 
     # -- engagements -------------------------------------------------------------------
 
-    async def add_engagement(self, actor: Actor, new: NewEngagement) -> Engagement:
+    async def add_engagement(self, actor: Actor, new: NewEngagement) -> EngagementRow:
         """Record that a unit performs a service for a person (case worker; home health
         care for its own units).
 
@@ -263,27 +252,27 @@ class PersonService:
             errors["ends_on"] = "must not be before starts_on"
         if errors:
             raise ValidationFailed(errors=errors)
-        try:
-            row = await self._add_engagement(actor, new)
-        except IntegrityError as err:
-            raise Conflict("this engagement is already registered") from err
-        log.info("engagement_added", engagement_id=str(row.id), person_id=str(new.person_id))
-        return row
 
-    async def _add_engagement(self, actor: Actor, new: NewEngagement) -> Engagement:
-        async with self._db.transaction() as s:
-            who = await _engagement_actor_txn(s, actor)
-            unit = await s.get(Unit, new.unit_id)
-            person = await s.get(Person, new.person_id)
+        def work(conn: Connection) -> EngagementRow:
+            who = _engagement_actor_sync(conn, actor)
+            unit = store.unit(conn, new.unit_id)
+            person = store.find_person(conn, person_id=new.person_id)
             if unit is None or person is None \
                     or not may_record_engagement(who, unit.organization_id):
                 raise NotFound()
             if person.protected_identity and not (
                     actor.kind == "cli" or actor.has(Role.CASE_WORKER)):
                 raise NotFound()  # protected identities: case workers only
-            row = self._engagement(actor, new, unit)
-            s.add(row)
-            await self._audit.append_txn(s, _engagement_created(actor, row, unit))
+            row = _engagement(new, unit)
+            store.insert_engagements(conn, [row], actor.user_id, self._clock.now())
+            self._audit.append_sync(conn, _engagement_created(actor, row, unit))
+            return row
+
+        try:
+            row = await self._db.interaction(work, write=True)
+        except IntegrityError as err:
+            raise Conflict("this engagement is already registered") from err
+        log.info("engagement_added", engagement_id=str(row.id), person_id=str(new.person_id))
         return row
 
     async def end_engagement(self, actor: Actor, engagement_id: uuid.UUID,
@@ -297,11 +286,12 @@ class PersonService:
             ValidationFailed: before the start, or after the end already recorded.
         """
         last_day = ends_on or self.today()
-        async with self._db.transaction() as s:
+
+        def work(conn: Connection) -> EngagementView:
+            who = _engagement_actor_sync(conn, actor)
             # Locked: two concurrent endings must not both pass the checks below.
-            who = await _engagement_actor_txn(s, actor)
-            row = await s.get(Engagement, engagement_id, with_for_update=True)
-            unit = await s.get(Unit, row.unit_id) if row is not None else None
+            row = store.engagement_for_update(conn, engagement_id)
+            unit = store.unit(conn, row.unit_id) if row is not None else None
             if row is None or unit is None or not may_end_engagement(who, unit.organization_id):
                 raise NotFound()
             if last_day < row.starts_on:
@@ -309,16 +299,20 @@ class PersonService:
             if row.ends_on is not None and last_day > row.ends_on:
                 raise ValidationFailed(errors={
                     "ends_on": "the engagement already ends earlier; ending cannot extend it"})
-            row.ends_on = last_day
-            row.ended_by = actor.user_id
-            row.ended_at = self._clock.now()
-            org_name = await s.scalar(select(Organization.name).where(
-                col(Organization.id) == unit.organization_id))
-            view = self._view(row, unit, str(org_name))
-            await self._audit.append_txn(s, event_of(
+            store.end_engagement(conn, engagement_id, last_day, actor.user_id,
+                                 self._clock.now())
+            org_name = store.organization_name(conn, unit.organization_id)
+            view = self._view(EngagementListed(
+                id=row.id, person_id=row.person_id, unit_id=unit.id, unit=unit.name,
+                organization_id=unit.organization_id, organization=str(org_name),
+                service_kind=row.service_kind, starts_on=row.starts_on, ends_on=last_day))
+            self._audit.append_sync(conn, event_of(
                 actor, Action.ENGAGEMENT_END, person_id=row.person_id,
                 targets={"engagement": row.id, "unit": unit.id},
                 organizations=[unit.organization_id]))
+            return view
+
+        view = await self._db.interaction(work, write=True)
         log.info("engagement_ended", engagement_id=str(engagement_id))
         return view
 
@@ -328,25 +322,21 @@ class PersonService:
         Raises:
             NotFound: unknown, or not visible to the actor.
         """
-        async with self._db.transaction() as s:
-            if await s.get(Person, person_id) is None \
-                    or not await self.may_see_txn(s, actor, person_id):
+        def work(conn: Connection) -> list[EngagementView]:
+            if not store.person_exists(conn, person_id) \
+                    or not self.may_see_sync(conn, actor, person_id):
                 raise NotFound()
-            views = await self.engagement_views_txn(s, person_id)
-            await self._audit.append_txn(s, event_of(
+            views = self.engagement_views_sync(conn, person_id)
+            self._audit.append_sync(conn, event_of(
                 actor, Action.ENGAGEMENT_LIST, person_id=person_id))
-        return views
+            return views
 
-    async def engagement_views_txn(self, s: AsyncSession,
-                                   person_id: uuid.UUID) -> list[EngagementView]:
+        return await self._db.interaction(work, write=True)
+
+    def engagement_views_sync(self, conn: Connection,
+                              person_id: uuid.UUID) -> list[EngagementView]:
         """Every engagement of the person, current ones first (not audited here)."""
-        rows = (await s.execute(
-            select(Engagement, Unit, Organization.name)
-            .join(Unit, col(Unit.id) == Engagement.unit_id)
-            .join(Organization, col(Organization.id) == Unit.organization_id)
-            .where(col(Engagement.person_id) == person_id)
-            .order_by(col(Engagement.starts_on).desc(), col(Engagement.id)))).all()
-        return sorted((self._view(e, u, org) for e, u, org in rows),
+        return sorted((self._view(e) for e in store.person_engagements(conn, person_id)),
                       key=lambda v: not v.active)
 
     async def import_engagements(self, actor: Actor, data: bytes,
@@ -366,164 +356,128 @@ class PersonService:
             case worker).
             ValidationFailed: the file, or any row (with `rows`: line and errors).
         """
-        async with self._db.read() as s:
-            who = await _engagement_actor_txn(s, actor)
+        who = await self._db.interaction(lambda conn: _engagement_actor_sync(conn, actor))
         if not may_import_engagements(who, dry_run):
             raise Forbidden("engagements are recorded by case workers (home health care: "
                             "its own enrolments); a dry run is for case workers")
         parsed = _parse_import(data, self.today(), self.index_of)
+
+        def work(conn: Connection) -> ImportReport | None:
+            _resolve_import_sync(conn, actor, who, parsed)
+            if dry_run or any(r.errors for r in parsed):
+                # Nothing is stored, yet the answer tells whether each personnummer is
+                # registered: audited as lookups.
+                self._audit.append_many_sync(conn, _import_lookups(actor, parsed))
+                return None
+            return self._import_sync(conn, actor, parsed)
+
         try:
-            async with self._db.transaction() as s:
-                await self._resolve_import_txn(s, actor, who, parsed)
-                refused = [r for r in parsed if r.errors]
-                if not refused and not dry_run:
-                    report = await self._import_txn(s, actor, parsed)
+            report = await self._db.interaction(work, write=True)
         except IntegrityError as err:
             raise Conflict("an engagement in the file was registered meanwhile; nothing "
                            "was imported: send the file again") from err
-        if refused or dry_run:
-            # The answer tells whether each personnummer is registered: audited as
-            # lookups, in a transaction of their own since nothing else is stored.
-            await self._audit.append_many(_import_lookups(actor, parsed))
+        refused = [r for r in parsed if r.errors]
         if refused:
             raise ValidationFailed(
                 "no engagement was imported: correct the rows listed and send the "
                 "whole file again", errors={"rows": f"{len(refused)} refused"},
                 imported=0, rows=[{"line": r.line, "errors": r.errors} for r in refused])
-        if dry_run:
+        if report is None:  # a dry run
             return ImportReport(0, True, [ImportRow(r.line) for r in parsed])
         log.info("engagements_imported", count=report.imported)
         return report
 
-    async def _import_txn(self, s: AsyncSession, actor: Actor,
-                          parsed: list[_ImportLine]) -> ImportReport:
+    def _import_sync(self, conn: Connection, actor: Actor,
+                     parsed: list[_ImportLine]) -> ImportReport:
         """Store every parsed row (all checked) with its audit entry."""
         created = []
+        rows: list[EngagementRow] = []
         events: list[AuditEvent] = []
         for r in parsed:
             assert r.unit is not None and r.person_id is not None and r.starts_on
-            row = self._engagement(actor, NewEngagement(
+            row = _engagement(NewEngagement(
                 r.person_id, r.unit.id, r.service_kind, r.starts_on, r.ends_on), r.unit)
-            s.add(row)
+            rows.append(row)
             created.append(ImportRow(r.line, engagement_id=row.id))
             events.append(_engagement_created(actor, row, r.unit))
-        await self._audit.append_many_txn(s, events)
+        store.insert_engagements(conn, rows, actor.user_id, self._clock.now())
+        self._audit.append_many_sync(conn, events)
         return ImportReport(len(created), False, created)
 
-    async def _resolve_import_txn(self, s: AsyncSession, actor: Actor, who: EngagementActor,
-                                  parsed: list[_ImportLine]) -> None:
-        """Fill in person and unit of each parsed row, or the reason it is refused.
-
-        Queries go in chunks (a file may hold thousands of rows) and match in Python."""
-        persons: dict[str, tuple[uuid.UUID, bool]] = {}
-        for chunk in _chunks({r.index for r in parsed if r.index}):
-            result = await s.execute(select(
-                Person.personnummer_index, Person.id, Person.protected_identity).where(
-                col(Person.personnummer_index).in_(chunk)))
-            persons.update({index: (pid, protected) for index, pid, protected in result.all()})
-        by_id: dict[uuid.UUID, Unit] = {}
-        for id_chunk in _chunks({r.unit_id for r in parsed if r.unit_id}):
-            by_id.update({u.id: u for u in (await s.scalars(select(Unit).where(
-                col(Unit.id).in_(id_chunk)))).all()})
-        by_name: dict[tuple[str, str], Unit] = {}
-        for name_chunk in _chunks({r.unit_name[1] for r in parsed if r.unit_name}):
-            by_name.update({(org, unit.name): unit for unit, org in (await s.execute(
-                select(Unit, Organization.name)
-                .join(Organization, col(Organization.id) == Unit.organization_id)
-                .where(col(Unit.name).in_(name_chunk)))).all()})
-        case_worker = actor.kind == "cli" or actor.has(Role.CASE_WORKER)
-        seen: dict[tuple[object, ...], int] = {}
-        for r in parsed:
-            if r.index:
-                found = persons.get(r.index)
-                # A protected identity's engagements are recorded by case workers only;
-                # to anyone else it is as if the person were not registered.
-                if found is not None and (case_worker or not found[1]):
-                    r.person_id = found[0]
-                else:
-                    r.errors["personnummer"] = "no registered person with this personnummer"
-                r.person_seen = found[0] if found else None
-            unit = by_id.get(r.unit_id) if r.unit_id else by_name.get(r.unit_name) \
-                if r.unit_name else None
-            if (r.unit_id or r.unit_name) and (unit is None or unit.archived_at is not None
-                                                or not may_record_engagement(
-                                                    who, unit.organization_id)):
-                r.errors["unit"] = "no such unit that you may manage"
-            else:
-                r.unit = unit
-            if r.person_id and r.unit and r.starts_on:
-                key = (r.person_id, r.unit.id, r.service_kind, r.starts_on)
-                if key in seen:
-                    r.errors["row"] = f"the same engagement as line {seen[key]}"
-                else:
-                    seen[key] = r.line
-        existing: set[tuple[object, ...]] = set()
-        for person_chunk in _chunks({r.person_id for r in parsed if r.person_id}):
-            existing.update(tuple(row) for row in (await s.execute(select(
-                col(Engagement.person_id), col(Engagement.unit_id),
-                col(Engagement.service_kind), col(Engagement.starts_on)).where(
-                col(Engagement.person_id).in_(person_chunk)))).all())
-        for r in parsed:
-            if r.unit and (r.person_id, r.unit.id, r.service_kind, r.starts_on) in existing:
-                r.errors["row"] = "this engagement is already registered"
-
-    def _engagement(self, actor: Actor, new: NewEngagement, unit: Unit) -> Engagement:
-        return Engagement(person_id=new.person_id, unit_id=unit.id,
-                          service_kind=new.service_kind, starts_on=new.starts_on,
-                          ends_on=new.ends_on, created_by=actor.user_id,
-                          created_at=self._clock.now())
-
-    def _view(self, row: Engagement, unit: Unit, organization: str) -> EngagementView:
-        today = self.today()
-        return EngagementView(
-            id=row.id, person_id=row.person_id, unit_id=unit.id, unit=unit.name,
-            organization_id=unit.organization_id, organization=organization,
-            service_kind=row.service_kind, starts_on=row.starts_on, ends_on=row.ends_on,
-            active=row.starts_on <= today and (row.ends_on is None or today <= row.ends_on))
+    def _view(self, row: EngagementListed) -> EngagementView:
+        return EngagementView(**vars(row),
+                              active=engaged_on(row.starts_on, row.ends_on, self.today()))
 
     # -- who is engaged ------------------------------------------------------------------
 
-    async def may_see_txn(self, s: AsyncSession, actor: Actor, person_id: uuid.UUID) -> bool:
+    def may_see_sync(self, conn: Connection, actor: Actor, person_id: uuid.UUID) -> bool:
         """`hub.domain.visibility.may_find_person`: case workers (and the CLI) find
         every person; staff only persons their organization is engaged with today."""
         if actor.kind == "cli" or actor.has(Role.CASE_WORKER):
             return True
         if actor.organization_id is None or not actor.has(Role.STAFF):
             return False
-        return may_find_person(actor.roles, await self.engaged_txn(
-            s, actor.organization_id, person_id))
+        return may_find_person(actor.roles, self.engaged_sync(
+            conn, actor.organization_id, person_id))
 
-    async def engaged_txn(self, s: AsyncSession, organization_id: uuid.UUID,
-                          person_id: uuid.UUID) -> bool:
+    def engaged_sync(self, conn: Connection, organization_id: uuid.UUID,
+                     person_id: uuid.UUID) -> bool:
         """The organization has an engagement with the person that is active today."""
-        today = self.today()
-        engaged = await s.run_sync(lambda sync: engaged_persons_sync(
-            sync.connection(), organization_id, (person_id,), today))
-        return bool(engaged)
+        return bool(store.engaged_persons(conn, organization_id, (person_id,), self.today()))
 
 
-def engaged_persons_sync(conn: Connection, organization_id: uuid.UUID,
-                         person_ids: Collection[uuid.UUID], today: dt.date) -> set[uuid.UUID]:
-    """Of `person_ids`, those the organization has an engagement with that is active
-    on `today` (a Swedish calendar day)."""
-    if not person_ids:
-        return set()
-    return set(conn.execute(
-        select(Engagement.person_id).join(Unit, col(Unit.id) == Engagement.unit_id)
-        .where(col(Engagement.person_id).in_(list(person_ids)),
-               col(Unit.organization_id) == organization_id,
-               col(Engagement.starts_on) <= today,
-               (col(Engagement.ends_on).is_(None)) | (col(Engagement.ends_on) >= today))
-    ).scalars().all())
+def lookup_event(actor: Actor, person: PersonRow | None, view: PersonView | None
+                 ) -> AuditEvent:
+    """The audit entry of opening or looking up a person: refused when not visible, of
+    its own kind when it showed a protected identity."""
+    action = Action.PERSON_LOOKUP_PROTECTED if view and view.protected_identity \
+        and view.name is not None else Action.PERSON_LOOKUP
+    return event_of(actor, action, outcome=Outcome.SUCCESS if view else Outcome.REFUSED,
+                    person_id=person.id if person is not None else None)
 
 
-QUERY_CHUNK = 500
+def _resolve_import_sync(conn: Connection, actor: Actor, who: EngagementActor,
+                         parsed: list[_ImportLine]) -> None:
+    """Fill in person and unit of each parsed row, or the reason it is refused."""
+    persons = store.persons_by_index(conn, {r.index for r in parsed if r.index})
+    by_id = store.units_by_id(conn, {r.unit_id for r in parsed if r.unit_id})
+    by_name = store.units_by_name(conn, {r.unit_name[1] for r in parsed if r.unit_name})
+    case_worker = actor.kind == "cli" or actor.has(Role.CASE_WORKER)
+    seen: dict[tuple[object, ...], int] = {}
+    for r in parsed:
+        if r.index:
+            found = persons.get(r.index)
+            # A protected identity's engagements are recorded by case workers only;
+            # to anyone else it is as if the person were not registered.
+            if found is not None and (case_worker or not found[1]):
+                r.person_id = found[0]
+            else:
+                r.errors["personnummer"] = "no registered person with this personnummer"
+            r.person_seen = found[0] if found else None
+        unit = by_id.get(r.unit_id) if r.unit_id else by_name.get(r.unit_name) \
+            if r.unit_name else None
+        if (r.unit_id or r.unit_name) and (unit is None or unit.archived_at is not None
+                                            or not may_record_engagement(
+                                                who, unit.organization_id)):
+            r.errors["unit"] = "no such unit that you may manage"
+        else:
+            r.unit = unit
+        if r.person_id and r.unit and r.starts_on:
+            key = (r.person_id, r.unit.id, r.service_kind, r.starts_on)
+            if key in seen:
+                r.errors["row"] = f"the same engagement as line {seen[key]}"
+            else:
+                seen[key] = r.line
+    existing = store.engagement_keys(conn, {r.person_id for r in parsed if r.person_id})
+    for r in parsed:
+        if r.unit and (r.person_id, r.unit.id, r.service_kind, r.starts_on) in existing:
+            r.errors["row"] = "this engagement is already registered"
 
 
-def _chunks(values: set[T]) -> list[list[T]]:
-    """`values` in lists of at most QUERY_CHUNK, for IN (...) lists of any length."""
-    ordered = list(values)
-    return [ordered[i:i + QUERY_CHUNK] for i in range(0, len(ordered), QUERY_CHUNK)]
+def _engagement(new: NewEngagement, unit: UnitRow) -> EngagementRow:
+    return EngagementRow(id=uuid.uuid4(), person_id=new.person_id, unit_id=unit.id,
+                         service_kind=new.service_kind, starts_on=new.starts_on,
+                         ends_on=new.ends_on)
 
 
 def _import_lookups(actor: Actor, parsed: list[_ImportLine]) -> list[AuditEvent]:
@@ -535,15 +489,15 @@ def _import_lookups(actor: Actor, parsed: list[_ImportLine]) -> list[AuditEvent]
             for r in parsed if r.index]
 
 
-async def _engagement_actor_txn(s: AsyncSession, actor: Actor) -> EngagementActor:
-    kind = await s.scalar(select(Organization.kind).where(
-        col(Organization.id) == actor.organization_id)) if actor.organization_id else None
+def _engagement_actor_sync(conn: Connection, actor: Actor) -> EngagementActor:
+    kind = store.organization_kind(conn, actor.organization_id) \
+        if actor.organization_id else None
     return EngagementActor(roles=actor.roles, organization_id=actor.organization_id,
                            organization_kind=OrgKind(kind) if kind else None,
                            cli=actor.kind == "cli")
 
 
-def _engagement_created(actor: Actor, row: Engagement, unit: Unit) -> AuditEvent:
+def _engagement_created(actor: Actor, row: EngagementRow, unit: UnitRow) -> AuditEvent:
     return event_of(actor, Action.ENGAGEMENT_CREATE, person_id=row.person_id,
                     targets={"engagement": row.id, "unit": unit.id},
                     organizations=[unit.organization_id])
@@ -562,7 +516,7 @@ class _ImportLine:
     person_id: uuid.UUID | None = None
     # The registered person the personnummer names, even if the row may not use them.
     person_seen: uuid.UUID | None = None
-    unit: Unit | None = None
+    unit: UnitRow | None = None
 
 
 def _parse_import(data: bytes, today: dt.date,

@@ -232,7 +232,7 @@ async def test_a_checked_import_is_audited_as_lookups_and_protected_persons_are_
 
 async def test_an_import_larger_than_one_query_chunk_is_checked_whole(client, hub,
                                                                         monkeypatch):
-    import hub.services.persons as persons_module
+    import hub.db.persons as persons_module
 
     monkeypatch.setattr(persons_module, "QUERY_CHUNK", 2)
     org = await make_org(hub, OrgKind.CITY_HOME_CARE)
