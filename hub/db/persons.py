@@ -18,7 +18,6 @@ from sqlalchemy import Connection, insert, select, update
 from sqlmodel import col
 
 from hub.db.models import Engagement, Organization, Person, Unit
-from hub.domain.care import engaged_on
 
 T = TypeVar("T")
 QUERY_CHUNK = 500
@@ -221,21 +220,3 @@ def engaged_persons(conn: Connection, organization_id: uuid.UUID,
                col(Engagement.starts_on) <= today,
                col(Engagement.ends_on).is_(None) | (col(Engagement.ends_on) >= today))
     ).scalars().all())
-
-
-def engaged_organizations(conn: Connection, person_id: uuid.UUID,
-                          organization_ids: Collection[uuid.UUID], today: dt.date,
-                          lock: bool = False) -> set[uuid.UUID]:
-    """Of `organization_ids`, those engaged with the person on `today`
-    (`hub.domain.care.engaged_on`). With `lock`, every engagement of these
-    organizations with the person is share-locked until commit (PostgreSQL; SQLite
-    serializes writers), so a concurrent ending waits for the caller's commit."""
-    statement = (
-        select(col(Unit.organization_id), col(Engagement.starts_on), col(Engagement.ends_on))
-        .join(Engagement, col(Engagement.unit_id) == col(Unit.id))
-        .where(col(Engagement.person_id) == person_id,
-               col(Unit.organization_id).in_(list(organization_ids))))
-    if lock:
-        statement = statement.with_for_update(read=True, of=Engagement)
-    return {org for org, starts_on, ends_on in conn.execute(statement).all()
-            if engaged_on(starts_on, ends_on, today)}

@@ -60,8 +60,3 @@ def may_import_engagements(actor: EngagementActor, dry_run: bool) -> bool:
     return not dry_run and actor.organization_kind is OrgKind.HOME_HEALTH_CARE \
         and bool(actor.roles & _ENROLMENT_ROLES)
 
-
-def engaged_on(starts_on: dt.date, ends_on: dt.date | None, day: dt.date) -> bool:
-    """Whether an engagement running from `starts_on` to `ends_on` (inclusive; None:
-    open-ended) holds on `day`, a date in Swedish time."""
-    return starts_on <= day and (ends_on is None or day <= ends_on)

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 import keys
 from hub.clock import Clock, local_date
 from hub.db import messages as store
+from hub.db.consents import consent_facts
 from hub.db.engine import Database
 from hub.db.models import CATEGORIES, PRIORITIES, Delivery, Message
 from hub.domain import policy
@@ -37,7 +38,6 @@ from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
-from hub.services.consents import consent_facts_sync
 from hub.services.envelope import seal_part, wrapped_keys_sync
 from hub.services.keystore import HUB_OWNER, KeyStore, override_reason_context
 from hub.services.persons import PersonService
@@ -419,7 +419,7 @@ class MessageService:
         org_ids = {sender_org} | {g.organization_id for g in groups}
         authority = store.authorities(conn, org_ids)
         periods = store.engagement_periods(conn, person_id, org_ids)
-        consents = consent_facts_sync(conn, person_id, lock=True) if any(
+        consents = consent_facts(conn, person_id, lock=True) if any(
             authority[g.organization_id] != authority[sender_org] for g in groups) else ()
         now = self._clock.now()
         today = local_date(now)
