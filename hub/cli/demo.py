@@ -16,12 +16,9 @@ from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func
-from sqlmodel import select
 
 from hub.app import Hub
 from hub.clock import local_date
-from hub.db.models import Organization
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.admin import NewOrganization, NewUser
@@ -101,9 +98,7 @@ PERSONS = (
 
 
 async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
-    async with hub.db.read() as s:
-        count = await s.scalar(select(func.count()).select_from(Organization))
-    if if_empty and count:
+    if if_empty and await hub.admin.count_organizations():
         console.print("Demo data: the hub already has organizations; nothing seeded.")
         return
 

@@ -6,14 +6,14 @@ import io
 
 import qrcode
 from rich.console import Console
-from sqlmodel import col, select
+from sqlalchemy import Connection
 
 import keys
 from hub.app import build_hub, load_master_key
 from hub.config import ConfigError, Settings
+from hub.db.directory import first_kek
 from hub.db.engine import Database, create_engine
 from hub.db.migrate import current_revision, head_revision, upgrade
-from hub.db.models import KeyEncryptionKey
 from hub.services.keystore import HUB_OWNER, KeyStore
 
 
@@ -57,11 +57,12 @@ async def migrate_database(settings: Settings) -> str | None:
 
 
 async def ensure_hub_kek(db: Database, keystore: KeyStore) -> None:
-    async with db.transaction() as s:
-        exists = await s.scalar(select(KeyEncryptionKey.version)
-                                .where(col(KeyEncryptionKey.owner) == HUB_OWNER).limit(1))
-        if exists is None:
-            await keystore.create_kek_txn(s, HUB_OWNER)
+    """Give the hub its own KEK unless it has one (any version will do)."""
+    def work(conn: Connection) -> None:
+        if first_kek(conn, HUB_OWNER) is None:
+            keystore.create_kek_sync(conn, HUB_OWNER)
+
+    await db.interaction(work, write=True)
 
 
 async def check_ready(settings: Settings) -> None:
@@ -82,9 +83,7 @@ async def check_ready(settings: Settings) -> None:
         raise ConfigError("the database schema is not up to date: run `hub migrate`")
     db = Database(settings.resolved_database_url, settings.database_schema)
     try:
-        async with db.read() as s:
-            row = await s.scalar(select(KeyEncryptionKey)
-                                 .where(col(KeyEncryptionKey.owner) == HUB_OWNER).limit(1))
+        row = await db.interaction(lambda conn: first_kek(conn, HUB_OWNER))
         if row is None:
             raise ConfigError("the hub's key is missing: run `hub migrate`")
         try:

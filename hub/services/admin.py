@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyotp
 import structlog
-from sqlalchemy import delete
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from hub.clock import Clock
+from hub.db import directory as store
+from hub.db.directory import Account, Organization, Unit
 from hub.db.engine import Database
-from hub.db.models import Organization, Unit, User, UserRole
 from hub.domain.audit import Action
 from hub.domain.identity import InvalidIdentityNumber, normalize_org_number
 from hub.domain.roles import (
@@ -36,9 +35,12 @@ from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services import passwords
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
-from hub.services.auth import end_sessions_txn, provisioning_uri
+from hub.services.auth import provisioning_uri
 from hub.services.keystore import HUB_OWNER, KeyStore, org_owner, totp_context
 from hub.services.passwords import Passwords
+
+__all__ = ["Account", "AdminService", "CreatedUser", "NewOrganization", "NewUser",
+           "Organization", "Unit", "UserView"]
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +66,7 @@ class NewUser:
 
 @dataclass(frozen=True)
 class CreatedUser:
-    user: User
+    user: Account
     roles: frozenset[Role]
     totp_secret: str
     totp_uri: str
@@ -72,7 +74,7 @@ class CreatedUser:
 
 @dataclass(frozen=True)
 class UserView:
-    user: User
+    user: Account
     roles: frozenset[Role]
 
 
@@ -115,16 +117,19 @@ class AdminService:
             errors["name"] = "must be 1-200 characters"
         if errors:
             raise ValidationFailed(errors=errors)
-        org = Organization(name=name, kind=new.kind.value, org_number=org_number,
-                           authority=authority, created_at=self._clock.now())
+        org = Organization(id=uuid.uuid4(), name=name, kind=new.kind.value,
+                           org_number=org_number, authority=authority,
+                           created_at=self._clock.now())
+
+        def work(conn: Connection) -> None:
+            store.insert_organization(conn, org)
+            self._keys.create_kek_sync(conn, org_owner(org.id))
+            self._audit.append_sync(conn, event_of(
+                actor, Action.ORG_CREATE, targets={"organization": org.id},
+                organizations=[org.id]))
+
         try:
-            async with self._db.transaction() as s:
-                s.add(org)
-                await s.flush()
-                await self._keys.create_kek_txn(s, org_owner(org.id))
-                await self._audit.append_txn(s, event_of(
-                    actor, Action.ORG_CREATE, targets={"organization": org.id},
-                    organizations=[org.id]))
+            await self._db.interaction(work, write=True)
         except IntegrityError as err:
             raise Conflict("an organization with this name or number exists") from err
         log.info("organization_created", organization_id=str(org.id), kind=org.kind)
@@ -132,16 +137,17 @@ class AdminService:
 
     async def list_organizations(self) -> list[Organization]:
         """Every organization: the directory is open to every signed-in user."""
-        async with self._db.read() as s:
-            rows = await s.scalars(select(Organization).order_by(col(Organization.name)))
-            return list(rows.all())
+        return await self._db.interaction(store.organizations)
 
     async def get_organization(self, organization_id: uuid.UUID) -> Organization:
-        async with self._db.read() as s:
-            org = await s.get(Organization, organization_id)
+        org = await self._db.interaction(lambda conn: store.organization(conn, organization_id))
         if org is None:
             raise NotFound()
         return org
+
+    async def count_organizations(self) -> int:
+        """How many organizations the hub has (the demo seeds only an empty hub)."""
+        return await self._db.interaction(store.count_organizations)
 
     # -- units ------------------------------------------------------------------------
 
@@ -155,26 +161,26 @@ class AdminService:
         name = name.strip()
         if not 1 <= len(name) <= 200:
             raise ValidationFailed(errors={"name": "must be 1-200 characters"})
-        unit = Unit(organization_id=organization_id, name=name, created_at=self._clock.now())
+        unit = Unit(id=uuid.uuid4(), organization_id=organization_id, name=name,
+                    created_at=self._clock.now())
+
+        def work(conn: Connection) -> None:
+            if store.organization(conn, organization_id) is None:
+                raise NotFound()
+            store.insert_unit(conn, unit)
+            self._audit.append_sync(conn, event_of(
+                actor, Action.UNIT_CREATE, targets={"unit": unit.id},
+                organizations=[organization_id]))
+
         try:
-            async with self._db.transaction() as s:
-                if await s.get(Organization, organization_id) is None:
-                    raise NotFound()
-                s.add(unit)
-                await s.flush()
-                await self._audit.append_txn(s, event_of(
-                    actor, Action.UNIT_CREATE, targets={"unit": unit.id},
-                    organizations=[organization_id]))
+            await self._db.interaction(work, write=True)
         except IntegrityError as err:
             raise Conflict("a unit with this name exists") from err
         log.info("unit_created", unit_id=str(unit.id), organization_id=str(organization_id))
         return unit
 
     async def list_units(self, organization_id: uuid.UUID) -> list[Unit]:
-        async with self._db.read() as s:
-            rows = await s.scalars(select(Unit).where(col(Unit.organization_id) == organization_id)
-                                   .order_by(col(Unit.name)))
-            return list(rows.all())
+        return await self._db.interaction(lambda conn: store.units(conn, organization_id))
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -197,61 +203,71 @@ class AdminService:
         password_hash = await self._passwords.hash(new.password)
         secret = pyotp.random_base32()
         username = new.username.strip().lower()
+        user = Account(id=uuid.uuid4(), organization_id=new.organization_id,
+                       unit_id=new.unit_id, username=username,
+                       display_name=new.display_name.strip(), created_at=self._clock.now(),
+                       protected_identity=new.protected_identity)
+
+        def work(conn: Connection) -> None:
+            org = store.organization(conn, new.organization_id)
+            if org is None:
+                raise NotFound()
+            self._check_grant(actor, org, new.roles)
+            _check_unit(conn, new.organization_id, new.unit_id)
+            store.insert_account(conn, user, new.roles, password_hash=password_hash,
+                                 totp_secret=self._keys.seal_field_sync(
+                                     conn, HUB_OWNER, secret, totp_context(user.id)))
+            self._audit.append_sync(conn, event_of(
+                actor, Action.USER_CREATE, targets={"user": user.id},
+                organizations=[org.id], detail={"roles": ",".join(sorted(new.roles))}))
+
         try:
-            async with self._db.transaction() as s:
-                org = await s.get(Organization, new.organization_id)
-                if org is None:
-                    raise NotFound()
-                self._check_grant(actor, org, new.roles)
-                await self._check_unit_txn(s, new.organization_id, new.unit_id)
-                user = User(organization_id=org.id, unit_id=new.unit_id, username=username,
-                            display_name=new.display_name.strip(), password_hash=password_hash,
-                            totp_secret=b"", created_at=self._clock.now(),
-                            protected_identity=new.protected_identity)
-                s.add(user)
-                await s.flush()
-                user.totp_secret = await self._keys.seal_field_txn(
-                    s, HUB_OWNER, secret, totp_context(user.id))
-                s.add_all(UserRole(user_id=user.id, role=r.value) for r in new.roles)
-                await self._audit.append_txn(s, event_of(
-                    actor, Action.USER_CREATE, targets={"user": user.id},
-                    organizations=[org.id], detail={"roles": ",".join(sorted(new.roles))}))
+            await self._db.interaction(work, write=True)
         except IntegrityError as err:
             raise Conflict("the username is taken") from err
-        log.info("user_created", user_id=str(user.id), organization_id=str(org.id),
+        log.info("user_created", user_id=str(user.id), organization_id=str(user.organization_id),
                  roles=sorted(new.roles))
         return CreatedUser(user=user, roles=new.roles, totp_secret=secret,
                            totp_uri=provisioning_uri(secret, username))
 
     async def get_user(self, actor: Actor, user_id: uuid.UUID) -> UserView:
-        async with self._db.read() as s:
-            view = await self._administered_txn(s, actor, user_id)
+        view = await self._db.interaction(
+            lambda conn: self._administered(conn, actor, user_id))
         if view is None:
             raise NotFound()
         return view
 
     async def get_self(self, actor: Actor) -> UserView:
         """The actor's own account. Raises NotFound for a system client."""
-        if actor.user_id is None:
+        user_id = actor.user_id
+        if user_id is None:
             raise NotFound()
-        async with self._db.read() as s:
-            user = await s.get(User, actor.user_id)
-            if user is None:
-                raise NotFound()
-            return UserView(user, await _roles_txn(s, user.id))
+
+        def work(conn: Connection) -> UserView | None:
+            user = store.account(conn, user_id)
+            return UserView(user, store.roles(conn, user_id)) if user is not None else None
+
+        view = await self._db.interaction(work)
+        if view is None:
+            raise NotFound()
+        return view
 
     async def list_users(self, actor: Actor, organization_id: uuid.UUID) -> list[UserView]:
         """The organization's accounts (IT contact); to the operator, only the accounts
         it administers (IT contacts; operators in the operations organization)."""
         self._require_admin(actor, organization_id)
-        async with self._db.read() as s:
-            org = await s.get(Organization, organization_id)
+
+        def work(conn: Connection) -> tuple[Organization | None, list[UserView]]:
+            org = store.organization(conn, organization_id)
             if org is None:
-                raise NotFound()
-            users = (await s.scalars(
-                select(User).where(col(User.organization_id) == organization_id)
-                .order_by(col(User.username)))).all()
-            views = [UserView(u, await _roles_txn(s, u.id)) for u in users]
+                return None, []
+            users = store.accounts(conn, organization_id)
+            held = store.roles_of(conn, (u.id for u in users))
+            return org, [UserView(u, held.get(u.id, frozenset())) for u in users]
+
+        org, views = await self._db.interaction(work)
+        if org is None:
+            raise NotFound()
         return [v for v in views if self._administers(actor, org, v.roles)]
 
     async def set_roles(self, actor: Actor, user_id: uuid.UUID, roles: frozenset[Role]) -> UserView:
@@ -269,22 +285,26 @@ class AdminService:
             raise Forbidden("nobody changes their own roles")
         if actor.kind != "cli" and not actor.has(Role.IT_CONTACT):
             raise Forbidden("roles are changed by the organization's IT contact")
-        async with self._db.transaction() as s:
-            user = await s.get(User, user_id, with_for_update=True)
+        now = self._clock.now()
+
+        def work(conn: Connection) -> Account:
+            user = store.account(conn, user_id, lock=True)
             if user is None or not self._is_own_it_contact(actor, user.organization_id):
                 raise NotFound()
-            org = await s.get(Organization, user.organization_id)
+            org = store.organization(conn, user.organization_id)
             assert org is not None
             self._check_grant(actor, org, roles)
-            before = await _roles_txn(s, user.id)
-            await s.execute(delete(UserRole).where(col(UserRole.user_id) == user.id))
-            s.add_all(UserRole(user_id=user.id, role=r.value) for r in roles)
-            await end_sessions_txn(s, user.id, self._clock.now())
-            await self._audit.append_txn(s, event_of(
+            before = store.roles(conn, user.id)
+            store.replace_roles(conn, user.id, roles)
+            store.end_sessions(conn, user.id, now)
+            self._audit.append_sync(conn, event_of(
                 actor, Action.USER_ROLES, targets={"user": user.id},
                 organizations=[user.organization_id],
                 detail={"roles": ",".join(sorted(roles)),
                         "previous": ",".join(sorted(before))}))
+            return user
+
+        user = await self._db.interaction(work, write=True)
         if self._on_sessions_ended is not None:
             await self._on_sessions_ended(user.id)
         log.info("user_roles_changed", user_id=str(user_id), roles=sorted(roles))
@@ -292,24 +312,29 @@ class AdminService:
 
     async def set_disabled(self, actor: Actor, user_id: uuid.UUID, disabled: bool) -> UserView:
         """Disable (ending every session at once) or re-enable an account."""
-        async with self._db.transaction() as s:
-            view = await self._administered_txn(s, actor, user_id, lock=True)
+        now = self._clock.now()
+
+        def work(conn: Connection) -> UserView:
+            view = self._administered(conn, actor, user_id, lock=True)
             if view is None:
                 raise NotFound()
-            user, roles = view.user, view.roles
+            user = view.user
             if disabled and user.id == actor.user_id:
                 raise Conflict("you cannot disable your own account")
-            now = self._clock.now()
-            user.disabled_at = now if disabled else None
+            user = replace(user, disabled_at=now if disabled else None)
+            store.set_disabled_at(conn, user.id, user.disabled_at)
             if disabled:
-                await end_sessions_txn(s, user.id, now)
-            await self._audit.append_txn(s, event_of(
+                store.end_sessions(conn, user.id, now)
+            self._audit.append_sync(conn, event_of(
                 actor, Action.USER_DISABLE if disabled else Action.USER_ENABLE,
                 targets={"user": user.id}, organizations=[user.organization_id]))
+            return UserView(user, view.roles)
+
+        view = await self._db.interaction(work, write=True)
         if self._on_sessions_ended is not None:
-            await self._on_sessions_ended(user.id)
+            await self._on_sessions_ended(user_id)
         log.info("user_disabled" if disabled else "user_enabled", user_id=str(user_id))
-        return UserView(user, roles)
+        return view
 
     async def set_protected_identity(self, actor: Actor, user_id: uuid.UUID,
                                      protected: bool) -> UserView:
@@ -320,18 +345,22 @@ class AdminService:
         Raises:
             NotFound: not the actor's to manage.
         """
-        async with self._db.transaction() as s:
-            user = await s.get(User, user_id, with_for_update=True)
+        def work(conn: Connection) -> UserView:
+            user = store.account(conn, user_id, lock=True)
             if user is None or not self._is_own_it_contact(actor, user.organization_id):
                 raise NotFound()
-            user.protected_identity = protected
-            roles = await _roles_txn(s, user.id)
-            await self._audit.append_txn(s, event_of(
+            user = replace(user, protected_identity=protected)
+            store.set_protected_identity(conn, user.id, protected)
+            roles = store.roles(conn, user.id)
+            self._audit.append_sync(conn, event_of(
                 actor, Action.USER_PROTECTED_IDENTITY, targets={"user": user.id},
                 organizations=[user.organization_id],
                 detail={"protected_identity": "true" if protected else "false"}))
+            return UserView(user, roles)
+
+        view = await self._db.interaction(work, write=True)
         log.info("user_protected_identity_set", user_id=str(user_id), protected=protected)
-        return UserView(user, roles)
+        return view
 
     # -- rules ----------------------------------------------------------------------------
 
@@ -358,14 +387,15 @@ class AdminService:
             return True
         return actor.has(Role.OPERATOR) and operator_administers(OrgKind(org.kind), roles)
 
-    async def _administered_txn(self, s: AsyncSession, actor: Actor, user_id: uuid.UUID,
-                                lock: bool = False) -> UserView | None:
-        user = await s.get(User, user_id, with_for_update=lock)
+    def _administered(self, conn: Connection, actor: Actor, user_id: uuid.UUID,
+                      lock: bool = False) -> UserView | None:
+        """The account if the actor administers it, else None (as if missing)."""
+        user = store.account(conn, user_id, lock=lock)
         if user is None:
             return None
-        org = await s.get(Organization, user.organization_id)
+        org = store.organization(conn, user.organization_id)
         assert org is not None
-        roles = await _roles_txn(s, user.id)
+        roles = store.roles(conn, user.id)
         return UserView(user, roles) if self._administers(actor, org, roles) else None
 
     def _check_grant(self, actor: Actor, org: Organization, roles: frozenset[Role]) -> None:
@@ -392,14 +422,6 @@ class AdminService:
                 "roles": f"not available in this kind of organization: {', '.join(sorted(misfit))}"
             })
 
-    async def _check_unit_txn(self, s: AsyncSession, organization_id: uuid.UUID,
-                              unit_id: uuid.UUID | None) -> None:
-        if unit_id is None:
-            return
-        unit = await s.get(Unit, unit_id)
-        if unit is None or unit.organization_id != organization_id:
-            raise ValidationFailed(errors={"unit_id": "no such unit in this organization"})
-
     def _validate_user_fields(self, new: NewUser) -> dict[str, str]:
         errors = {}
         username = new.username.strip().lower()
@@ -415,6 +437,10 @@ class AdminService:
         return errors
 
 
-async def _roles_txn(s: AsyncSession, user_id: uuid.UUID) -> frozenset[Role]:
-    rows = (await s.scalars(select(UserRole.role).where(col(UserRole.user_id) == user_id))).all()
-    return frozenset(Role(r) for r in rows)
+def _check_unit(conn: Connection, organization_id: uuid.UUID,
+                unit_id: uuid.UUID | None) -> None:
+    if unit_id is None:
+        return
+    unit = store.unit(conn, unit_id)
+    if unit is None or unit.organization_id != organization_id:
+        raise ValidationFailed(errors={"unit_id": "no such unit in this organization"})

@@ -40,6 +40,7 @@ from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock
+from hub.db.directory import Account
 from hub.db.engine import Database
 from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
 from hub.domain.audit import Action, AuditEvent, Outcome
@@ -302,7 +303,7 @@ class AuthService:
         if row.failures < throttle.allowance:
             row.blocked_until = None
 
-    async def sign_in_blocks(self, users: Iterable[User]) -> dict[uuid.UUID, dt.datetime]:
+    async def sign_in_blocks(self, users: Iterable[Account]) -> dict[uuid.UUID, dt.datetime]:
         """Until when each of these accounts is blocked from signing in from every
         address (the account-wide count ran out), for the accounts that are.
 

@@ -9,48 +9,35 @@ group reaches (organization, unit) and never its members to outsiders.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
-from sqlalchemy import delete, or_
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from hub.clock import Clock
+from hub.db import directory as directory_store
+from hub.db import groups as store
 from hub.db.engine import Database
-from hub.db.models import ContactGroup, ContactGroupMember, Organization, Unit, User, UserRole
+from hub.db.groups import DirectoryEntry, DirectoryQuery, Member
 from hub.domain.audit import Action
 from hub.domain.roles import Role, reads_care_messages
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
 
+__all__ = ["DirectoryQuery", "GroupService", "GroupView", "MemberView"]
+
 log = structlog.get_logger(__name__)
 
-DIRECTORY_LIMIT = 500
-
-
-@dataclass(frozen=True)
-class GroupView:
-    group: ContactGroup
-    organization: Organization
-    unit: Unit | None
+# A group with what it reaches (organization, unit), as the directory shows it.
+GroupView = DirectoryEntry
 
 
 @dataclass(frozen=True)
 class MemberView:
-    member: ContactGroupMember
+    member: Member
     label: str
-
-
-@dataclass(frozen=True)
-class DirectoryQuery:
-    organization_id: uuid.UUID | None = None
-    organization_kind: str | None = None
-    unit_id: uuid.UUID | None = None
-    name: str | None = None
-    include_archived: bool = False
 
 
 class GroupService:
@@ -60,7 +47,7 @@ class GroupService:
         self._clock = clock
 
     async def create(self, actor: Actor, name: str, unit_id: uuid.UUID | None = None,
-                     description: str = "") -> ContactGroup:
+                     description: str = "") -> store.ContactGroup:
         """Create a group in the actor's organization (IT contact).
 
         `unit_id` makes it that unit's functional inbox: the unit becomes its first
@@ -71,22 +58,23 @@ class GroupService:
             Conflict: the organization has a group with this name.
         """
         org_id = self._manager_org(actor)
-        name = _clean_name(name)
-        group = ContactGroup(organization_id=org_id, name=name, unit_id=unit_id,
-                             description=description.strip()[:500],
-                             created_at=self._clock.now())
+        now = self._clock.now()
+        group = store.ContactGroup(
+            id=uuid.uuid4(), organization_id=org_id, name=_clean_name(name), unit_id=unit_id,
+            description=description.strip()[:500], created_at=now)
+
+        def work(conn: Connection) -> None:
+            if unit_id is not None:
+                _require_own_unit(conn, org_id, unit_id)
+            store.insert_group(conn, group)
+            if unit_id is not None:
+                store.insert_member(conn, Member(id=uuid.uuid4(), group_id=group.id,
+                                                 user_id=None, unit_id=unit_id, added_at=now))
+            self._audit.append_sync(conn, event_of(
+                actor, Action.GROUP_CREATE, targets={"group": group.id}))
+
         try:
-            async with self._db.transaction() as s:
-                if unit_id is not None:
-                    await self._own_unit_txn(s, org_id, unit_id)
-                s.add(group)
-                if unit_id is not None:
-                    await s.flush()
-                    s.add(ContactGroupMember(group_id=group.id, unit_id=unit_id,
-                                             added_at=self._clock.now()))
-                await s.flush()
-                await self._audit.append_txn(s, event_of(
-                    actor, Action.GROUP_CREATE, targets={"group": group.id}))
+            await self._db.interaction(work, write=True)
         except IntegrityError as err:
             raise Conflict("a group with this name exists") from err
         log.info("contact_group_created", group_id=str(group.id))
@@ -94,24 +82,29 @@ class GroupService:
 
     async def update(self, actor: Actor, group_id: uuid.UUID, name: str | None = None,
                      description: str | None = None, archived: bool | None = None
-                     ) -> ContactGroup:
+                     ) -> store.ContactGroup:
         """Rename, describe, archive or restore one of the organization's groups."""
         org_id = self._manager_org(actor)
+        now = self._clock.now()
+
+        def work(conn: Connection) -> store.ContactGroup:
+            group = _own_group(conn, org_id, group_id)
+            if name is not None:
+                group = replace(group, name=_clean_name(name))
+            if description is not None:
+                group = replace(group, description=description.strip()[:500])
+            if archived is not None:
+                group = replace(group, archived_at=now if archived else None)
+            store.update_group(conn, group)
+            changed = [k for k, v in (("name", name), ("description", description),
+                                      ("archived", archived)) if v is not None]
+            self._audit.append_sync(conn, event_of(
+                actor, Action.GROUP_UPDATE, targets={"group": group.id},
+                detail={"changed": ",".join(changed)}))
+            return group
+
         try:
-            async with self._db.transaction() as s:
-                group = await self._own_group_txn(s, org_id, group_id)
-                if name is not None:
-                    group.name = _clean_name(name)
-                if description is not None:
-                    group.description = description.strip()[:500]
-                if archived is not None:
-                    group.archived_at = self._clock.now() if archived else None
-                await s.flush()
-                changed = [k for k, v in (("name", name), ("description", description),
-                                          ("archived", archived)) if v is not None]
-                await self._audit.append_txn(s, event_of(
-                    actor, Action.GROUP_UPDATE, targets={"group": group.id},
-                    detail={"changed": ",".join(changed)}))
+            group = await self._db.interaction(work, write=True)
         except IntegrityError as err:
             raise Conflict("a group with this name exists") from err
         log.info("contact_group_updated", group_id=str(group_id))
@@ -119,7 +112,7 @@ class GroupService:
 
     async def add_member(self, actor: Actor, group_id: uuid.UUID,
                          user_id: uuid.UUID | None = None,
-                         unit_id: uuid.UUID | None = None) -> ContactGroupMember:
+                         unit_id: uuid.UUID | None = None) -> Member:
         """Add a user or a whole unit of the actor's organization to a group.
 
         Raises:
@@ -129,30 +122,30 @@ class GroupService:
         if (user_id is None) == (unit_id is None):
             raise ValidationFailed(errors={"member": "give exactly one of user_id, unit_id"})
         org_id = self._manager_org(actor)
-        member = ContactGroupMember(group_id=group_id, user_id=user_id, unit_id=unit_id,
-                                    added_at=self._clock.now())
+        member = Member(id=uuid.uuid4(), group_id=group_id, user_id=user_id, unit_id=unit_id,
+                        added_at=self._clock.now())
+
+        def work(conn: Connection) -> None:
+            _own_group(conn, org_id, group_id)
+            if user_id is not None:
+                user = directory_store.account(conn, user_id)
+                if user is None or user.organization_id != org_id:
+                    raise ValidationFailed(errors={"user_id": "no such user here"})
+                if not reads_care_messages(directory_store.roles(conn, user_id)):
+                    raise ValidationFailed(errors={"user_id": (
+                        "this account does not read care messages (it only "
+                        "administers): give it the staff or case worker role first")})
+            if unit_id is not None:
+                _require_own_unit(conn, org_id, unit_id)
+            store.insert_member(conn, member)
+            self._audit.append_sync(conn, event_of(
+                actor, Action.GROUP_MEMBER_ADD,
+                targets={"group": group_id, "member": member.id,
+                         **({"user": user_id} if user_id else {}),
+                         **({"unit": unit_id} if unit_id else {})}))
+
         try:
-            async with self._db.transaction() as s:
-                await self._own_group_txn(s, org_id, group_id)
-                if user_id is not None:
-                    user = await s.get(User, user_id)
-                    if user is None or user.organization_id != org_id:
-                        raise ValidationFailed(errors={"user_id": "no such user here"})
-                    roles = frozenset(Role(r) for r in (await s.scalars(select(
-                        UserRole.role).where(col(UserRole.user_id) == user_id))).all())
-                    if not reads_care_messages(roles):
-                        raise ValidationFailed(errors={"user_id": (
-                            "this account does not read care messages (it only "
-                            "administers): give it the staff or case worker role first")})
-                if unit_id is not None:
-                    await self._own_unit_txn(s, org_id, unit_id)
-                s.add(member)
-                await s.flush()
-                await self._audit.append_txn(s, event_of(
-                    actor, Action.GROUP_MEMBER_ADD,
-                    targets={"group": group_id, "member": member.id,
-                             **({"user": user_id} if user_id else {}),
-                             **({"unit": unit_id} if unit_id else {})}))
+            await self._db.interaction(work, write=True)
         except IntegrityError as err:
             raise Conflict("already a member") from err
         log.info("contact_group_member_added", group_id=str(group_id), member_id=str(member.id))
@@ -161,77 +154,38 @@ class GroupService:
     async def remove_member(self, actor: Actor, group_id: uuid.UUID,
                             member_id: uuid.UUID) -> None:
         org_id = self._manager_org(actor)
-        async with self._db.transaction() as s:
-            await self._own_group_txn(s, org_id, group_id)
-            result = await s.execute(delete(ContactGroupMember).where(
-                col(ContactGroupMember.id) == member_id,
-                col(ContactGroupMember.group_id) == group_id))
-            if not result.rowcount:  # type: ignore[attr-defined]
+
+        def work(conn: Connection) -> None:
+            _own_group(conn, org_id, group_id)
+            if not store.delete_member(conn, group_id, member_id):
                 raise NotFound()
-            await self._audit.append_txn(s, event_of(
+            self._audit.append_sync(conn, event_of(
                 actor, Action.GROUP_MEMBER_REMOVE,
                 targets={"group": group_id, "member": member_id}))
+
+        await self._db.interaction(work, write=True)
         log.info("contact_group_member_removed", group_id=str(group_id),
                  member_id=str(member_id))
 
     async def members(self, actor: Actor, group_id: uuid.UUID) -> list[MemberView]:
         """Members of one of the actor's own organization's groups (names are internal)."""
-        async with self._db.read() as s:
-            group = await s.get(ContactGroup, group_id)
+        def work(conn: Connection) -> list[tuple[Member, str]]:
+            group = store.group(conn, group_id)
             if group is None or group.organization_id != actor.organization_id:
                 raise NotFound()
-            rows = (await s.execute(
-                select(ContactGroupMember, User.display_name, Unit.name)
-                .outerjoin(User, col(User.id) == ContactGroupMember.user_id)
-                .outerjoin(Unit, col(Unit.id) == ContactGroupMember.unit_id)
-                .where(col(ContactGroupMember.group_id) == group_id)
-                .order_by(col(ContactGroupMember.added_at))
-            )).all()
-        return [MemberView(m, user_name or unit_name or "") for m, user_name, unit_name in rows]
+            return store.members(conn, group_id)
+
+        return [MemberView(m, label) for m, label in await self._db.interaction(work)]
 
     async def directory(self, query: DirectoryQuery) -> list[GroupView]:
         """Groups of all organizations, filtered; what each reaches, never who is in it."""
-        stmt = (select(ContactGroup, Organization, Unit)
-                .join(Organization, col(Organization.id) == ContactGroup.organization_id)
-                .outerjoin(Unit, col(Unit.id) == ContactGroup.unit_id))
-        if query.organization_id:
-            stmt = stmt.where(col(ContactGroup.organization_id) == query.organization_id)
-        if query.organization_kind:
-            stmt = stmt.where(col(Organization.kind) == query.organization_kind)
-        if query.unit_id:
-            stmt = stmt.where(col(ContactGroup.unit_id) == query.unit_id)
-        if not query.include_archived:
-            stmt = stmt.where(col(ContactGroup.archived_at).is_(None))
-        stmt = stmt.order_by(col(Organization.name), col(ContactGroup.name))
-        # The name is matched here, not with SQL lower()/LIKE: SQLite (and PostgreSQL
-        # under the C locale) fold only ASCII, so "årsta" would miss "Årsta".
-        needle = query.name.strip().casefold() if query.name else ""
-        if not needle:
-            stmt = stmt.limit(DIRECTORY_LIMIT)
-        async with self._db.read() as s:
-            rows = (await s.execute(stmt)).all()
-        if needle:
-            rows = [r for r in rows if needle in r[0].name.casefold()
-                    or needle in r[1].name.casefold()][:DIRECTORY_LIMIT]
-        return [GroupView(g, o, u) for g, o, u in rows]
+        return await self._db.interaction(lambda conn: store.search(conn, query))
 
     async def get(self, group_id: uuid.UUID) -> GroupView:
-        async with self._db.read() as s:
-            row = (await s.execute(
-                select(ContactGroup, Organization, Unit)
-                .join(Organization, col(Organization.id) == ContactGroup.organization_id)
-                .outerjoin(Unit, col(Unit.id) == ContactGroup.unit_id)
-                .where(col(ContactGroup.id) == group_id))).first()
-        if row is None:
+        view = await self._db.interaction(lambda conn: store.entry(conn, group_id))
+        if view is None:
             raise NotFound()
-        return GroupView(*row)
-
-    async def my_groups(self, actor: Actor) -> list[uuid.UUID]:
-        """Ids of the groups that reach the actor (directly or through their unit)."""
-        if actor.user_id is None:
-            return []
-        async with self._db.read() as s:
-            return await groups_reaching_txn(s, actor.user_id, actor.unit_id)
+        return view
 
     # -- rules -------------------------------------------------------------------------
 
@@ -240,18 +194,19 @@ class GroupService:
         assert actor.organization_id is not None
         return actor.organization_id
 
-    async def _own_group_txn(self, s: AsyncSession, org_id: uuid.UUID,
-                             group_id: uuid.UUID) -> ContactGroup:
-        group = await s.get(ContactGroup, group_id, with_for_update=True)
-        if group is None or group.organization_id != org_id:
-            raise NotFound()
-        return group
 
-    async def _own_unit_txn(self, s: AsyncSession, org_id: uuid.UUID,
-                            unit_id: uuid.UUID) -> None:
-        unit = await s.get(Unit, unit_id)
-        if unit is None or unit.organization_id != org_id:
-            raise ValidationFailed(errors={"unit_id": "no such unit in your organization"})
+def _own_group(conn: Connection, org_id: uuid.UUID, group_id: uuid.UUID) -> store.ContactGroup:
+    """The organization's group, locked for the change; another's is `NotFound`."""
+    group = store.group(conn, group_id, lock=True)
+    if group is None or group.organization_id != org_id:
+        raise NotFound()
+    return group
+
+
+def _require_own_unit(conn: Connection, org_id: uuid.UUID, unit_id: uuid.UUID) -> None:
+    unit = directory_store.unit(conn, unit_id)
+    if unit is None or unit.organization_id != org_id:
+        raise ValidationFailed(errors={"unit_id": "no such unit in your organization"})
 
 
 def _clean_name(name: str) -> str:
@@ -259,13 +214,3 @@ def _clean_name(name: str) -> str:
     if not 1 <= len(name) <= 200:
         raise ValidationFailed(errors={"name": "must be 1-200 characters"})
     return name
-
-
-async def groups_reaching_txn(s: AsyncSession, user_id: uuid.UUID,
-                              unit_id: uuid.UUID | None) -> list[uuid.UUID]:
-    conditions = [col(ContactGroupMember.user_id) == user_id]
-    if unit_id is not None:
-        conditions.append(col(ContactGroupMember.unit_id) == unit_id)
-    rows = (await s.scalars(select(ContactGroupMember.group_id).where(or_(*conditions))
-                            .distinct())).all()
-    return list(rows)
