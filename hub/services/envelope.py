@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import keys
 from hub.db import kek as kek_store
 from hub.errors import NotFound
-from hub.services.keystore import KeyStore, key_context, org_owner
+from hub.services.keystore import KeyStore, org_owner
+from hub.services.keystore import key_context as key_context  # one definition, re-exported
 
 # The sealed parts of a message, as named in their associated data.
 SUBJECT = "subject"
