@@ -119,8 +119,12 @@ def touch_session(conn: Connection, session_id: uuid.UUID, now: dt.datetime) -> 
 
 def revoke_session(conn: Connection, session_id: uuid.UUID, now: dt.datetime) -> bool:
     """End the session unless it has ended already; whether this call ended it."""
-    result = conn.execute(update(_SESSION).where(
-        _SESSION.c.id == session_id, _SESSION.c.revoked_at.is_(None)).values(revoked_at=now))
+    return _revoke(conn, _SESSION, session_id, now)
+
+
+def _revoke(conn: Connection, table: Table, row_id: uuid.UUID, now: dt.datetime) -> bool:
+    result = conn.execute(update(table).where(
+        table.c.id == row_id, table.c.revoked_at.is_(None)).values(revoked_at=now))
     return bool(result.rowcount)
 
 
@@ -183,9 +187,7 @@ def touch_api_token(conn: Connection, token_id: uuid.UUID, now: dt.datetime) -> 
 
 def revoke_api_token(conn: Connection, token_id: uuid.UUID, now: dt.datetime) -> bool:
     """Revoke the token unless it is revoked already; whether this call revoked it."""
-    result = conn.execute(update(_TOKEN).where(
-        _TOKEN.c.id == token_id, _TOKEN.c.revoked_at.is_(None)).values(revoked_at=now))
-    return bool(result.rowcount)
+    return _revoke(conn, _TOKEN, token_id, now)
 
 
 # -- sign-in throttles -----------------------------------------------------------------------
