@@ -11,8 +11,8 @@ from sqlalchemy import Connection
 import keys
 from hub.app import build_hub, load_master_key
 from hub.config import ConfigError, Settings
-from hub.db.directory import first_kek
 from hub.db.engine import Database, create_engine
+from hub.db.kek import latest_kek
 from hub.db.migrate import current_revision, head_revision, upgrade
 from hub.services.keystore import HUB_OWNER, KeyStore
 
@@ -59,7 +59,7 @@ async def migrate_database(settings: Settings) -> str | None:
 async def ensure_hub_kek(db: Database, keystore: KeyStore) -> None:
     """Give the hub its own KEK unless it has one (any version will do)."""
     def work(conn: Connection) -> None:
-        if first_kek(conn, HUB_OWNER) is None:
+        if latest_kek(conn, HUB_OWNER) is None:
             keystore.create_kek_sync(conn, HUB_OWNER)
 
     await db.interaction(work, write=True)
@@ -83,7 +83,7 @@ async def check_ready(settings: Settings) -> None:
         raise ConfigError("the database schema is not up to date: run `hub migrate`")
     db = Database(settings.resolved_database_url, settings.database_schema)
     try:
-        row = await db.interaction(lambda conn: first_kek(conn, HUB_OWNER))
+        row = await db.interaction(lambda conn: latest_kek(conn, HUB_OWNER))
         if row is None:
             raise ConfigError("the hub's key is missing: run `hub migrate`")
         try:

@@ -24,7 +24,6 @@ _ORG = _TABLES["organization"]
 _UNIT = _TABLES["unit"]
 _ACCOUNT = _TABLES["account"]
 _ROLE = _TABLES["account_role"]
-_SESSION = _TABLES["session"]
 _KEK = _TABLES["key_encryption_key"]
 
 
@@ -196,26 +195,3 @@ def set_disabled_at(conn: Connection, user_id: uuid.UUID, at: dt.datetime | None
 def set_protected_identity(conn: Connection, user_id: uuid.UUID, protected: bool) -> None:
     conn.execute(update(_ACCOUNT).where(_ACCOUNT.c.id == user_id)
                  .values(protected_identity=protected))
-
-
-def end_sessions(conn: Connection, user_id: uuid.UUID, now: dt.datetime) -> None:
-    """Revoke every live session of an account (disabled, roles changed)."""
-    conn.execute(update(_SESSION).where(_SESSION.c.user_id == user_id,
-                                        _SESSION.c.revoked_at.is_(None))
-                 .values(revoked_at=now))
-
-
-# -- the hub's own key, as setup needs it ----------------------------------------------
-
-@dataclass(frozen=True)
-class WrappedKek:
-    owner: str
-    version: int
-    wrapped: bytes
-
-
-def first_kek(conn: Connection, owner: str) -> WrappedKek | None:
-    """Some KEK version of `owner` (whichever comes first), or None if it has none."""
-    row = conn.execute(select(_KEK.c.owner, _KEK.c.version, _KEK.c.wrapped)
-                       .where(_KEK.c.owner == owner).limit(1)).first()
-    return WrappedKek(row.owner, row.version, bytes(row.wrapped)) if row is not None else None

@@ -162,10 +162,13 @@ class Database:
     with `run_sync`; up to `PG_WRITERS` write groups in flight at once.
     """
 
-    def __init__(self, url: str, schema: str | None = None) -> None:
+    def __init__(self, url: str, schema: str | None = None,
+                 single_process: bool | None = None) -> None:
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
+        # See `single_process`; the embedded SQLite hub is one process by default.
+        self._single_process = self.is_sqlite if single_process is None else single_process
         self._batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._drainers: set[asyncio.Task[None]] = set()
         self._checkpointer: asyncio.Task[None] | None = None
@@ -194,6 +197,16 @@ class Database:
         _configure_sqlite(self._read_engine)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="hub-reader")
+
+    @property
+    def single_process(self) -> bool:
+        """Whether this process is the only one serving from this database, so that
+        whatever it writes no other process writes: a process-local cache of rows
+        (sessions) stays true as long as this process forgets it on its own writes.
+        True for the embedded SQLite hub (the CLI does not write such rows); False on
+        PostgreSQL, where replicas share the database. Whoever runs several processes
+        on one SQLite file (`hub serve --workers N`) must pass `single_process=False`."""
+        return self._single_process
 
     @property
     def engine(self) -> AsyncEngine:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
 from hub.db import directory as store
+from hub.db import sessions
 from hub.db.directory import Account, Organization, Unit
 from hub.db.engine import Database
 from hub.domain.audit import Action
@@ -296,7 +297,7 @@ class AdminService:
             self._check_grant(actor, org, roles)
             before = store.roles(conn, user.id)
             store.replace_roles(conn, user.id, roles)
-            store.end_sessions(conn, user.id, now)
+            sessions.end_sessions(conn, user.id, now)
             self._audit.append_sync(conn, event_of(
                 actor, Action.USER_ROLES, targets={"user": user.id},
                 organizations=[user.organization_id],
@@ -324,7 +325,7 @@ class AdminService:
             user = replace(user, disabled_at=now if disabled else None)
             store.set_disabled_at(conn, user.id, user.disabled_at)
             if disabled:
-                store.end_sessions(conn, user.id, now)
+                sessions.end_sessions(conn, user.id, now)
             self._audit.append_sync(conn, event_of(
                 actor, Action.USER_DISABLE if disabled else Action.USER_ENABLE,
                 targets={"user": user.id}, organizations=[user.organization_id]))

@@ -28,21 +28,18 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import pyotp
 import structlog
-from sqlalchemy import delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock
-from hub.db.directory import Account
+from hub.db import sessions as store
 from hub.db.engine import Database
-from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
+from hub.db.sessions import ApiTokenInfo, SignInAccount
 from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.roles import Role
 from hub.errors import (
@@ -67,11 +64,19 @@ FAILURE_MEMORY = dt.timedelta(minutes=30)
 # last_seen_at is written at most this often, so reads do not turn into writes.
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
 TOTP_ISSUER = "Göteborgs omsorgshubb"
-# On SQLite (the embedded default: one hub process owns the database) a resolved
-# session is reused for this long without a database read; every revocation goes
-# through this process and empties the cache at once. On PostgreSQL, where several
-# replicas serve, sessions are always read from the database.
+# When this process is the only one writing to the database (`Database.single_process`:
+# the embedded SQLite hub) a resolved session is reused for this long without a
+# database read; every revocation goes through this process and empties the cache at
+# once. Where several processes serve (PostgreSQL replicas), sessions are always read.
 SESSION_CACHE_SECONDS = 2.0
+
+
+class _NamedAccount(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def username(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -160,22 +165,29 @@ class AuthService:
             InvalidCredentials: anything else wrong, always the same answer.
         """
         username = attempt.username.strip().lower()
-        account, pair, address = self._throttles(username, attempt.client_address)
+        throttles = self._throttles(username, attempt.client_address)
+        account, pair, address = throttles
         now = self._clock.now()
 
         # The attempt is counted as a failure before the password is checked and taken
         # back on success: attempts sent in parallel cannot slip past the throttle.
-        async with self._db.transaction() as s:
-            wait = await self._throttle_wait_txn(s, [account, pair, address], now)
-            user = await s.scalar(select(User).where(col(User.username) == username))
+        def count_attempt(conn: Connection) -> tuple[int, SignInAccount | None]:
+            rows = store.lock_throttles(conn, [(t.key, t.scope) for t in throttles], now)
+            user = store.account_by_username(conn, username)
+            wait = _throttle_wait(rows.values(), now)
+            events = []
             if wait:
-                await self._audit.append_txn(s, _login_event(user, attempt, Outcome.LOCKED))
+                events.append(_login_event(user, attempt, Outcome.LOCKED))
             else:
-                for throttle in (account, pair, address):
-                    blocked = await self._record_failure_txn(s, throttle, now)
-                    if blocked is not None and throttle is account and user is not None:
-                        await self._audit.append_txn(
-                            s, _account_blocked_event(user, attempt, blocked))
+                for throttle in throttles:
+                    row, blocked = _count_failure(rows[throttle.key], throttle, now)
+                    store.save_throttle(conn, row)
+                    if blocked and throttle is account and user is not None:
+                        events.append(_account_blocked_event(user, attempt, row))
+            self._audit.append_many_sync(conn, events)
+            return wait, user
+
+        wait, user = await self._db.interaction(count_attempt, write=True)
         if wait:
             raise TooManyAttempts(retry_after=wait)
 
@@ -183,34 +195,35 @@ class AuthService:
             user.password_hash if user else None, attempt.password)
         new_hash = await self._passwords.hash(attempt.password) if ok and needs_rehash else None
 
-        async with self._db.transaction() as s:
+        def settle(conn: Connection) -> IssuedSession | None:
             issued = None
+            locked = user
             if ok and user is not None and user.disabled_at is None:
-                user = await s.get(User, user.id, with_for_update=True)
-                # Re-checked under the lock: the account may have been disabled or removed
-                # while the password was being verified.
+                # Re-checked under the lock: the account may have been disabled or
+                # removed while the password was being verified.
+                locked = store.lock_account(conn, user.id)
                 step = None
-                if user is not None and user.disabled_at is None:
-                    step = await self._accept_totp_txn(s, user, attempt.totp_code, now)
-                if user is not None and step is not None:
-                    user.totp_last_step = step
-                    if new_hash:
-                        user.password_hash = new_hash
-                    issued = await self._start_session_txn(s, user.id, attempt.session_kind, now)
-                    await s.execute(delete(LoginThrottle).where(
-                        col(LoginThrottle.key).in_([account.key, pair.key])))
-                    await self._take_back_failure_txn(s, address)
-            await self._audit.append_txn(s, _login_event(
-                user, attempt, Outcome.SUCCESS if issued else Outcome.FAILURE,
+                if locked is not None and locked.disabled_at is None:
+                    step = self._accept_totp(conn, locked, attempt.totp_code, now)
+                if locked is not None and step is not None:
+                    store.record_sign_in(conn, locked.id, step, new_hash)
+                    issued = self._start_session(conn, locked.id, attempt.session_kind, now)
+                    store.delete_throttles(conn, [account.key, pair.key])
+                    self._take_back_failure(conn, address)
+            self._audit.append_sync(conn, _login_event(
+                locked, attempt, Outcome.SUCCESS if issued else Outcome.FAILURE,
                 issued.session_id if issued else None))
+            return issued
+
+        issued = await self._db.interaction(settle, write=True)
         if issued is None:
             log.info("login_failed")
             raise InvalidCredentials()
         log.info("login_succeeded", user_id=str(issued.user_id), session_id=str(issued.session_id))
         return issued
 
-    async def _accept_totp_txn(self, s: AsyncSession, user: User, code: str,
-                               now: dt.datetime) -> int | None:
+    def _accept_totp(self, conn: Connection, user: SignInAccount, code: str,
+                     now: dt.datetime) -> int | None:
         """The time step of `code` if it is valid now (±1 step) and newer than the
         last accepted one; None otherwise. A code is thereby good exactly once."""
         code = code.strip().replace(" ", "")
@@ -218,8 +231,8 @@ class AuthService:
         # compare_digest raises TypeError on non-ASCII str (a 500 only for a right password).
         if not (code.isascii() and code.isdigit() and len(code) == 6):
             return None
-        secret = await self._keys.open_field_txn(
-            s, HUB_OWNER, user.totp_secret, totp_context(user.id))
+        secret = self._keys.open_field_sync(
+            conn, HUB_OWNER, user.totp_secret, totp_context(user.id))
         totp = pyotp.TOTP(secret)
         current = totp.timecode(now)
         matched = None
@@ -248,62 +261,17 @@ class AuthService:
     def _account_key(self, username: str) -> str:
         return self._keys.blind_index("login-account\x00" + username)
 
-    async def _ensure_throttle_row_txn(self, s: AsyncSession, throttle: _Throttle,
-                                       now: dt.datetime) -> None:
-        # Insert-if-missing, so two first attempts at once cannot collide.
-        insert = (pg_insert if self._db.dialect == "postgresql"
-                  else sqlite_insert)(LoginThrottle).values(
-            key=throttle.key, scope=throttle.scope, failures=0, last_failure_at=now)
-        await s.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
-
-    async def _throttle_wait_txn(self, s: AsyncSession, throttles: list[_Throttle],
-                                 now: dt.datetime) -> int:
-        """Seconds to wait before the next attempt. Locks the rows (PostgreSQL), so
-        concurrent attempts for one account or address are judged one at a time."""
-        for throttle in throttles:
-            await self._ensure_throttle_row_txn(s, throttle, now)
-        rows = (await s.scalars(
-            select(LoginThrottle).where(col(LoginThrottle.key).in_([t.key for t in throttles]))
-            .order_by(col(LoginThrottle.key)).with_for_update()
-            .execution_options(populate_existing=True)
-        )).all()
-        wait = 0.0
-        for row in rows:
-            if row.blocked_until and row.blocked_until > now:
-                wait = max(wait, (row.blocked_until - now).total_seconds())
-        return math.ceil(wait)
-
-    async def _record_failure_txn(self, s: AsyncSession, throttle: _Throttle,
-                                  now: dt.datetime) -> LoginThrottle | None:
-        """Count one failure. Returns the row when this failure used up the free
-        allowance (the block starts now), None otherwise."""
-        row = await s.get(LoginThrottle, throttle.key, with_for_update=True,
-                          populate_existing=True)
-        assert row is not None  # made by _throttle_wait_txn in this transaction
-        if now - row.last_failure_at > FAILURE_MEMORY:
-            row.failures = 0
-        row.failures += 1
-        row.last_failure_at = now
-        over = row.failures - throttle.allowance
-        if over < 0:
-            return None
-        delay = min(2 ** over, MAX_BACKOFF_SECONDS)
-        row.blocked_until = now + dt.timedelta(seconds=delay)
-        if over > 0:
-            return None
-        log.warning("login_throttled", scope=throttle.name)
-        return row
-
-    async def _take_back_failure_txn(self, s: AsyncSession, throttle: _Throttle) -> None:
-        row = await s.get(LoginThrottle, throttle.key, with_for_update=True,
-                          populate_existing=True)
+    @staticmethod
+    def _take_back_failure(conn: Connection, throttle: _Throttle) -> None:
+        row = store.lock_throttle(conn, throttle.key)
         if row is None:
             return
-        row.failures = max(0, row.failures - 1)
-        if row.failures < throttle.allowance:
-            row.blocked_until = None
+        failures = max(0, row.failures - 1)
+        store.save_throttle(conn, row._replace(
+            failures=failures,
+            blocked_until=None if failures < throttle.allowance else row.blocked_until))
 
-    async def sign_in_blocks(self, users: Iterable[Account]) -> dict[uuid.UUID, dt.datetime]:
+    async def sign_in_blocks(self, users: Iterable[_NamedAccount]) -> dict[uuid.UUID, dt.datetime]:
         """Until when each of these accounts is blocked from signing in from every
         address (the account-wide count ran out), for the accounts that are.
 
@@ -313,25 +281,20 @@ class AuthService:
         if not by_key:
             return {}
         now = self._clock.now()
-        async with self._db.read() as s:
-            rows = (await s.scalars(select(LoginThrottle).where(
-                col(LoginThrottle.key).in_(list(by_key)),
-                col(LoginThrottle.blocked_until) > now))).all()
-        return {by_key[r.key]: r.blocked_until for r in rows if r.blocked_until is not None}
+        blocked = await self._db.interaction(
+            lambda conn: store.blocked_throttles(conn, list(by_key), now))
+        return {by_key[key]: until for key, until in blocked.items()}
 
     # -- sessions -----------------------------------------------------------------
 
-    async def _start_session_txn(self, s: AsyncSession, user_id: uuid.UUID, kind: str,
-                                 now: dt.datetime) -> IssuedSession:
+    def _start_session(self, conn: Connection, user_id: uuid.UUID, kind: str,
+                       now: dt.datetime) -> IssuedSession:
         token = keys.new_token(SESSION_PREFIX)
-        row = Session(
-            token_hash=keys.token_hash(token), user_id=user_id, kind=kind,
-            created_at=now, last_seen_at=now, expires_at=now + self._policy.absolute,
-        )
-        s.add(row)
-        await s.flush()
-        return IssuedSession(token=token, session_id=row.id, user_id=user_id,
-                             expires_at=row.expires_at)
+        expires_at = now + self._policy.absolute
+        session_id = store.insert_session(conn, keys.token_hash(token), user_id, kind, now,
+                                          expires_at)
+        return IssuedSession(token=token, session_id=session_id, user_id=user_id,
+                             expires_at=expires_at)
 
     async def authenticate(self, token: str, touch: bool = True) -> Actor:
         """Resolve a bearer token or session cookie to an actor.
@@ -349,142 +312,169 @@ class AuthService:
         digest = keys.token_hash(token)
         now = self._clock.now()
         generation = self._generation
-        cached = self._cache.get(digest) if self._db.is_sqlite else None
+        cached = self._cache.get(digest) if self._db.single_process else None
         if cached is not None and time.monotonic() - cached.cached_at < SESSION_CACHE_SECONDS \
                 and now < cached.expires_at and now - cached.last_seen_at < self._policy.idle \
                 and not (touch and now - cached.last_seen_at >= TOUCH_INTERVAL):
             return cached.actor
-        async with self._db.read() as s:
-            row = await s.scalar(select(Session).where(col(Session.token_hash) == digest))
-            if row is None or row.revoked_at is not None:
-                raise Unauthenticated()
-            user = await s.get(User, row.user_id)
-            roles = frozenset(Role(r) for r in (await s.scalars(
-                select(UserRole.role).where(col(UserRole.user_id) == row.user_id))).all())
-        if now >= row.expires_at or now - row.last_seen_at >= self._policy.idle:
-            await self._end_expired(row, user, now)
-            raise Unauthenticated(detail="session expired")
-        if user is None or user.disabled_at is not None:
+        row = await self._db.interaction(lambda conn: store.live_session(conn, digest))
+        if row is None:
             raise Unauthenticated()
+        if now >= row.expires_at or now - row.last_seen_at >= self._policy.idle:
+            await self._end_expired(row, digest, now)
+            raise Unauthenticated(detail="session expired")
+        if row.disabled:
+            raise Unauthenticated()
+        assert row.organization_id is not None
         last_seen = row.last_seen_at
         if touch and now - row.last_seen_at >= TOUCH_INTERVAL:
             try:
-                async with self._db.transaction() as s:
-                    await s.execute(update(Session).where(col(Session.id) == row.id)
-                                    .values(last_seen_at=now))
+                await self._db.interaction(
+                    lambda conn: store.touch_session(conn, row.id, now), write=True)
                 last_seen = now
             except _WRITE_FAILED:
                 # A read must not fail for want of a write (a read-only database):
                 # the session is valid; its use is recorded next time.
                 log.warning("session_touch_failed", session_id=str(row.id))
-        actor = Actor(kind="user", organization_id=user.organization_id, user_id=user.id,
-                      unit_id=user.unit_id, roles=roles, session_id=row.id)
+        actor = Actor(kind="user", organization_id=row.organization_id, user_id=row.user_id,
+                      unit_id=row.unit_id, roles=row.roles, session_id=row.id)
         # Not cached when a revocation happened meanwhile: the row read may be stale.
-        if self._db.is_sqlite and generation == self._generation:
+        if self._db.single_process and generation == self._generation:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = _CachedSession(actor, last_seen, row.expires_at,
                                                  time.monotonic())
         return actor
 
-    async def _end_expired(self, row: Session, user: User | None, now: dt.datetime) -> None:
+    async def _end_expired(self, row: store.SessionFacts, digest: bytes,
+                           now: dt.datetime) -> None:
         """Close an expired session once, and audit that it ran out. The session is
         refused either way; if the database takes no write now, the next try closes it."""
+        def work(conn: Connection) -> bool:
+            if not store.revoke_session(conn, row.id, now):
+                return False
+            self._audit.append_sync(conn, AuditEvent(
+                action=Action.SESSION_EXPIRED, actor_user_id=row.user_id,
+                actor_org_id=row.organization_id, targets={"session": row.id},
+                detail={"reason": "absolute" if now >= row.expires_at else "idle"}))
+            return True
+
         ended = False
         try:
-            async with self._db.transaction() as s:
-                result = await s.execute(update(Session).where(
-                    col(Session.id) == row.id, col(Session.revoked_at).is_(None))
-                    .values(revoked_at=now))
-                if result.rowcount:  # type: ignore[attr-defined]
-                    ended = True
-                    await self._audit.append_txn(s, AuditEvent(
-                        action=Action.SESSION_EXPIRED, actor_user_id=row.user_id,
-                        actor_org_id=user.organization_id if user else None,
-                        targets={"session": row.id},
-                        detail={"reason": "absolute" if now >= row.expires_at else "idle"}))
+            ended = await self._db.interaction(work, write=True)
         except _WRITE_FAILED:
             log.warning("session_expiry_not_recorded", session_id=str(row.id))
-        self._cache.pop(row.token_hash, None)
+        self._cache.pop(digest, None)
         if ended:
             await self._notifier.end_streams(sessions=[row.id])
 
     async def logout(self, actor: Actor) -> None:
         """Revoke the actor's session; the token stops working at once."""
-        if actor.session_id is None:
+        session_id = actor.session_id
+        if session_id is None:
             return
-        async with self._db.transaction() as s:
-            result = await s.execute(update(Session).where(
-                col(Session.id) == actor.session_id, col(Session.revoked_at).is_(None))
-                .values(revoked_at=self._clock.now()))
-            if result.rowcount:  # type: ignore[attr-defined]
-                await self._audit.append_txn(s, event_of(
-                    actor, Action.LOGOUT, targets={"session": actor.session_id}))
+        now = self._clock.now()
+
+        def work(conn: Connection) -> None:
+            if store.revoke_session(conn, session_id, now):
+                self._audit.append_sync(conn, event_of(
+                    actor, Action.LOGOUT, targets={"session": session_id}))
+
+        await self._db.interaction(work, write=True)
         self.forget_sessions()
-        await self._notifier.end_streams(sessions=[actor.session_id])
-        log.info("logged_out", session_id=str(actor.session_id))
+        await self._notifier.end_streams(sessions=[session_id])
+        log.info("logged_out", session_id=str(session_id))
 
     # -- API tokens for system clients -------------------------------------------------
 
     async def _authenticate_api_token(self, token: str) -> Actor:
         digest = keys.token_hash(token)
         now = self._clock.now()
-        async with self._db.read() as s:
-            row = await s.scalar(select(ApiToken).where(col(ApiToken.token_hash) == digest))
+        row = await self._db.interaction(lambda conn: store.api_token_by_hash(conn, digest))
         if row is None or row.revoked_at is not None:
             raise Unauthenticated()
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
             try:
-                async with self._db.transaction() as s:
-                    await s.execute(update(ApiToken).where(col(ApiToken.id) == row.id)
-                                    .values(last_used_at=now))
+                await self._db.interaction(
+                    lambda conn: store.touch_api_token(conn, row.id, now), write=True)
             except _WRITE_FAILED:
                 log.warning("api_token_touch_failed", token_id=str(row.id))
         return Actor(kind="system", organization_id=row.organization_id, token_id=row.id)
 
-    async def create_api_token(self, actor: Actor, name: str) -> tuple[ApiToken, str]:
+    async def create_api_token(self, actor: Actor, name: str) -> tuple[ApiTokenInfo, str]:
         """Issue a token for a system client of the actor's organization (IT contact).
 
         Returns the row and the token, which is shown once and stored only hashed.
         """
         actor.require(Role.IT_CONTACT)
-        assert actor.organization_id is not None and actor.user_id is not None
+        organization_id, user_id = actor.organization_id, actor.user_id
+        assert organization_id is not None and user_id is not None
         token = keys.new_token(API_TOKEN_PREFIX)
-        row = ApiToken(organization_id=actor.organization_id, name=name,
-                       token_hash=keys.token_hash(token), created_by=actor.user_id,
-                       created_at=self._clock.now())
-        async with self._db.transaction() as s:
-            s.add(row)
-            await s.flush()
-            await self._audit.append_txn(s, event_of(
+        now = self._clock.now()
+
+        def work(conn: Connection) -> ApiTokenInfo:
+            row = store.insert_api_token(conn, organization_id, name, keys.token_hash(token),
+                                         user_id, now)
+            self._audit.append_sync(conn, event_of(
                 actor, Action.TOKEN_CREATE, targets={"token": row.id}))
+            return row
+
+        row = await self._db.interaction(work, write=True)
         log.info("api_token_created", token_id=str(row.id))
         return row, token
 
-    async def list_api_tokens(self, actor: Actor) -> list[ApiToken]:
+    async def list_api_tokens(self, actor: Actor) -> list[ApiTokenInfo]:
         actor.require(Role.IT_CONTACT)
-        async with self._db.read() as s:
-            return list((await s.scalars(
-                select(ApiToken).where(col(ApiToken.organization_id) == actor.organization_id)
-                .order_by(col(ApiToken.created_at))
-            )).all())
+        organization_id = actor.organization_id
+        assert organization_id is not None
+        return await self._db.interaction(
+            lambda conn: store.api_tokens_of(conn, organization_id))
 
     async def revoke_api_token(self, actor: Actor, token_id: uuid.UUID) -> None:
         """Raises NotFound for a token of another organization."""
         actor.require(Role.IT_CONTACT)
-        async with self._db.transaction() as s:
-            row = await s.get(ApiToken, token_id)
+        now = self._clock.now()
+
+        def work(conn: Connection) -> None:
+            row = store.api_token(conn, token_id)
             if row is None or row.organization_id != actor.organization_id:
                 raise NotFound()
-            if row.revoked_at is None:
-                row.revoked_at = self._clock.now()
-                await self._audit.append_txn(s, event_of(
+            if store.revoke_api_token(conn, token_id, now):
+                self._audit.append_sync(conn, event_of(
                     actor, Action.TOKEN_REVOKE, targets={"token": row.id}))
+
+        await self._db.interaction(work, write=True)
         log.info("api_token_revoked", token_id=str(token_id))
 
 
-def _account_blocked_event(user: User, attempt: LoginAttempt,
-                           row: LoginThrottle) -> AuditEvent:
+def _throttle_wait(rows: Iterable[store.ThrottleRow], now: dt.datetime) -> int:
+    """Seconds to wait before the next attempt."""
+    wait = 0.0
+    for row in rows:
+        if row.blocked_until and row.blocked_until > now:
+            wait = max(wait, (row.blocked_until - now).total_seconds())
+    return math.ceil(wait)
+
+
+def _count_failure(row: store.ThrottleRow, throttle: _Throttle,
+                   now: dt.datetime) -> tuple[store.ThrottleRow, bool]:
+    """The row with one more failure counted, and whether this failure used up the
+    free allowance (the block starts now)."""
+    failures = (0 if now - row.last_failure_at > FAILURE_MEMORY else row.failures) + 1
+    row = row._replace(failures=failures, last_failure_at=now)
+    over = failures - throttle.allowance
+    if over < 0:
+        return row, False
+    delay = min(2 ** over, MAX_BACKOFF_SECONDS)
+    row = row._replace(blocked_until=now + dt.timedelta(seconds=delay))
+    if over > 0:
+        return row, False
+    log.warning("login_throttled", scope=throttle.name)
+    return row, True
+
+
+def _account_blocked_event(user: SignInAccount, attempt: LoginAttempt,
+                           row: store.ThrottleRow) -> AuditEvent:
     """The account-wide count ran out: an entry concerning the account's organization,
     so its IT contact learns of the attack (no actor: the attacker is unknown)."""
     assert row.blocked_until is not None
@@ -497,7 +487,7 @@ def _account_blocked_event(user: User, attempt: LoginAttempt,
                                              .total_seconds())})
 
 
-def _login_event(user: User | None, attempt: LoginAttempt, outcome: Outcome,
+def _login_event(user: SignInAccount | None, attempt: LoginAttempt, outcome: Outcome,
                  session_id: uuid.UUID | None = None) -> AuditEvent:
     # No user name in the log: an unknown account name leaves no actor at all.
     return AuditEvent(
@@ -508,13 +498,6 @@ def _login_event(user: User | None, attempt: LoginAttempt, outcome: Outcome,
         targets={"session": session_id} if session_id else {},
         detail={"kind": attempt.session_kind})
 
-
-async def end_sessions_txn(s: AsyncSession, user_id: uuid.UUID, now: dt.datetime) -> None:
-    """Revoke every live session of a user (disable, role change)."""
-    await s.execute(
-        update(Session).where(col(Session.user_id) == user_id, col(Session.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
 
 
 def provisioning_uri(secret: str, username: str) -> str:

@@ -1,8 +1,10 @@
 """A message's envelope: one data key, sealed parts, the key wrapped per organization.
 
 Associated data binds every sealed part to its message and its role in it
-("message:<id>:subject", ":content", ":attachment:<n>", ":ack:<user>"), and every
-wrapped key to its message and organization, so nothing can be moved between rows.
+("message:<id>:subject", ":content", ":attachment:<n>", ":ack:<user>"; `part_aad`
+and the part names below are its one definition), and every wrapped key to its
+message (`keystore.key_context`, which rotation uses too) and organization (the
+KEK's own), so nothing can be moved between rows.
 """
 
 from __future__ import annotations
@@ -12,20 +14,37 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 import keys
-from hub.db.models import MessageKey
+from hub.db import kek as kek_store
 from hub.errors import NotFound
 from hub.services.keystore import KeyStore, org_owner
+from hub.services.keystore import key_context as key_context  # one definition, re-exported
+
+# The sealed parts of a message, as named in their associated data.
+SUBJECT = "subject"
+CONTENT = "content"
+
+
+def attachment_part(position: int) -> str:
+    return f"attachment:{position}"
+
+
+def ack_part(user_id: uuid.UUID) -> str:
+    """The acknowledgement comment of one recipient."""
+    return f"ack:{user_id}"
 
 
 def part_aad(message_id: uuid.UUID, part: str) -> bytes:
     return f"message:{message_id}:{part}".encode()
 
 
-def key_context(message_id: uuid.UUID) -> bytes:
-    return f"message:{message_id}".encode()
+def wrap_message_key(kek: keys.Kek, message_id: uuid.UUID, dek: bytes) -> bytes:
+    return keys.wrap_data_key(kek, dek, key_context(message_id))
+
+
+def unwrap_message_key(kek: keys.Kek, message_id: uuid.UUID, wrapped: bytes) -> bytes:
+    return keys.unwrap_data_key(kek, wrapped, key_context(message_id))
 
 
 def wrapped_keys_sync(conn: Connection, keystore: KeyStore, message_id: uuid.UUID,
@@ -37,7 +56,7 @@ def wrapped_keys_sync(conn: Connection, keystore: KeyStore, message_id: uuid.UUI
         kek = keystore.active_kek_sync(conn, org_owner(org_id))
         rows.append({"message_id": message_id, "organization_id": org_id,
                      "kek_version": kek.version,
-                     "wrapped": keys.wrap_data_key(kek, dek, key_context(message_id))})
+                     "wrapped": wrap_message_key(kek, message_id, dek)})
     return rows
 
 
@@ -49,16 +68,10 @@ def data_keys_sync(conn: Connection, keystore: KeyStore, organization_id: uuid.U
     """
     if not message_ids:
         return {}
-    rows = conn.execute(select(MessageKey.message_id, MessageKey.kek_version,
-                               MessageKey.wrapped).where(
-        col(MessageKey.organization_id) == organization_id,
-        col(MessageKey.message_id).in_(message_ids))).all()
     owner = org_owner(organization_id)
-    result = {}
-    for message_id, kek_version, wrapped in rows:
-        kek = keystore.kek_sync(conn, owner, kek_version)
-        result[message_id] = keys.unwrap_data_key(kek, wrapped, key_context(message_id))
-    return result
+    return {row.message_id: unwrap_message_key(
+        keystore.kek_sync(conn, owner, row.kek_version), row.message_id, row.wrapped)
+        for row in kek_store.message_keys(conn, organization_id, message_ids)}
 
 
 def data_key_sync(conn: Connection, keystore: KeyStore, organization_id: uuid.UUID,

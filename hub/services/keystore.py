@@ -2,26 +2,29 @@
 
 Owners are "hub" (person identities, TOTP secrets) and "org:<uuid>" (each
 organization's copy of message data keys). The highest version is the active one;
-older versions stay readable until `rotate` has moved everything to the new one.
+older versions stay readable until `rotate_owner` has moved everything to the new one.
+
+The associated data of everything wrapped or sealed under a KEK is defined here,
+once: sealing, opening and rotation all call these functions, so a change to one
+cannot silently leave rotation writing what nothing can open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import cast
+from collections.abc import Callable
 
 import structlog
-from sqlalchemy import Connection, func, insert
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock
+from hub.db import kek as kek_store
 from hub.db.engine import Database
-from hub.db.models import KeyEncryptionKey, MessageKey
 from hub.domain.audit import Action
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.audit import AuditLog, event_of
@@ -33,6 +36,11 @@ HUB_OWNER = "hub"
 
 def org_owner(organization_id: uuid.UUID) -> str:
     return f"org:{organization_id}"
+
+
+def key_context(message_id: uuid.UUID) -> bytes:
+    """Associated data of a message's data key wrapped under an organization's KEK."""
+    return f"message:{message_id}".encode()
 
 
 # Associated data of the sealed single-value fields under the hub's KEK: each binds
@@ -57,11 +65,24 @@ def override_comment_context(override_id: uuid.UUID) -> str:
     return f"override:{override_id}:review_comment"
 
 
+# The context of each column sealed under the hub's KEK (hub.db.kek.HUB_SEALED_COLUMNS).
 FIELD_CONTEXTS: dict[str, Callable[[uuid.UUID], str]] = {
     "totp_secret": totp_context, "personnummer_enc": personnummer_context,
     "name_enc": name_context, "reason_enc": override_reason_context,
     "review_comment_enc": override_comment_context,
 }
+
+
+def rewrap_message_key(old: keys.Kek, new: keys.Kek, message_id: uuid.UUID,
+                       wrapped: bytes) -> bytes:
+    """A message's data key moved from KEK `old` to `new` (rotation)."""
+    return keys.rewrap_data_key(old, new, wrapped, key_context(message_id))
+
+
+def rewrap_sealed_field(old: keys.Kek, new: keys.Kek, column: str, row_id: uuid.UUID,
+                        blob: bytes) -> bytes:
+    """A field sealed under the hub's KEK `old`, moved to `new` (rotation)."""
+    return keys.rewrap_field(old, new, blob, FIELD_CONTEXTS[column](row_id).encode())
 
 
 class KeyStore:
@@ -87,14 +108,9 @@ class KeyStore:
 
     def create_kek_sync(self, conn: Connection, owner: str) -> keys.Kek:
         """Add the next KEK version for `owner` inside the caller's transaction."""
-        current = conn.execute(
-            select(func.max(KeyEncryptionKey.version)).where(col(KeyEncryptionKey.owner) == owner)
-        ).scalar()
-        version = (current or 0) + 1
+        version = kek_store.next_kek_version(conn, owner)
         kek, wrapped = self._master.new_kek(owner, version)
-        conn.execute(insert(KeyEncryptionKey), [{
-            "owner": owner, "version": version, "wrapped": wrapped,
-            "created_at": self._clock.now()}])
+        kek_store.insert_kek(conn, owner, version, wrapped, self._clock.now())
         # Not cached here: if the caller's transaction rolls back, nothing may have
         # been sealed under a key that was never stored. Readers load it once committed.
         return kek
@@ -114,13 +130,10 @@ class KeyStore:
         active = self._active.get(owner)
         if active is not None and time.monotonic() - active[1] < self.active_ttl:
             return self._cache[(owner, active[0])]
-        row = conn.execute(
-            select(KeyEncryptionKey).where(col(KeyEncryptionKey.owner) == owner)
-            .order_by(col(KeyEncryptionKey.version).desc()).limit(1)).first()
+        row = kek_store.latest_kek(conn, owner)
         if row is None:
             raise keys.DecryptionError("no key-encryption key for this owner")
-        kek = self._unwrap(KeyEncryptionKey(owner=row.owner, version=row.version,
-                                            wrapped=row.wrapped, created_at=row.created_at))
+        kek = self._unwrap(row)
         self._active[owner] = (row.version, time.monotonic())
         return kek
 
@@ -129,13 +142,10 @@ class KeyStore:
         cached = self._cache.get((owner, version))
         if cached is not None:
             return cached
-        row = conn.execute(select(KeyEncryptionKey).where(
-            col(KeyEncryptionKey.owner) == owner,
-            col(KeyEncryptionKey.version) == version)).first()
+        row = kek_store.kek(conn, owner, version)
         if row is None:
             raise keys.DecryptionError("unknown key version")
-        return self._unwrap(KeyEncryptionKey(owner=row.owner, version=row.version,
-                                             wrapped=row.wrapped, created_at=row.created_at))
+        return self._unwrap(row)
 
     async def kek_txn(self, session: AsyncSession, owner: str, version: int) -> keys.Kek:
         return await session.run_sync(lambda s: self.kek_sync(s.connection(), owner, version))
@@ -144,7 +154,7 @@ class KeyStore:
         """Call after a committed rotation so the next seal uses the new version."""
         self._active.pop(owner, None)
 
-    def _unwrap(self, row: KeyEncryptionKey) -> keys.Kek:
+    def _unwrap(self, row: kek_store.KekRow) -> keys.Kek:
         kek = self._master.unwrap_kek(row.owner, row.version, row.wrapped)
         self._cache[(row.owner, row.version)] = kek
         return kek
@@ -169,6 +179,8 @@ class KeyStore:
             lambda s: self.open_field_sync(s.connection(), owner, blob, context))
 
 
+
+
 ROTATION_BATCH = 500
 
 
@@ -184,79 +196,80 @@ async def rotate_owner(db: Database, keystore: KeyStore, owner: str, audit: Audi
     Returns:
         (new version, number of wrapped keys and sealed fields moved)
     """
-    async with db.transaction() as s:
-        new = await keystore.create_kek_txn(s, owner)
-        org = [] if owner == HUB_OWNER else [uuid.UUID(owner.removeprefix("org:"))]
-        await audit.append_txn(s, event_of(
+    org = [] if owner == HUB_OWNER else [uuid.UUID(owner.removeprefix("org:"))]
+
+    def create(conn: Connection) -> keys.Kek:
+        new = keystore.create_kek_sync(conn, owner)
+        audit.append_sync(conn, event_of(
             actor, Action.KEYS_ROTATE, organizations=org,
             detail={"owner": "hub" if owner == HUB_OWNER else "organization",
                     "version": new.version}))
+        return new
+
+    new = await db.interaction(create, write=True)
     keystore.forget_active(owner)
     # Running hubs pick the new version up within their cache lifetime; wait that
     # long, so nothing is sealed under an old version after the rewrap has passed.
     await asyncio.sleep(keystore.active_ttl)
-    moved = 0
     if owner == HUB_OWNER:
-        moved += await _rewrap_hub_fields(db, keystore, new, progress)
+        moved = await _rewrap_hub_fields(db, keystore, new, progress)
     else:
-        moved += await _rewrap_message_keys(db, keystore, owner, new, progress)
+        moved = await _rewrap_message_keys(db, keystore, org[0], new, progress)
     log.info("kek_rotated", owner=owner, version=new.version, moved=moved)
     return new.version, moved
 
 
-async def _rewrap_message_keys(db: Database, keystore: KeyStore, owner: str, new: keys.Kek,
-                               progress: Callable[[int], None]) -> int:
-    org_id = uuid.UUID(owner.removeprefix("org:"))
+async def _rewrap_message_keys(db: Database, keystore: KeyStore, org_id: uuid.UUID,
+                               new: keys.Kek, progress: Callable[[int], None]) -> int:
+    owner = org_owner(org_id)
+
+    def batch(conn: Connection) -> int:
+        rows = kek_store.message_keys_below(conn, org_id, new.version, ROTATION_BATCH)
+        kek_store.rewrite_message_keys(conn, org_id, [
+            kek_store.MessageKeyRow(row.message_id, new.version, rewrap_message_key(
+                keystore.kek_sync(conn, owner, row.kek_version), new,
+                row.message_id, row.wrapped))
+            for row in rows])
+        return len(rows)
+
     moved = 0
     while True:
-        async with db.transaction() as s:
-            rows = (await s.scalars(select(MessageKey).where(
-                col(MessageKey.organization_id) == org_id,
-                col(MessageKey.kek_version) < new.version).limit(ROTATION_BATCH)
-                .with_for_update())).all()
-            for row in rows:
-                old = await keystore.kek_txn(s, owner, row.kek_version)
-                row.wrapped = keys.rewrap_data_key(old, new, row.wrapped,
-                                                   f"message:{row.message_id}".encode())
-                row.kek_version = new.version
-        moved += len(rows)
-        progress(len(rows))
-        if len(rows) < ROTATION_BATCH:
+        count = await db.interaction(batch, write=True)
+        moved += count
+        progress(count)
+        if count < ROTATION_BATCH:
             return moved
 
 
 async def _rewrap_hub_fields(db: Database, keystore: KeyStore, new: keys.Kek,
                              progress: Callable[[int], None]) -> int:
-    from hub.db.models import EmergencyOverride, Person, User
+    def batch(table: str, after: uuid.UUID | None, conn: Connection
+              ) -> tuple[int, int, uuid.UUID | None]:
+        """(rows read, fields moved, last id read) of one batch of `table`."""
+        rows = kek_store.sealed_rows(conn, table, after, ROTATION_BATCH)
+        moved = 0
+        for row in rows:
+            rewrapped = {}
+            for column, blob in row.fields.items():
+                if blob is None:
+                    continue
+                version = keys.field_kek_version(blob)
+                if version >= new.version:
+                    continue
+                rewrapped[column] = rewrap_sealed_field(
+                    keystore.kek_sync(conn, HUB_OWNER, version), new, column, row.id, blob)
+            kek_store.rewrite_sealed(conn, table, row.id, rewrapped)
+            moved += len(rewrapped)
+        return len(rows), moved, rows[-1].id if rows else None
 
-    tables: list[tuple[type[Person] | type[User] | type[EmergencyOverride],
-                       tuple[str, ...]]] = [
-        (Person, ("personnummer_enc", "name_enc")), (User, ("totp_secret",)),
-        (EmergencyOverride, ("reason_enc", "review_comment_enc"))]
     moved = 0
-    for model, fields in tables:
+    for table in kek_store.HUB_SEALED_COLUMNS:
         after = None
         while True:
-            async with db.transaction() as s:
-                stmt = select(model).order_by(col(model.id)).limit(ROTATION_BATCH)
-                if after is not None:
-                    stmt = stmt.where(col(model.id) > after)
-                rows = cast(Sequence[Person | User | EmergencyOverride],
-                            (await s.scalars(stmt)).all())
-                for row in rows:
-                    for field in fields:
-                        blob = getattr(row, field)
-                        if blob is None:
-                            continue
-                        version = keys.field_kek_version(blob)
-                        if version >= new.version:
-                            continue
-                        old = await keystore.kek_txn(s, HUB_OWNER, version)
-                        setattr(row, field, keys.rewrap_field(
-                            old, new, blob, FIELD_CONTEXTS[field](row.id).encode()))
-                        moved += 1
-            progress(len(rows))
-            if len(rows) < ROTATION_BATCH:
+            count, fields, after = await db.interaction(
+                functools.partial(batch, table, after), write=True)
+            moved += fields
+            progress(count)
+            if count < ROTATION_BATCH:
                 break
-            after = rows[-1].id
     return moved

@@ -38,7 +38,13 @@ from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
-from hub.services.envelope import seal_part, wrapped_keys_sync
+from hub.services.envelope import (
+    CONTENT,
+    SUBJECT,
+    attachment_part,
+    seal_part,
+    wrapped_keys_sync,
+)
 from hub.services.keystore import HUB_OWNER, KeyStore, override_reason_context
 from hub.services.persons import PersonService
 
@@ -266,12 +272,12 @@ class MessageService:
 
         def seal_all() -> dict[str, bytes]:
             parts = {
-                "subject": seal_part(dek, message_id, "subject", draft.subject.strip().encode()),
-                "content": seal_part(dek, message_id, "content", content),
+                SUBJECT: seal_part(dek, message_id, SUBJECT, draft.subject.strip().encode()),
+                CONTENT: seal_part(dek, message_id, CONTENT, content),
             }
             for i, attachment in enumerate(draft.attachments):
-                parts[f"attachment:{i}"] = seal_part(
-                    dek, message_id, f"attachment:{i}", attachment.data)
+                parts[attachment_part(i)] = seal_part(
+                    dek, message_id, attachment_part(i), attachment.data)
             return parts
 
         if sum(len(a.data) for a in draft.attachments) > 256 * 1024:
@@ -324,14 +330,14 @@ class MessageService:
             "sender_organization_id": actor.organization_id, "person_id": person_id,
             "category": draft.category, "priority": draft.priority,
             "requires_ack": draft.requires_ack, "ack_deadline": draft.ack_deadline,
-            "subject_enc": sealed["subject"], "content": sealed["content"],
+            "subject_enc": sealed[SUBJECT], "content": sealed[CONTENT],
             "attachment_count": len(draft.attachments),
             "content_size": sum(len(a.data) for a in draft.attachments) + len(draft.body),
             "idempotency_key": draft.idempotency_key, "created_at": now},
             keys=wrapped_keys_sync(conn, self._keys, message_id, dek, reader_orgs),
             groups=groups,
             attachments=[{"message_id": message_id, "position": i, "size": len(a.data),
-                          "content": sealed[f"attachment:{i}"]}
+                          "content": sealed[attachment_part(i)]}
                          for i, a in enumerate(draft.attachments)])
         fanned = store.fan_out(conn, message_id, [g.id for g in groups], actor.user_id,
                                draft.priority, now)

@@ -1,0 +1,243 @@
+"""Sign-in's rows: accounts as signing in reads them, sessions, API tokens and the
+throttle counts of failed sign-ins.
+
+Plain store functions over a connection (the caller's transaction).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
+from hub.domain.roles import Role
+
+_ACCOUNT: Table = User.__table__  # type: ignore[attr-defined]
+_ROLE: Table = UserRole.__table__  # type: ignore[attr-defined]
+_SESSION: Table = Session.__table__  # type: ignore[attr-defined]
+_TOKEN: Table = ApiToken.__table__  # type: ignore[attr-defined]
+_THROTTLE: Table = LoginThrottle.__table__  # type: ignore[attr-defined]
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+class SignInAccount(NamedTuple):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    unit_id: uuid.UUID | None
+    password_hash: str
+    totp_secret: bytes
+    totp_last_step: int
+    disabled_at: dt.datetime | None
+
+
+_SIGN_IN_COLUMNS = (_ACCOUNT.c.id, _ACCOUNT.c.organization_id, _ACCOUNT.c.unit_id,
+                    _ACCOUNT.c.password_hash, _ACCOUNT.c.totp_secret,
+                    _ACCOUNT.c.totp_last_step, _ACCOUNT.c.disabled_at)
+
+
+def account_by_username(conn: Connection, username: str) -> SignInAccount | None:
+    row = conn.execute(select(*_SIGN_IN_COLUMNS).where(_ACCOUNT.c.username == username)).first()
+    return SignInAccount(*row) if row is not None else None
+
+
+def lock_account(conn: Connection, user_id: uuid.UUID) -> SignInAccount | None:
+    """The account, locked (PostgreSQL) until the caller's transaction ends."""
+    row = conn.execute(select(*_SIGN_IN_COLUMNS).where(_ACCOUNT.c.id == user_id)
+                       .with_for_update()).first()
+    return SignInAccount(*row) if row is not None else None
+
+
+def record_sign_in(conn: Connection, user_id: uuid.UUID, totp_step: int,
+                   password_hash: str | None) -> None:
+    """Remember the one-time code's time step (a code is good once) and, when given,
+    the password's new hash."""
+    values: dict[str, object] = {"totp_last_step": totp_step}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    conn.execute(update(_ACCOUNT).where(_ACCOUNT.c.id == user_id).values(values))
+
+
+def roles_of(conn: Connection, user_id: uuid.UUID) -> frozenset[Role]:
+    return frozenset(Role(r) for r in conn.execute(
+        select(_ROLE.c.role).where(_ROLE.c.user_id == user_id)).scalars())
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+def insert_session(conn: Connection, token_hash: bytes, user_id: uuid.UUID, kind: str,
+                   now: dt.datetime, expires_at: dt.datetime) -> uuid.UUID:
+    session_id = uuid.uuid4()
+    conn.execute(insert(_SESSION), [{
+        "id": session_id, "token_hash": token_hash, "user_id": user_id, "kind": kind,
+        "created_at": now, "last_seen_at": now, "expires_at": expires_at}])
+    return session_id
+
+
+class SessionFacts(NamedTuple):
+    """A live (unrevoked) session and what its account is now."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    # The account's; None when it is gone.
+    organization_id: uuid.UUID | None
+    unit_id: uuid.UUID | None
+    disabled: bool
+    roles: frozenset[Role]
+
+
+def live_session(conn: Connection, token_hash: bytes) -> SessionFacts | None:
+    """The unrevoked session with this token hash, expired or not."""
+    row = conn.execute(
+        select(_SESSION.c.id, _SESSION.c.user_id, _SESSION.c.last_seen_at,
+               _SESSION.c.expires_at, _ACCOUNT.c.id.label("account_id"),
+               _ACCOUNT.c.organization_id, _ACCOUNT.c.unit_id, _ACCOUNT.c.disabled_at)
+        .select_from(_SESSION.outerjoin(_ACCOUNT, _ACCOUNT.c.id == _SESSION.c.user_id))
+        .where(_SESSION.c.token_hash == token_hash, _SESSION.c.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    return SessionFacts(
+        id=row.id, user_id=row.user_id, last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at, organization_id=row.organization_id,
+        unit_id=row.unit_id,
+        disabled=row.account_id is None or row.disabled_at is not None,
+        roles=roles_of(conn, row.user_id) if row.account_id is not None else frozenset())
+
+
+def touch_session(conn: Connection, session_id: uuid.UUID, now: dt.datetime) -> None:
+    conn.execute(update(_SESSION).where(_SESSION.c.id == session_id).values(last_seen_at=now))
+
+
+def revoke_session(conn: Connection, session_id: uuid.UUID, now: dt.datetime) -> bool:
+    """End the session unless it has ended already; whether this call ended it."""
+    return _revoke(conn, _SESSION, session_id, now)
+
+
+def _revoke(conn: Connection, table: Table, row_id: uuid.UUID, now: dt.datetime) -> bool:
+    result = conn.execute(update(table).where(
+        table.c.id == row_id, table.c.revoked_at.is_(None)).values(revoked_at=now))
+    return bool(result.rowcount)
+
+
+def end_sessions(conn: Connection, user_id: uuid.UUID, now: dt.datetime) -> None:
+    """Revoke every live session of a user (disable, role change)."""
+    conn.execute(update(_SESSION).where(
+        _SESSION.c.user_id == user_id, _SESSION.c.revoked_at.is_(None)).values(revoked_at=now))
+
+
+# -- API tokens ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ApiTokenInfo:
+    """A system client's token as shown to its organization (never the token itself)."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    created_by: uuid.UUID
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+_TOKEN_COLUMNS = (_TOKEN.c.id, _TOKEN.c.organization_id, _TOKEN.c.name, _TOKEN.c.created_by,
+                  _TOKEN.c.created_at, _TOKEN.c.last_used_at, _TOKEN.c.revoked_at)
+
+
+def insert_api_token(conn: Connection, organization_id: uuid.UUID, name: str,
+                     token_hash: bytes, created_by: uuid.UUID,
+                     now: dt.datetime) -> ApiTokenInfo:
+    info = ApiTokenInfo(id=uuid.uuid4(), organization_id=organization_id, name=name,
+                        created_by=created_by, created_at=now, last_used_at=None,
+                        revoked_at=None)
+    conn.execute(insert(_TOKEN), [{
+        "id": info.id, "organization_id": organization_id, "name": name,
+        "token_hash": token_hash, "created_by": created_by, "created_at": now}])
+    return info
+
+
+def api_token_by_hash(conn: Connection, token_hash: bytes) -> ApiTokenInfo | None:
+    row = conn.execute(select(*_TOKEN_COLUMNS).where(_TOKEN.c.token_hash == token_hash)).first()
+    return ApiTokenInfo(*row) if row is not None else None
+
+
+def api_token(conn: Connection, token_id: uuid.UUID) -> ApiTokenInfo | None:
+    row = conn.execute(select(*_TOKEN_COLUMNS).where(_TOKEN.c.id == token_id)).first()
+    return ApiTokenInfo(*row) if row is not None else None
+
+
+def api_tokens_of(conn: Connection, organization_id: uuid.UUID) -> list[ApiTokenInfo]:
+    return [ApiTokenInfo(*row) for row in conn.execute(
+        select(*_TOKEN_COLUMNS).where(_TOKEN.c.organization_id == organization_id)
+        .order_by(_TOKEN.c.created_at))]
+
+
+def touch_api_token(conn: Connection, token_id: uuid.UUID, now: dt.datetime) -> None:
+    conn.execute(update(_TOKEN).where(_TOKEN.c.id == token_id).values(last_used_at=now))
+
+
+def revoke_api_token(conn: Connection, token_id: uuid.UUID, now: dt.datetime) -> bool:
+    """Revoke the token unless it is revoked already; whether this call revoked it."""
+    return _revoke(conn, _TOKEN, token_id, now)
+
+
+# -- sign-in throttles -----------------------------------------------------------------------
+
+class ThrottleRow(NamedTuple):
+    key: str
+    failures: int
+    last_failure_at: dt.datetime
+    blocked_until: dt.datetime | None
+
+
+_THROTTLE_COLUMNS = (_THROTTLE.c.key, _THROTTLE.c.failures, _THROTTLE.c.last_failure_at,
+                     _THROTTLE.c.blocked_until)
+
+
+def lock_throttles(conn: Connection, counts: Sequence[tuple[str, str]],
+                   now: dt.datetime) -> dict[str, ThrottleRow]:
+    """The throttle rows of these (key, scope) counts, made when missing and locked
+    (PostgreSQL) in key order, so concurrent attempts for one account or address are
+    judged one at a time and two first attempts cannot collide."""
+    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    for key, scope in counts:
+        conn.execute(insert_(_THROTTLE).values(
+            key=key, scope=scope, failures=0, last_failure_at=now)
+            .on_conflict_do_nothing(index_elements=["key"]))
+    rows = conn.execute(
+        select(*_THROTTLE_COLUMNS).where(_THROTTLE.c.key.in_([key for key, _ in counts]))
+        .order_by(_THROTTLE.c.key).with_for_update())
+    return {row.key: ThrottleRow(*row) for row in rows}
+
+
+def lock_throttle(conn: Connection, key: str) -> ThrottleRow | None:
+    row = conn.execute(select(*_THROTTLE_COLUMNS).where(_THROTTLE.c.key == key)
+                       .with_for_update()).first()
+    return ThrottleRow(*row) if row is not None else None
+
+
+def save_throttle(conn: Connection, row: ThrottleRow) -> None:
+    conn.execute(update(_THROTTLE).where(_THROTTLE.c.key == row.key).values(
+        failures=row.failures, last_failure_at=row.last_failure_at,
+        blocked_until=row.blocked_until))
+
+
+def delete_throttles(conn: Connection, keys: Sequence[str]) -> None:
+    conn.execute(delete(_THROTTLE).where(_THROTTLE.c.key.in_(keys)))
+
+
+def blocked_throttles(conn: Connection, keys: Sequence[str],
+                      now: dt.datetime) -> dict[str, dt.datetime]:
+    """Of these keys, the blocked ones and until when."""
+    return {key: until for key, until in conn.execute(
+        select(_THROTTLE.c.key, _THROTTLE.c.blocked_until).where(
+            _THROTTLE.c.key.in_(keys), _THROTTLE.c.blocked_until > now))}
