@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from hub.api import schemas as s
-from hub.api.context import actor_of, hub_of, json_of
 from hub.api.parsing import MAX_BIGINT, parse_json, path_uuid, query_bool, query_int
+from hub.api.render import json_of
 from hub.errors import NotFound, ValidationFailed
+from hub.http.context import actor_of, hub_of
 from hub.services.audit import SignedCheckpoint
 from hub.services.compliance import AuditQuery, AuditRow, ComplianceService
 

@@ -11,10 +11,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from hub.api import schemas as s
-from hub.api.context import actor_of, hub_of, json_of
 from hub.api.parsing import parse_json, path_uuid, query_bool, query_int
+from hub.api.render import json_of
 from hub.domain.roles import OrgKind
 from hub.errors import ValidationFailed
+from hub.http.context import actor_of, hub_of
 from hub.services.groups import DirectoryQuery, GroupView
 from hub.services.inbox import InboxQuery, MessageSummary
 from hub.services.messages import (

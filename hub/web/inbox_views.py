@@ -16,16 +16,15 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from hub.api.context import actor_of, hub_of
-from hub.api.middleware import preferred_language
 from hub.clock import STOCKHOLM
 from hub.db.models import CATEGORIES
 from hub.domain.text import UNSTORABLE_MESSAGE, storable
-from hub.errors import HubError, NotFound, Unauthenticated, ValidationFailed
+from hub.errors import HubError, NotFound, PolicyRefused, Unauthenticated, ValidationFailed
+from hub.http.context import actor_of, hub_of, preferred_language, require_same_origin
 from hub.services.actor import Actor
 from hub.services.groups import DirectoryQuery
 from hub.services.inbox import InboxQuery
-from hub.services.messages import MessageDraft, PolicyRefused
+from hub.services.messages import MessageDraft
 from hub.web.i18n import TEXTS
 
 FORM_LIMIT = 256 * 1024
@@ -49,17 +48,11 @@ async def signed_in(request: web.Request) -> Actor:
         raise web.HTTPSeeOther("/login") from None
 
 
-def _same_origin(request: web.Request) -> None:
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
-        raise web.HTTPForbidden()
-
-
 async def read_form(request: web.Request) -> Any:
     """The posted form of a same-origin page. Our forms are URL-encoded; anything
     else, or a body that does not parse, is a 4xx; so is a field holding text the
     databases cannot store (a `%00`), whichever field it is."""
-    _same_origin(request)
+    require_same_origin(request)
     if (request.content_length or 0) > FORM_LIMIT:
         raise web.HTTPRequestEntityTooLarge(max_size=FORM_LIMIT,
                                             actual_size=request.content_length or 0)

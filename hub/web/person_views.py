@@ -15,10 +15,9 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from hub.api.context import hub_of
-from hub.api.middleware import preferred_language
 from hub.db.models import CONSENT_METHODS
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.http.context import hub_of, preferred_language
 from hub.services.consents import NewConsent, PersonOverview
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import page_context, read_form, signed_in
