@@ -33,8 +33,7 @@ async def login(request: web.Request) -> web.Response:
     issued = await hub_of(request).auth.login(LoginAttempt(
         username=body.username, password=body.password, totp_code=body.totp,
         client_address=client_address(request), session_kind="api"))
-    return json_of(s.LoginResponse(token=issued.token, session_id=issued.session_id,
-                                   expires_at=issued.expires_at), status=201)
+    return json_of(s.LoginResponse.model_validate(issued), status=201)
 
 
 async def logout(request: web.Request) -> web.Response:

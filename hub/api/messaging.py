@@ -138,11 +138,7 @@ async def send_message(request: web.Request) -> web.Response:
         reply_to=body.reply_to, requires_ack=body.requires_ack,
         ack_deadline=body.ack_deadline, idempotency_key=key,
         emergency_reason=body.emergency_reason))
-    response = json_of(s.MessageSent(id=sent.id, thread_id=sent.thread_id,
-                                      created_at=sent.created_at,
-                                      recipient_count=sent.recipient_count,
-                                      overridden_rules=list(sent.overridden_rules)),
-                       status=201)
+    response = json_of(s.MessageSent.model_validate(sent), status=201)
     if sent.duplicate:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/messages/{sent.id}"

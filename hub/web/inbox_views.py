@@ -16,9 +16,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from hub.clock import STOCKHOLM
-from hub.db.models import CATEGORIES
+from hub.domain.localtime import STOCKHOLM
 from hub.domain.text import UNSTORABLE_MESSAGE, storable
+from hub.domain.vocabulary import Category, Priority
 from hub.errors import HubError, NotFound, PolicyRefused, Unauthenticated, ValidationFailed
 from hub.http.context import actor_of, hub_of, preferred_language, require_same_origin
 from hub.services.actor import Actor
@@ -169,7 +169,7 @@ async def _compose_context(request: web.Request, **extra: Any) -> dict[str, Any]
     by_org: dict[str, list[Any]] = {}
     for view in groups:
         by_org.setdefault(view.organization.name, []).append(view)
-    return page_context(request, groups_by_org=by_org, categories=CATEGORIES, page="compose",
+    return page_context(request, groups_by_org=by_org, categories=list(Category), page="compose",
                 idempotency_key=secrets.token_urlsafe(16), **extra)
 
 
@@ -205,8 +205,8 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest() from None
     draft = MessageDraft(
         group_ids=group_ids, subject=str(form.get("subject", "")),
-        body=str(form.get("body", "")), category=str(form.get("category", "general")),
-        priority="urgent" if form.get("urgent") else "normal",
+        body=str(form.get("body", "")), category=str(form.get("category", Category.GENERAL)),
+        priority=Priority.URGENT if form.get("urgent") else Priority.NORMAL,
         personnummer=str(form["personnummer"]).strip() or None
         if form.get("personnummer") else None,
         reply_to=reply_to, requires_ack=bool(form.get("requires_ack")),

@@ -14,6 +14,8 @@ import jinja2
 from aiohttp import web
 
 from hub.domain.roles import ORG_KIND_LABELS_SV, ROLE_LABELS_SV, OrgKind
+from hub.domain.text import MAX_BODY_BYTES
+from hub.domain.vocabulary import ConsentScope, Priority
 from hub.errors import InvalidCredentials, TooManyAttempts, Unauthenticated
 from hub.http.appkeys import ERROR_PAGE
 from hub.http.context import (
@@ -110,7 +112,10 @@ async def set_language(request: web.Request) -> web.StreamResponse:
 
 
 def add_web_routes(app: web.Application) -> None:
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    # The vocabularies, so templates compare with them instead of spelling values.
+    env.globals.update(Priority=Priority, ConsentScope=ConsentScope,
+                       MAX_BODY_BYTES=MAX_BODY_BYTES)
     app[ERROR_PAGE] = render_error_page
     app.router.add_get("/", home)
     app.router.add_get("/konto", account)
