@@ -20,11 +20,12 @@ run: $(STAMP)
 	$(BIN)/hub demo --if-empty
 	$(BIN)/hub serve
 
-## test: install what the tests need and run lint, type checks and the whole suite
+## test: install what the tests need and run lint, type checks, the layer contracts and the whole suite
 test: $(STAMP)
 	scripts/ensure-chromium
 	$(BIN)/ruff check hub keys clients tests bench
 	$(BIN)/mypy hub keys clients
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

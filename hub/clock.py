@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-# Engagement and consent periods are calendar days in Gothenburg.
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+# The services import these from here; they are pure, so they live in hub/domain.
+from hub.domain.localtime import STOCKHOLM, local_date
 
-
-def local_date(moment: dt.datetime) -> dt.date:
-    """The calendar day in Sweden at `moment` (an aware datetime)."""
-    return moment.astimezone(STOCKHOLM).date()
+__all__ = ["STOCKHOLM", "Clock", "FixedClock", "SystemClock", "local_date"]
 
 
 class Clock(Protocol):

@@ -9,11 +9,15 @@ generic 500 with a request id and a log line, never a stack trace to the client.
     HubError                         500 internal
     +-- BadRequest                   400 bad_request
     |   +-- ValidationFailed         422 validation_failed (field errors in `errors`)
+    |   |   +-- UnknownPerson        422 unknown_person: an emergency override about
+    |   |                                a person nobody is registered as
     |   +-- PayloadTooLarge          413 payload_too_large
     |   +-- UnsupportedMediaType     415 unsupported_media_type
     +-- Unauthenticated              401 unauthenticated
     |   +-- InvalidCredentials       401 invalid_credentials
     +-- Forbidden                    403 forbidden
+    +-- PolicyRefused                403 policy_refused (the rules that said no in
+    |                                `refusals`)
     +-- NotFound                     404 not_found
     +-- MethodNotAllowed             405 method_not_allowed
     +-- Conflict                     409 conflict
@@ -21,6 +25,8 @@ generic 500 with a request id and a log line, never a stack trace to the client.
     +-- ServiceUnavailable           503 service_unavailable (with retry_after seconds):
                                      the database cannot do this now (read-only, or the
                                      connection was lost); nothing was changed, try again
+    +-- NotReady                     503 not_ready: the readiness probe's answer (the
+                                     database does not answer, or is not migrated)
 
 Messages never hold personal data: no personnummer, names or message text.
 Not found and not allowed look the same to someone outside an organization
@@ -29,6 +35,7 @@ Not found and not allowed look the same to someone outside an organization
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, ClassVar
 
 PROBLEM_BASE = "https://hub.goteborg.example/problems/"
@@ -99,11 +106,31 @@ class InvalidCredentials(Unauthenticated):
     title_en = "Wrong username, password or one-time code"
 
 
+class UnknownPerson(ValidationFailed):
+    """An emergency override about a person nobody is registered as."""
+
+    code = "unknown_person"
+    title_sv = "Personen finns inte registrerad"
+    title_en = "No such person is registered"
+
+
 class Forbidden(HubError):
     status = 403
     code = "forbidden"
     title_sv = "Du har inte behörighet"
     title_en = "Not allowed"
+
+
+class PolicyRefused(HubError):
+    status = 403
+    code = "policy_refused"
+    title_sv = "Meddelandet får inte skickas"
+    title_en = "The message may not be sent"
+
+    # For the audit entry; not shown to the client beyond `refusals`.
+    person_id: uuid.UUID | None = None
+    rules: list[str] = []  # noqa: RUF012 - replaced per instance, never mutated
+    organizations: list[uuid.UUID] = []  # noqa: RUF012
 
 
 class NotFound(HubError):
@@ -147,3 +174,10 @@ class ServiceUnavailable(HubError):
     def __init__(self, detail: str | None = None, retry_after: int = 5) -> None:
         super().__init__(detail, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class NotReady(HubError):
+    status = 503
+    code = "not_ready"
+    title_sv = "Hubben är inte redo"
+    title_en = "The hub is not ready"

@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from hub.api import schemas as s
-from hub.api.context import actor_of, hub_of, json_of
 from hub.api.parsing import MAX_BIGINT, parse_json, path_uuid, query_bool, query_int
+from hub.api.render import json_of
 from hub.errors import NotFound, ValidationFailed
+from hub.http.context import actor_of, hub_of
 from hub.services.audit import SignedCheckpoint
 from hub.services.compliance import AuditQuery, AuditRow, ComplianceService
 
@@ -161,9 +162,7 @@ async def failed_logins(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     threshold = query_int(request, "threshold", 5) or 5
     rows = await hub_of(request).compliance.failed_logins(actor, threshold=threshold)
-    return json_of([s.FailedLoginsOut(user_id=r.user_id, name=r.name,
-                                      organization_id=r.organization_id, failures=r.failures,
-                                      last_at=r.last_at) for r in rows])
+    return json_of([s.FailedLoginsOut.model_validate(r) for r in rows])
 
 
 async def checkpoints(request: web.Request) -> web.Response:

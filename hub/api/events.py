@@ -21,9 +21,8 @@ from collections import OrderedDict
 import structlog
 from aiohttp import web
 
-from hub.api.context import actor_of, hub_of
-from hub.api.middleware import bearer_or_cookie
 from hub.errors import Unauthenticated
+from hub.http.context import actor_of, bearer_or_cookie, hub_of
 from hub.live import LiveEvent
 
 log = structlog.get_logger(__name__)

@@ -7,22 +7,13 @@ import datetime as dt
 from aiohttp import web
 
 from hub.api import schemas as s
-from hub.api.context import actor_of, client_address, hub_of, json_of
 from hub.api.parsing import parse_json, path_uuid
-from hub.db.migrate import head_revision, schema_revision
+from hub.api.render import json_of
 from hub.domain.identity import format_org_number
 from hub.domain.roles import OrgKind
-from hub.errors import HubError
+from hub.http.context import actor_of, client_address, hub_of
 from hub.services.admin import NewOrganization, NewUser, UserView
 from hub.services.auth import LoginAttempt
-
-
-class NotReady(HubError):
-    status = 503
-    code = "not_ready"
-    title_sv = "Hubben är inte redo"
-    title_en = "The hub is not ready"
-
 
 # -- health ---------------------------------------------------------------------------
 
@@ -31,13 +22,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    db = hub_of(request).db
-    try:
-        revision = await db.interaction(schema_revision)
-    except Exception as err:
-        raise NotReady("database unreachable") from err
-    if revision != head_revision():
-        raise NotReady("database schema is not migrated; run `hub migrate`")
+    await hub_of(request).check_ready()
     return json_of(s.Health(status="ok"))
 
 
@@ -48,8 +33,7 @@ async def login(request: web.Request) -> web.Response:
     issued = await hub_of(request).auth.login(LoginAttempt(
         username=body.username, password=body.password, totp_code=body.totp,
         client_address=client_address(request), session_kind="api"))
-    return json_of(s.LoginResponse(token=issued.token, session_id=issued.session_id,
-                                   expires_at=issued.expires_at), status=201)
+    return json_of(s.LoginResponse.model_validate(issued), status=201)
 
 
 async def logout(request: web.Request) -> web.Response:

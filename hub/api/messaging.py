@@ -11,10 +11,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from hub.api import schemas as s
-from hub.api.context import actor_of, hub_of, json_of
 from hub.api.parsing import parse_json, path_uuid, query_bool, query_int
+from hub.api.render import json_of
 from hub.domain.roles import OrgKind
 from hub.errors import ValidationFailed
+from hub.http.context import actor_of, hub_of
 from hub.services.groups import DirectoryQuery, GroupView
 from hub.services.inbox import InboxQuery, MessageSummary
 from hub.services.messages import (
@@ -137,11 +138,7 @@ async def send_message(request: web.Request) -> web.Response:
         reply_to=body.reply_to, requires_ack=body.requires_ack,
         ack_deadline=body.ack_deadline, idempotency_key=key,
         emergency_reason=body.emergency_reason))
-    response = json_of(s.MessageSent(id=sent.id, thread_id=sent.thread_id,
-                                      created_at=sent.created_at,
-                                      recipient_count=sent.recipient_count,
-                                      overridden_rules=list(sent.overridden_rules)),
-                       status=201)
+    response = json_of(s.MessageSent.model_validate(sent), status=201)
     if sent.duplicate:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/messages/{sent.id}"

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from hub.api.middleware import Handler
+from hub.http.middleware import Handler
 
 
 @dataclass(frozen=True)

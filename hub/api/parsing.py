@@ -23,6 +23,7 @@ from hub.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from hub.http.context import hub_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -151,9 +152,7 @@ async def parse_json(request: web.Request, model: type[M], max_bytes: int | None
     if request.content_type != "application/json":
         raise UnsupportedMediaType("send application/json")
     if max_bytes is None:
-        from hub.app import HUB
-
-        max_bytes = request.app[HUB].settings.max_body_bytes
+        max_bytes = hub_of(request).settings.max_body_bytes
     raw = await read_limited(request, max_bytes)
     decode_json(raw)
     try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub.api import schemas as s
-from hub.api.context import actor_of, hub_of, json_of
 from hub.api.parsing import parse_json, path_uuid, query_bool, read_limited
+from hub.api.render import json_of
 from hub.errors import UnsupportedMediaType
+from hub.http.context import actor_of, hub_of
 from hub.services.consents import NewConsent
 from hub.services.persons import MAX_IMPORT_BYTES, NewEngagement, NewPerson
 

@@ -10,8 +10,8 @@ from hub.api import handlers as h
 from hub.api import messaging as m
 from hub.api import persons as p
 from hub.api import schemas as s
-from hub.api.context import json_of
 from hub.api.openapi import Operation, add_operations, openapi_document
+from hub.api.render import json_of
 
 V1 = "/api/v1"
 

@@ -8,7 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from hub.domain.audit import Outcome
 from hub.domain.roles import OrgKind, Role
+from hub.domain.text import MAX_BODY_BYTES
+from hub.domain.vocabulary import Category, ConsentMethod, ConsentScope, Priority, ServiceKind
 
 
 class Request(BaseModel):
@@ -16,14 +19,13 @@ class Request(BaseModel):
 
 
 class Response(BaseModel):
+    """An answer. Where a service's result has the same fields, the answer is made
+    with `model_validate(result)` (read from its attributes), not field by field."""
+
     model_config = ConfigDict(from_attributes=True)
 
 
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-ServiceKind = Literal[
-    "home_care", "night_care", "alarm_response", "camera_supervision", "relief", "escort",
-    "home_health_care", "case_management",
-]
 
 
 class LoginRequest(Request):
@@ -206,10 +208,6 @@ class ImportReportOut(Response):
     rows: list[ImportRowOut]
 
 
-ConsentMethod = Literal["written", "oral"]
-ConsentScope = Literal["all_involved", "named"]
-
-
 class ConsentCreate(Request):
     method: ConsentMethod
     scope: ConsentScope
@@ -284,11 +282,6 @@ class MemberOut(Response):
 
 # -- messages -------------------------------------------------------------------------------
 
-Category = Literal["care_information", "assignment", "follow_up_request", "provider_change",
-                   "general"]
-Priority = Literal["normal", "urgent"]
-
-
 class AttachmentIn(Request):
     filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     content_type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -298,9 +291,9 @@ class AttachmentIn(Request):
 class MessageCreate(Request):
     group_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=20)]
     subject: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    body: Annotated[str, StringConstraints(max_length=65536)] = ""
-    category: Category = "general"
-    priority: Priority = "normal"
+    body: str = Field(default="", description=f"At most {MAX_BODY_BYTES} bytes as UTF-8")
+    category: Category = Category.GENERAL
+    priority: Priority = Priority.NORMAL
     person_id: uuid.UUID | None = None
     personnummer: Annotated[str, StringConstraints(min_length=10, max_length=20)] | None = None
     attachments: Annotated[list[AttachmentIn], Field(max_length=20)] = []
@@ -422,9 +415,6 @@ class UnreadCounts(Response):
 
 # -- audit log and compliance ----------------------------------------------------------
 
-AuditOutcome = Literal["success", "failure", "refused", "locked"]
-
-
 class AuditFilter(Request):
     person_id: uuid.UUID | None = None
     personnummer: Annotated[str, StringConstraints(min_length=10, max_length=13)] | None = \
@@ -432,7 +422,7 @@ class AuditFilter(Request):
     user_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
     action: Annotated[str, StringConstraints(min_length=1, max_length=48)] | None = None
-    outcome: AuditOutcome | None = None
+    outcome: Outcome | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
@@ -483,7 +473,7 @@ class AuditEntryOut(Response):
     seq: int
     time: dt.datetime
     action: str
-    outcome: str
+    outcome: Outcome
     actor: AuditActorOut
     person_id: uuid.UUID | None
     client: str | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -28,11 +29,24 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from hub.db.types import UTCDateTime
+from hub.domain.audit import Outcome
 from hub.domain.roles import OrgKind, Role
+from hub.domain.vocabulary import (
+    Category,
+    ConsentMethod,
+    ConsentScope,
+    Priority,
+    ReceiptKind,
+    ServiceKind,
+    SessionKind,
+    ThrottleScope,
+)
 
 
-def _in(column: str, values: list[str]) -> str:
-    quoted = ", ".join(f"'{v}'" for v in values)
+def _in(column: str, vocabulary: type[StrEnum]) -> str:
+    """The CHECK that keeps `column` inside a vocabulary of hub/domain. The values are
+    the enum's own constants, never input."""
+    quoted = ", ".join(f"'{v}'" for v in vocabulary)
     return f"{column} IN ({quoted})"
 
 
@@ -40,19 +54,19 @@ def _utc(nullable: bool = False) -> Column[dt.datetime]:
     return Column(UTCDateTime(), nullable=nullable)
 
 
-ORG_KINDS = [k.value for k in OrgKind]
-ROLES = [r.value for r in Role]
-SERVICE_KINDS = [
-    "home_care", "night_care", "alarm_response", "camera_supervision", "relief",
-    "escort", "home_health_care", "case_management",
-]
-SESSION_KINDS = ["web", "api"]
+# Transitional: services still validate against these names; the vocabularies are
+# the enums of hub/domain, and these lists are only their values.
+SERVICE_KINDS = [k.value for k in ServiceKind]
+CONSENT_METHODS = [m.value for m in ConsentMethod]
+CONSENT_SCOPES = [s.value for s in ConsentScope]
+CATEGORIES = [c.value for c in Category]
+PRIORITIES = [p.value for p in Priority]
 
 
 class Organization(SQLModel, table=True):
     __tablename__ = "organization"
     __table_args__ = (
-        CheckConstraint(_in("kind", ORG_KINDS), name="ck_organization_kind"),
+        CheckConstraint(_in("kind", OrgKind), name="ck_organization_kind"),
         CheckConstraint("length(org_number) = 10", name="ck_organization_org_number"),
         CheckConstraint("length(authority) = 10", name="ck_organization_authority"),
     )
@@ -103,7 +117,7 @@ class User(SQLModel, table=True):
 
 class UserRole(SQLModel, table=True):
     __tablename__ = "account_role"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_account_role_role"),)
+    __table_args__ = (CheckConstraint(_in("role", Role), name="ck_account_role_role"),)
 
     user_id: uuid.UUID = Field(
         sa_column=Column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
@@ -142,7 +156,7 @@ class Engagement(SQLModel, table=True):
 
     __tablename__ = "engagement"
     __table_args__ = (
-        CheckConstraint(_in("service_kind", SERVICE_KINDS), name="ck_engagement_service"),
+        CheckConstraint(_in("service_kind", ServiceKind), name="ck_engagement_service"),
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_engagement_period"),
         Index("ix_engagement_person_unit", "person_id", "unit_id"),
         UniqueConstraint("person_id", "unit_id", "service_kind", "starts_on",
@@ -162,8 +176,6 @@ class Engagement(SQLModel, table=True):
     ended_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
-CONSENT_METHODS = ["written", "oral"]
-CONSENT_SCOPES = ["all_involved", "named"]
 
 
 class Consent(SQLModel, table=True):
@@ -176,8 +188,8 @@ class Consent(SQLModel, table=True):
 
     __tablename__ = "consent"
     __table_args__ = (
-        CheckConstraint(_in("method", CONSENT_METHODS), name="ck_consent_method"),
-        CheckConstraint(_in("scope", CONSENT_SCOPES), name="ck_consent_scope"),
+        CheckConstraint(_in("method", ConsentMethod), name="ck_consent_method"),
+        CheckConstraint(_in("scope", ConsentScope), name="ck_consent_scope"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="ck_consent_period"),
     )
 
@@ -232,7 +244,7 @@ class Session(SQLModel, table=True):
     """A signed-in session. Only the SHA-256 of the token is stored."""
 
     __tablename__ = "session"
-    __table_args__ = (CheckConstraint(_in("kind", SESSION_KINDS), name="ck_session_kind"),)
+    __table_args__ = (CheckConstraint(_in("kind", SessionKind), name="ck_session_kind"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     token_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
@@ -266,7 +278,7 @@ class LoginThrottle(SQLModel, table=True):
 
     __tablename__ = "login_throttle"
     __table_args__ = (
-        CheckConstraint("scope IN ('account', 'address')", name="ck_login_throttle_scope"),
+        CheckConstraint(_in("scope", ThrottleScope), name="ck_login_throttle_scope"),
     )
 
     key: str = Field(sa_column=Column(String(64), primary_key=True))
@@ -278,10 +290,6 @@ class LoginThrottle(SQLModel, table=True):
 
 # -- messaging -------------------------------------------------------------------------
 
-CATEGORIES = [
-    "care_information", "assignment", "follow_up_request", "provider_change", "general",
-]
-PRIORITIES = ["normal", "urgent"]
 
 
 class ContactGroup(SQLModel, table=True):
@@ -328,8 +336,8 @@ class Message(SQLModel, table=True):
 
     __tablename__ = "message"
     __table_args__ = (
-        CheckConstraint(_in("category", CATEGORIES), name="ck_message_category"),
-        CheckConstraint(_in("priority", PRIORITIES), name="ck_message_priority"),
+        CheckConstraint(_in("category", Category), name="ck_message_category"),
+        CheckConstraint(_in("priority", Priority), name="ck_message_priority"),
         UniqueConstraint("sender_user_id", "idempotency_key", name="uq_message_idempotency"),
         Index("ix_message_thread", "thread_id", "created_at"),
         Index("ix_message_sender_unit", "sender_unit_id", "seq"),
@@ -417,7 +425,7 @@ class Delivery(SQLModel, table=True):
               sqlite_where=text(_UNREAD), postgresql_where=text(_UNREAD)),
         Index("ix_delivery_inbox_urgent", "user_id", "seq",
               sqlite_where=text(_URGENT), postgresql_where=text(_URGENT)),
-        CheckConstraint(_in("priority", PRIORITIES), name="ck_delivery_priority"),
+        CheckConstraint(_in("priority", Priority), name="ck_delivery_priority"),
     )
 
     # The inbox cursor and the SSE event id: increases in commit order on SQLite.
@@ -447,7 +455,7 @@ class ReceiptEvent(SQLModel, table=True):
 
     __tablename__ = "receipt_event"
     __table_args__ = (
-        CheckConstraint("kind IN ('read', 'ack')", name="ck_receipt_event_kind"),
+        CheckConstraint(_in("kind", ReceiptKind), name="ck_receipt_event_kind"),
         Index("ix_receipt_event_message", "message_id"),
     )
 
@@ -460,7 +468,6 @@ class ReceiptEvent(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_column=_utc())
 
 
-AUDIT_OUTCOMES = ["success", "failure", "refused", "locked"]
 
 
 class AuditEntry(SQLModel, table=True):
@@ -474,7 +481,7 @@ class AuditEntry(SQLModel, table=True):
 
     __tablename__ = "audit_entry"
     __table_args__ = (
-        CheckConstraint(_in("outcome", AUDIT_OUTCOMES), name="ck_audit_entry_outcome"),
+        CheckConstraint(_in("outcome", Outcome), name="ck_audit_entry_outcome"),
         CheckConstraint("seq >= 0", name="ck_audit_entry_seq"),
         Index("ix_audit_entry_person", "person_id", "seq"),
         Index("ix_audit_entry_actor_user", "actor_user_id", "seq"),

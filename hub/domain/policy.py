@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from hub.clock import local_date
+from hub.domain.localtime import local_date
 
 
 class Rule(StrEnum):

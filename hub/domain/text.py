@@ -23,3 +23,8 @@ def storable(text: str) -> bool:
     if text.isascii():
         return "\x00" not in text
     return _UNSTORABLE.search(text) is None
+
+
+# The most a message's body may hold, as UTF-8: what storage cares about. The one
+# limit, checked by the message service (the API and the web form only describe it).
+MAX_BODY_BYTES = 64 * 1024

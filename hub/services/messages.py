@@ -34,7 +34,13 @@ from hub.domain.care import engaged_on
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
 from hub.domain.visibility import may_see_message, on_sender_side
-from hub.errors import Forbidden, HubError, NotFound, ValidationFailed
+from hub.errors import (
+    Forbidden,
+    NotFound,
+    PolicyRefused,
+    UnknownPerson,
+    ValidationFailed,
+)
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -67,26 +73,6 @@ ALLOWED_TYPES: dict[str, tuple[bytes, ...]] = {
     "text/plain": (),
 }
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
-
-
-class UnknownPerson(ValidationFailed):
-    """An emergency override about a person nobody is registered as."""
-
-    code = "unknown_person"
-    title_sv = "Personen finns inte registrerad"
-    title_en = "No such person is registered"
-
-
-class PolicyRefused(HubError):
-    status = 403
-    code = "policy_refused"
-    title_sv = "Meddelandet får inte skickas"
-    title_en = "The message may not be sent"
-
-    # For the audit entry; not shown to the client beyond `refusals`.
-    person_id: uuid.UUID | None = None
-    rules: list[str] = []  # noqa: RUF012 - replaced per instance, never mutated
-    organizations: list[uuid.UUID] = []  # noqa: RUF012
 
 
 @dataclass(frozen=True)

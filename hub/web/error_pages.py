@@ -1,7 +1,7 @@
 """The error page of the web UI: a whole page in the reader's language, with the
 right status, a short explanation and a way back to the start page.
 
-The error middleware (hub/api/middleware.py) calls it for every error on a browser
+The error middleware (hub/http/middleware.py) calls it for every error on a browser
 route, whether a handler or a service raised it or aiohttp did (unknown route,
 wrong method, body too large). The page holds no detail from the error itself, only
 the request id as a reference for support.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from hub.api.context import ACTOR
 from hub.errors import HubError
+from hub.http.appkeys import ACTOR
 from hub.web.inbox_views import page_context
 
 # Which texts explain a status; anything else is a bad request or an internal error.

@@ -16,16 +16,15 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from hub.api.context import actor_of, hub_of
-from hub.api.middleware import preferred_language
-from hub.clock import STOCKHOLM
-from hub.db.models import CATEGORIES
+from hub.domain.localtime import STOCKHOLM
 from hub.domain.text import UNSTORABLE_MESSAGE, storable
-from hub.errors import HubError, NotFound, Unauthenticated, ValidationFailed
+from hub.domain.vocabulary import Category, Priority
+from hub.errors import HubError, NotFound, PolicyRefused, Unauthenticated, ValidationFailed
+from hub.http.context import actor_of, hub_of, preferred_language, require_same_origin
 from hub.services.actor import Actor
 from hub.services.groups import DirectoryQuery
 from hub.services.inbox import InboxQuery
-from hub.services.messages import MessageDraft, PolicyRefused
+from hub.services.messages import MessageDraft
 from hub.web.i18n import TEXTS
 
 FORM_LIMIT = 256 * 1024
@@ -49,17 +48,11 @@ async def signed_in(request: web.Request) -> Actor:
         raise web.HTTPSeeOther("/login") from None
 
 
-def _same_origin(request: web.Request) -> None:
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
-        raise web.HTTPForbidden()
-
-
 async def read_form(request: web.Request) -> Any:
     """The posted form of a same-origin page. Our forms are URL-encoded; anything
     else, or a body that does not parse, is a 4xx; so is a field holding text the
     databases cannot store (a `%00`), whichever field it is."""
-    _same_origin(request)
+    require_same_origin(request)
     if (request.content_length or 0) > FORM_LIMIT:
         raise web.HTTPRequestEntityTooLarge(max_size=FORM_LIMIT,
                                             actual_size=request.content_length or 0)
@@ -176,7 +169,7 @@ async def _compose_context(request: web.Request, **extra: Any) -> dict[str, Any]
     by_org: dict[str, list[Any]] = {}
     for view in groups:
         by_org.setdefault(view.organization.name, []).append(view)
-    return page_context(request, groups_by_org=by_org, categories=CATEGORIES, page="compose",
+    return page_context(request, groups_by_org=by_org, categories=list(Category), page="compose",
                 idempotency_key=secrets.token_urlsafe(16), **extra)
 
 
@@ -212,8 +205,8 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest() from None
     draft = MessageDraft(
         group_ids=group_ids, subject=str(form.get("subject", "")),
-        body=str(form.get("body", "")), category=str(form.get("category", "general")),
-        priority="urgent" if form.get("urgent") else "normal",
+        body=str(form.get("body", "")), category=str(form.get("category", Category.GENERAL)),
+        priority=Priority.URGENT if form.get("urgent") else Priority.NORMAL,
         personnummer=str(form["personnummer"]).strip() or None
         if form.get("personnummer") else None,
         reply_to=reply_to, requires_ack=bool(form.get("requires_ack")),

@@ -15,10 +15,9 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from hub.api.context import hub_of
-from hub.api.middleware import preferred_language
-from hub.db.models import CONSENT_METHODS
+from hub.domain.vocabulary import ConsentMethod
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.http.context import hub_of, preferred_language
 from hub.services.consents import NewConsent, PersonOverview
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import page_context, read_form, signed_in
@@ -73,7 +72,7 @@ async def _render_person(request: web.Request, overview: PersonOverview,
     return aiohttp_jinja2.render_template("person.html", request, page_context(
         request, page="persons", person=overview.person, engagements=overview.engagements,
         consents=overview.consents, organizations=await hub.admin.list_organizations(),
-        methods=CONSENT_METHODS, errors=errors or [],
+        methods=list(ConsentMethod), errors=errors or [],
         today=hub.persons.today().isoformat()), status=status)
 
 

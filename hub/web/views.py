@@ -1,7 +1,7 @@
 """Web UI handlers: sign-in, sign-out and the account page.
 
 The session cookie is `__Host-` prefixed, HttpOnly, Secure and SameSite=Strict; state
-changing forms also check that the Origin header is our own.
+changing forms also check that a page of ours sent them (`require_same_origin`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,19 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hub.api.context import actor_of, client_address, hub_of
-from hub.api.middleware import ERROR_PAGE, SESSION_COOKIE, preferred_language
 from hub.domain.roles import ORG_KIND_LABELS_SV, ROLE_LABELS_SV, OrgKind
-from hub.errors import Forbidden, InvalidCredentials, TooManyAttempts, Unauthenticated
+from hub.domain.text import MAX_BODY_BYTES
+from hub.domain.vocabulary import ConsentScope, Priority
+from hub.errors import InvalidCredentials, TooManyAttempts, Unauthenticated
+from hub.http.appkeys import ERROR_PAGE
+from hub.http.context import (
+    SESSION_COOKIE,
+    actor_of,
+    client_address,
+    hub_of,
+    preferred_language,
+    require_same_origin,
+)
 from hub.services.auth import LoginAttempt
 from hub.web.error_pages import render_error_page
 from hub.web.i18n import TEXTS
@@ -30,12 +39,6 @@ STATIC = Path(__file__).parent / "static"
 def _context(request: web.Request, **extra: object) -> dict[str, object]:
     lang = preferred_language(request)
     return {"t": TEXTS[lang], "lang": lang, **extra}
-
-
-def _same_origin(request: web.Request) -> None:
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
-        raise Forbidden("cross-site form")
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -69,7 +72,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout_submit(request: web.Request) -> web.StreamResponse:
-    _same_origin(request)
+    require_same_origin(request)
     with contextlib.suppress(Unauthenticated):
         await hub_of(request).auth.logout(await actor_of(request))
     response = web.HTTPSeeOther("/login")
@@ -109,7 +112,10 @@ async def set_language(request: web.Request) -> web.StreamResponse:
 
 
 def add_web_routes(app: web.Application) -> None:
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    # The vocabularies, so templates compare with them instead of spelling values.
+    env.globals.update(Priority=Priority, ConsentScope=ConsentScope,
+                       MAX_BODY_BYTES=MAX_BODY_BYTES)
     app[ERROR_PAGE] = render_error_page
     app.router.add_get("/", home)
     app.router.add_get("/konto", account)

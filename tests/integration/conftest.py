@@ -50,7 +50,7 @@ def bearer(token: str) -> dict[str, str]:
 async def web_session(client: TestClient[Any, Any], hub: Hub, account: Account) -> dict[str, str]:
     """Sign in through the web form; the session cookie as a header (the cookie is
     Secure, so the plain-HTTP test client would not send it back by itself)."""
-    from hub.api.middleware import SESSION_COOKIE
+    from hub.http.context import SESSION_COOKIE
 
     hub.clock.advance(seconds=30)  # a TOTP code is good once: take the next one
     response = await client.post("/login", allow_redirects=False, data={

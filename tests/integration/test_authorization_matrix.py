@@ -19,11 +19,11 @@ from aiohttp import hdrs
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from hub.api.middleware import is_browser_route
 from hub.api.routes import OPERATIONS
 from hub.app import Hub
 from hub.db.models import AuditOrganization, EmergencyOverride, Organization, Unit
 from hub.domain.roles import OrgKind, Role
+from hub.http.middleware import is_browser_route
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.messages import AttachmentDraft, MessageDraft
 from hub.services.persons import NewEngagement

@@ -18,10 +18,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from hub.api.middleware import SESSION_COOKIE
 from hub.app import Hub, create_app
 from hub.db.models import Message
 from hub.domain.roles import OrgKind, Role
+from hub.http.context import SESSION_COOKIE
 from hub.web.inbox_views import FORM_LIMIT
 from tests.factories import Account, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login, web_session

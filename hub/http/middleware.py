@@ -1,5 +1,5 @@
-"""Request ids, errors as answers (problem+json or the HTML error page), security
-headers, unstorable text, the actor's token."""
+"""The middleware of the API and the web UI alike: request ids, errors as answers
+(problem+json or the HTML error page), security headers, unstorable text."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from hub.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from hub.http.appkeys import ERROR_PAGE, REQUEST_ID
+from hub.http.context import preferred_language
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBLEM_JSON = "application/problem+json"
-REQUEST_ID = web.RequestKey("request_id", str)
-SESSION_COOKIE = "__Host-hub_session"
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,21 +47,8 @@ def problem_response(err: HubError, request_id: str, lang: str = "sv") -> web.Re
     return response
 
 
-def preferred_language(request: web.Request) -> str:
-    """Swedish unless chosen otherwise: the web UI's language cookie, or for API
-    clients an Accept-Language that starts with English."""
-    lang = request.cookies.get("lang")
-    if lang is None and request.path.startswith("/api/"):
-        lang = request.headers.get("Accept-Language")
-    return "en" if (lang or "sv").lower().startswith("en") else "sv"
-
-
 # Machine routes outside /api/ (load balancer probes): answered as the API answers.
 MACHINE_PATHS = frozenset({"/healthz", "/readyz"})
-# How a browser route shows an error: the web UI registers its HTML error page here
-# (hub/web), so this module does not depend on the templates.
-ErrorPage = Callable[[web.Request, HubError, str], Awaitable[web.StreamResponse]]
-ERROR_PAGE: web.AppKey[ErrorPage] = web.AppKey("error_page")
 # When even the error page fails: a page that needs nothing.
 FALLBACK_PAGE = (
     '<!doctype html>\n<html lang="sv"><head><meta charset="utf-8">'
@@ -184,13 +171,3 @@ async def set_security_headers(request: web.Request, response: web.StreamRespons
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")
-
-
-def bearer_or_cookie(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated()
-        return token.strip()
-    return request.cookies.get(SESSION_COOKIE)
