@@ -54,15 +54,6 @@ def _utc(nullable: bool = False) -> Column[dt.datetime]:
     return Column(UTCDateTime(), nullable=nullable)
 
 
-# Transitional: services still validate against these names; the vocabularies are
-# the enums of hub/domain, and these lists are only their values.
-SERVICE_KINDS = [k.value for k in ServiceKind]
-CONSENT_METHODS = [m.value for m in ConsentMethod]
-CONSENT_SCOPES = [s.value for s in ConsentScope]
-CATEGORIES = [c.value for c in Category]
-PRIORITIES = [p.value for p in Priority]
-
-
 class Organization(SQLModel, table=True):
     __tablename__ = "organization"
     __table_args__ = (

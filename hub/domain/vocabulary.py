@@ -71,3 +71,9 @@ class ReceiptKind(StrEnum):
     READ = "read"
     ACK = "ack"
 
+
+
+def not_one_of(vocabulary: type[StrEnum], value: object) -> str | None:
+    """What to tell a client whose `value` is not a word of `vocabulary` (None if it is)."""
+    words = [word.value for word in vocabulary]
+    return None if value in words else "one of " + ", ".join(words)

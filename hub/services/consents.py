@@ -24,10 +24,10 @@ from hub.db import consents as store
 from hub.db import persons as person_store
 from hub.db.consents import ConsentRow
 from hub.db.engine import Database
-from hub.db.models import CONSENT_METHODS, CONSENT_SCOPES
 from hub.domain import policy
 from hub.domain.audit import Action
 from hub.domain.roles import Role
+from hub.domain.vocabulary import ConsentMethod, ConsentScope, not_one_of
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -104,10 +104,10 @@ class ConsentService:
         today = self._persons.today()
         valid_from = new.valid_from or today
         errors = {}
-        if new.method not in CONSENT_METHODS:
-            errors["method"] = "one of " + ", ".join(CONSENT_METHODS)
-        if new.scope not in CONSENT_SCOPES:
-            errors["scope"] = "one of " + ", ".join(CONSENT_SCOPES)
+        for name, vocabulary in (("method", ConsentMethod), ("scope", ConsentScope)):
+            problem = not_one_of(vocabulary, getattr(new, name))
+            if problem:
+                errors[name] = problem
         named = tuple(dict.fromkeys(new.organization_ids))
         if new.scope == "named" and not 1 <= len(named) <= MAX_NAMED:
             errors["organization_ids"] = f"1-{MAX_NAMED} organizations for scope named"

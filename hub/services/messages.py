@@ -27,13 +27,15 @@ from hub.clock import Clock, local_date
 from hub.db import messages as store
 from hub.db.consents import consent_facts
 from hub.db.engine import Database
-from hub.db.models import CATEGORIES, PRIORITIES, Delivery, Message
+from hub.db.models import Delivery, Message
 from hub.domain import policy
 from hub.domain.audit import Action, AuditEvent, Outcome, ids
 from hub.domain.care import engaged_on
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
+from hub.domain.text import MAX_BODY_BYTES
 from hub.domain.visibility import may_see_message, on_sender_side
+from hub.domain.vocabulary import Category, Priority, not_one_of
 from hub.errors import (
     Forbidden,
     NotFound,
@@ -57,7 +59,6 @@ from hub.services.persons import PersonService
 log = structlog.get_logger(__name__)
 
 MAX_SUBJECT = 200
-MAX_BODY_BYTES = 64 * 1024
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_TOTAL_ATTACHMENT_BYTES = 25 * 1024 * 1024
 MAX_ATTACHMENTS = 20
@@ -215,10 +216,10 @@ class MessageService:
             errors["subject"] = f"1-{MAX_SUBJECT} characters"
         if len(draft.body.encode()) > MAX_BODY_BYTES:
             errors["body"] = "at most 64 KiB"
-        if draft.category not in CATEGORIES:
-            errors["category"] = "one of " + ", ".join(CATEGORIES)
-        if draft.priority not in PRIORITIES:
-            errors["priority"] = "one of " + ", ".join(PRIORITIES)
+        for name, vocabulary in (("category", Category), ("priority", Priority)):
+            problem = not_one_of(vocabulary, getattr(draft, name))
+            if problem:
+                errors[name] = problem
         if draft.person_id is not None and draft.personnummer is not None:
             errors["person"] = "give person_id or personnummer, not both"
         if draft.emergency_reason is not None:

@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from hub.clock import Clock, local_date
 from hub.db import persons as store
 from hub.db.engine import Database
-from hub.db.models import SERVICE_KINDS
 from hub.db.persons import EngagementListed, EngagementRow, PersonRow, UnitRow
 from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.care import (
@@ -36,6 +35,7 @@ from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind, Role
 from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.domain.visibility import may_find_person, person_name_shown
+from hub.domain.vocabulary import ServiceKind, not_one_of
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -246,8 +246,9 @@ class PersonService:
             ValidationFailed: unknown service kind or a period that ends before it starts.
         """
         errors = {}
-        if new.service_kind not in SERVICE_KINDS:
-            errors["service_kind"] = "one of " + ", ".join(SERVICE_KINDS)
+        problem = not_one_of(ServiceKind, new.service_kind)
+        if problem:
+            errors["service_kind"] = problem
         if new.ends_on is not None and new.ends_on < new.starts_on:
             errors["ends_on"] = "must not be before starts_on"
         if errors:
@@ -585,8 +586,9 @@ def _parse_row(line: int, values: list[str], positions: dict[str, int],
         else:
             row.errors["unit"] = "a unit id, or \"Organization / Unit\""
     row.service_kind = cell("service_kind")
-    if row.service_kind not in SERVICE_KINDS:
-        row.errors["service_kind"] = "one of " + ", ".join(SERVICE_KINDS)
+    problem = not_one_of(ServiceKind, row.service_kind)
+    if problem:
+        row.errors["service_kind"] = problem
     for name in ("starts_on", "ends_on"):
         value = cell(name)
         if not value:
