@@ -117,7 +117,12 @@ def build_hub(settings: Settings, clock: Clock | None = None,
 
 def create_app(settings: Settings, clock: Clock | None = None,
                master: keys.MasterKey | None = None,
-               passwords: Passwords | None = None) -> web.Application:
+               passwords: Passwords | None = None, *,
+               hub: Hub | None = None) -> web.Application:
+    """The application. Without `hub` its lifecycle builds a hub and closes it on
+    shutdown; with one (tests serve the hub their factories write through, so one
+    test has one engine, one write path and one notifier) it serves that hub and
+    leaves closing it to its owner."""
     from hub.api.messaging import MESSAGE_BODY_LIMIT
     from hub.api.middleware import (
         error_middleware,
@@ -138,13 +143,14 @@ def create_app(settings: Settings, clock: Clock | None = None,
     app.on_response_prepare.append(set_security_headers)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        hub = build_hub(settings, clock, master, passwords)
-        hub.db.start_checkpointer()
-        hub.audit.start_checkpointer()
-        app[HUB] = hub
-        log.info("hub_started", database=hub.db.dialect)
+        served = hub or build_hub(settings, clock, master, passwords)
+        served.db.start_checkpointer()
+        served.audit.start_checkpointer()
+        app[HUB] = served
+        log.info("hub_started", database=served.db.dialect)
         yield
-        await hub.close()
+        if hub is None:
+            await served.close()
 
     app.cleanup_ctx.append(lifecycle)
     add_api_routes(app)

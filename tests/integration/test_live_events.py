@@ -313,9 +313,8 @@ async def test_a_closed_stream_leaves_no_listener_behind(client, hub):
     await asyncio.wait_for(drained(), READ_TIMEOUT)
 
 
-async def test_an_idle_stream_gets_heartbeat_comments(aiohttp_client, settings, clock,
-                                                      master_key, hub, passwords):
-    app = create_app(settings, clock, master_key, passwords)
+async def test_an_idle_stream_gets_heartbeat_comments(hub, aiohttp_client):
+    app = create_app(hub.settings, hub=hub)
     app[events.HEARTBEAT] = 0.05
     client = await aiohttp_client(app)
     _, _, sara, _, _, _, _ = await _setup(hub)

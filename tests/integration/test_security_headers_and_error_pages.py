@@ -250,11 +250,10 @@ async def test_compose_for_a_role_that_cannot_send_is_the_html_403_page(
 
 
 @pytest.fixture
-async def failing_client(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
-                         settings, clock, master_key, hub,
-                         passwords) -> TestClient[Any, Any]:
+async def failing_client(hub: Hub, aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+                         ) -> TestClient[Any, Any]:
     """The real app with one extra route per side whose handler fails as a bug would."""
-    app = create_app(settings, clock, master_key, passwords)
+    app = create_app(hub.settings, hub=hub)
 
     async def broken(request: web.Request) -> web.StreamResponse:
         raise RuntimeError("a bug")

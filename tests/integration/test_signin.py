@@ -12,7 +12,6 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 
-from hub.app import create_app
 from hub.db.models import AuditEntry, AuditOrganization, LoginThrottle, Session, User
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
@@ -24,13 +23,21 @@ PROBLEM_JSON = "application/problem+json"
 WRONG_PASSWORD = "wrong-horse-battery"
 
 
+# The test's hub sits behind a reverse proxy: the client address comes from
+# X-Forwarded-For, so one test can sign in from several addresses (without the header
+# it is the peer's, 127.0.0.1, as without a proxy).
+behind_a_proxy = pytest.mark.settings(trust_forwarded_for=True)
+# Behind a proxy, with a small account-wide allowance (100 by default), so that
+# running it out costs few password hashes.
+strict_behind_a_proxy = pytest.mark.settings(trust_forwarded_for=True,
+                                             login_account_free_failures=12)
+
+
 @pytest.fixture
-async def proxied_client(aiohttp_client, settings, clock, master_key, hub, passwords):
-    """The real app behind a reverse proxy: the client address comes from
-    X-Forwarded-For, so one test can sign in from several addresses."""
-    app = create_app(settings.model_copy(update={"trust_forwarded_for": True}),
-                     clock, master_key, passwords)
-    return await aiohttp_client(app)
+def proxied_client(client, hub):
+    """The client of a test marked `behind_a_proxy` (or `strict_behind_a_proxy`)."""
+    assert hub.settings.trust_forwarded_for, "mark the test @behind_a_proxy"
+    return client
 
 
 def from_address(address: str) -> dict[str, str]:
@@ -293,6 +300,7 @@ async def test_a_blocked_attempt_does_not_lengthen_the_wait(client, hub):
     assert first.headers["Retry-After"] == second.headers["Retry-After"]
 
 
+@behind_a_proxy
 async def test_after_the_wait_the_right_credentials_work_and_clear_the_count(
         proxied_client, hub, clock):
     account = await make_user(hub, await make_org(hub))
@@ -316,6 +324,7 @@ async def test_after_the_wait_the_right_credentials_work_and_clear_the_count(
     assert again.status == 201, await again.text()
 
 
+@behind_a_proxy
 async def test_failures_across_usernames_throttle_the_client_address(
         client, proxied_client, hub):
     org = await make_org(hub)
@@ -346,6 +355,7 @@ async def fail_until_counted(client: TestClient[Any, Any], clock: Any, username:
         counted += 1
 
 
+@behind_a_proxy
 async def test_fifty_failures_from_another_address_do_not_lock_the_owner_out(
         proxied_client, hub, clock):
     account = await make_user(hub, await make_org(hub, OrgKind.NIGHT_SERVICE))
@@ -360,6 +370,7 @@ async def test_fifty_failures_from_another_address_do_not_lock_the_owner_out(
     await problem(from_there, 429, "too_many_attempts")
 
 
+@behind_a_proxy
 async def test_failures_from_many_addresses_do_not_lock_the_owner_out(proxied_client, hub):
     account = await make_user(hub, await make_org(hub))
     for n in range(10):  # twice what once blocked the account everywhere
@@ -371,15 +382,13 @@ async def test_failures_from_many_addresses_do_not_lock_the_owner_out(proxied_cl
 
 
 @pytest.fixture
-async def strict_client(aiohttp_client, settings, clock, master_key, hub, passwords):
-    """Behind a proxy, with a small account-wide allowance (100 by default), so that
-    running it out costs few password hashes."""
-    app = create_app(settings.model_copy(update={
-        "trust_forwarded_for": True, "login_account_free_failures": 12}), clock, master_key,
-        passwords)
-    return await aiohttp_client(app)
+def strict_client(client, hub):
+    """The client of a test marked `strict_behind_a_proxy`."""
+    assert hub.settings.login_account_free_failures == 12, "mark @strict_behind_a_proxy"
+    return client
 
 
+@strict_behind_a_proxy
 async def test_failures_from_anywhere_past_the_account_limit_block_it_and_tell_the_it_contact(
         strict_client, hub, clock):
     org = await make_org(hub)
