@@ -119,10 +119,11 @@ def create_app(settings: Settings, clock: Clock | None = None,
                master: keys.MasterKey | None = None,
                passwords: Passwords | None = None, *,
                hub: Hub | None = None) -> web.Application:
-    """The application. Without `hub` its lifecycle builds a hub and closes it on
-    shutdown; with one (tests serve the hub their factories write through, so one
-    test has one engine, one write path and one notifier) it serves that hub and
-    leaves closing it to its owner."""
+    """The application. Without `hub` its lifecycle builds a hub, starts its background
+    work and closes it on shutdown. With one (tests serve the hub their factories
+    write through: one engine, one write path, one notifier per test) it only serves
+    it: starting and closing are its owner's, so a test has no timed checkpoint
+    running under it unless it starts one."""
     from hub.api.messaging import MESSAGE_BODY_LIMIT
     from hub.api.middleware import (
         error_middleware,
@@ -143,14 +144,17 @@ def create_app(settings: Settings, clock: Clock | None = None,
     app.on_response_prepare.append(set_security_headers)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        served = hub or build_hub(settings, clock, master, passwords)
-        served.db.start_checkpointer()
-        served.audit.start_checkpointer()
-        app[HUB] = served
-        log.info("hub_started", database=served.db.dialect)
+        if hub is not None:
+            app[HUB] = hub
+            yield
+            return
+        own = build_hub(settings, clock, master, passwords)
+        own.db.start_checkpointer()
+        own.audit.start_checkpointer()
+        app[HUB] = own
+        log.info("hub_started", database=own.db.dialect)
         yield
-        if hub is None:
-            await served.close()
+        await own.close()
 
     app.cleanup_ctx.append(lifecycle)
     add_api_routes(app)
