@@ -17,6 +17,7 @@ from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
 from tests.factories import Account, make_org, make_user
 from tests.integration.conftest import bearer
+from tests.stored import first, get, rows, scalars
 
 LOGIN = "/api/v1/auth/login"
 PROBLEM_JSON = "application/problem+json"
@@ -77,9 +78,8 @@ async def sign_in(client: TestClient[Any, Any], hub: Any, account: Account,
 
 
 async def session_count(hub: Any, account: Account) -> int:
-    async with hub.db.read() as s:
-        return len((await s.scalars(
-            select(Session).where(col(Session.user_id) == account.id))).all())
+    return len(await rows(hub, select(Session.__table__).where(
+        col(Session.user_id) == account.id)))
 
 
 # -- signing in ---------------------------------------------------------------------------
@@ -97,8 +97,7 @@ async def test_password_and_current_code_sign_in_and_the_token_works(client, hub
     me = await client.get("/api/v1/me", headers=bearer(body["token"]))
     assert me.status == 200
     assert (await me.json())["user_id"] == str(account.id)
-    async with hub.db.read() as s:
-        row = await s.scalar(select(Session).where(col(Session.user_id) == account.id))
+    row = await first(hub, select(Session.__table__).where(col(Session.user_id) == account.id))
     assert row is not None and str(row.id) == body["session_id"]
     assert row.revoked_at is None
 
@@ -213,8 +212,7 @@ async def test_a_code_older_than_the_last_accepted_one_is_refused(client, hub, c
     assert ahead.status == 201, await ahead.text()
     await problem(current, 401, "invalid_credentials")
     await problem(previous, 401, "invalid_credentials")
-    async with hub.db.read() as s:
-        user = await s.get(User, account.id)
+    user = await get(hub, User, account.id)
     totp = pyotp.TOTP(account.totp_secret)
     assert user is not None and user.totp_last_step == totp.timecode(clock.now()) + 1
     assert await session_count(hub, account) == 1
@@ -314,8 +312,7 @@ async def test_after_the_wait_the_right_credentials_work_and_clear_the_count(
     response = await sign_in(proxied_client, hub, account, headers=here)
 
     assert response.status == 201, await response.text()
-    async with hub.db.read() as s:
-        scopes = sorted((await s.scalars(select(LoginThrottle.scope))).all())
+    scopes = sorted(await scalars(hub, select(LoginThrottle.scope)))
     assert scopes == ["address"]  # the account's count is gone; the address keeps its own
     # Had the count stayed at five, one more failure would block the account again.
     clock.advance(seconds=30)
@@ -414,12 +411,11 @@ async def test_failures_from_anywhere_past_the_account_limit_block_it_and_tell_t
     assert shown[str(bystander.id)] is None and shown[str(it.id)] is None
     one = await strict_client.get(f"/api/v1/users/{account.id}", headers=bearer(it_token))
     assert (await one.json())["sign_in_blocked_until"] == shown[str(account.id)]
-    async with hub.db.read() as s:
-        entries = (await s.scalars(select(AuditEntry).where(
-            col(AuditEntry.action) == "login.account_blocked"))).all()
-        assert len(entries) == 1
-        concerns = (await s.scalars(select(AuditOrganization.organization_id).where(
-            col(AuditOrganization.seq) == entries[0].seq))).all()
+    entries = await rows(hub, select(AuditEntry.__table__).where(
+        col(AuditEntry.action) == "login.account_blocked"))
+    assert len(entries) == 1
+    concerns = await scalars(hub, select(AuditOrganization.organization_id).where(
+        col(AuditOrganization.seq) == entries[0].seq))
     assert list(concerns) == [org.id]
     assert account.id.hex in entries[0].targets
     assert entries[0].outcome == "locked"
@@ -441,8 +437,7 @@ async def test_an_unknown_username_is_throttled_exactly_like_a_known_one(client,
     unknown = await run("no.such.user")
 
     assert known == unknown
-    async with hub.db.read() as s:
-        scopes = sorted((await s.scalars(select(LoginThrottle.scope))).all())
+    scopes = sorted(await scalars(hub, select(LoginThrottle.scope)))
     # Per name: one row for the name anywhere and one for the name from this
     # address; one row for the address itself.
     assert scopes == ["account", "account", "address", "address", "address"]
@@ -458,18 +453,17 @@ async def test_the_session_row_holds_only_a_hash_of_the_token(client, hub):
     body = await response.json()
     token: str = body["token"]
     secret_part = token.split("_", 1)[1]
-    async with hub.db.read() as s:
-        row = await s.scalar(select(Session).where(col(Session.user_id) == account.id))
-        assert row is not None
-        assert len(row.token_hash) == 32
-        assert row.token_hash != token.encode()
-        assert row.token_hash == hashlib.sha256(token.encode()).digest()
-        # Nowhere in the database: not in any column of any table.
-        for table in SQLModel.metadata.sorted_tables:
-            for stored in (await s.execute(sa_select(table))).all():
-                for value in stored:
-                    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-                    assert secret_part not in text, f"token found in {table.name}"
+    row = await first(hub, select(Session.__table__).where(col(Session.user_id) == account.id))
+    assert row is not None
+    assert len(row.token_hash) == 32
+    assert row.token_hash != token.encode()
+    assert row.token_hash == hashlib.sha256(token.encode()).digest()
+    # Nowhere in the database: not in any column of any table.
+    for table in SQLModel.metadata.sorted_tables:
+        for stored in await rows(hub, sa_select(table)):
+            for value in stored:
+                text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                assert secret_part not in text, f"token found in {table.name}"
 
 
 async def test_attempts_sent_all_at_once_cannot_slip_past_the_throttle(client, hub):
