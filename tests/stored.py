@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, select
 from sqlalchemy.sql import Executable
 
 from hub.app import Hub
@@ -27,13 +27,13 @@ async def scalars(hub: Hub, statement: Executable) -> list[Any]:
 
 
 async def rows(hub: Hub, statement: Executable) -> list[Row[Any]]:
+    """Every row."""
     return await hub.db.interaction(lambda conn: list(conn.execute(statement)))
 
 
-async def count(hub: Hub, model: Any, *where: Any) -> int:
-    """How many rows of `model`'s table match every condition in `where`."""
-    statement = select(func.count()).select_from(model).where(*where)
-    return int(await scalar(hub, statement) or 0)
+async def first(hub: Hub, statement: Executable) -> Row[Any] | None:
+    """The first row, or None."""
+    return await hub.db.interaction(lambda conn: conn.execute(statement).first())
 
 
 async def get(hub: Hub, model: Any, id: uuid.UUID) -> Row[Any] | None:
@@ -46,8 +46,3 @@ async def get(hub: Hub, model: Any, id: uuid.UUID) -> Row[Any] | None:
 async def execute(hub: Hub, statement: Executable, params: Any = None) -> None:
     """One write statement, committed (tests that tamper with stored rows)."""
     await hub.db.interaction(lambda conn: conn.execute(statement, params), write=True)
-
-
-async def first(hub: Hub, statement: Executable) -> Row[Any] | None:
-    """The first row, or None."""
-    return await hub.db.interaction(lambda conn: conn.execute(statement).first())

@@ -18,6 +18,7 @@ from tests.factories import Account
 @pytest.fixture
 async def hub(settings: Settings, clock: FixedClock, master_key: keys.MasterKey,
               passwords: Passwords) -> AsyncIterator[Hub]:
+    """The test's one hub: factories write through it and the `client` app serves it."""
     hub = build_hub(settings, clock, master_key, passwords)
     await ensure_hub_kek(hub.db, hub.keystore)
     yield hub
