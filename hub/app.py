@@ -32,7 +32,13 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings, clock: Clock | None = None,
                master: keys.MasterKey | None = None,
-               passwords: Passwords | None = None) -> web.Application:
+               passwords: Passwords | None = None, *,
+               hub: Hub | None = None) -> web.Application:
+    """The application. Without `hub` its lifecycle builds a hub, starts its background
+    work and closes it on shutdown. With one (tests serve the hub their factories
+    write through: one engine, one write path, one notifier per test) it only serves
+    it: starting and closing are its owner's, so a test has no timed checkpoint
+    running under it unless it starts one."""
     # The largest body any route takes; each route enforces its own limit when reading.
     app = web.Application(
         client_max_size=max(settings.max_body_bytes, MESSAGE_BODY_LIMIT),
@@ -44,13 +50,17 @@ def create_app(settings: Settings, clock: Clock | None = None,
     app.on_response_prepare.append(set_security_headers)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        hub = build_hub(settings, clock, master, passwords)
-        hub.db.start_checkpointer()
-        hub.audit.start_checkpointer()
-        app[HUB] = hub
-        log.info("hub_started", database=hub.db.dialect)
+        if hub is not None:
+            app[HUB] = hub
+            yield
+            return
+        own = build_hub(settings, clock, master, passwords)
+        own.db.start_checkpointer()
+        own.audit.start_checkpointer()
+        app[HUB] = own
+        log.info("hub_started", database=own.db.dialect)
         yield
-        await hub.close()
+        await own.close()
 
     app.cleanup_ctx.append(lifecycle)
     add_api_routes(app)

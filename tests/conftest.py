@@ -32,6 +32,11 @@ PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "settings(**changes): the test's hub runs with these settings changed")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return "database backends: " + ", ".join(BACKENDS)
 
@@ -137,9 +142,13 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def settings(database: TestDatabase, tmp_path: Path, master_key: keys.MasterKey) -> Settings:
+def settings(request: pytest.FixtureRequest, database: TestDatabase, tmp_path: Path,
+             master_key: keys.MasterKey) -> Settings:
+    """The test hub's settings; a test that needs others says so with
+    `@pytest.mark.settings(name=value, ...)`, so that its one hub is built with them."""
+    marker = request.node.get_closest_marker("settings")
     return Settings(
         data_dir=tmp_path / "data", database_url=database.url,
         database_schema=database.schema, tls=False, host="127.0.0.1",
         master_key=SecretStr(master_key.encoded()), key_cache_seconds=0.2,
-    )
+    ).model_copy(update=marker.kwargs if marker else {})

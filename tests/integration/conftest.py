@@ -18,6 +18,7 @@ from tests.factories import Account
 @pytest.fixture
 async def hub(settings: Settings, clock: FixedClock, master_key: keys.MasterKey,
               passwords: Passwords) -> AsyncIterator[Hub]:
+    """The test's one hub: factories write through it and the `client` app serves it."""
     hub = build_hub(settings, clock, master_key, passwords)
     await ensure_hub_kek(hub.db, hub.keystore)
     yield hub
@@ -26,13 +27,12 @@ async def hub(settings: Settings, clock: FixedClock, master_key: keys.MasterKey,
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]], settings: Settings,
-    clock: FixedClock, master_key: keys.MasterKey, hub: Hub, passwords: Passwords,
+    hub: Hub, aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
 ) -> TestClient[Any, Any]:
-    """A client of the real app on the same database and clock as the `hub` fixture,
-    which the factories use to build rows."""
-    app = create_app(settings, clock, master_key, passwords)
-    return await aiohttp_client(app)
+    """A client of the real app serving the `hub` fixture's hub, the one the factories
+    build rows through: one engine, one write path, one notifier per test. (`hub` comes
+    first so that it is built before the app starts and closed after it stops.)"""
+    return await aiohttp_client(create_app(hub.settings, hub=hub))
 
 
 async def login(client: TestClient[Any, Any], hub: Hub, account: Account) -> str:

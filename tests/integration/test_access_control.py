@@ -27,6 +27,7 @@ from tests.factories import (
     personnummer,
 )
 from tests.integration.conftest import bearer, login, web_session
+from tests.stored import scalar, scalars
 
 V1 = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -39,8 +40,7 @@ def _user(username: str, *roles: str, **extra: Any) -> dict[str, Any]:
 
 
 async def _count(hub, model, *where) -> int:
-    async with hub.db.read() as s:
-        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+    return int(await scalar(hub, select(func.count()).select_from(model).where(*where)) or 0)
 
 
 async def _operator(client, hub):
@@ -104,9 +104,8 @@ async def test_nobody_changes_their_own_roles(client, hub, who):
     response = await client.put(f"{V1}/users/{account.id}/roles", headers=bearer(token),
                                 json={"roles": wanted})
     assert response.status == 403, await response.text()
-    async with hub.db.read() as s:
-        roles = set((await s.scalars(select(UserRole.role).where(
-            UserRole.user_id == account.id))).all())
+    roles = set(await scalars(hub, select(UserRole.role).where(
+        UserRole.user_id == account.id)))
     assert roles == {who}
     # The session still works: nothing was changed.
     assert (await client.get(f"{V1}/me", headers=bearer(token))).status == 200
@@ -371,8 +370,7 @@ async def test_an_it_contact_in_a_unit_receives_nothing_and_is_not_in_the_receip
         "group_ids": [str(group)], "subject": "Nyckel", "body": "Nyckeln hänger i hallen"})
     assert sent.status == 201
     assert (await sent.json())["recipient_count"] == 1
-    async with hub.db.read() as s:
-        reached = set((await s.scalars(select(Delivery.user_id))).all())
+    reached = set(await scalars(hub, select(Delivery.user_id)))
     assert reached == {nurse.id}
     receipts = await (await client.get(f"{V1}/messages/{(await sent.json())['id']}/receipts",
                                        headers=bearer(sender))).json()

@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 
 from hub.db.models import AuditEntry, Engagement
 from hub.domain.roles import OrgKind, Role
@@ -16,6 +16,7 @@ from hub.services.actor import CLI_OPERATOR
 from hub.services.keystore import org_owner, rotate_owner
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import rows, scalar
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()
 
@@ -24,10 +25,9 @@ async def _size(hub: Any) -> int:
     return await hub.audit.size()
 
 
-async def _new_entries(hub: Any, since: int) -> list[AuditEntry]:
-    async with hub.db.read() as s:
-        return list((await s.scalars(select(AuditEntry).where(AuditEntry.seq >= since)
-                                     .order_by(AuditEntry.seq))).all())
+async def _new_entries(hub: Any, since: int) -> list[Row[Any]]:
+    return await rows(hub, select(AuditEntry.__table__).where(AuditEntry.seq >= since)
+                      .order_by(AuditEntry.seq))
 
 
 class Recorder:
@@ -40,7 +40,7 @@ class Recorder:
     async def start(self) -> None:
         self.mark = await _size(self.hub)
 
-    async def one(self) -> AuditEntry:
+    async def one(self) -> Row[Any]:
         entries = await _new_entries(self.hub, self.mark)
         assert len(entries) == 1, [(e.action, e.outcome) for e in entries]
         self.mark += 1
@@ -50,7 +50,7 @@ class Recorder:
         assert await _new_entries(self.hub, self.mark) == []
 
 
-def _targets(entry: AuditEntry) -> dict[str, Any]:
+def _targets(entry: Row[Any]) -> dict[str, Any]:
     return json.loads(entry.targets)
 
 
@@ -281,9 +281,8 @@ async def test_consent_engagement_end_override_and_its_review_are_audited(client
     assert _targets(entry) == {"override": uuid.UUID(item["id"]).hex,
                                "message": message_id.hex}
 
-    async with hub.db.read() as s:
-        engagement_id = await s.scalar(select(Engagement.id).where(
-            Engagement.person_id == w["person"], Engagement.unit_id == w["day_unit"].id))
+    engagement_id = await scalar(hub, select(Engagement.id).where(
+        Engagement.person_id == w["person"], Engagement.unit_id == w["day_unit"].id))
     it_token = bearer(await login(client, hub, w["it"]))
     await log.start()
     assert (await client.post(f"/api/v1/engagements/{engagement_id}/end", headers=it_token,
@@ -375,8 +374,7 @@ async def test_the_log_holds_no_names_personnummer_or_message_text(client, hub):
         "personnummer": "19121212-1212"})
     assert response.status == 201
     await hub.persons.get(CLI_OPERATOR, w["person"])
-    async with hub.db.read() as s:
-        rows = (await s.execute(text("SELECT * FROM audit_entry"))).all()
-    dump = repr(rows)
+    stored = await rows(hub, text("SELECT * FROM audit_entry"))
+    dump = repr(stored)
     for secret in ("Hemligt", "Hemlig text", "121212", "Tolvan", "Test user"):
         assert secret not in dump

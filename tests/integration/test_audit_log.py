@@ -46,7 +46,7 @@ async def fill(log: AuditLog, events: list[AuditEvent], one_by_one: bool = False
         for event in events:
             await log.append(event)
         return
-    await log._db.run_write(lambda conn: log.append_many_sync(conn, events))
+    await log._db.interaction(lambda conn: log.append_many_sync(conn, events), write=True)
 
 
 # -- tampering, done as someone with database access would -------------------------------
@@ -125,15 +125,16 @@ async def test_randomized_tampering_is_caught_at_the_right_entry(hub, master_key
     log = small_log(hub, master_key, every=40)
     await fill(log, synthetic_events(rng, 160))
     assert (await log.verify()).ok
-    original = await hub.db.run_read(_snapshot)
+    original = await hub.db.interaction(_snapshot)
     for round_ in range(32):
         tamper = TAMPERINGS[round_ % len(TAMPERINGS)]
-        expected = await hub.db.run_write(lambda conn, t=tamper: t(conn, rng, original))
+        expected = await hub.db.interaction(lambda conn, t=tamper: t(conn, rng, original),
+                                            write=True)
         report = await log.verify()
         assert not report.ok, tamper.__name__
         assert report.broken is not None
         assert report.broken.seq == expected, (tamper.__name__, report.broken)
-        await hub.db.run_write(lambda conn: _restore(conn, original))
+        await hub.db.interaction(lambda conn: _restore(conn, original), write=True)
         assert (await log.verify()).ok
 
 
@@ -144,7 +145,7 @@ async def test_a_rewrite_with_recomputed_hashes_fails_at_the_next_signed_checkpo
     rng = random.Random(1)
     log = small_log(hub, master_key, every=25)
     await fill(log, synthetic_events(rng, 100))
-    rows = await hub.db.run_read(_snapshot)
+    rows = await hub.db.interaction(_snapshot)
     k = 37
     rows[k]["client"] = "198.51.100.7"
     chain = rows[k - 1]["chain_hash"]
@@ -156,7 +157,7 @@ async def test_a_rewrite_with_recomputed_hashes_fails_at_the_next_signed_checkpo
         _restore(conn, rows)
         conn.execute(update(AuditHead).values(chain_hash=chain))
 
-    await hub.db.run_write(rewrite)
+    await hub.db.interaction(rewrite, write=True)
     report = await log.verify()
     assert report.broken is not None
     # The checkpoint of size 25 still matches, the one of size 50 no longer does; a
@@ -183,7 +184,7 @@ async def test_a_history_resigned_with_the_hubs_key_is_caught_by_a_witness(hub, 
         conn.execute(update(AuditHead).values(size=0, frontier=b"", chain_hash=bytes(32),
                                               checkpoint_size=0, checkpoint_at_us=0))
 
-    await hub.db.run_write(wipe)
+    await hub.db.interaction(wipe, write=True)
     events[10] = AuditEvent(action=Action.LOGIN, actor_user_id=USERS[0])
     await fill(log, events)
     assert (await log.verify()).ok
@@ -212,7 +213,7 @@ async def test_32_concurrent_writers_leave_one_gap_free_log(hub, master_key):
     log = small_log(hub, master_key, every=100)
     batches = [synthetic_events(rng, 10) for _ in range(32)]
     await asyncio.gather(*(fill(log, batch, one_by_one=True) for batch in batches))
-    seqs = await hub.db.run_read(lambda conn: list(conn.execute(
+    seqs = await hub.db.interaction(lambda conn: list(conn.execute(
         select(AuditEntry.seq).order_by(AuditEntry.seq)).scalars()))
     assert seqs == list(range(320))
     report = await log.verify()
@@ -223,8 +224,8 @@ async def test_32_concurrent_writers_leave_one_gap_free_log(hub, master_key):
 async def test_a_truncated_log_is_caught(hub, master_key):
     log = small_log(hub, master_key, every=10)
     await fill(log, synthetic_events(random.Random(5), 30))
-    await hub.db.run_write(lambda conn: conn.execute(
-        delete(AuditEntry).where(AuditEntry.seq >= 25)))
+    await hub.db.interaction(lambda conn: conn.execute(
+        delete(AuditEntry).where(AuditEntry.seq >= 25)), write=True)
     report = await log.verify()
     assert report.broken is not None and report.broken.seq == 25
     assert "missing" in report.broken.reason
@@ -259,9 +260,9 @@ async def test_proofs_from_the_hub_verify_against_its_signed_checkpoints(
 async def test_a_row_stored_past_the_head_is_caught(hub, master_key):
     log = small_log(hub, master_key, every=10)
     await fill(log, synthetic_events(random.Random(6), 20))
-    rows = await hub.db.run_read(_snapshot)
-    await hub.db.run_write(lambda conn: conn.execute(
-        insert(AuditEntry.__table__), [dict(rows[3], seq=27)]))
+    rows = await hub.db.interaction(_snapshot)
+    await hub.db.interaction(lambda conn: conn.execute(
+        insert(AuditEntry.__table__), [dict(rows[3], seq=27)]), write=True)
     report = await log.verify()
     assert report.broken is not None and report.broken.seq == 20
     assert "outside" in report.broken.reason
@@ -289,15 +290,16 @@ async def test_an_altered_organization_index_is_caught(hub, master_key):
     log = small_log(hub, master_key, every=10)
     await fill(log, synthetic_events(random.Random(8), 30))
     assert (await log.verify()).ok
-    hide = await hub.db.run_read(lambda conn: conn.execute(
+    hide = await hub.db.interaction(lambda conn: conn.execute(
         select(AuditOrganization.organization_id).where(AuditOrganization.seq == 12)).first())
-    await hub.db.run_write(lambda conn: conn.execute(delete(AuditOrganization).where(
-        AuditOrganization.seq == 12, AuditOrganization.organization_id == hide[0])))
+    await hub.db.interaction(lambda conn: conn.execute(delete(AuditOrganization).where(
+        AuditOrganization.seq == 12, AuditOrganization.organization_id == hide[0])), write=True)
     report = await log.verify()
     assert report.broken is not None and report.broken.seq == 12
     assert "access scope" in report.broken.reason
-    await hub.db.run_write(lambda conn: conn.execute(insert(AuditOrganization), [
-        {"seq": 12, "organization_id": hide[0]}, {"seq": 17, "organization_id": uuid.uuid4()}]))
+    await hub.db.interaction(lambda conn: conn.execute(insert(AuditOrganization), [
+        {"seq": 12, "organization_id": hide[0]},
+        {"seq": 17, "organization_id": uuid.uuid4()}]), write=True)
     report = await log.verify()
     assert report.broken is not None and report.broken.seq == 17
 
@@ -313,7 +315,7 @@ Rows = list[dict[str, Any]]
 
 
 async def read_log(hub: Any) -> Rows:
-    return await hub.db.run_read(_snapshot)
+    return await hub.db.interaction(_snapshot)
 
 
 async def write_log(hub: Any, rows: Rows, head: dict[str, Any] | None = None) -> None:
@@ -331,7 +333,7 @@ async def write_log(hub: Any, rows: Rows, head: dict[str, Any] | None = None) ->
         if head is not None:
             conn.execute(update(AuditHead).values(head))
 
-    await hub.db.run_write(work)
+    await hub.db.interaction(work, write=True)
 
 
 def leaf_of(row: dict[str, Any], seq: int | None = None) -> bytes:
@@ -455,7 +457,7 @@ async def test_combined_tamperings_are_reported_at_the_first_entry_that_breaks(
     log = small_log(hub, master_key, every=every)
     await fill(log, synthetic_events(rng, size))
     original = await read_log(hub)
-    head = await hub.db.run_read(lambda conn: dict(conn.execute(
+    head = await hub.db.interaction(lambda conn: dict(conn.execute(
         select(AuditHead.chain_hash, AuditHead.frontier)).one()._mapping))
     sizes = range(every, size + 1, every)
 
@@ -540,8 +542,9 @@ async def test_an_altered_checkpoint_row_is_named_at_its_size_after_the_entries_
         hub, master_key):
     log = small_log(hub, master_key, every=25)
     await fill(log, synthetic_events(random.Random(15), 100))
-    await hub.db.run_write(lambda conn: conn.execute(
-        update(AuditCheckpoint).where(AuditCheckpoint.size == 50).values(root=bytes(32))))
+    await hub.db.interaction(lambda conn: conn.execute(
+        update(AuditCheckpoint).where(AuditCheckpoint.size == 50).values(root=bytes(32))),
+        write=True)
     report = await log.verify()
     assert where(report) == (50, 50)
     assert "checkpoint of size 50 differs from its note" in report.broken.reason
@@ -594,7 +597,7 @@ async def test_a_rewrite_caught_by_a_witness_is_named_by_the_witnessed_range_it_
         conn.execute(update(AuditHead).values(size=0, frontier=b"", chain_hash=bytes(32),
                                               checkpoint_size=0, checkpoint_at_us=0))
 
-    await hub.db.run_write(wipe)
+    await hub.db.interaction(wipe, write=True)
     events[34] = AuditEvent(action=Action.LOGIN, actor_user_id=USERS[0])
     await fill(log, events)
     assert (await log.verify()).ok

@@ -39,6 +39,7 @@ from tests.factories import (
     personnummer,
 )
 from tests.integration.conftest import bearer, login, web_session
+from tests.stored import scalar
 
 V1 = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -326,9 +327,8 @@ async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
         MessageDraft(group_ids=(group_id, case_group), subject="Natten", body="Lugn natt",
                      requires_ack=True, attachments=(AttachmentDraft(
                          "rapport.txt", "text/plain", b"Sov hela natten"),)))
-    async with hub.db.read() as s:
-        audit_seq = await s.scalar(select(func.min(AuditOrganization.seq)).where(
-            AuditOrganization.organization_id == provider.id))
+    audit_seq = await scalar(hub, select(func.min(AuditOrganization.seq)).where(
+        AuditOrganization.organization_id == provider.id))
     second_checkpoint = await hub.audit.checkpoint(force=True)
     assert audit_seq is not None and first_checkpoint and second_checkpoint
     return World(
@@ -525,9 +525,8 @@ async def _review(w: World, actor: str) -> Call:
         "person_id": str(w.person_id), "emergency_reason": REASON})
     assert sent.status == 201, await sent.text()
     message_id = uuid.UUID((await sent.json())["id"])
-    async with w.hub.db.read() as s:
-        override = await s.scalar(select(EmergencyOverride.id).where(
-            EmergencyOverride.message_id == message_id))
+    override = await scalar(w.hub, select(EmergencyOverride.id).where(
+        EmergencyOverride.message_id == message_id))
     return Call(f"{V1}/audit/review/overrides/{override}", json={"comment": "Befogat"})
 
 

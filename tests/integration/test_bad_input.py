@@ -17,6 +17,7 @@ from hub.app import Hub
 from hub.domain.roles import OrgKind, Role
 from tests.factories import make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import scalar
 
 V1 = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -88,9 +89,8 @@ async def build_world(client: TestClient[Any, Any], hub: Hub, role: Role | None)
 
 
 async def row_counts(hub: Hub) -> dict[str, int]:
-    async with hub.db.read() as s:
-        return {name: int(await s.scalar(select(func.count()).select_from(t)) or 0)
-                for name, t in SQLModel.metadata.tables.items()}
+    return {name: int(await scalar(hub, select(func.count()).select_from(t)) or 0)
+            for name, t in SQLModel.metadata.tables.items()}
 
 
 def assert_security_headers(response: Any) -> None:

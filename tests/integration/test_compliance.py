@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 import keys
 from hub.domain.audit import Action, AuditEvent, canonical_of_columns
@@ -27,6 +27,7 @@ from tests.factories import (
     make_user,
 )
 from tests.integration.conftest import bearer, login
+from tests.stored import execute
 
 PNR = "19121212-1212"
 
@@ -288,26 +289,28 @@ async def test_hub_audit_verify_passes_then_names_the_edited_entry(client, hub, 
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "1 witness" in result.stdout
 
-    async with hub.db.transaction() as s:
-        await s.execute(text("UPDATE audit_entry SET outcome = 'failure' WHERE seq = 7"))
+    await execute(hub, text("UPDATE audit_entry SET outcome = 'failure' WHERE seq = 7"))
     result = _cli(settings, "audit", "verify")
     assert result.returncode == 1
     assert "entry 7" in result.stderr and "edited" in result.stderr
 
 
-async def _hashes(s: Any, seq: int) -> tuple[bytes, bytes]:
-    row = (await s.execute(text("SELECT leaf_hash, chain_hash FROM audit_entry WHERE seq = :k"),
-                           {"k": seq})).one()
+def _hashes(conn: Connection, seq: int) -> tuple[bytes, bytes]:
+    row = conn.execute(text("SELECT leaf_hash, chain_hash FROM audit_entry WHERE seq = :k"),
+                       {"k": seq}).one()
     return bytes(row[0]), bytes(row[1])
 
 
 async def test_hub_audit_verify_names_the_first_break_and_counts_the_entries_before_it(
         client, hub, settings):
     w = await _world(client, hub)
-    async with hub.db.transaction() as s:
-        good_chain = (await _hashes(s, 3))[1]
-        await s.execute(text("UPDATE audit_entry SET chain_hash = leaf_hash WHERE seq = 3"))
-        await s.execute(text("UPDATE audit_entry SET outcome = 'failure' WHERE seq = 7"))
+    def garble(conn: Connection) -> bytes:
+        good_chain = _hashes(conn, 3)[1]
+        conn.execute(text("UPDATE audit_entry SET chain_hash = leaf_hash WHERE seq = 3"))
+        conn.execute(text("UPDATE audit_entry SET outcome = 'failure' WHERE seq = 7"))
+        return good_chain
+
+    good_chain = await hub.db.interaction(garble, write=True)
     result = _cli(settings, "audit", "verify")
     assert result.returncode == 1
     assert "BROKEN at entry 3: the chain hash stored with entry 3 is garbled" in result.stderr
@@ -315,26 +318,30 @@ async def test_hub_audit_verify_names_the_first_break_and_counts_the_entries_bef
 
     # Mended; then rewritten with recomputed hashes after a signed checkpoint: only
     # the next checkpoint can tell, and not which of its entries changed.
-    async with hub.db.transaction() as s:
-        await s.execute(text("UPDATE audit_entry SET chain_hash = :c WHERE seq = 3"),
-                        {"c": good_chain})
-        await s.execute(text("UPDATE audit_entry SET outcome = 'success' WHERE seq = 7"))
+    def mend(conn: Connection) -> None:
+        conn.execute(text("UPDATE audit_entry SET chain_hash = :c WHERE seq = 3"),
+                     {"c": good_chain})
+        conn.execute(text("UPDATE audit_entry SET outcome = 'success' WHERE seq = 7"))
+
+    await hub.db.interaction(mend, write=True)
     first = await hub.audit.checkpoint(force=True)
     await hub.audit.append_many([AuditEvent(Action.LOGOUT, actor_user_id=w["sender"].id)] * 5)
     second = await hub.audit.checkpoint(force=True)
     assert first is not None and second is not None and second > first + 1
-    async with hub.db.transaction() as s:
-        await s.execute(text("UPDATE audit_entry SET client = '198.51.100.7' WHERE seq = :k"),
-                        {"k": first + 1})
-        chain = (await _hashes(s, first))[1]
+    def rewrite(conn: Connection) -> None:
+        conn.execute(text("UPDATE audit_entry SET client = '198.51.100.7' WHERE seq = :k"),
+                     {"k": first + 1})
+        chain = _hashes(conn, first)[1]
         for seq in range(first + 1, second):
-            row = (await s.execute(text("SELECT * FROM audit_entry WHERE seq = :k"),
-                                   {"k": seq})).mappings().one()
+            row = conn.execute(text("SELECT * FROM audit_entry WHERE seq = :k"),
+                               {"k": seq}).mappings().one()
             leaf = keys.leaf_hash(canonical_of_columns(seq, row["at_us"], row))
             chain = keys.node_hash(chain, leaf)
-            await s.execute(text("UPDATE audit_entry SET leaf_hash = :l, chain_hash = :c "
-                                 "WHERE seq = :k"), {"l": leaf, "c": chain, "k": seq})
-        await s.execute(text("UPDATE audit_head SET chain_hash = :c"), {"c": chain})
+            conn.execute(text("UPDATE audit_entry SET leaf_hash = :l, chain_hash = :c "
+                              "WHERE seq = :k"), {"l": leaf, "c": chain, "k": seq})
+        conn.execute(text("UPDATE audit_head SET chain_hash = :c"), {"c": chain})
+
+    await hub.db.interaction(rewrite, write=True)
     result = _cli(settings, "audit", "verify")
     assert result.returncode == 1
     assert f"BROKEN between entries {first} and {second - 1}:" in result.stderr

@@ -24,6 +24,7 @@ from tests.factories import (
     make_user,
 )
 from tests.integration.conftest import bearer, login, web_session
+from tests.stored import scalar, scalars
 
 V1 = "/api/v1"
 
@@ -49,8 +50,7 @@ async def _send(client, token, group, person_id):
 
 
 async def _messages(hub) -> int:
-    async with hub.db.read() as s:
-        return int(await s.scalar(select(func.count()).select_from(Message)) or 0)
+    return int(await scalar(hub, select(func.count()).select_from(Message)) or 0)
 
 
 async def test_a_private_provider_needs_consent_to_tell_the_citys_night_service(client, hub):
@@ -99,10 +99,9 @@ async def test_a_withdrawal_blocks_the_next_send_and_stays_in_the_history(client
     assert entry["id"] == consent["id"]
     assert entry["withdrawn_by"] == str(sender.id)
     assert entry["withdrawn_at"] is not None
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Consent)) == 1
-        actions = (await s.scalars(select(AuditEntry.action).where(
-            AuditEntry.person_id == person_id).order_by(AuditEntry.seq))).all()
+    assert await scalar(hub, select(func.count()).select_from(Consent)) == 1
+    actions = await scalars(hub, select(AuditEntry.action).where(
+        AuditEntry.person_id == person_id).order_by(AuditEntry.seq))
     assert [a for a in actions if a.startswith("consent.")] == [
         "consent.record", "consent.withdraw", "consent.list"]
 
@@ -161,8 +160,7 @@ async def test_only_engaged_staff_and_case_workers_record_consent(client, hub):
     allowed = await client.post(url, headers=bearer(await login(client, hub, case_worker)),
                                 json=body)
     assert allowed.status == 201
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Consent)) == 1
+    assert await scalar(hub, select(func.count()).select_from(Consent)) == 1
 
 
 async def test_bad_consent_input_is_422_and_stores_nothing(client, hub):
@@ -183,8 +181,7 @@ async def test_bad_consent_input_is_422_and_stores_nothing(client, hub):
         response = await client.post(url, headers=bearer(token), json=body)
         assert response.status == 422, body
         assert response.content_type == "application/problem+json"
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Consent)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Consent)) == 0
 
 
 async def test_engagement_and_consent_days_are_swedish_days_across_utc_midnight(
@@ -230,8 +227,7 @@ async def test_the_web_consent_form_refuses_bad_input_and_stores_nothing(client,
         response = await client.post(url, data=form, headers=cookie, allow_redirects=False)
         assert response.status == 422, form
         assert "Samtycket registrerades inte." in await response.text()
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Consent)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Consent)) == 0
     ok = await client.post(url, headers=cookie, allow_redirects=False, data={
         "method": "oral", "scope": "all_involved", "valid_from": "2026-01-01"})
     assert ok.status == 303
@@ -248,8 +244,7 @@ async def test_a_web_form_that_does_not_parse_is_a_4xx(client, hub):
     json_body = await client.post(url, json={"method": "oral"}, headers=cookie)
     assert no_boundary.status in (400, 415)
     assert json_body.status == 415
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Consent)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Consent)) == 0
 
 
 async def test_a_consent_is_withdrawn_only_through_its_own_persons_page(client, hub):
@@ -273,6 +268,5 @@ async def test_concurrent_withdrawals_record_one_withdrawal(hub):
         return_exceptions=True)
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert all(isinstance(r, Conflict) for r in results if isinstance(r, Exception))
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "consent.withdraw")) == 1
+    assert await scalar(hub, select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "consent.withdraw")) == 1

@@ -24,6 +24,7 @@ from tests.factories import (
     make_user,
     personnummer,
 )
+from tests.stored import scalar, scalars
 
 SENDERS = 16
 ROUNDS = 3
@@ -76,15 +77,14 @@ async def test_no_send_commits_on_a_consent_after_its_withdrawal_committed(hub):
             [send(i) for i in range(SENDERS // 2, SENDERS)]
         await asyncio.gather(*tasks)
 
-        async with hub.db.read() as s:
-            withdraw_seq = await s.scalar(select(AuditEntry.seq).where(
-                AuditEntry.action == "consent.withdraw", AuditEntry.person_id == person_id))
-            send_seqs = (await s.scalars(select(AuditEntry.seq).where(
-                AuditEntry.action == "message.send", AuditEntry.person_id == person_id))).all()
-            withdrawn_at = await s.scalar(select(Consent.withdrawn_at).where(
-                Consent.id == consent_id))
-            stamps = (await s.scalars(select(Message.created_at).where(
-                Message.person_id == person_id))).all()
+        withdraw_seq = await scalar(hub, select(AuditEntry.seq).where(
+            AuditEntry.action == "consent.withdraw", AuditEntry.person_id == person_id))
+        send_seqs = await scalars(hub, select(AuditEntry.seq).where(
+            AuditEntry.action == "message.send", AuditEntry.person_id == person_id))
+        withdrawn_at = await scalar(hub, select(Consent.withdrawn_at).where(
+            Consent.id == consent_id))
+        stamps = await scalars(hub, select(Message.created_at).where(
+            Message.person_id == person_id))
         assert withdraw_seq is not None and withdrawn_at is not None
         late += [seq for seq in send_seqs if seq > withdraw_seq]
         late += [stamp for stamp in stamps if stamp > withdrawn_at]

@@ -14,6 +14,7 @@ from hub.services.actor import CLI_OPERATOR
 from hub.services.persons import NewEngagement
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import rows, scalar
 
 V1 = "/api/v1"
 REASON = "Brukaren svarar inte på larm, nattpatrullen måste veta"
@@ -58,11 +59,10 @@ async def test_an_override_with_a_reason_sends_and_lands_in_the_review_queue(cli
         await login(client, hub, reader)))).json()
     assert [m["id"] for m in inbox["items"]] == [answer["id"]]
 
-    async with hub.db.read() as s:
-        entries = (await s.execute(select(AuditEntry.action, AuditEntry.person_id,
-                                          AuditEntry.detail).where(
-            AuditEntry.action.in_(["message.send", "message.emergency_override"]))
-            .order_by(AuditEntry.seq))).all()
+    entries = await rows(hub, select(AuditEntry.action, AuditEntry.person_id,
+                                      AuditEntry.detail).where(
+        AuditEntry.action.in_(["message.send", "message.emergency_override"]))
+        .order_by(AuditEntry.seq))
     assert [(a, p) for a, p, _ in entries] == [
         ("message.send", person_id), ("message.emergency_override", person_id)]
     assert '"care_relationship"' in entries[1][2]
@@ -92,9 +92,8 @@ async def test_an_override_with_a_reason_sends_and_lands_in_the_review_queue(cli
     again = await client.post(f"{V1}/audit/review/overrides/{item['id']}",
                               headers=officer_token, json={"comment": "igen"})
     assert again.status == 409
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "override.review")) == 1
+    assert await scalar(hub, select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "override.review")) == 1
 
 
 async def test_a_short_or_missing_reason_is_422_and_stores_nothing(client, hub):
@@ -109,9 +108,8 @@ async def test_a_short_or_missing_reason_is_422_and_stores_nothing(client, hub):
     response = await client.post(f"{V1}/messages", headers=bearer(token),
                                  json=not_about_a_person)
     assert response.status == 422
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Message)) == 0
-        assert await s.scalar(select(func.count()).select_from(EmergencyOverride)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Message)) == 0
+    assert await scalar(hub, select(func.count()).select_from(EmergencyOverride)) == 0
 
 
 async def test_an_override_that_was_not_needed_is_not_recorded(client, hub):
@@ -121,9 +119,8 @@ async def test_an_override_that_was_not_needed_is_not_recorded(client, hub):
                              json=_body(group, person_id, REASON))
     assert sent.status == 201
     assert (await sent.json())["overridden_rules"] == []
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(EmergencyOverride)) == 0
-        assert await s.scalar(select(func.count()).select_from(Delivery)) == 1
+    assert await scalar(hub, select(func.count()).select_from(EmergencyOverride)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Delivery)) == 1
 
 
 async def _engage(hub, person_id, org):
@@ -171,5 +168,4 @@ async def test_an_idempotent_retry_of_an_override_answers_like_the_first_send(cl
     assert first.status == retry.status == 201
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert (await retry.json())["overridden_rules"] == ["care_relationship"]
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(EmergencyOverride)) == 1
+    assert await scalar(hub, select(func.count()).select_from(EmergencyOverride)) == 1

@@ -12,14 +12,14 @@ from hub.db.models import AuditEntry, Engagement
 from hub.domain.roles import OrgKind, Role
 from tests.factories import make_org, make_person, make_unit, make_user, personnummer
 from tests.integration.conftest import bearer, login
+from tests.stored import rows, scalar, scalars
 
 V1 = "/api/v1"
 PNR = "19121212-1212"
 
 
 async def _engagement_count(hub) -> int:
-    async with hub.db.read() as s:
-        return int(await s.scalar(select(func.count()).select_from(Engagement)) or 0)
+    return int(await scalar(hub, select(func.count()).select_from(Engagement)) or 0)
 
 
 async def _case_worker(client, hub):
@@ -51,18 +51,16 @@ async def test_an_ended_engagement_closes_the_persons_door_to_that_organization(
     later = await client.post(f"{V1}/engagements/{engagement['id']}/end", headers=headers,
                               json={"ends_on": (yesterday + dt.timedelta(days=5)).isoformat()})
     assert later.status == 422
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "engagement.end", AuditEntry.person_id == person_id)) == 1
+    assert await scalar(hub, select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "engagement.end", AuditEntry.person_id == person_id)) == 1
 
 
 async def test_another_organizations_it_contact_cannot_end_an_engagement(client, hub):
     org = await make_org(hub, OrgKind.CITY_HOME_CARE)
     unit = await make_unit(hub, org)
     person_id = await make_person(hub, PNR, engaged_units=(unit,))
-    async with hub.db.read() as s:
-        engagement_id = await s.scalar(select(Engagement.id).where(
-            Engagement.person_id == person_id))
+    engagement_id = await scalar(hub, select(Engagement.id).where(
+        Engagement.person_id == person_id))
     other_it = await make_user(hub, await make_org(hub), Role.IT_CONTACT)
     response = await client.post(f"{V1}/engagements/{engagement_id}/end",
                                  headers=bearer(await login(client, hub, other_it)), json={})
@@ -99,12 +97,12 @@ async def test_an_import_stores_every_row_or_none_and_reports_each_refused_row(c
     assert refused.content_type == "application/problem+json"
     problem = await refused.json()
     assert problem["imported"] == 0
-    rows = {r["line"]: r["errors"] for r in problem["rows"]}
-    assert set(rows) == {4, 5, 6, 7}
-    assert set(rows[4]) == {"personnummer"}
-    assert set(rows[5]) == {"personnummer"}
-    assert set(rows[6]) == {"unit", "service_kind", "starts_on"}
-    assert rows[7] == {"row": "the same engagement as line 2"}
+    by_line = {r["line"]: r["errors"] for r in problem["rows"]}
+    assert set(by_line) == {4, 5, 6, 7}
+    assert set(by_line[4]) == {"personnummer"}
+    assert set(by_line[5]) == {"personnummer"}
+    assert set(by_line[6]) == {"unit", "service_kind", "starts_on"}
+    assert by_line[7] == {"row": "the same engagement as line 2"}
     for needle in (personnummer(1), personnummer(3), "19121212-1213"):
         assert needle not in await refused.text()
     assert await _engagement_count(hub) == 0
@@ -119,10 +117,9 @@ async def test_an_import_stores_every_row_or_none_and_reports_each_refused_row(c
     report = await imported.json()
     assert report["imported"] == 2
     assert [r["line"] for r in report["rows"]] == [2, 3]
-    async with hub.db.read() as s:
-        stored = {(e.person_id, e.ends_on) for e in (await s.scalars(select(Engagement))).all()}
-        audited = await s.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "engagement.create"))
+    stored = {(e.person_id, e.ends_on) for e in await rows(hub, select(Engagement.__table__))}
+    audited = await scalar(hub, select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "engagement.create"))
     assert stored == {(first, None), (second, dt.date(2026, 12, 31))}
     assert audited == 2
     again = await _import(client, headers, good)  # importing the same file twice
@@ -199,9 +196,8 @@ async def test_lookup_by_personnummer_is_for_engaged_organizations_and_case_work
                                 json={"personnummer": "19121212-1213"})
     assert invalid.status == 422
     assert "1213" not in await invalid.text()
-    async with hub.db.read() as s:
-        outcomes = (await s.scalars(select(AuditEntry.outcome).where(
-            AuditEntry.action == "person.lookup").order_by(AuditEntry.seq))).all()
+    outcomes = await scalars(hub, select(AuditEntry.outcome).where(
+        AuditEntry.action == "person.lookup").order_by(AuditEntry.seq))
     assert outcomes == ["success", "refused", "refused", "success"]
 
 
@@ -218,13 +214,12 @@ async def test_a_checked_import_is_audited_as_lookups_and_protected_persons_are_
             f"{personnummer(3)},{unit.id},home_care,2026-01-01\r")
     response = await _import(client, it, text)
     assert response.status == 422
-    rows = {r["line"]: r["errors"] for r in (await response.json())["rows"]}
+    by_line = {r["line"]: r["errors"] for r in (await response.json())["rows"]}
     # Home health care cannot tell a protected person from an unregistered one.
-    assert rows == {3: {"personnummer": "no registered person with this personnummer"},
-                    4: {"personnummer": "no registered person with this personnummer"}}
-    async with hub.db.read() as s:
-        lookups = (await s.execute(select(AuditEntry.person_id, AuditEntry.outcome).where(
-            AuditEntry.action == "person.lookup").order_by(AuditEntry.seq))).all()
+    assert by_line == {3: {"personnummer": "no registered person with this personnummer"},
+                       4: {"personnummer": "no registered person with this personnummer"}}
+    lookups = await rows(hub, select(AuditEntry.person_id, AuditEntry.outcome).where(
+        AuditEntry.action == "person.lookup").order_by(AuditEntry.seq))
     assert [tuple(r) for r in lookups] == [(visible, "success"), (protected, "refused"),
                                            (None, "refused")]
     assert await _engagement_count(hub) == 0
@@ -245,8 +240,7 @@ async def test_an_import_larger_than_one_query_chunk_is_checked_whole(client, hu
     assert (await _import(client, headers, text)).status == 201
     again = await _import(client, headers, text)
     assert len((await again.json())["rows"]) == 5  # every row found already registered
-    async with hub.db.read() as s:
-        stored = set((await s.scalars(select(Engagement.person_id))).all())
+    stored = set(await scalars(hub, select(Engagement.person_id)))
     assert stored == set(people)
 
 

@@ -22,6 +22,7 @@ from hub.domain.roles import OrgKind, Role
 from tests.factories import make_group, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login, web_session
 from tests.integration.test_bad_input import assert_problem, row_counts
+from tests.stored import scalar
 
 V1 = "/api/v1"
 JSON_OPERATIONS = [op for op in OPERATIONS if op.body is not None]
@@ -272,8 +273,7 @@ async def test_a_nul_in_the_web_compose_form_is_422_and_sends_nothing(client, hu
                                      data={**form, name: form[name] + "\x00"})
         await assert_refused_page(response)
     assert await row_counts(hub) == before
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Message)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Message)) == 0
 
 
 async def test_a_nul_in_an_imported_csv_file_is_422_on_both_databases(client, hub) -> None:

@@ -13,6 +13,7 @@ from hub.domain.roles import OrgKind, Role
 from hub.services.keystore import HUB_OWNER, org_owner, rotate_owner
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import first, get, rows, scalar
 
 
 async def test_rotation_keeps_messages_identities_and_sign_in_working(client, hub):
@@ -34,11 +35,10 @@ async def test_rotation_keeps_messages_identities_and_sign_in_working(client, hu
     hub_version, hub_moved = await rotate_owner(hub.db, hub.keystore, HUB_OWNER, hub.audit)
     assert (hub_version, hub_moved) == (2, 2 + 2)  # one person (2 fields), two accounts
 
-    async with hub.db.read() as s:
-        versions = dict((await s.execute(select(
-            MessageKey.organization_id, MessageKey.kek_version))).all())
-        person = await s.get(Person, person_id)
-        users = (await s.scalars(select(User))).all()
+    versions = dict(await rows(hub, select(
+        MessageKey.organization_id, MessageKey.kek_version)))
+    person = await get(hub, Person, person_id)
+    users = await rows(hub, select(User.__table__))
     assert versions == {night.id: 2, day.id: 1}
     assert person is not None and keys.field_kek_version(person.name_enc) == 2
     assert {keys.field_kek_version(u.totp_secret) for u in users} == {2}
@@ -53,10 +53,9 @@ async def test_rotation_keeps_messages_identities_and_sign_in_working(client, hu
     # New messages are wrapped under the new version.
     again = await (await client.post("/api/v1/messages", headers=bearer(sender_token), json={
         "group_ids": [str(group)], "subject": "Efter"})).json()
-    async with hub.db.read() as s:
-        new_row = await s.scalar(select(MessageKey.kek_version).where(
-            MessageKey.message_id == uuid.UUID(again["id"]),
-            MessageKey.organization_id == night.id))
+    new_row = await scalar(hub, select(MessageKey.kek_version).where(
+        MessageKey.message_id == uuid.UUID(again["id"]),
+        MessageKey.organization_id == night.id))
     assert new_row == 2
 
 
@@ -84,8 +83,7 @@ async def test_rotating_the_hub_key_keeps_emergency_override_reasons_readable(cl
 
     _version, moved = await rotate_owner(hub.db, hub.keystore, HUB_OWNER, hub.audit)
     assert moved == 2 + 3 + 2  # one person, three accounts, one reason and one comment
-    async with hub.db.read() as s:
-        override = await s.scalar(select(EmergencyOverride))
+    override = await first(hub, select(EmergencyOverride.__table__))
     assert override is not None
     assert keys.field_kek_version(override.reason_enc) == 2
     assert override.review_comment_enc is not None

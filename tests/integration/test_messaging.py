@@ -7,11 +7,13 @@ import base64
 import uuid
 
 from sqlalchemy import func, select
+from sqlmodel import SQLModel
 
 from hub.db.models import Delivery, Message, MessageKey
 from hub.domain.roles import OrgKind, Role
 from tests.factories import make_group, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import rows, scalar, scalars
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -48,9 +50,8 @@ async def test_every_member_gets_the_message_once_even_through_two_groups(client
     sent = await response.json()
     assert sent["recipient_count"] == 2
 
-    async with hub.db.read() as s:
-        users = (await s.scalars(select(Delivery.user_id).where(
-            Delivery.message_id == uuid.UUID(sent["id"])))).all()
+    users = await scalars(hub, select(Delivery.user_id).where(
+        Delivery.message_id == uuid.UUID(sent["id"])))
     assert sorted(users) == sorted([ali.id, maja.id])
     for reader in (ali, maja):
         inbox = await (await client.get("/api/v1/inbox", headers=bearer(
@@ -82,15 +83,12 @@ async def test_the_database_holds_no_subject_body_or_attachment_in_plain_text(cl
                                          "data": base64.b64encode(secret_png).decode()}])
     assert response.status == 201, await response.text()
     needles = [b"Fallrisk", "föll 02:10".encode(), b"hemlig-bilaga", b"journal-utdrag"]
-    async with hub.db.read() as s:
-        conn = await s.connection()
-        dump = b""
-        for table in ("message", "message_attachment", "message_key", "delivery",
-                      "message_recipient", "receipt_event"):
-            rows = (await conn.exec_driver_sql(f"SELECT * FROM {table}")).all()
-            for row in rows:
-                for value in row:
-                    dump += value if isinstance(value, bytes) else str(value).encode()
+    dump = b""
+    for table in ("message", "message_attachment", "message_key", "delivery",
+                  "message_recipient", "receipt_event"):
+        for row in await rows(hub, select(SQLModel.metadata.tables[table])):
+            for value in row:
+                dump += value if isinstance(value, bytes) else str(value).encode()
     for needle in needles:
         assert needle not in dump
 
@@ -187,9 +185,8 @@ async def test_an_idempotent_retry_returns_the_first_result_and_creates_nothing(
     third = await client.post("/api/v1/messages", json=body, headers=headers)
     assert (await third.json())["id"] == (await first.json())["id"]
     assert third.headers["Idempotent-Replayed"] == "true"
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Message)) == 1
-        assert await s.scalar(select(func.count()).select_from(Delivery)) == 2
+    assert await scalar(hub, select(func.count()).select_from(Message)) == 1
+    assert await scalar(hub, select(func.count()).select_from(Delivery)) == 2
 
 
 async def test_the_data_key_is_wrapped_for_sender_and_each_recipient_organization(
@@ -200,9 +197,8 @@ async def test_the_data_key_is_wrapped_for_sender_and_each_recipient_organizatio
     groups = [await make_group(hub, night, nordost), await make_group(hub, hsv, nurse)]
     sent = await (await _send(client, await login(client, hub, sara),
                               group_ids=[str(g) for g in groups])).json()
-    async with hub.db.read() as s:
-        orgs = (await s.scalars(select(MessageKey.organization_id).where(
-            MessageKey.message_id == uuid.UUID(sent["id"])))).all()
+    orgs = await scalars(hub, select(MessageKey.organization_id).where(
+        MessageKey.message_id == uuid.UUID(sent["id"])))
     assert sorted(orgs) == sorted([provider.id, night.id, hsv.id])
 
 
@@ -235,9 +231,8 @@ async def test_limits_and_unknown_groups_are_refused_and_store_nothing(client, h
         response = await _send(client, token, **case)
         assert 400 <= response.status < 500, case
         assert response.content_type == "application/problem+json"
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Message)) == 0
-        assert await s.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Message)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Delivery)) == 0
 
 
 async def test_attachment_round_trips_with_a_sanitized_file_name(client, hub):

@@ -19,6 +19,7 @@ from hub.db.models import Person
 from hub.domain.roles import OrgKind, Role
 from tests.factories import make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import scalar
 
 V1 = "/api/v1"
 NAME = "Tolvan Tolvansson"
@@ -38,8 +39,7 @@ async def register(client: Any, headers: dict[str, str], personnummer: str = "19
 
 
 async def person_count(hub: Hub) -> int:
-    async with hub.db.read() as s:
-        return int(await s.scalar(select(func.count()).select_from(Person)) or 0)
+    return int(await scalar(hub, select(func.count()).select_from(Person)) or 0)
 
 
 def without_request_id(body: dict[str, Any]) -> dict[str, Any]:

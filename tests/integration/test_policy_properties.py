@@ -26,6 +26,7 @@ from hub.services.consents import NewConsent
 from hub.services.messages import MessageDraft, PolicyRefused
 from hub.services.persons import NewEngagement, NewPerson
 from tests.factories import CITY, make_group, make_org, make_unit, make_user, personnummer
+from tests.stored import scalar, scalars
 
 AUTHORITIES = [CITY, "5591234561", "5592345671"]
 REASON = "Larm utan svar, hemtjänsten behöver veta nu"
@@ -160,12 +161,11 @@ async def test_a_send_is_delivered_iff_the_rules_allow_and_refused_orgs_get_noth
         expected = sorted({rule for rules in failing.values() for rule in rules})
         assert list(sent.overridden_rules) == expected
 
-    async with hub.db.read() as s:
-        message_id = await s.scalar(select(Message.id).where(Message.idempotency_key == key))
-        delivered = set((await s.scalars(select(Delivery.organization_id).where(
-            Delivery.message_id == message_id))).all()) if message_id else set()
-        override = await s.scalar(select(EmergencyOverride.id).where(
-            EmergencyOverride.message_id == message_id)) if message_id else None
+    message_id = await scalar(hub, select(Message.id).where(Message.idempotency_key == key))
+    delivered = set(await scalars(hub, select(Delivery.organization_id).where(
+        Delivery.message_id == message_id))) if message_id else set()
+    override = await scalar(hub, select(EmergencyOverride.id).where(
+        EmergencyOverride.message_id == message_id)) if message_id else None
     if sent is None:
         assert message_id is None and not delivered
     else:
@@ -198,10 +198,9 @@ async def test_no_delivery_exists_for_an_organization_the_rules_refuse(hub) -> N
         except PolicyRefused:
             continue
         raise AssertionError("the policy let a refused send through")
-    async with hub.db.read() as s:
-        assert (await s.scalars(select(Message.id).where(
-            Message.person_id == person_id))).all() == []
-        refused_orgs = {city.organization_id, private.organization_id,
-                        stranger.organization_id}
-        assert (await s.scalars(select(Delivery.seq).where(
-            Delivery.organization_id.in_(refused_orgs)))).all() == []
+    assert await scalars(hub, select(Message.id).where(
+        Message.person_id == person_id)) == []
+    refused_orgs = {city.organization_id, private.organization_id,
+                    stranger.organization_id}
+    assert await scalars(hub, select(Delivery.seq).where(
+        Delivery.organization_id.in_(refused_orgs))) == []

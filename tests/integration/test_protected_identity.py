@@ -21,6 +21,7 @@ from tests.factories import (
 )
 from tests.integration.conftest import bearer, login, web_session
 from tests.integration.test_live_events import connect
+from tests.stored import rows, scalars
 
 V1 = "/api/v1"
 PNR = "19121212-1212"
@@ -108,12 +109,11 @@ async def test_a_protected_identity_shows_only_as_a_pseudonym_until_an_engaged_u
     assert found.status == 200
     assert (await found.json())["pseudonym"] == pseudonym
 
-    async with hub.db.read() as s:
-        opens = (await s.execute(select(AuditEntry.action, AuditEntry.actor_user_id).where(
-            AuditEntry.person_id == person_id,
-            AuditEntry.action.in_(["message.open", "message.open.protected_identity",
-                                   "person.lookup.protected_identity"]))
-            .order_by(AuditEntry.seq))).all()
+    opens = await rows(hub, select(AuditEntry.action, AuditEntry.actor_user_id).where(
+        AuditEntry.person_id == person_id,
+        AuditEntry.action.in_(["message.open", "message.open.protected_identity",
+                               "person.lookup.protected_identity"]))
+        .order_by(AuditEntry.seq))
     assert [(a, u) for a, u in opens] == [
         ("message.open.protected_identity", nurse.id), ("message.open", operator.id),
         ("person.lookup.protected_identity", nurse.id)]
@@ -181,9 +181,8 @@ async def test_a_case_worker_without_an_engagement_sees_only_the_pseudonym(clien
                             headers=await web_session(client, hub, case_worker))
     assert page.status == 200
     _clean(await page.text(), "a case worker's person page without an engagement")
-    async with hub.db.read() as s:
-        actions = (await s.scalars(select(AuditEntry.action).where(
-            AuditEntry.actor_user_id == case_worker.id,
-            AuditEntry.action.like("message.open%") | AuditEntry.action.like("person.%"))
-            .order_by(AuditEntry.seq))).all()
+    actions = await scalars(hub, select(AuditEntry.action).where(
+        AuditEntry.actor_user_id == case_worker.id,
+        AuditEntry.action.like("message.open%") | AuditEntry.action.like("person.%"))
+        .order_by(AuditEntry.seq))
     assert actions == ["message.open", "person.lookup", "person.lookup", "person.lookup"]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from hub.app import create_app
+from hub.config import Settings
 from hub.db.engine import create_engine
 from hub.domain.roles import Role
 from tests.conftest import PG_URL, TestDatabase
@@ -63,17 +63,19 @@ async def hub_role(database: TestDatabase) -> AsyncIterator[tuple[str, str]]:
         )
 
 
+@pytest.fixture
+def settings(settings: Settings, hub_role: tuple[str, str]) -> Settings:
+    """The test's one hub signs in to PostgreSQL as the test's own role; search_path
+    (the per-session test schema) comes with every connection it opens."""
+    return settings.model_copy(update={"database_url": hub_role[1]})
+
+
 @only_postgresql
 async def test_a_read_only_database_keeps_reads_refuses_writes_with_503_and_recovers_at_once(
-        aiohttp_client: Any, settings: Any, clock: Any, master_key: Any, hub: Any,
-        passwords: Any, hub_role: tuple[str, str]) -> None:
-    role, url = hub_role
+        client: Any, clock: Any, hub: Any, hub_role: tuple[str, str]) -> None:
+    role, _url = hub_role
     org = await make_org(hub)
     it = await make_user(hub, org, Role.IT_CONTACT)
-    # The hub under test signs in to PostgreSQL as the test's own role; search_path
-    # (the per-session test schema) comes with every connection it opens.
-    client = await aiohttp_client(create_app(
-        settings.model_copy(update={"database_url": url}), clock, master_key, passwords))
     token = await login(client, hub, it)
     units = f"/api/v1/organizations/{org.id}/units"
     before = await client.post(units, json={"name": "Före"}, headers=bearer(token))

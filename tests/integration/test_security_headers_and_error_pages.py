@@ -25,6 +25,7 @@ from hub.http.context import SESSION_COOKIE
 from hub.web.inbox_views import FORM_LIMIT
 from tests.factories import Account, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login, web_session
+from tests.stored import scalar
 
 V1 = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -245,16 +246,14 @@ async def test_compose_for_a_role_that_cannot_send_is_the_html_403_page(
     refused = await client.post(f"{V1}/messages", headers=bearer(token), json={
         "group_ids": [str(uuid.uuid4())], "subject": "Hej", "body": "Text"})
     assert (await assert_problem(refused, 403))["code"] == "forbidden"
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Message)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Message)) == 0
 
 
 @pytest.fixture
-async def failing_client(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
-                         settings, clock, master_key, hub,
-                         passwords) -> TestClient[Any, Any]:
+async def failing_client(hub: Hub, aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+                         ) -> TestClient[Any, Any]:
     """The real app with one extra route per side whose handler fails as a bug would."""
-    app = create_app(settings, clock, master_key, passwords)
+    app = create_app(hub.settings, hub=hub)
 
     async def broken(request: web.Request) -> web.StreamResponse:
         raise RuntimeError("a bug")

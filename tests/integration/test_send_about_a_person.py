@@ -8,6 +8,7 @@ from hub.db.models import Delivery, Message
 from hub.domain.roles import OrgKind, Role
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import scalar
 
 
 async def _two_providers(hub):
@@ -46,9 +47,8 @@ async def test_a_recipient_without_an_engagement_is_refused_naming_the_rule_and_
         "reason_sv": "Mottagarens organisation har ingen pågående insats för personen.",
         "reason_en": "The recipient's organization has no active engagement with the person."}]
     assert "Tolvan" not in await response.text()
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Message)) == 0
-        assert await s.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Message)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Delivery)) == 0
 
 
 async def test_an_unknown_personnummer_is_refused_like_a_stranger_and_stores_nothing(
@@ -61,8 +61,7 @@ async def test_an_unknown_personnummer_is_refused_like_a_stranger_and_stores_not
         "group_ids": [str(group)], "subject": "x", "personnummer": "19121212-1212"})
     assert response.status == 403
     assert (await response.json())["code"] == "policy_refused"
-    async with hub.db.read() as s:
-        assert await s.scalar(select(func.count()).select_from(Message)) == 0
+    assert await scalar(hub, select(func.count()).select_from(Message)) == 0
 
 
 async def test_the_recipient_sees_whom_the_message_is_about(client, hub):

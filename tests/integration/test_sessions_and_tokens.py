@@ -16,6 +16,7 @@ from hub.db.models import ApiToken, Session
 from hub.domain.roles import Role
 from tests.factories import make_org, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import get, rows
 
 PROBLEM_JSON = "application/problem+json"
 ME = "/api/v1/me"
@@ -31,19 +32,16 @@ async def problem(response: Any, status: int, code: str) -> dict[str, Any]:
 
 
 async def sessions_of(hub: Any, user_id: Any) -> list[Session]:
-    async with hub.db.read() as s:
-        return list((await s.scalars(
-            select(Session).where(col(Session.user_id) == user_id))).all())
+    return await rows(hub, select(Session.__table__).where(col(Session.user_id) == user_id))
 
 
 async def assert_only_hash_stored(hub: Any, token: str) -> None:
     secret_part = token.split("_", 1)[1]
-    async with hub.db.read() as s:
-        for table in SQLModel.metadata.sorted_tables:
-            for stored in (await s.execute(sa_select(table))).all():
-                for value in stored:
-                    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-                    assert secret_part not in text, f"token found in {table.name}"
+    for table in SQLModel.metadata.sorted_tables:
+        for stored in await rows(hub, sa_select(table)):
+            for value in stored:
+                text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                assert secret_part not in text, f"token found in {table.name}"
 
 
 # -- timeouts --------------------------------------------------------------------------------
@@ -228,8 +226,7 @@ async def test_an_api_token_signs_in_a_system_client_and_only_its_hash_is_stored
     assert org.name in [o["name"] for o in await response.json()]
     # It is a system client, not a person.
     await problem(await client.get(ME, headers=bearer(token)), 404, "not_found")
-    async with hub.db.read() as s:
-        row = await s.get(ApiToken, uuid.UUID(created["api_token"]["id"]))
+    row = await get(hub, ApiToken, uuid.UUID(created["api_token"]["id"]))
     assert row is not None
     assert row.organization_id == org.id and row.created_by == it.id
     assert row.token_hash == hashlib.sha256(token.encode()).digest()
@@ -260,8 +257,7 @@ async def test_revoking_an_api_token_stops_it_at_once(client, hub, clock):
     assert response.status == 204
     await problem(await client.get("/api/v1/organizations", headers=bearer(token)),
                   401, "unauthenticated")
-    async with hub.db.read() as s:
-        row = await s.get(ApiToken, uuid.UUID(created["api_token"]["id"]))
+    row = await get(hub, ApiToken, uuid.UUID(created["api_token"]["id"]))
     assert row is not None and row.revoked_at == clock.now()
 
 
@@ -278,9 +274,8 @@ async def test_staff_may_not_create_list_or_revoke_api_tokens(client, hub):
 
     for response in (create, listing, revoke):
         await problem(response, 403, "forbidden")
-    async with hub.db.read() as s:
-        rows = (await s.scalars(select(ApiToken))).all()
-    assert [r.revoked_at for r in rows] == [None]
+    tokens = await rows(hub, select(ApiToken.__table__))
+    assert [r.revoked_at for r in tokens] == [None]
 
 
 async def test_an_api_token_cannot_issue_further_api_tokens(client, hub):

@@ -12,25 +12,33 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 
-from hub.app import create_app
 from hub.db.models import AuditEntry, AuditOrganization, LoginThrottle, Session, User
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
 from tests.factories import Account, make_org, make_user
 from tests.integration.conftest import bearer
+from tests.stored import first, get, rows, scalars
 
 LOGIN = "/api/v1/auth/login"
 PROBLEM_JSON = "application/problem+json"
 WRONG_PASSWORD = "wrong-horse-battery"
 
 
+# The test's hub sits behind a reverse proxy: the client address comes from
+# X-Forwarded-For, so one test can sign in from several addresses (without the header
+# it is the peer's, 127.0.0.1, as without a proxy).
+behind_a_proxy = pytest.mark.settings(trust_forwarded_for=True)
+# Behind a proxy, with a small account-wide allowance (100 by default), so that
+# running it out costs few password hashes.
+strict_behind_a_proxy = pytest.mark.settings(trust_forwarded_for=True,
+                                             login_account_free_failures=12)
+
+
 @pytest.fixture
-async def proxied_client(aiohttp_client, settings, clock, master_key, hub, passwords):
-    """The real app behind a reverse proxy: the client address comes from
-    X-Forwarded-For, so one test can sign in from several addresses."""
-    app = create_app(settings.model_copy(update={"trust_forwarded_for": True}),
-                     clock, master_key, passwords)
-    return await aiohttp_client(app)
+def proxied_client(client, hub):
+    """The client of a test marked `behind_a_proxy` (or `strict_behind_a_proxy`)."""
+    assert hub.settings.trust_forwarded_for, "mark the test @behind_a_proxy"
+    return client
 
 
 def from_address(address: str) -> dict[str, str]:
@@ -70,9 +78,8 @@ async def sign_in(client: TestClient[Any, Any], hub: Any, account: Account,
 
 
 async def session_count(hub: Any, account: Account) -> int:
-    async with hub.db.read() as s:
-        return len((await s.scalars(
-            select(Session).where(col(Session.user_id) == account.id))).all())
+    return len(await rows(hub, select(Session.__table__).where(
+        col(Session.user_id) == account.id)))
 
 
 # -- signing in ---------------------------------------------------------------------------
@@ -90,8 +97,7 @@ async def test_password_and_current_code_sign_in_and_the_token_works(client, hub
     me = await client.get("/api/v1/me", headers=bearer(body["token"]))
     assert me.status == 200
     assert (await me.json())["user_id"] == str(account.id)
-    async with hub.db.read() as s:
-        row = await s.scalar(select(Session).where(col(Session.user_id) == account.id))
+    row = await first(hub, select(Session.__table__).where(col(Session.user_id) == account.id))
     assert row is not None and str(row.id) == body["session_id"]
     assert row.revoked_at is None
 
@@ -206,8 +212,7 @@ async def test_a_code_older_than_the_last_accepted_one_is_refused(client, hub, c
     assert ahead.status == 201, await ahead.text()
     await problem(current, 401, "invalid_credentials")
     await problem(previous, 401, "invalid_credentials")
-    async with hub.db.read() as s:
-        user = await s.get(User, account.id)
+    user = await get(hub, User, account.id)
     totp = pyotp.TOTP(account.totp_secret)
     assert user is not None and user.totp_last_step == totp.timecode(clock.now()) + 1
     assert await session_count(hub, account) == 1
@@ -293,6 +298,7 @@ async def test_a_blocked_attempt_does_not_lengthen_the_wait(client, hub):
     assert first.headers["Retry-After"] == second.headers["Retry-After"]
 
 
+@behind_a_proxy
 async def test_after_the_wait_the_right_credentials_work_and_clear_the_count(
         proxied_client, hub, clock):
     account = await make_user(hub, await make_org(hub))
@@ -306,8 +312,7 @@ async def test_after_the_wait_the_right_credentials_work_and_clear_the_count(
     response = await sign_in(proxied_client, hub, account, headers=here)
 
     assert response.status == 201, await response.text()
-    async with hub.db.read() as s:
-        scopes = sorted((await s.scalars(select(LoginThrottle.scope))).all())
+    scopes = sorted(await scalars(hub, select(LoginThrottle.scope)))
     assert scopes == ["address"]  # the account's count is gone; the address keeps its own
     # Had the count stayed at five, one more failure would block the account again.
     clock.advance(seconds=30)
@@ -316,6 +321,7 @@ async def test_after_the_wait_the_right_credentials_work_and_clear_the_count(
     assert again.status == 201, await again.text()
 
 
+@behind_a_proxy
 async def test_failures_across_usernames_throttle_the_client_address(
         client, proxied_client, hub):
     org = await make_org(hub)
@@ -346,6 +352,7 @@ async def fail_until_counted(client: TestClient[Any, Any], clock: Any, username:
         counted += 1
 
 
+@behind_a_proxy
 async def test_fifty_failures_from_another_address_do_not_lock_the_owner_out(
         proxied_client, hub, clock):
     account = await make_user(hub, await make_org(hub, OrgKind.NIGHT_SERVICE))
@@ -360,6 +367,7 @@ async def test_fifty_failures_from_another_address_do_not_lock_the_owner_out(
     await problem(from_there, 429, "too_many_attempts")
 
 
+@behind_a_proxy
 async def test_failures_from_many_addresses_do_not_lock_the_owner_out(proxied_client, hub):
     account = await make_user(hub, await make_org(hub))
     for n in range(10):  # twice what once blocked the account everywhere
@@ -371,15 +379,13 @@ async def test_failures_from_many_addresses_do_not_lock_the_owner_out(proxied_cl
 
 
 @pytest.fixture
-async def strict_client(aiohttp_client, settings, clock, master_key, hub, passwords):
-    """Behind a proxy, with a small account-wide allowance (100 by default), so that
-    running it out costs few password hashes."""
-    app = create_app(settings.model_copy(update={
-        "trust_forwarded_for": True, "login_account_free_failures": 12}), clock, master_key,
-        passwords)
-    return await aiohttp_client(app)
+def strict_client(client, hub):
+    """The client of a test marked `strict_behind_a_proxy`."""
+    assert hub.settings.login_account_free_failures == 12, "mark @strict_behind_a_proxy"
+    return client
 
 
+@strict_behind_a_proxy
 async def test_failures_from_anywhere_past_the_account_limit_block_it_and_tell_the_it_contact(
         strict_client, hub, clock):
     org = await make_org(hub)
@@ -405,12 +411,11 @@ async def test_failures_from_anywhere_past_the_account_limit_block_it_and_tell_t
     assert shown[str(bystander.id)] is None and shown[str(it.id)] is None
     one = await strict_client.get(f"/api/v1/users/{account.id}", headers=bearer(it_token))
     assert (await one.json())["sign_in_blocked_until"] == shown[str(account.id)]
-    async with hub.db.read() as s:
-        entries = (await s.scalars(select(AuditEntry).where(
-            col(AuditEntry.action) == "login.account_blocked"))).all()
-        assert len(entries) == 1
-        concerns = (await s.scalars(select(AuditOrganization.organization_id).where(
-            col(AuditOrganization.seq) == entries[0].seq))).all()
+    entries = await rows(hub, select(AuditEntry.__table__).where(
+        col(AuditEntry.action) == "login.account_blocked"))
+    assert len(entries) == 1
+    concerns = await scalars(hub, select(AuditOrganization.organization_id).where(
+        col(AuditOrganization.seq) == entries[0].seq))
     assert list(concerns) == [org.id]
     assert account.id.hex in entries[0].targets
     assert entries[0].outcome == "locked"
@@ -432,8 +437,7 @@ async def test_an_unknown_username_is_throttled_exactly_like_a_known_one(client,
     unknown = await run("no.such.user")
 
     assert known == unknown
-    async with hub.db.read() as s:
-        scopes = sorted((await s.scalars(select(LoginThrottle.scope))).all())
+    scopes = sorted(await scalars(hub, select(LoginThrottle.scope)))
     # Per name: one row for the name anywhere and one for the name from this
     # address; one row for the address itself.
     assert scopes == ["account", "account", "address", "address", "address"]
@@ -449,18 +453,17 @@ async def test_the_session_row_holds_only_a_hash_of_the_token(client, hub):
     body = await response.json()
     token: str = body["token"]
     secret_part = token.split("_", 1)[1]
-    async with hub.db.read() as s:
-        row = await s.scalar(select(Session).where(col(Session.user_id) == account.id))
-        assert row is not None
-        assert len(row.token_hash) == 32
-        assert row.token_hash != token.encode()
-        assert row.token_hash == hashlib.sha256(token.encode()).digest()
-        # Nowhere in the database: not in any column of any table.
-        for table in SQLModel.metadata.sorted_tables:
-            for stored in (await s.execute(sa_select(table))).all():
-                for value in stored:
-                    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-                    assert secret_part not in text, f"token found in {table.name}"
+    row = await first(hub, select(Session.__table__).where(col(Session.user_id) == account.id))
+    assert row is not None
+    assert len(row.token_hash) == 32
+    assert row.token_hash != token.encode()
+    assert row.token_hash == hashlib.sha256(token.encode()).digest()
+    # Nowhere in the database: not in any column of any table.
+    for table in SQLModel.metadata.sorted_tables:
+        for stored in await rows(hub, sa_select(table)):
+            for value in stored:
+                text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                assert secret_part not in text, f"token found in {table.name}"
 
 
 async def test_attempts_sent_all_at_once_cannot_slip_past_the_throttle(client, hub):
