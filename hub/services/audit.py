@@ -25,7 +25,10 @@ Verification
 checks every checkpoint's signature and root, and the witness checkpoints. It
 names the first entry where the stored log and the recomputation part ways, or,
 where only a signed root can tell, the range of entries it lies in
-(hub/services/audit_verify.py says what each check can show).
+(hub/services/audit_verify.py says what each check can show). A long log in a
+SQLite file is read and hashed by worker processes, a page each; the first page
+that is not intact is checked again row by row, so the answer is the same.
+The SQL is the store's (hub/db/audit.py).
 """
 
 from __future__ import annotations
