@@ -171,7 +171,6 @@ class AuditLog:
 
     async def append_txn(self, s: AsyncSession, event: AuditEvent) -> int:
         """`append_sync` inside an ORM session's transaction."""
-        await s.flush()
         return (await self.append_many_txn(s, [event])).start
 
     async def append_many_txn(self, s: AsyncSession, events: Sequence[AuditEvent]) -> range:
