@@ -64,7 +64,7 @@ async def fill(count: int) -> None:
                 targets={"message": uuid.UUID(int=rng.getrandbits(128))},
                 organizations=(rng.choice(orgs),), detail={"recipients": rng.randrange(60)})
                 for i in range(n)]
-            await hub.db.run_write(lambda conn, ev=events: hub.audit.append_many_sync(conn, ev))
+            await hub.audit.append_many(events)
             done += n
             print(f"\rappended {done}/{count}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
@@ -75,20 +75,18 @@ async def fill(count: int) -> None:
 async def export_peaks(rows: int) -> dict[str, Any]:
     from hub.app import build_hub
     from hub.config import load_settings
-    from hub.db.models import Organization
     from hub.domain.roles import OrgKind, Role
     from hub.logs import configure_logging
-    from hub.services.actor import Actor
+    from hub.services.actor import CLI_OPERATOR, Actor
+    from hub.services.admin import NewOrganization
     from hub.services.compliance import AuditQuery
 
     settings = load_settings()
     configure_logging("json", "warning")
     hub = build_hub(settings)
     try:
-        async with hub.db.transaction() as s:
-            org = Organization(name="Drift", kind=OrgKind.OPERATIONS, org_number="2120001355",
-                               authority="2120001355", created_at=hub.clock.now())
-            s.add(org)
+        org = await hub.admin.create_organization(CLI_OPERATOR, NewOrganization(
+            "Drift", OrgKind.OPERATIONS, "2120001355", "2120001355"))
         officer = Actor(kind="user", organization_id=org.id, user_id=uuid.uuid4(),
                         roles=frozenset({Role.COMPLIANCE}))
         size = await hub.audit.size()
@@ -137,7 +135,9 @@ def main() -> None:
         return
 
     data_dir = Path(tempfile.mkdtemp(prefix="hub-bench-audit-"))
-    env = dict(os.environ, HUB_DATA_DIR=str(data_dir), HUB_TLS="false")
+    # The `hub` command imports the installed package: point it at this checkout.
+    env = dict(os.environ, HUB_DATA_DIR=str(data_dir), HUB_TLS="false",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     bin_dir = Path(sys.executable).parent
     try:
         subprocess.run([bin_dir / "hub", "init"], env=env, check=True, capture_output=True)

@@ -25,7 +25,10 @@ Verification
 checks every checkpoint's signature and root, and the witness checkpoints. It
 names the first entry where the stored log and the recomputation part ways, or,
 where only a signed root can tell, the range of entries it lies in
-(hub/services/audit_verify.py says what each check can show).
+(hub/services/audit_verify.py says what each check can show). A long log in a
+SQLite file is read and hashed by worker processes, a page each; the first page
+that is not intact is checked again row by row, so the answer is the same.
+The SQL is the store's (hub/db/audit.py).
 """
 
 from __future__ import annotations
@@ -39,14 +42,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 import keys
 from hub.clock import Clock
+from hub.db import audit as store
 from hub.db.engine import Database
-from hub.db.models import AuditCheckpoint, AuditEntry, AuditHead, AuditOrganization
 from hub.domain.audit import (
     Action,
     AuditEvent,
@@ -58,13 +60,14 @@ from hub.domain.audit import (
 from hub.errors import NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit_verify import (
+    PARALLEL_FROM,
     VERIFY_PAGE,
+    WORKERS,
     Break,
     SignedCheckpoint,
     Verifier,
     VerifyReport,
-    index_reader,
-    page_reader,
+    check_in_parallel,
 )
 
 __all__ = ["AuditLog", "Break", "SignedCheckpoint", "VerifyReport", "client_label", "event_of",
@@ -79,17 +82,6 @@ def micros(moment: dt.datetime) -> int:
 def from_micros(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value // 1_000_000, dt.UTC).replace(
         microsecond=value % 1_000_000)
-
-
-# Built once: an append runs inside every send, so statement construction counts.
-_LOCK_HEAD = (select(col(AuditHead.size), col(AuditHead.frontier), col(AuditHead.chain_hash),
-                     col(AuditHead.checkpoint_size))
-              .where(col(AuditHead.id) == 1).with_for_update())
-_INSERT_ENTRY = insert(AuditEntry)
-_INSERT_ORGANIZATION = insert(AuditOrganization)
-_MOVE_HEAD = update(AuditHead).where(col(AuditHead.id) == 1).values(
-    size=bindparam("new_size"), frontier=bindparam("new_frontier"),
-    chain_hash=bindparam("new_chain"))
 
 
 def client_label(address: str | None) -> str | None:
@@ -126,8 +118,9 @@ class AuditLog:
         self.every_entries = every_entries
         self.every_seconds = every_seconds
         self._task: asyncio.Task[None] | None = None
-        # Entries `verify` reads per query.
+        # Entries `verify` reads per query, and the processes that check pages.
         self.verify_page = VERIFY_PAGE
+        self.verify_workers = WORKERS
 
     @property
     def public_key(self) -> bytes:
@@ -150,11 +143,11 @@ class AuditLog:
         and batched inserts. Returns their sequence numbers."""
         if not events:
             return range(0)
-        head = conn.execute(_LOCK_HEAD).one()
-        first = int(head.size)
-        checkpoint_size = int(head.checkpoint_size)
+        head = store.lock_head(conn)
+        first = head.size
+        checkpoint_size = head.checkpoint_size
         at_us = micros(self._clock.now())
-        chain = bytes(head.chain_hash)
+        chain = head.chain_hash
         frontier = keys.Frontier.from_bytes(first, head.frontier)
         entries: list[dict[str, Any]] = []
         orgs: list[dict[str, Any]] = []
@@ -170,23 +163,15 @@ class AuditLog:
             if seq + 1 - checkpoint_size >= self.every_entries:
                 self._sign_sync(conn, frontier, at_us)
                 checkpoint_size = seq + 1
-        for start in range(0, len(entries), 5000):
-            conn.execute(_INSERT_ENTRY, entries[start:start + 5000])
-        for start in range(0, len(orgs), 5000):
-            conn.execute(_INSERT_ORGANIZATION, orgs[start:start + 5000])
-        if checkpoint_size == head.checkpoint_size:
-            conn.execute(_MOVE_HEAD, {"new_size": frontier.size,
-                                      "new_frontier": frontier.to_bytes(), "new_chain": chain})
-        else:
-            conn.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(
-                size=frontier.size, frontier=frontier.to_bytes(), chain_hash=chain,
-                checkpoint_size=checkpoint_size, checkpoint_at_us=at_us))
+        store.insert_entries(conn, entries, orgs)
+        store.move_head(conn, frontier.size, frontier.to_bytes(), chain,
+                        None if checkpoint_size == head.checkpoint_size
+                        else (checkpoint_size, at_us))
         return range(first, frontier.size)
 
     async def append_txn(self, s: AsyncSession, event: AuditEvent) -> int:
         """`append_sync` inside an ORM session's transaction."""
-        await s.flush()
-        return await s.run_sync(lambda sync: self.append_sync(sync.connection(), event))
+        return (await self.append_many_txn(s, [event])).start
 
     async def append_many_txn(self, s: AsyncSession, events: Sequence[AuditEvent]) -> range:
         """`append_many_sync` inside an ORM session's transaction."""
@@ -195,26 +180,23 @@ class AuditLog:
 
     async def append(self, event: AuditEvent) -> int:
         """Append `event` in a transaction of its own."""
-        return await self._db.run_write(lambda conn: self.append_sync(conn, event))
+        return (await self.append_many([event])).start
 
     async def append_many(self, events: Sequence[AuditEvent]) -> range:
         """Append `events` in a transaction of their own."""
-        return await self._db.run_write(lambda conn: self.append_many_sync(conn, events))
+        return await self._db.interaction(lambda conn: self.append_many_sync(conn, events),
+                                          write=True)
 
     def _sign_sync(self, conn: Connection, frontier: keys.Frontier, at_us: int) -> None:
         root = frontier.root()
         note = keys.sign_checkpoint(keys.Checkpoint(self.origin, frontier.size, root),
                                     self._signer, self.origin)
-        conn.execute(insert(AuditCheckpoint), [
-            {"size": frontier.size, "root": root, "note": note, "at_us": at_us}])
+        store.insert_checkpoint(conn, frontier.size, root, note, at_us)
 
     def checkpoint_sync(self, conn: Connection, force: bool = False) -> int | None:
         """Sign the current tree head if entries came since the last checkpoint and
         `every_seconds` have passed (or `force`). Returns the signed size."""
-        head = conn.execute(
-            select(col(AuditHead.size), col(AuditHead.frontier),
-                   col(AuditHead.checkpoint_size), col(AuditHead.checkpoint_at_us))
-            .where(col(AuditHead.id) == 1).with_for_update()).one()
+        head = store.lock_head(conn)
         now_us = micros(self._clock.now())
         if head.size == head.checkpoint_size:
             return None
@@ -222,12 +204,12 @@ class AuditLog:
             return None
         frontier = keys.Frontier.from_bytes(head.size, head.frontier)
         self._sign_sync(conn, frontier, now_us)
-        conn.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(
-            checkpoint_size=head.size, checkpoint_at_us=now_us))
-        return int(head.size)
+        store.mark_checkpointed(conn, head.size, now_us)
+        return head.size
 
     async def checkpoint(self, force: bool = False) -> int | None:
-        return await self._db.run_write(lambda conn: self.checkpoint_sync(conn, force))
+        return await self._db.interaction(lambda conn: self.checkpoint_sync(conn, force),
+                                          write=True)
 
     def start_checkpointer(self) -> None:
         """Sign the tree head every `every_seconds` while entries keep coming."""
@@ -254,26 +236,16 @@ class AuditLog:
     # -- reading checkpoints and proofs ---------------------------------------------
 
     async def size(self) -> int:
-        return await self._db.run_read(lambda conn: int(conn.execute(
-            select(col(AuditHead.size)).where(col(AuditHead.id) == 1)).scalar_one()))
+        return await self._db.interaction(store.size)
 
     async def checkpoints(self, after_size: int = -1, limit: int = 100
                           ) -> list[SignedCheckpoint]:
-        def work(conn: Connection) -> list[SignedCheckpoint]:
-            rows = conn.execute(select(AuditCheckpoint).where(
-                col(AuditCheckpoint.size) > after_size)
-                .order_by(col(AuditCheckpoint.size)).limit(limit)).all()
-            return [_checkpoint_of(r) for r in rows]
-
-        return await self._db.run_read(work)
+        rows = await self._db.interaction(lambda conn: store.checkpoints(conn, after_size, limit))
+        return [_checkpoint_of(r) for r in rows]
 
     async def latest_checkpoint(self) -> SignedCheckpoint | None:
-        def work(conn: Connection) -> SignedCheckpoint | None:
-            row = conn.execute(select(AuditCheckpoint).order_by(
-                col(AuditCheckpoint.size).desc()).limit(1)).first()
-            return None if row is None else _checkpoint_of(row)
-
-        return await self._db.run_read(work)
+        row = await self._db.interaction(store.latest_checkpoint)
+        return None if row is None else _checkpoint_of(row)
 
     async def inclusion_proof(self, seq: int, size: int) -> tuple[bytes, list[bytes]]:
         """The leaf hash of entry `seq` and its RFC 9162 inclusion proof in the tree of
@@ -291,7 +263,7 @@ class AuditLog:
             leaves = self._checkpointed_leaves_sync(conn, size)
             return leaves[seq], keys.inclusion_proof(seq, size, leaves.__getitem__)
 
-        return await self._db.run_read(work)
+        return await self._db.interaction(work)
 
     async def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """The RFC 9162 consistency proof between two checkpointed tree sizes."""
@@ -299,23 +271,17 @@ class AuditLog:
             raise ValidationFailed(errors={"old": "must be positive and at most new"})
 
         def work(conn: Connection) -> list[bytes]:
-            found = conn.execute(select(col(AuditCheckpoint.size)).where(
-                col(AuditCheckpoint.size) == old_size)).first()
-            if found is None:
+            if not store.has_checkpoint(conn, old_size):
                 raise NotFound("no checkpoint of that size")
             leaves = self._checkpointed_leaves_sync(conn, new_size)
             return keys.consistency_proof(old_size, new_size, leaves.__getitem__)
 
-        return await self._db.run_read(work)
+        return await self._db.interaction(work)
 
     def _checkpointed_leaves_sync(self, conn: Connection, size: int) -> list[bytes]:
-        found = conn.execute(select(col(AuditCheckpoint.size)).where(
-            col(AuditCheckpoint.size) == size)).first()
-        if found is None:
+        if not store.has_checkpoint(conn, size):
             raise NotFound("no checkpoint of that size")
-        leaves = [bytes(r[0]) for r in conn.execute(
-            text("SELECT leaf_hash FROM audit_entry WHERE seq < :size ORDER BY seq"),
-            {"size": size})]
+        leaves = store.leaf_hashes_below(conn, size)
         if len(leaves) != size:
             raise NotFound("entries of that tree are missing")
         return leaves
@@ -331,25 +297,21 @@ class AuditLog:
         verifier = Verifier(self.origin, self.public_key, witness_notes, witness_key)
 
         def work(conn: Connection) -> VerifyReport:
-            if conn.dialect.name == "postgresql":
-                # One snapshot for the head and every page, while appends go on.
-                conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-            head = conn.execute(text(
-                "SELECT size, chain_hash, frontier FROM audit_head WHERE id = 1")).one()
-            size = int(head[0])
-            checkpoints = [
-                SignedCheckpoint(int(r[0]), bytes(r[1]), str(r[2]), from_micros(int(r[3])))
-                for r in conn.execute(text(
-                    "SELECT size, root, note, at_us FROM audit_checkpoint ORDER BY size"))]
-            verifier.start(size, bytes(head[1]), checkpoints)
+            store.begin_snapshot(conn)
+            head = store.head(conn)
+            size = head.size
+            verifier.start(size, head.chain_hash,
+                           [_checkpoint_of(r) for r in store.checkpoints(conn)])
             # Rows outside 0..size-1 are never read as pages: count them apart.
-            outside = conn.execute(text(
-                "SELECT min(seq) FROM (SELECT seq FROM audit_entry WHERE seq < 0 OR seq >= :size"
-                " UNION ALL SELECT seq FROM audit_organization WHERE seq < 0 OR seq >= :size)"
-                " AS outside"), {"size": size}).scalar()
+            outside = store.lowest_outside(conn, size)
             start = 0
-            fetch = page_reader(conn, size, self.verify_page)
-            index = index_reader(conn)
+            source = store.file_source(conn)
+            if (source is not None and self.verify_workers > 1 and size >= PARALLEL_FROM
+                    and verifier.broken is None):
+                start = check_in_parallel(verifier, source, size, self.verify_page,
+                                          self.verify_workers, progress)
+            fetch = store.page_reader(conn, size, self.verify_page)
+            index = store.index_reader(conn)
             while verifier.broken is None and start < size:
                 rows = fetch(start)
                 if not rows:
@@ -360,16 +322,16 @@ class AuditLog:
                 if progress is not None:
                     progress(min(start, size), size)
             try:
-                outside_seq = None if outside is None else int(outside)
+                outside_seq = None if outside is None else int(outside)  # type: ignore[call-overload]
             except (TypeError, ValueError):  # a sequence number that is not even a number
                 outside_seq = size
-            return verifier.finish(bytes(head[2]), outside_seq)
+            return verifier.finish(head.frontier, outside_seq)
 
-        return await self._db.run_read(work)
+        return await self._db.interaction(work)
 
 
-def _checkpoint_of(row: Any) -> SignedCheckpoint:
-    return SignedCheckpoint(int(row.size), bytes(row.root), row.note, from_micros(row.at_us))
+def _checkpoint_of(row: store.CheckpointRow) -> SignedCheckpoint:
+    return SignedCheckpoint(row.size, row.root, row.note, from_micros(row.at_us))
 
 
 def split_notes(text_: str) -> list[str]:

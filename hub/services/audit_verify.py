@@ -34,18 +34,26 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
+import multiprocessing
+import os
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from sqlalchemy import Connection, text
-
 import keys
+from hub.db import audit as store
 from hub.domain.audit import canonical_bytes
 
 HASH_SIZE = 32
 ZERO_CHAIN = bytes(HASH_SIZE)
 VERIFY_PAGE = 20_000
+# Logs of at least this many entries are checked by worker processes, a page each
+# (when the database is a file they can open, and there is more than one core).
+PARALLEL_FROM = 100_000
+WORKERS = min(os.cpu_count() or 1, 4)
 # How far around a broken row to look for the position its hashes were made for.
 SEARCH = 1000
 # How many rows past the first break are read to tell what happened there.
@@ -97,6 +105,21 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return self.broken is None
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckedPage:
+    """A page of entries checked on its own (`check_page`). `ok`: its rows stand at
+    start..start+n-1, match their stored leaf hashes, follow each other's stored
+    chain hashes from `chain_before` (the stored chain hash of the entry before the
+    page), and their organization index rows. `leaves`: the n leaf hashes joined;
+    `recent_chains`: the last (at most SEARCH) chain hashes."""
+
+    start: int
+    ok: bool
+    chain_before: bytes = b""
+    leaves: bytes = b""
+    recent_chains: tuple[bytes, ...] = ()
 
 
 @dataclasses.dataclass
@@ -238,6 +261,40 @@ class Verifier:
                                      chain=chains[good])
             self._look_ahead(rows[good + 1:])
 
+    def feed_checked(self, page: CheckedPage) -> bool:
+        """Take a page another process checked (`check_page`): when it is intact and
+        follows the entries verified so far, extend the tree over it and check the
+        checkpoints it reaches, as `feed` would. Returns False, having changed
+        nothing, when the page needs `feed` (row by row) to name what is wrong."""
+        if (self.broken is not None or self._suspect is not None or not page.ok
+                or page.start != self._next or page.chain_before != self._chain):
+            return False
+        position, blob = page.start, page.leaves
+        leaves = [blob[i:i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
+        count = len(leaves)
+        sizes = sorted(s for s in self._sizes() if position < s <= position + count)
+        if any(s in self._bad_records for s in sizes):
+            return False
+        # On a copy: a root that does not match leaves this verifier as it was.
+        frontier = keys.Frontier.from_bytes(self._frontier.size, self._frontier.to_bytes())
+        roots = []
+        done = 0
+        for size in sizes:
+            frontier.extend(leaves[done:size - position])
+            done = size - position
+            root = frontier.root()
+            if any(expected != root for expected, _, _ in self._expected[size]):
+                return False
+            roots.append(root)
+        frontier.extend(leaves[done:])
+        self._frontier = frontier
+        for size, root in zip(sizes, roots, strict=True):
+            self._at_size(size, root)
+        tail = len(page.recent_chains)
+        self._next += count - tail
+        self._advance(leaves[count - tail:], list(page.recent_chains), tail)
+        return True
+
     def _sizes(self) -> Iterable[int]:
         if not self._bad_records:
             return self._expected
@@ -256,10 +313,10 @@ class Verifier:
             self._recent_leaves = (self._recent_leaves + leaves[:count])[-SEARCH:]
             self._recent_chains = (self._recent_chains + chains[:count])[-SEARCH:]
 
-    def _at_size(self, size: int) -> None:
+    def _at_size(self, size: int, root: bytes | None = None) -> None:
         """The tree has reached `size` with no break: check the checkpoints of that
-        size (signed ones first, then witness ones)."""
-        root = self._frontier.root()
+        size (signed ones first, then witness ones). `root`: the tree's, if known."""
+        root = self._frontier.root() if root is None else root
         signed_matched = witness_matched = False
         for expected_root, witnessed, record in self._expected.pop(size, []):
             if expected_root == root:
@@ -538,47 +595,78 @@ def _canonical(row: Row, seq: int | None = None) -> bytes:
         return b""
 
 
-# -- reading the stored log ----------------------------------------------------------------
-
-_PAGE = ("SELECT seq, at_us, actor_user_id, actor_org_id, action, outcome, person_id, "
-         "client, targets, detail, leaf_hash, chain_hash, organizations FROM audit_entry ")
-
-
-def page_reader(conn: Connection, size: int, page: int = VERIFY_PAGE
-                ) -> Callable[[int], Sequence[Row]]:
-    """Pages of `page` stored entries from `start` up to the head's `size`. On SQLite
-    straight from the driver's cursor: verification reads every row, and skipping
-    the result layer makes it about a third faster."""
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-
-        def sqlite_page(start: int) -> Sequence[Row]:
-            return raw.execute(  # type: ignore[no-any-return]
-                _PAGE + "WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?",
-                (start, size, page)).fetchall()
-
-        return sqlite_page
-
-    statement = text(_PAGE + "WHERE seq >= :start AND seq < :size ORDER BY seq LIMIT :n")
-
-    def pg_page(start: int) -> Sequence[Row]:
-        return conn.execute(statement, {"start": start, "size": size, "n": page}).all()
-
-    return pg_page
+def check_page(rows: Sequence[Row], index: Sequence[Row], start: int) -> CheckedPage:
+    """Check a page of stored rows on its own (`CheckedPage`). `rows` begins with
+    the entry before `start` when `start` is not 0 (for its stored chain hash)."""
+    chain_before = ZERO_CHAIN
+    if start:
+        if not rows or rows[0][_SEQ] != start - 1:
+            return CheckedPage(start, ok=False)
+        chain_before = bytes(rows[0][_CHAIN])
+        rows = rows[1:]
+    count = len(rows)
+    if not count or rows[0][_SEQ] != start or rows[-1][_SEQ] != start + count - 1:
+        return CheckedPage(start, ok=False)
+    leaves = keys.leaf_hashes([_canonical(row) for row in rows])
+    chains = keys.hash_chain(chain_before, leaves)
+    if (leaves != [bytes(row[_LEAF]) for row in rows]
+            or chains != [bytes(row[_CHAIN]) for row in rows]
+            or _first_bad_index(rows, index, count) != count):
+        return CheckedPage(start, ok=False)
+    return CheckedPage(start, True, chain_before, b"".join(leaves), tuple(chains[-SEARCH:]))
 
 
-def index_reader(conn: Connection) -> Callable[[int, int], Sequence[Row]]:
-    """The organization index rows of entries first..last as (seq, 32 hex digits),
-    ordered by sequence number and organization."""
-    sql = ("SELECT seq, organization_id FROM audit_organization WHERE seq BETWEEN {} AND {}"
-           " ORDER BY seq, organization_id")
-    if conn.dialect.name == "sqlite":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        return lambda first, last: raw.execute(
-            sql.format("?", "?"), (first, last)).fetchall()
-    statement = text(sql.format(":first", ":last"))
-    return lambda first, last: [
-        (seq, _hex(organization)) for seq, organization in
-        conn.execute(statement, {"first": first, "last": last})]
+# -- checking pages in parallel --------------------------------------------------------
+#
+# Hashing an entry takes a few microseconds of interpreter time (and hashlib holds
+# the GIL for buffers this small), so pages are read and checked in worker
+# processes, each with its own connection; this process keeps the tree and the
+# checkpoints, in order. The first page that is not intact, and everything after
+# it, is checked again row by row here, so a break is named as it always was.
+
+_worker: tuple[Callable[[int], Sequence[Row]], Callable[[int, int], Sequence[Row]], int] \
+    | None = None
+
+
+def _open_worker(source: str, size: int, page: int) -> None:
+    global _worker
+    conn = store.open_file_reader(source)
+    # One row more: the entry before the page, for its stored chain hash.
+    _worker = (store.page_reader(conn, size, page + 1), store.index_reader(conn), page)
+
+
+def _check_in_worker(start: int) -> CheckedPage:
+    assert _worker is not None
+    fetch, index, page = _worker
+    rows = fetch(start - 1) if start else fetch(0)[:page]
+    if len(rows) < 2 and start:
+        return CheckedPage(start, ok=False)
+    return check_page(rows, index(start, start + len(rows) - (2 if start else 1)), start)
+
+
+def check_in_parallel(verifier: Verifier, source: str, size: int, page: int,
+                      workers: int = WORKERS,
+                      progress: Callable[[int, int], None] | None = None) -> int:
+    """Check entries 0..size-1 of the log in `source` (a file `store.file_source`
+    named) in worker processes, feeding `verifier` in order. Returns where the
+    row-by-row check has to go on: `size` when every page was intact."""
+    starts = iter(range(0, size, page))
+    # The module's own processes, started fresh: forking a process with a database
+    # connection and threads is unsafe.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_open_worker,
+                             initargs=(source, size, page)) as pool:
+        pending: deque[Future[CheckedPage]] = deque(
+            pool.submit(_check_in_worker, start)
+            for start in itertools.islice(starts, 2 * workers))
+        while pending:
+            checked = pending.popleft().result()
+            if not verifier.feed_checked(checked):
+                pool.shutdown(wait=True, cancel_futures=True)
+                return checked.start
+            following = next(starts, None)
+            if following is not None:
+                pending.append(pool.submit(_check_in_worker, following))
+            if progress is not None:
+                progress(min(checked.start + page, size), size)
+    return size

@@ -15,28 +15,16 @@ import io
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import Connection, Select, and_, case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy import Connection
 
 from hub.clock import Clock, local_date
+from hub.db import audit as store
 from hub.db.engine import Database
-from hub.db.models import (
-    AuditEntry,
-    AuditOrganization,
-    EmergencyOverride,
-    Engagement,
-    MessageRecipient,
-    Organization,
-    Person,
-    Unit,
-    User,
-)
 from hub.domain.audit import (
     GRANTS_ROLES,
     OPENS_PROTECTED,
@@ -60,7 +48,6 @@ from hub.services.persons import PersonService
 
 log = structlog.get_logger(__name__)
 
-EntryQuery = Select[*tuple[Any, ...]]
 EXPORT_PAGE = 1000
 MAX_PAGE = 500
 
@@ -161,12 +148,8 @@ class ComplianceService:
         actor.require(Role.COMPLIANCE)
         assert actor.organization_id is not None
         org_id = actor.organization_id
-
-        def kind(conn: Connection) -> str | None:
-            return conn.execute(select(col(Organization.kind)).where(
-                col(Organization.id) == org_id)).scalar()
-
-        return None if await self._db.run_read(kind) == OrgKind.OPERATIONS else org_id
+        kind = await self._db.interaction(lambda conn: store.organization_kind(conn, org_id))
+        return None if kind == OrgKind.OPERATIONS else org_id
 
     # -- search and export -----------------------------------------------------------
 
@@ -180,9 +163,7 @@ class ComplianceService:
         if (query.personnummer is not None or query.person_id is not None) \
                 and person_id is None:
             return []
-        limit = min(max(query.limit, 1), MAX_PAGE)
-        statement = self._statement(query, scope, person_id).limit(limit)
-        return await self._db.run_read(lambda conn: _rows(conn, statement))
+        return await self._search(_filter_of(query, scope, person_id), query.limit)
 
     async def export(self, actor: Actor, query: AuditQuery,
                      fmt: Literal["csv", "jsonl"]) -> AsyncIterator[bytes]:
@@ -204,13 +185,10 @@ class ComplianceService:
         before = query.before
         if fmt == "csv":
             yield _csv_line(CSV_HEADER)
+        where = _filter_of(query, scope, person_id)
         while True:
-            page_query = AuditQuery(
-                person_id=person_id, user_id=query.user_id,
-                organization_id=query.organization_id, action=query.action,
-                outcome=query.outcome, since=query.since, until=query.until, before=before)
-            statement = self._statement(page_query, scope, person_id).limit(EXPORT_PAGE)
-            rows = await self._db.run_read(partial(_rows, statement=statement))
+            rows = await self._db.interaction(
+                partial(_page, where=replace(where, before=before), limit=EXPORT_PAGE))
             if not rows:
                 return
             if fmt == "csv":
@@ -220,41 +198,10 @@ class ComplianceService:
                                for r in rows)
             before = rows[-1].seq
 
-    def _statement(self, query: AuditQuery, scope: uuid.UUID | None,
-                   person_id: uuid.UUID | None) -> EntryQuery:
-        # Staff with protected identity are named only to their own organization's
-        # officers and the city-wide ones.
-        actor_name = col(User.display_name) if scope is None else case(
-            (and_(col(User.protected_identity), col(User.organization_id) != scope), None),
-            else_=col(User.display_name))
-        statement = (select(*AuditEntry.__table__.c,  # type: ignore[attr-defined]
-                            actor_name.label("actor_name"))
-                     .outerjoin(User, col(User.id) == col(AuditEntry.actor_user_id))
-                     .order_by(col(AuditEntry.seq).desc()))
-        statement = statement.where(col(AuditEntry.seq) >= 0)
-        if scope is not None:
-            statement = statement.where(col(AuditEntry.seq).in_(
-                select(col(AuditOrganization.seq)).where(
-                    col(AuditOrganization.organization_id) == scope)))
-        if query.organization_id is not None:
-            statement = statement.where(col(AuditEntry.seq).in_(
-                select(col(AuditOrganization.seq)).where(
-                    col(AuditOrganization.organization_id) == query.organization_id)))
-        if person_id is not None:
-            statement = statement.where(col(AuditEntry.person_id) == person_id)
-        if query.user_id is not None:
-            statement = statement.where(col(AuditEntry.actor_user_id) == query.user_id)
-        if query.action is not None:
-            statement = statement.where(col(AuditEntry.action) == query.action)
-        if query.outcome is not None:
-            statement = statement.where(col(AuditEntry.outcome) == query.outcome)
-        if query.since is not None:
-            statement = statement.where(col(AuditEntry.at_us) >= micros(query.since))
-        if query.until is not None:
-            statement = statement.where(col(AuditEntry.at_us) < micros(query.until))
-        if query.before is not None:
-            statement = statement.where(col(AuditEntry.seq) < query.before)
-        return statement
+    async def _search(self, where: store.EntryFilter, limit: int) -> list[AuditRow]:
+        limit = min(max(limit, 1), MAX_PAGE)
+        return await self._db.interaction(
+            partial(_page, where=where, limit=limit))
 
     async def entry(self, actor: Actor, seq: int) -> tuple[AuditRow, bytes, bytes]:
         """One entry with its canonical bytes and stored leaf hash, so a witness can
@@ -264,21 +211,17 @@ class ComplianceService:
             NotFound: no such entry in the actor's scope.
         """
         scope = await self.scope(actor)
-        statement = self._statement(AuditQuery(), scope, None).where(
-            col(AuditEntry.seq) == seq)
-
-        def work(conn: Connection) -> tuple[AuditRow, bytes, bytes]:
-            entry = conn.execute(statement).first()
-            if entry is None:
-                raise NotFound()
-            canonical = canonical_of_columns(entry.seq, entry.at_us, {
-                "actor_user_id": entry.actor_user_id, "actor_org_id": entry.actor_org_id,
-                "action": entry.action, "outcome": entry.outcome, "person_id": entry.person_id,
-                "client": entry.client, "targets": entry.targets, "detail": entry.detail,
-                "organizations": entry.organizations})
-            return _row_of(entry), canonical, bytes(entry.leaf_hash)
-
-        return await self._db.run_read(work)
+        found = await self._db.interaction(lambda conn: store.search_entries(
+            conn, store.EntryFilter(scope=scope, seq=seq), 1))
+        if not found:
+            raise NotFound()
+        entry = found[0]
+        canonical = canonical_of_columns(entry.seq, entry.at_us, {
+            "actor_user_id": entry.actor_user_id, "actor_org_id": entry.actor_org_id,
+            "action": entry.action, "outcome": entry.outcome, "person_id": entry.person_id,
+            "client": entry.client, "targets": entry.targets, "detail": entry.detail,
+            "organizations": entry.organizations})
+        return _row_of(entry), canonical, bytes(entry.leaf_hash)
 
     async def _person_of(self, query: AuditQuery,
                          scope: uuid.UUID | None) -> uuid.UUID | None:
@@ -292,17 +235,7 @@ class ComplianceService:
         except InvalidIdentityNumber as err:
             raise ValidationFailed(errors={"personnummer": str(err)}) from None
         index = self._persons.index_of(canonical)
-
-        def find(conn: Connection) -> uuid.UUID | None:
-            statement = select(col(Person.id)).where(col(Person.personnummer_index) == index)
-            if scope is not None:
-                statement = statement.where(col(Person.id).in_(
-                    select(col(Engagement.person_id)).join(
-                        Unit, col(Unit.id) == col(Engagement.unit_id))
-                    .where(col(Unit.organization_id) == scope)))
-            return conn.execute(statement).scalar()
-
-        return await self._db.run_read(find)
+        return await self._db.interaction(lambda conn: store.person_by_index(conn, index, scope))
 
     # -- review ---------------------------------------------------------------------------
 
@@ -310,31 +243,28 @@ class ComplianceService:
                        limit: int = 100) -> list[AuditRow]:
         """Sends the policy refused, newest first."""
         scope = await self.scope(actor)
-        query = AuditQuery(action=Action.MESSAGE_REFUSED, before=before)
-        statement = self._statement(query, scope, None).limit(min(max(limit, 1), MAX_PAGE))
-        return await self._db.run_read(lambda conn: _rows(conn, statement))
+        return await self._search(store.EntryFilter(
+            scope=scope, actions=(Action.MESSAGE_REFUSED,), before=before), limit)
 
     async def protected_openings(self, actor: Actor, before: int | None = None,
                                  limit: int = 100) -> list[AuditRow]:
         """Openings that showed a protected identity (a message or a lookup), newest
         first."""
-        scope = await self.scope(actor)
-        statement = self._statement(AuditQuery(before=before), scope, None).where(
-            col(AuditEntry.action).in_([str(a) for a in OPENS_PROTECTED]),
-            col(AuditEntry.outcome) == Outcome.SUCCESS,
-        ).limit(min(max(limit, 1), MAX_PAGE))
-        return await self._db.run_read(lambda conn: _rows(conn, statement))
+        return await self._queue(actor, OPENS_PROTECTED, before, limit)
 
     async def role_changes(self, actor: Actor, before: int | None = None,
                            limit: int = 100) -> list[AuditRow]:
         """Accounts given roles: created with roles, or roles changed (with the roles
         before), newest first."""
+        return await self._queue(actor, GRANTS_ROLES, before, limit)
+
+    async def _queue(self, actor: Actor, actions: frozenset[Action], before: int | None,
+                     limit: int) -> list[AuditRow]:
+        """A review queue: successful entries of `actions`, newest first."""
         scope = await self.scope(actor)
-        statement = self._statement(AuditQuery(before=before), scope, None).where(
-            col(AuditEntry.action).in_([str(a) for a in GRANTS_ROLES]),
-            col(AuditEntry.outcome) == Outcome.SUCCESS,
-        ).limit(min(max(limit, 1), MAX_PAGE))
-        return await self._db.run_read(lambda conn: _rows(conn, statement))
+        return await self._search(store.EntryFilter(
+            scope=scope, actions=tuple(sorted(str(a) for a in actions)),
+            outcome=Outcome.SUCCESS, before=before), limit)
 
     async def overrides(self, actor: Actor, reviewed: bool = False,
                         before: dt.datetime | None = None,
@@ -344,30 +274,15 @@ class ComplianceService:
         overrides its organization sent or received. Reading the queue opens the
         senders' reasons, so it is audited."""
         scope = await self.scope(actor)
-        statement = (select(EmergencyOverride)
-                     .where(col(EmergencyOverride.reviewed_at).is_not(None) if reviewed
-                            else col(EmergencyOverride.reviewed_at).is_(None))
-                     .order_by(col(EmergencyOverride.created_at).desc(),
-                               col(EmergencyOverride.id))
-                     .limit(min(max(limit, 1), MAX_PAGE)))
-        if before is not None:
-            statement = statement.where(col(EmergencyOverride.created_at) < before)
-        if scope is not None:
-            statement = statement.where(
-                (col(EmergencyOverride.sender_organization_id) == scope)
-                | col(EmergencyOverride.message_id).in_(
-                    select(col(MessageRecipient.message_id)).where(
-                        col(MessageRecipient.organization_id) == scope)))
-        async with self._db.read() as s:
-            rows = list((await s.scalars(statement)).all())
-            views = await self._override_views_txn(s, rows)
-            recipients: dict[uuid.UUID, set[uuid.UUID]] = {}
-            if rows:
-                for message_id, org_id in (await s.execute(select(
-                        col(MessageRecipient.message_id), col(MessageRecipient.organization_id))
-                        .where(col(MessageRecipient.message_id).in_(
-                            [r.message_id for r in rows])))).all():
-                    recipients.setdefault(message_id, set()).add(org_id)
+        limit = min(max(limit, 1), MAX_PAGE)
+
+        def read(conn: Connection) -> tuple[list[store.OverrideRow], list[OverrideView],
+                                            dict[uuid.UUID, set[uuid.UUID]]]:
+            rows = store.overrides(conn, reviewed, before, scope, limit)
+            return (rows, self._override_views_sync(conn, rows),
+                    store.recipient_organizations(conn, [r.message_id for r in rows]))
+
+        rows, views, recipients = await self._db.interaction(read)
         # The queue shows the senders' reasons: one entry per override read, naming the
         # person and the organizations, so access reports show the reading.
         await self._audit.append_many([
@@ -393,54 +308,53 @@ class ComplianceService:
         if not 1 <= len(comment) <= MAX_REVIEW_COMMENT:
             raise ValidationFailed(errors={"comment": f"1-{MAX_REVIEW_COMMENT} characters"})
         scope = await self.scope(actor)
-        async with self._db.transaction() as s:
+        now = self._clock.now()
+
+        def work(conn: Connection) -> OverrideView:
             # Locked: of two concurrent reviews one is recorded, the other gets 409.
-            row = await s.get(EmergencyOverride, override_id, with_for_update=True)
+            row = store.lock_override(conn, override_id)
             if row is None or (scope is not None and scope != row.sender_organization_id):
                 raise NotFound()
-            recipients = set((await s.scalars(select(col(MessageRecipient.organization_id)).where(
-                col(MessageRecipient.message_id) == row.message_id))).all())
+            recipients = store.recipient_organizations(conn, [row.message_id]).get(
+                row.message_id, set())
             if row.reviewed_at is not None:
                 raise Conflict("this override is already reviewed")
-            row.reviewed_at = self._clock.now()
-            row.reviewed_by = actor.user_id
-            row.review_comment_enc = await self._keys.seal_field_txn(
-                s, HUB_OWNER, comment, override_comment_context(row.id))
-            view = (await self._override_views_txn(s, [row]))[0]
-            await self._audit.append_txn(s, event_of(
+            sealed = self._keys.seal_field_sync(conn, HUB_OWNER, comment,
+                                                override_comment_context(row.id))
+            store.review_override(conn, row.id, now, actor.user_id, sealed)
+            reviewed = row._replace(reviewed_at=now, reviewed_by=actor.user_id,
+                                    review_comment_enc=sealed)
+            view = self._override_views_sync(conn, [reviewed])[0]
+            self._audit.append_sync(conn, event_of(
                 actor, Action.OVERRIDE_REVIEW, person_id=row.person_id,
                 targets={"override": row.id, "message": row.message_id},
                 organizations=[row.sender_organization_id, *recipients]))
+            return view
+
+        view = await self._db.interaction(work, write=True)
         log.info("override_reviewed", override_id=str(override_id))
         return view
 
-    async def _override_views_txn(self, s: AsyncSession,
-                                  rows: list[EmergencyOverride]) -> list[OverrideView]:
+    def _override_views_sync(self, conn: Connection,
+                             rows: list[store.OverrideRow]) -> list[OverrideView]:
         if not rows:
             return []
-        user_ids = {u for r in rows for u in (r.sender_user_id, r.reviewed_by) if u}
-        names = dict((await s.execute(select(col(User.id), col(User.display_name)).where(
-            col(User.id).in_(user_ids)))).all())
-        org_ids = {r.sender_organization_id for r in rows}
-        org_names = dict((await s.execute(select(
-            col(Organization.id), col(Organization.name)).where(
-            col(Organization.id).in_(org_ids)))).all())
-        views = []
-        for r in rows:
-            views.append(OverrideView(
-                id=r.id, message_id=r.message_id, person_id=r.person_id,
-                sender_user_id=r.sender_user_id, sender_name=names.get(r.sender_user_id),
-                sender_organization_id=r.sender_organization_id,
-                sender_organization=org_names.get(r.sender_organization_id),
-                rules=r.rules.split(","),
-                reason=await self._keys.open_field_txn(
-                    s, HUB_OWNER, r.reason_enc, override_reason_context(r.id)),
-                created_at=r.created_at, reviewed_at=r.reviewed_at, reviewed_by=r.reviewed_by,
-                reviewed_by_name=names.get(r.reviewed_by) if r.reviewed_by else None,
-                review_comment=await self._keys.open_field_txn(
-                    s, HUB_OWNER, r.review_comment_enc, override_comment_context(r.id))
-                if r.review_comment_enc else None))
-        return views
+        names = store.user_names(
+            conn, {u for r in rows for u in (r.sender_user_id, r.reviewed_by) if u})
+        org_names = store.organization_names(conn, {r.sender_organization_id for r in rows})
+        return [OverrideView(
+            id=r.id, message_id=r.message_id, person_id=r.person_id,
+            sender_user_id=r.sender_user_id, sender_name=names.get(r.sender_user_id),
+            sender_organization_id=r.sender_organization_id,
+            sender_organization=org_names.get(r.sender_organization_id),
+            rules=r.rules.split(","),
+            reason=self._keys.open_field_sync(
+                conn, HUB_OWNER, r.reason_enc, override_reason_context(r.id)),
+            created_at=r.created_at, reviewed_at=r.reviewed_at, reviewed_by=r.reviewed_by,
+            reviewed_by_name=names.get(r.reviewed_by) if r.reviewed_by else None,
+            review_comment=self._keys.open_field_sync(
+                conn, HUB_OWNER, r.review_comment_enc, override_comment_context(r.id))
+            if r.review_comment_enc else None) for r in rows]
 
     async def failed_logins(self, actor: Actor, threshold: int = 5,
                             since: dt.datetime | None = None) -> list[FailedLogins]:
@@ -449,29 +363,16 @@ class ComplianceService:
         if threshold < 1:
             raise ValidationFailed(errors={"threshold": "at least 1"})
         scope = await self.scope(actor)
-        since = since or self._clock.now() - dt.timedelta(days=1)
-        failures = func.count().label("failures")
-        statement = (
-            select(col(AuditEntry.actor_user_id), col(AuditEntry.actor_org_id), failures,
-                   func.max(col(AuditEntry.at_us)))
-            .where(col(AuditEntry.action) == Action.LOGIN,
-                   col(AuditEntry.outcome).in_([Outcome.FAILURE, Outcome.LOCKED]),
-                   col(AuditEntry.actor_user_id).is_not(None),
-                   col(AuditEntry.at_us) >= micros(since))
-            .group_by(col(AuditEntry.actor_user_id), col(AuditEntry.actor_org_id))
-            .having(func.count() >= threshold)
-            .order_by(failures.desc()))
-        if scope is not None:
-            statement = statement.where(col(AuditEntry.actor_org_id) == scope)
+        since_us = micros(since or self._clock.now() - dt.timedelta(days=1))
 
         def work(conn: Connection) -> list[FailedLogins]:
-            rows = [(r[0], r[1], int(r[2]), int(r[3])) for r in conn.execute(statement)
-                    if r[0] is not None]
-            names = _names(conn, [user_id for user_id, *_ in rows])
-            return [FailedLogins(user_id, names.get(user_id), org_id, count, from_micros(at))
-                    for user_id, org_id, count, at in rows]
+            rows = store.failed_logins(conn, Action.LOGIN, (Outcome.FAILURE, Outcome.LOCKED),
+                                       since_us, threshold, scope)
+            names = store.user_names(conn, [r.user_id for r in rows])
+            return [FailedLogins(r.user_id, names.get(r.user_id), r.organization_id,
+                                 r.failures, from_micros(r.last_at_us)) for r in rows]
 
-        return await self._db.run_read(work)
+        return await self._db.interaction(work)
 
     async def access_report(self, actor: Actor, person_id: uuid.UUID | None = None,
                             personnummer: str | None = None) -> list[OrganizationAccess]:
@@ -484,32 +385,16 @@ class ComplianceService:
             actor, Action.AUDIT_ACCESS_REPORT, person_id=found))
         if found is None:
             return []
-        statement = (
-            select(col(AuditEntry.at_us), col(AuditEntry.action), col(AuditEntry.actor_user_id),
-                   col(AuditEntry.actor_org_id), col(AuditEntry.targets),
-                   col(User.display_name), col(Unit.name), col(Organization.name))
-            .outerjoin(User, col(User.id) == col(AuditEntry.actor_user_id))
-            .outerjoin(Unit, col(Unit.id) == col(User.unit_id))
-            .outerjoin(Organization, col(Organization.id) == col(AuditEntry.actor_org_id))
-            .where(col(AuditEntry.person_id) == found,
-                   col(AuditEntry.action).in_([str(a) for a in READS_PERSON]),
-                   col(AuditEntry.outcome) == Outcome.SUCCESS)
-            .order_by(col(AuditEntry.seq)))
-        if scope is not None:
-            statement = statement.where(col(AuditEntry.seq).in_(
-                select(col(AuditOrganization.seq)).where(
-                    col(AuditOrganization.organization_id) == scope)))
-
-        def work(conn: Connection) -> list[OrganizationAccess]:
-            report: dict[uuid.UUID | None, OrganizationAccess] = {}
-            for at_us, action, user_id, org_id, targets, name, unit, org_name in \
-                    conn.execute(statement):
-                group = report.setdefault(org_id, OrganizationAccess(org_id, org_name))
-                group.accesses.append(Access(from_micros(at_us), action, user_id, name, unit,
-                                             _targets_out(targets).get("message")))
-            return sorted(report.values(), key=lambda g: g.organization or "")
-
-        return await self._db.run_read(work)
+        reads = sorted(str(a) for a in READS_PERSON)
+        rows = await self._db.interaction(lambda conn: store.person_accesses(
+            conn, found, reads, Outcome.SUCCESS, scope))
+        report: dict[uuid.UUID | None, OrganizationAccess] = {}
+        for r in rows:
+            group = report.setdefault(r.organization_id,
+                                      OrganizationAccess(r.organization_id, r.organization))
+            group.accesses.append(Access(from_micros(r.at_us), r.action, r.user_id, r.name,
+                                         r.unit, _targets_out(r.targets).get("message")))
+        return sorted(report.values(), key=lambda g: g.organization or "")
 
     async def verify(self, actor: Actor) -> VerifyReport:
         """Verify the whole log now (city-wide compliance officers: it reads every
@@ -523,11 +408,21 @@ class ComplianceService:
         return await self._audit.verify()
 
 
-def _rows(conn: Connection, statement: EntryQuery) -> list[AuditRow]:
-    return [_row_of(row) for row in conn.execute(statement)]
+def _filter_of(query: AuditQuery, scope: uuid.UUID | None,
+               person_id: uuid.UUID | None) -> store.EntryFilter:
+    return store.EntryFilter(
+        scope=scope, organization_id=query.organization_id, person_id=person_id,
+        user_id=query.user_id, actions=None if query.action is None else (query.action,),
+        outcome=query.outcome,
+        since_us=None if query.since is None else micros(query.since),
+        until_us=None if query.until is None else micros(query.until), before=query.before)
 
 
-def _row_of(entry: Any) -> AuditRow:
+def _page(conn: Connection, where: store.EntryFilter, limit: int) -> list[AuditRow]:
+    return [_row_of(entry) for entry in store.search_entries(conn, where, limit)]
+
+
+def _row_of(entry: store.EntryRow) -> AuditRow:
     return AuditRow(entry.seq, from_micros(entry.at_us), entry.action, entry.outcome,
                     entry.actor_user_id, entry.actor_name, entry.actor_org_id, entry.person_id,
                     entry.client, _targets_out(entry.targets), json.loads(entry.detail))
@@ -540,13 +435,6 @@ def _targets_out(stored: str) -> dict[str, Any]:
 
     return {kind: [one(v) for v in value] if isinstance(value, list) else one(value)
             for kind, value in json.loads(stored).items()}
-
-
-def _names(conn: Connection, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not user_ids:
-        return {}
-    return {uid: name for uid, name in conn.execute(select(
-        col(User.id), col(User.display_name)).where(col(User.id).in_(user_ids)))}
 
 
 CSV_HEADER = ["seq", "time", "action", "outcome", "actor_user_id", "actor_name",
