@@ -21,32 +21,35 @@ from sqlalchemy import Boolean, ColumnElement, String, and_, column, literal_col
 INBOX_INDEX_COLUMNS = ("user_id", "seq")
 
 # `priority = 'urgent'` as a constant in the statement (see module doc).
-_URGENT = literal_column("'urgent'")
+_URGENT: ColumnElement[str] = literal_column("'urgent'", String())
 
 
-def inbox_unread(delivery: Any) -> ColumnElement[bool]:
-    """Rows of the "unread" page: not archived, never read or marked unread again.
-    `delivery` is a column collection of the delivery table (`Table.c`)."""
-    return and_(delivery.archived_at.is_(None),
-                or_(delivery.read_at.is_(None), delivery.marked_unread))
+def not_archived(delivery: Any) -> ColumnElement[bool]:
+    """In the inbox, not the archive. `delivery` is the delivery table's columns
+    (`Table.c`)."""
+    term: ColumnElement[bool] = delivery.archived_at.is_(None)
+    return term
 
 
-def inbox_urgent(delivery: Any) -> ColumnElement[bool]:
-    """Rows of the "urgent" page: not archived, urgent."""
-    return and_(delivery.archived_at.is_(None), delivery.priority == _URGENT)
+def unread(delivery: Any) -> ColumnElement[bool]:
+    """Never read, or marked unread again."""
+    return or_(delivery.read_at.is_(None), delivery.marked_unread)
 
 
-def inbox_current(delivery: Any) -> ColumnElement[bool]:
-    """Rows of the plain inbox: not archived (the term both partial indexes share)."""
-    return delivery.archived_at.is_(None)
+def urgent(delivery: Any) -> ColumnElement[bool]:
+    term: ColumnElement[bool] = delivery.priority == _URGENT
+    return term
 
 
+# Each index's predicate is a conjunction of the terms above; a query that ANDs the same
+# terms (with any others) may use the index.
 PARTIAL_INDEXES: dict[str, Callable[[Any], ColumnElement[bool]]] = {
-    "ix_delivery_inbox_unread": inbox_unread,
-    "ix_delivery_inbox_urgent": inbox_urgent,
+    "ix_delivery_inbox_unread": lambda d: and_(not_archived(d), unread(d)),
+    "ix_delivery_inbox_urgent": lambda d: and_(not_archived(d), urgent(d)),
 }
 
-def partial_where(name: str, delivery: Any) -> dict[str, ColumnElement[bool]]:
+
+def partial_where(name: str, delivery: Any) -> dict[str, Any]:
     """The index `name`'s predicate as `Index`/`create_index` keyword arguments."""
     predicate = PARTIAL_INDEXES[name](delivery)
     return {"sqlite_where": predicate, "postgresql_where": predicate}
