@@ -313,10 +313,8 @@ async def explain(info: dict[str, Any], before: int) -> dict[str, float]:
                 _many: bool) -> None:
         captured.append((statement, parameters))
 
-    # The inbox may run on the async engine or on the SQLite reader engine.
-    for engine in (hub.db.engine.sync_engine, getattr(hub.db, "_read_engine", None)):
-        if engine is not None:
-            event.listen(engine, "before_cursor_execute", capture)
+    for engine in hub.db.sync_engines:
+        event.listen(engine, "before_cursor_execute", capture)
     actor = Actor(kind="user", organization_id=uuid.UUID(info["night"]),
                   user_id=uuid.UUID(info["reader"]["id"]),
                   unit_id=uuid.UUID(info["night_unit"]), roles=frozenset({Role.STAFF}))

@@ -143,10 +143,15 @@ def inbox_page(conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID, *, limit
     return [MessageRow._make(row) for row in rows]
 
 
+_MESSAGE = _message_rows(from_deliveries=False).where(_m.id == bindparam("message_id"))
+_THREAD = (_message_rows(from_deliveries=False).where(_m.thread_id == bindparam("thread_id"))
+           .order_by(_m.seq))
+
+
 def message(conn: Connection, message_id: uuid.UUID, user_id: uuid.UUID,
             org_id: uuid.UUID) -> MessageRow | None:
-    row = conn.execute(_message_rows(from_deliveries=False).where(_m.id == message_id),
-                       {"user_id": user_id, "org_id": org_id}).first()
+    row = conn.execute(_MESSAGE, {"message_id": message_id, "user_id": user_id,
+                                  "org_id": org_id}).first()
     return MessageRow._make(row) if row is not None else None
 
 
@@ -169,9 +174,8 @@ def sent_page(conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID, *,
 def thread(conn: Connection, thread_id: uuid.UUID, user_id: uuid.UUID,
            org_id: uuid.UUID) -> list[MessageRow]:
     """Every message of a thread, oldest first (the caller filters what may be seen)."""
-    rows = conn.execute(_message_rows(from_deliveries=False)
-                        .where(_m.thread_id == thread_id).order_by(_m.seq),
-                        {"user_id": user_id, "org_id": org_id}).all()
+    rows = conn.execute(_THREAD, {"thread_id": thread_id, "user_id": user_id,
+                                  "org_id": org_id}).all()
     return [MessageRow._make(row) for row in rows]
 
 
@@ -187,13 +191,21 @@ def attachment_content(conn: Connection, message_id: uuid.UUID,
     return bytes(found) if found is not None else None
 
 
+# The page's secondary reads, built once: a list page runs them on every request.
+_GROUPS_OF = select(_r.message_id, _r.group_id).where(
+    _r.message_id.in_(bindparam("ids", expanding=True)))
+_PERSONS = select(_c(Person).id, _c(Person).name_enc, _c(Person).protected_identity).where(
+    _c(Person).id.in_(bindparam("ids", expanding=True)))
+_ROLES = select(_c(UserRole).user_id, _c(UserRole).role).where(
+    _c(UserRole).user_id.in_(bindparam("ids", expanding=True)))
+
+
 def addressed_groups(conn: Connection,
                      message_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
     """The contact groups each message was addressed to."""
     groups: dict[uuid.UUID, list[uuid.UUID]] = {}
     if message_ids:
-        for mid, gid in conn.execute(select(_r.message_id, _r.group_id)
-                                     .where(_r.message_id.in_(list(message_ids)))).all():
+        for mid, gid in conn.execute(_GROUPS_OF, {"ids": list(message_ids)}):
             groups.setdefault(mid, []).append(gid)
     return groups
 
@@ -203,18 +215,15 @@ def person_names(conn: Connection, person_ids: Collection[uuid.UUID]
     """Each person's sealed name and whether their identity is protected."""
     if not person_ids:
         return {}
-    p = _c(Person)
     return {pid: (name_enc, protected) for pid, name_enc, protected in conn.execute(
-        select(p.id, p.name_enc, p.protected_identity).where(p.id.in_(list(person_ids))))}
+        _PERSONS, {"ids": list(person_ids)})}
 
 
 def user_roles(conn: Connection,
                user_ids: Collection[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
     if not user_ids:
         return []
-    r = _c(UserRole)
-    return [(uid, role) for uid, role in conn.execute(
-        select(r.user_id, r.role).where(r.user_id.in_(list(user_ids))))]
+    return [(uid, role) for uid, role in conn.execute(_ROLES, {"ids": list(user_ids)})]
 
 
 def unread_counts(conn: Connection, user_id: uuid.UUID) -> dict[uuid.UUID, int]:
