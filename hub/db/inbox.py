@@ -45,6 +45,7 @@ def _c(model: Any) -> Any:
 _d, _m, _k = _c(Delivery), _c(Message), _c(MessageKey)
 _a, _u, _o = _c(User), _c(Unit), _c(Organization)
 _r, _e, _g = _c(MessageRecipient), _c(ReceiptEvent), _c(ContactGroup)
+_p = _c(Person)
 
 
 class MessageRow(NamedTuple):
@@ -77,6 +78,9 @@ class MessageRow(NamedTuple):
     read_at: dt.datetime | None
     marked_unread: bool | None
     acked_at: dt.datetime | None
+    # The person the message is about: sealed name, protected identity.
+    person_name_enc: bytes | None
+    person_protected: bool | None
 
 
 _COLUMNS = (
@@ -85,6 +89,7 @@ _COLUMNS = (
     _m.sender_user_id, _m.sender_unit_id, _m.sender_organization_id, _m.seq,
     _a.display_name, _u.name, _o.name, _a.protected_identity, _a.organization_id,
     _k.kek_version, _k.wrapped, _d.seq, _d.read_at, _d.marked_unread, _d.acked_at,
+    _p.name_enc, _p.protected_identity,
 )
 
 
@@ -103,7 +108,8 @@ def _message_rows(from_deliveries: bool) -> Select[Any]:
                                         _k.organization_id == bindparam("org_id")))
             .join(User, _a.id == _m.sender_user_id)
             .outerjoin(Unit, _u.id == _a.unit_id)
-            .join(Organization, _o.id == _a.organization_id))
+            .join(Organization, _o.id == _a.organization_id)
+            .outerjoin(Person, _p.id == _m.person_id))
 
 
 @functools.cache
@@ -194,8 +200,6 @@ def attachment_content(conn: Connection, message_id: uuid.UUID,
 # The page's secondary reads, built once: a list page runs them on every request.
 _GROUPS_OF = select(_r.message_id, _r.group_id).where(
     _r.message_id.in_(bindparam("ids", expanding=True)))
-_PERSONS = select(_c(Person).id, _c(Person).name_enc, _c(Person).protected_identity).where(
-    _c(Person).id.in_(bindparam("ids", expanding=True)))
 _ROLES = select(_c(UserRole).user_id, _c(UserRole).role).where(
     _c(UserRole).user_id.in_(bindparam("ids", expanding=True)))
 
@@ -208,15 +212,6 @@ def addressed_groups(conn: Connection,
         for mid, gid in conn.execute(_GROUPS_OF, {"ids": list(message_ids)}):
             groups.setdefault(mid, []).append(gid)
     return groups
-
-
-def person_names(conn: Connection, person_ids: Collection[uuid.UUID]
-                 ) -> dict[uuid.UUID, tuple[bytes, bool]]:
-    """Each person's sealed name and whether their identity is protected."""
-    if not person_ids:
-        return {}
-    return {pid: (name_enc, protected) for pid, name_enc, protected in conn.execute(
-        _PERSONS, {"ids": list(person_ids)})}
 
 
 def user_roles(conn: Connection,

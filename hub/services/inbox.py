@@ -436,9 +436,12 @@ class InboxService:
         Raises:
             NotFound: the organization holds no copy of the key.
         """
+        return self._unwrap(conn, org_owner(_org(actor)), row)
+
+    def _unwrap(self, conn: Connection, owner: str, row: MessageRow) -> bytes:
         if row.wrapped is None or row.kek_version is None:
             raise NotFound()
-        kek = self._keys.kek_sync(conn, org_owner(_org(actor)), row.kek_version)
+        kek = self._keys.kek_sync(conn, owner, row.kek_version)
         return keys.unwrap_data_key(kek, row.wrapped, key_context(row.id))
 
     def _receipt(self, conn: Connection, row: MessageRow, user_id: uuid.UUID, kind: str,
@@ -463,27 +466,27 @@ class InboxService:
         viewer_org = _org(actor)
         rows = [row for row, _, _, _ in listed]
         groups = store.addressed_groups(conn, [row.id for row in rows])
-        person_ids = {row.person_id for row in rows if row.person_id is not None}
-        persons = store.person_names(conn, person_ids)
-        engaged = engaged_persons_sync(conn, viewer_org, person_ids,
-                                       local_date(self._clock.now()))
+        engaged = engaged_persons_sync(
+            conn, viewer_org, {row.person_id for row in rows if row.person_id is not None},
+            local_date(self._clock.now()))
         roles = self._hidden_roles(conn, {
             row.sender_user_id for row in rows
             if not staff_name_shown(row.sender_protected,
                                     row.sender_account_organization_id == viewer_org)})
         case_worker = actor.has(Role.CASE_WORKER)
+        owner = org_owner(viewer_org)
         result = []
         for row, cursor, read, acked in listed:
-            dek = self._data_key(conn, actor, row)
+            dek = self._unwrap(conn, owner, row)
             person = None
             if row.person_id is not None:
-                name_enc, protected = persons[row.person_id]
+                assert row.person_name_enc is not None and row.person_protected is not None
                 name = None
-                if person_name_shown(protected, row.person_id in engaged, case_worker,
-                                     opening):
-                    name = self._keys.open_field_sync(conn, HUB_OWNER, name_enc,
+                if person_name_shown(row.person_protected, row.person_id in engaged,
+                                     case_worker, opening):
+                    name = self._keys.open_field_sync(conn, HUB_OWNER, row.person_name_enc,
                                                       name_context(row.person_id))
-                person = self._person_ref(row.person_id, protected, name)
+                person = self._person_ref(row.person_id, row.person_protected, name)
             role = roles.get(row.sender_user_id)
             result.append(MessageSummary(
                 id=row.id, thread_id=row.thread_id,
