@@ -18,34 +18,21 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
 
+from hub.db import models
 from hub.db.engine import lock_stream
 from hub.db.inbox_indexes import not_archived
 from hub.db.inbox_indexes import unread as unread_term
 from hub.db.inbox_indexes import urgent as urgent_term
-from hub.db.models import (
-    ContactGroup,
-    Delivery,
-    Message,
-    MessageAttachment,
-    MessageKey,
-    MessageRecipient,
-    Organization,
-    Person,
-    ReceiptEvent,
-    Unit,
-    User,
-    UserRole,
-)
 
 
 def _c(model: Any) -> Any:
     return model.__table__.c
 
 
-_d, _m, _k = _c(Delivery), _c(Message), _c(MessageKey)
-_a, _u, _o = _c(User), _c(Unit), _c(Organization)
-_r, _e, _g = _c(MessageRecipient), _c(ReceiptEvent), _c(ContactGroup)
-_p = _c(Person)
+_d, _m, _k = _c(models.Delivery), _c(models.Message), _c(models.MessageKey)
+_a, _u, _o = _c(models.User), _c(models.Unit), _c(models.Organization)
+_r, _e, _g = _c(models.MessageRecipient), _c(models.ReceiptEvent), _c(models.ContactGroup)
+_p = _c(models.Person)
 
 
 class MessageRow(NamedTuple):
@@ -99,17 +86,17 @@ def _message_rows(from_deliveries: bool) -> Select[Any]:
     deliveries (the inbox) or from messages (everything else)."""
     stmt = select(*_COLUMNS)
     if from_deliveries:
-        stmt = stmt.select_from(Delivery).join(Message, _m.id == _d.message_id)
+        stmt = stmt.select_from(models.Delivery).join(models.Message, _m.id == _d.message_id)
     else:
-        stmt = stmt.select_from(Message).outerjoin(Delivery, and_(
+        stmt = stmt.select_from(models.Message).outerjoin(models.Delivery, and_(
             _d.message_id == _m.id, _d.user_id == bindparam("user_id")))
     return (stmt
-            .outerjoin(MessageKey, and_(_k.message_id == _m.id,
+            .outerjoin(models.MessageKey, and_(_k.message_id == _m.id,
                                         _k.organization_id == bindparam("org_id")))
-            .join(User, _a.id == _m.sender_user_id)
-            .outerjoin(Unit, _u.id == _a.unit_id)
-            .join(Organization, _o.id == _a.organization_id)
-            .outerjoin(Person, _p.id == _m.person_id))
+            .join(models.User, _a.id == _m.sender_user_id)
+            .outerjoin(models.Unit, _u.id == _a.unit_id)
+            .join(models.Organization, _o.id == _a.organization_id)
+            .outerjoin(models.Person, _p.id == _m.person_id))
 
 
 @functools.cache
@@ -191,7 +178,7 @@ def message_content(conn: Connection, message_id: uuid.UUID) -> bytes:
 
 def attachment_content(conn: Connection, message_id: uuid.UUID,
                        position: int) -> bytes | None:
-    a = _c(MessageAttachment)
+    a = _c(models.MessageAttachment)
     found = conn.execute(select(a.content).where(
         a.message_id == message_id, a.position == position)).scalar()
     return bytes(found) if found is not None else None
@@ -200,8 +187,8 @@ def attachment_content(conn: Connection, message_id: uuid.UUID,
 # The page's secondary reads, built once: a list page runs them on every request.
 _GROUPS_OF = select(_r.message_id, _r.group_id).where(
     _r.message_id.in_(bindparam("ids", expanding=True)))
-_ROLES = select(_c(UserRole).user_id, _c(UserRole).role).where(
-    _c(UserRole).user_id.in_(bindparam("ids", expanding=True)))
+_ROLES = select(_c(models.UserRole).user_id, _c(models.UserRole).role).where(
+    _c(models.UserRole).user_id.in_(bindparam("ids", expanding=True)))
 
 
 def addressed_groups(conn: Connection,
@@ -233,11 +220,11 @@ def mark_read(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID,
               now: dt.datetime) -> bool:
     """Mark the delivery read (and no longer marked unread). True for the first
     reading, which is the sender's read receipt."""
-    first = conn.execute(update(Delivery).where(
+    first = conn.execute(update(models.Delivery).where(
         _d.user_id == user_id, _d.message_id == message_id, _d.read_at.is_(None))
         .values(read_at=now, marked_unread=False)).rowcount
     if not first:
-        conn.execute(update(Delivery).where(
+        conn.execute(update(models.Delivery).where(
             _d.user_id == user_id, _d.message_id == message_id, _d.marked_unread)
             .values(marked_unread=False))
     return bool(first)
@@ -247,7 +234,7 @@ def acknowledge(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID,
                 now: dt.datetime, comment: bytes | None) -> bool:
     """Record the acknowledgement (reading the message too if it was not). False when
     it was already acknowledged."""
-    return bool(conn.execute(update(Delivery).where(
+    return bool(conn.execute(update(models.Delivery).where(
         _d.user_id == user_id, _d.message_id == message_id, _d.acked_at.is_(None))
         .values(acked_at=now, ack_comment=comment,
                 read_at=func.coalesce(_d.read_at, now))).rowcount)
@@ -256,7 +243,7 @@ def acknowledge(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID,
 def set_delivery(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID,
                  **values: object) -> bool:
     """Update the user's delivery of a message; False when there is none."""
-    return bool(conn.execute(update(Delivery).where(
+    return bool(conn.execute(update(models.Delivery).where(
         _d.user_id == user_id, _d.message_id == message_id).values(**values)).rowcount)
 
 
@@ -264,7 +251,7 @@ def add_receipt(conn: Connection, message_id: uuid.UUID, user_id: uuid.UUID, kin
                 now: dt.datetime) -> int:
     """Queue a read or acknowledgement for the sender side; returns its seq."""
     lock_stream(conn, "receipt")
-    return int(conn.execute(insert(ReceiptEvent).values(
+    return int(conn.execute(insert(models.ReceiptEvent).values(
         message_id=message_id, user_id=user_id, kind=kind, created_at=now)
         .returning(_e.seq)).scalar_one())
 
@@ -289,8 +276,8 @@ class AddressedGroup(NamedTuple):
 def recipient_groups(conn: Connection, message_id: uuid.UUID) -> list[AddressedGroup]:
     return [AddressedGroup._make(row) for row in conn.execute(
         select(_g.id, _g.name, _o.name)
-        .join(MessageRecipient, _r.group_id == _g.id)
-        .join(Organization, _o.id == _g.organization_id)
+        .join(models.MessageRecipient, _r.group_id == _g.id)
+        .join(models.Organization, _o.id == _g.organization_id)
         .where(_r.message_id == message_id))]
 
 
@@ -312,8 +299,8 @@ def recipients(conn: Connection, message_id: uuid.UUID) -> list[RecipientRow]:
     return [RecipientRow._make(row) for row in conn.execute(
         select(_d.user_id, _d.group_id, _d.organization_id, _d.delivered_at, _d.read_at,
                _d.acked_at, _d.ack_comment, _a.display_name, _u.name, _a.protected_identity)
-        .join(User, _a.id == _d.user_id)
-        .outerjoin(Unit, _u.id == _a.unit_id)
+        .join(models.User, _a.id == _d.user_id)
+        .outerjoin(models.Unit, _u.id == _a.unit_id)
         .where(_d.message_id == message_id)
         .order_by(_a.display_name))]
 
@@ -344,7 +331,7 @@ def deliveries_after(conn: Connection, user_id: uuid.UUID, after: int,
                      limit: int) -> list[DeliveryEvent]:
     return [DeliveryEvent._make(row) for row in conn.execute(
         select(_d.seq, _m.id, _m.thread_id, _d.group_id, _m.priority)
-        .join(Message, _m.id == _d.message_id)
+        .join(models.Message, _m.id == _d.message_id)
         .where(_d.user_id == user_id, _d.seq > after)
         .order_by(_d.seq).limit(limit))]
 
@@ -358,6 +345,6 @@ def receipts_after(conn: Connection, sender_user_id: uuid.UUID,
         sender_side = [*sender_side, _m.sender_unit_id == sender_unit_id]
     return [ReceiptRow._make(row) for row in conn.execute(
         select(_e.seq, _e.message_id, _e.kind, _e.user_id)
-        .join(Message, _m.id == _e.message_id)
+        .join(models.Message, _m.id == _e.message_id)
         .where(_e.seq > after, or_(*sender_side))
         .order_by(_e.seq).limit(limit))]
