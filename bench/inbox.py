@@ -123,7 +123,7 @@ async def seed_services(routes: int, staff: int, senders: int, persons: int) -> 
         for n in range(persons):
             person_ids.append(str(await hub.persons.register(CLI_OPERATOR, NewPerson(
                 luhn_personnummer(n), f"Person {n} Bench", protected_identity=n % 25 == 0))))
-        keks = await hub.db.run_write(lambda conn: {
+        keks = await hub.db.interaction(lambda conn: {
             str(org): hub.keystore.active_kek_sync(conn, org_owner(org))
             for org in (home.id, night.id)})
         # One message through the real send path: the oldest one in the reader's inbox.
