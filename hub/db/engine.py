@@ -35,7 +35,6 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
-    AsyncSession,
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
@@ -175,8 +174,6 @@ class Database:
         self._async_engine: AsyncEngine | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
-        self._url = parsed
-        self._compat_engine: AsyncEngine | None = None
         if not self.is_sqlite:
             self._async_engine = create_engine(url, schema)
             return
@@ -338,48 +335,6 @@ class Database:
 
         self._checkpointer = asyncio.create_task(loop())
 
-    # -- transitional: the AsyncSession/ORM path the services are leaving ------------
-
-    def _compat(self) -> AsyncEngine:
-        if self._async_engine is not None:
-            return self._async_engine
-        if self._compat_engine is None:
-            self._compat_engine = create_engine(str(self._url.set(drivername="sqlite+aiosqlite")))
-        return self._compat_engine
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        engine = self._compat()
-        if self._async_engine is not None:
-            async with self._writable() as conn, AsyncSession(
-                    bind=conn, expire_on_commit=False, autoflush=False) as session, \
-                    session.begin():
-                yield session
-            return
-        async with AsyncSession(engine, expire_on_commit=False, autoflush=False) as session:
-            await session.connection(execution_options={"hub_write": True})
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
-            await session.commit()
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        async with AsyncSession(self._compat(), expire_on_commit=False,
-                                autoflush=False) as session:
-            yield session
-
-    async def run_read(self, work: Callable[[Connection], T]) -> T:
-        return await self.interaction(work)
-
-    async def run_write(self, work: Callable[[Connection], T]) -> T:
-        return await self.interaction(work, write=True)
-
-    async def run_write_grouped(self, work: Callable[[Connection], T]) -> T:
-        return await self.interaction(work, write=True)
-
     async def ping(self) -> None:
         await self.interaction(_select_one)
 
@@ -390,8 +345,6 @@ class Database:
                 await self._checkpointer
         while self._drainers:
             await asyncio.gather(*self._drainers, return_exceptions=True)
-        if self._compat_engine is not None:
-            await self._compat_engine.dispose()
         if self._async_engine is not None:
             await self._async_engine.dispose()
             return

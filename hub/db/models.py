@@ -24,10 +24,10 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
-    text,
 )
 from sqlmodel import Field, SQLModel
 
+from hub.db.inbox_indexes import INBOX_INDEX_COLUMNS, PARTIAL_INDEXES, partial_where
 from hub.db.types import UTCDateTime
 from hub.domain.audit import Outcome
 from hub.domain.roles import OrgKind, Role
@@ -398,10 +398,6 @@ class MessageRecipient(SQLModel, table=True):
     organization_id: uuid.UUID = Field(foreign_key="organization.id")
 
 
-_UNREAD = "archived_at IS NULL AND (read_at IS NULL OR marked_unread)"
-_URGENT = "archived_at IS NULL AND priority = 'urgent'"
-
-
 class Delivery(SQLModel, table=True):
     """One message for one recipient user: the inbox row and the read receipt."""
 
@@ -410,12 +406,6 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("message_id", "user_id", name="uq_delivery_message_user"),
         Index("ix_delivery_inbox", "user_id", "seq"),
         Index("ix_delivery_unread", "user_id", "group_id", "read_at"),
-        # The "unread" and "urgent" inbox pages, without scanning past read or normal
-        # messages: partial indexes on exactly the rows those pages show.
-        Index("ix_delivery_inbox_unread", "user_id", "seq",
-              sqlite_where=text(_UNREAD), postgresql_where=text(_UNREAD)),
-        Index("ix_delivery_inbox_urgent", "user_id", "seq",
-              sqlite_where=text(_URGENT), postgresql_where=text(_URGENT)),
         CheckConstraint(_in("priority", Priority), name="ck_delivery_priority"),
     )
 
@@ -439,6 +429,17 @@ class Delivery(SQLModel, table=True):
     acked_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     ack_comment: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     archived_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+# The "unread" and "urgent" inbox pages, without scanning past read or normal
+# messages: partial indexes on exactly the rows those pages show.
+def _inbox_partial_indexes() -> None:
+    delivery = Delivery.__table__.c  # type: ignore[attr-defined]
+    for name in PARTIAL_INDEXES:
+        Index(name, *(delivery[c] for c in INBOX_INDEX_COLUMNS), **partial_where(name, delivery))
+
+
+_inbox_partial_indexes()
 
 
 class ReceiptEvent(SQLModel, table=True):

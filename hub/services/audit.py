@@ -43,7 +43,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import keys
 from hub.clock import Clock
@@ -168,15 +167,6 @@ class AuditLog:
                         None if checkpoint_size == head.checkpoint_size
                         else (checkpoint_size, at_us))
         return range(first, frontier.size)
-
-    async def append_txn(self, s: AsyncSession, event: AuditEvent) -> int:
-        """`append_sync` inside an ORM session's transaction."""
-        return (await self.append_many_txn(s, [event])).start
-
-    async def append_many_txn(self, s: AsyncSession, events: Sequence[AuditEvent]) -> range:
-        """`append_many_sync` inside an ORM session's transaction."""
-        await s.flush()
-        return await s.run_sync(lambda sync: self.append_many_sync(sync.connection(), events))
 
     async def append(self, event: AuditEvent) -> int:
         """Append `event` in a transaction of its own."""

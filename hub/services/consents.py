@@ -35,8 +35,6 @@ from hub.services.persons import EngagementView, PersonService, PersonView, look
 
 log = structlog.get_logger(__name__)
 
-# Transitional: hub/services/messages.py imports it from here; it lives in the store.
-consent_facts_sync = store.consent_facts
 
 MAX_NAMED = 50
 

@@ -13,7 +13,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import keys
 from hub.db import kek as kek_store
@@ -81,18 +80,6 @@ def data_key_sync(conn: Connection, keystore: KeyStore, organization_id: uuid.UU
     if message_id not in found:
         raise NotFound()
     return found[message_id]
-
-
-async def data_keys_txn(s: AsyncSession, keystore: KeyStore, organization_id: uuid.UUID,
-                        message_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
-    return await s.run_sync(lambda sync: data_keys_sync(
-        sync.connection(), keystore, organization_id, message_ids))
-
-
-async def data_key_txn(s: AsyncSession, keystore: KeyStore, organization_id: uuid.UUID,
-                       message_id: uuid.UUID) -> bytes:
-    return await s.run_sync(lambda sync: data_key_sync(
-        sync.connection(), keystore, organization_id, message_id))
 
 
 def seal_part(dek: bytes, message_id: uuid.UUID, part: str, plaintext: bytes) -> bytes:

@@ -8,52 +8,36 @@ data key and marks the delivery read; the first opening is the sender's read rec
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
-from sqlalchemy import Connection, and_, bindparam, func, or_, text, update
-from sqlalchemy import select as sa_select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlalchemy import Connection
 
 import keys
 from hub.clock import Clock, local_date
-from hub.db.engine import Database, lock_stream
-from hub.db.models import (
-    ContactGroup,
-    Delivery,
-    Message,
-    MessageAttachment,
-    MessageKey,
-    MessageRecipient,
-    Organization,
-    Person,
-    ReceiptEvent,
-    Unit,
-    User,
-    UserRole,
-)
+from hub.db import inbox as store
+from hub.db.engine import Database
+from hub.db.inbox import MessageRow
+from hub.db.persons import engaged_persons
 from hub.domain.audit import Action
 from hub.domain.roles import Role
-from hub.domain.visibility import on_sender_side, person_name_shown, staff_name_shown
+from hub.domain.visibility import (
+    may_see_message,
+    on_sender_side,
+    person_name_shown,
+    staff_name_shown,
+)
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
-from hub.services.envelope import (
-    data_key_txn,
-    data_keys_txn,
-    key_context,
-    open_part,
-    seal_part,
-)
+from hub.services.envelope import key_context, open_part, seal_part
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, org_owner
-from hub.services.messages import MAX_ACK_COMMENT, may_see_message_txn
-from hub.services.persons import PersonService, engaged_persons_sync
+from hub.services.messages import MAX_ACK_COMMENT
+from hub.services.persons import PersonService
 
 log = structlog.get_logger(__name__)
 
@@ -150,6 +134,11 @@ class GroupReceipts:
     recipients: list[RecipientReceipt]
 
 
+# A message as one viewer's list shows it: the row, and the list's cursor, read and
+# acknowledged flags (None where the list does not show them).
+_Listed = tuple[MessageRow, int | None, bool | None, bool | None]
+
+
 class InboxService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock,
                  notifier: Notifier, audit: AuditLog, persons: PersonService) -> None:
@@ -165,114 +154,58 @@ class InboxService:
     async def inbox(self, actor: Actor, query: InboxQuery) -> list[MessageSummary]:
         """Messages delivered to the actor, newest first, keyset-paged on `cursor`.
 
-        The hottest read: one thread hop for the whole page (`Database.run_read`), one
-        joined query for the page, then the addressed groups and persons of its rows.
+        The hottest read: one interaction for the whole page, one joined query for the
+        page, then the addressed groups and persons of its rows.
         """
-        user_id = _person_user(actor)
-        org_id = _org(actor)
+        user_id, org_id = _person_user(actor), _org(actor)
         limit = max(1, min(query.limit, PAGE_MAX))
-        case_worker = actor.has(Role.CASE_WORKER)
-        return await self._db.run_read(
-            lambda conn: self._inbox_sync(conn, user_id, org_id, case_worker, query, limit))
 
-    def _inbox_sync(self, conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID,
-                    case_worker: bool, query: InboxQuery,
-                    limit: int) -> list[MessageSummary]:
-        stmt = _inbox_statement(query.archived, query.before is not None, query.unread,
-                                query.urgent, bool(query.category), bool(query.person_id),
-                                bool(query.group_id))
-        rows = conn.execute(stmt, {
-            "user_id": user_id, "org_id": org_id, "before": query.before, "limit": limit,
-            "category": query.category, "person_id": query.person_id,
-            "group_id": query.group_id}).all()
-        if not rows:
-            return []
-        ids = [row[4] for row in rows]
-        groups: dict[uuid.UUID, list[uuid.UUID]] = {}
-        for mid, gid in conn.execute(sa_select(
-                col(MessageRecipient.message_id), col(MessageRecipient.group_id))
-                .where(col(MessageRecipient.message_id).in_(ids))).all():
-            groups.setdefault(mid, []).append(gid)
-        person_ids = {row[13] for row in rows if row[13] is not None}
-        persons = {pid: (name_enc, protected) for pid, name_enc, protected in conn.execute(
-            sa_select(col(Person.id), col(Person.name_enc), col(Person.protected_identity))
-            .where(col(Person.id).in_(person_ids))).all()} if person_ids else {}
-        engaged = engaged_persons_sync(conn, org_id, person_ids,
-                                       local_date(self._clock.now()))
-        hidden_senders = {row[14] for row in rows
-                          if not staff_name_shown(row[20], row[21] == org_id)}
-        roles = _care_roles_sync(conn, hidden_senders)
-        owner = org_owner(org_id)
-        result = []
-        for (seq, read_at, marked_unread, acked_at, mid, thread_id, subject_enc, category,
-             priority, requires_ack, ack_deadline, created_at, attachment_count, person_id,
-             sender_id, kek_version, wrapped, sender_name, unit_name, org_name,
-             _sender_protected, _sender_org) in rows:
-            if wrapped is None:
-                continue  # no copy of the key for this organization: not readable here
-            dek = keys.unwrap_data_key(self._keys.kek_sync(conn, owner, kek_version), wrapped,
-                                       key_context(mid))
-            person = None
-            if person_id is not None:
-                name_enc, protected = persons[person_id]
-                name = None
-                if person_name_shown(protected, person_id in engaged, case_worker,
-                                     opening=False):
-                    kek = self._keys.kek_sync(conn, HUB_OWNER, keys.field_kek_version(name_enc))
-                    name = keys.open_field(
-                        kek, name_enc, name_context(person_id).encode()).decode()
-                person = self._person_ref(person_id, protected, name)
-            result.append(MessageSummary(
-                id=mid, thread_id=thread_id,
-                subject=open_part(dek, mid, "subject", subject_enc).decode(),
-                sender=_party(sender_id, sender_name, unit_name, org_name, roles),
-                category=category, priority=priority, person=person,
-                requires_ack=requires_ack, ack_deadline=ack_deadline, created_at=created_at,
-                attachment_count=attachment_count, cursor=seq,
-                read=read_at is not None and not marked_unread, acked=acked_at is not None,
-                group_ids=groups.get(mid, [])))
-        return result
+        def work(conn: Connection) -> list[MessageSummary]:
+            rows = store.inbox_page(
+                conn, user_id, org_id, limit=limit, before=query.before,
+                archived=query.archived, unread=query.unread, urgent=query.urgent,
+                category=query.category, person_id=query.person_id,
+                group_id=query.group_id)
+            return self._summaries(conn, actor, [
+                (row, row.delivery_seq, not row.marked_unread and row.read_at is not None,
+                 row.acked_at is not None) for row in rows])
+
+        return await self._db.interaction(work)
 
     async def sent(self, actor: Actor, before: int | None = None, limit: int = 50,
                    whole_unit: bool = False) -> list[MessageSummary]:
         """Messages the actor sent (or their unit sent), newest first, paged on `cursor`."""
-        user_id = _person_user(actor)
-        stmt = select(Message)
-        if whole_unit and actor.unit_id is not None:
-            stmt = stmt.where(col(Message.sender_unit_id) == actor.unit_id)
-        else:
-            stmt = stmt.where(col(Message.sender_user_id) == user_id)
-        if before is not None:
-            stmt = stmt.where(col(Message.seq) < before)
-        stmt = stmt.order_by(col(Message.seq).desc()).limit(max(1, min(limit, PAGE_MAX)))
-        async with self._db.read() as s:
-            messages = (await s.scalars(stmt)).all()
-            return await self._summaries_txn(s, actor, [(m, m.seq, None, None)
-                                                        for m in messages])
+        user_id, org_id = _person_user(actor), _org(actor)
+        unit_id = actor.unit_id if whole_unit else None
+
+        def work(conn: Connection) -> list[MessageSummary]:
+            rows = store.sent_page(conn, user_id, org_id, sender_unit_id=unit_id,
+                                   before=before, limit=max(1, min(limit, PAGE_MAX)))
+            return self._summaries(conn, actor, [(row, row.seq, None, None) for row in rows])
+
+        return await self._db.interaction(work)
 
     async def thread(self, actor: Actor, thread_id: uuid.UUID) -> list[MessageSummary]:
-        """The messages of a thread the actor may see, oldest first."""
-        _person_user(actor)
-        async with self._db.read() as s:
-            messages = (await s.scalars(select(Message).where(
-                col(Message.thread_id) == thread_id).order_by(col(Message.seq)))).all()
-            visible = [m for m in messages if await may_see_message_txn(s, actor, m)]
+        """The messages of a thread the actor may see, oldest first.
+
+        Raises:
+            NotFound: the actor may see none of them (or there are none).
+        """
+        user_id, org_id = _person_user(actor), _org(actor)
+
+        def work(conn: Connection) -> list[MessageSummary]:
+            visible = [row for row in store.thread(conn, thread_id, user_id, org_id)
+                       if _may_see(actor, row)]
             if not visible:
                 raise NotFound()
-            return await self._summaries_txn(s, actor, [(m, None, None, None)
-                                                        for m in visible])
+            return self._summaries(conn, actor, [(row, None, None, None) for row in visible])
+
+        return await self._db.interaction(work)
 
     async def unread_counts(self, actor: Actor) -> dict[uuid.UUID, int]:
         """Unread messages per contact group that reached the actor."""
         user_id = _person_user(actor)
-        async with self._db.read() as s:
-            rows = (await s.execute(
-                select(Delivery.group_id, func.count())
-                .where(col(Delivery.user_id) == user_id, col(Delivery.archived_at).is_(None),
-                       or_(col(Delivery.read_at).is_(None),
-                           col(Delivery.marked_unread).is_(True)))
-                .group_by(col(Delivery.group_id)))).all()
-        return {group_id: int(count) for group_id, count in rows}
+        return await self._db.interaction(lambda conn: store.unread_counts(conn, user_id))
 
     # -- one message ------------------------------------------------------------------------
 
@@ -283,36 +216,38 @@ class InboxService:
             NotFound: unknown, or not delivered to/sent by the actor or their unit.
         """
         now = self._clock.now()
-        events: list[tuple[uuid.UUID, LiveEvent]] = []
-        async with self._db.transaction() as s:
-            message, delivery = await self._visible_txn(s, actor, message_id)
-            dek = await data_key_txn(s, self._keys, _org(actor), message.id)
-            content = json.loads(open_part(dek, message.id, "content", message.content))
-            if delivery is not None:
-                if delivery.read_at is None:
-                    delivery.read_at = now
-                    events = await self._receipt_txn(s, message, actor, "read", now)
-                delivery.marked_unread = False
-            summary = (await self._summaries_txn(s, actor, [
-                (message, delivery.seq if delivery else None,
-                 True if delivery else None,
-                 delivery.acked_at is not None if delivery else None)],
-                opening=True))[0]
+
+        def work(conn: Connection) -> tuple[MessageDetail, list[tuple[uuid.UUID, LiveEvent]]]:
+            row = self._visible(conn, actor, message_id)
+            dek = self._data_key(conn, actor, row)
+            content = json.loads(open_part(dek, row.id, "content",
+                                           store.message_content(conn, row.id)))
+            events: list[tuple[uuid.UUID, LiveEvent]] = []
+            delivered = row.delivery_seq is not None
+            read_at = row.read_at
+            if delivered:
+                assert actor.user_id is not None
+                if store.mark_read(conn, actor.user_id, row.id, now):
+                    read_at = now
+                    events = self._receipt(conn, row, actor.user_id, "read", now)
+            summary = self._summaries(conn, actor, [
+                (row, row.delivery_seq, True if delivered else None,
+                 row.acked_at is not None if delivered else None)], opening=True)[0]
             detail = MessageDetail(
                 summary=summary, body=content["body"],
                 attachments=[AttachmentInfo(**a) for a in content["attachments"]],
-                reply_to=message.reply_to_id,
-                read_at=delivery.read_at if delivery else None,
-                acked_at=delivery.acked_at if delivery else None)
+                reply_to=row.reply_to_id, read_at=read_at, acked_at=row.acked_at)
             # A protected identity is shown only to users whose organization has an
             # engagement with the person today, and that is audited as such.
             revealed = summary.person is not None and summary.person.protected_identity \
                 and summary.person.name is not None
-            await self._audit.append_txn(s, event_of(
+            self._audit.append_sync(conn, event_of(
                 actor, Action.MESSAGE_OPEN_PROTECTED if revealed
-                else Action.MESSAGE_OPEN, person_id=message.person_id,
-                targets={"message": message.id},
-                organizations=[message.sender_organization_id]))
+                else Action.MESSAGE_OPEN, person_id=row.person_id,
+                targets={"message": row.id}, organizations=[row.sender_organization_id]))
+            return detail, events
+
+        detail, events = await self._db.interaction(work, write=True)
         await self._notifier.publish(events)
         log.info("message_opened", message_id=str(message_id))
         return detail
@@ -323,40 +258,49 @@ class InboxService:
         Raises:
             NotFound: as for `open`.
         """
-        async with self._db.read() as s:
-            message, delivery = await self._visible_txn(s, actor, message_id)
-            return (await self._summaries_txn(s, actor, [
-                (message, delivery.seq if delivery else None, None, None)]))[0]
+        def work(conn: Connection) -> MessageSummary:
+            row = self._visible(conn, actor, message_id)
+            self._data_key(conn, actor, row)
+            return self._summaries(conn, actor, [(row, row.delivery_seq, None, None)])[0]
+
+        return await self._db.interaction(work)
 
     async def reply_groups(self, actor: Actor, message_id: uuid.UUID) -> list[uuid.UUID]:
         """Where a reply naturally goes: the functional inboxes of the sender's unit
         (for a received message), or the groups it was sent to (for a sent one)."""
-        async with self._db.read() as s:
-            message, delivery = await self._visible_txn(s, actor, message_id)
-            if delivery is None:
-                return list((await s.scalars(select(MessageRecipient.group_id).where(
-                    col(MessageRecipient.message_id) == message_id))).all())
-            if message.sender_unit_id is None:
+        def work(conn: Connection) -> list[uuid.UUID]:
+            row = self._visible(conn, actor, message_id)
+            if row.delivery_seq is None:
+                return store.addressed_groups(conn, [message_id]).get(message_id, [])
+            if row.sender_unit_id is None:
                 return []
-            return list((await s.scalars(select(ContactGroup.id).where(
-                col(ContactGroup.unit_id) == message.sender_unit_id,
-                col(ContactGroup.archived_at).is_(None)))).all())
+            return store.unit_groups(conn, row.sender_unit_id)
+
+        return await self._db.interaction(work)
 
     async def attachment(self, actor: Actor, message_id: uuid.UUID,
                          position: int) -> tuple[AttachmentInfo, bytes]:
-        async with self._db.transaction() as s:
-            message, _ = await self._visible_txn(s, actor, message_id)
-            row = await s.get(MessageAttachment, (message.id, position))
-            if row is None:
+        """An attachment's description and bytes (the opening is audited).
+
+        Raises:
+            NotFound: as for `open`, or no attachment at `position`.
+        """
+        def work(conn: Connection) -> tuple[AttachmentInfo, bytes]:
+            row = self._visible(conn, actor, message_id)
+            sealed = store.attachment_content(conn, row.id, position)
+            if sealed is None:
                 raise NotFound()
-            dek = await data_key_txn(s, self._keys, _org(actor), message.id)
-            await self._audit.append_txn(s, event_of(
-                actor, Action.ATTACHMENT_OPEN, person_id=message.person_id,
-                targets={"message": message.id}, organizations=[message.sender_organization_id],
+            dek = self._data_key(conn, actor, row)
+            self._audit.append_sync(conn, event_of(
+                actor, Action.ATTACHMENT_OPEN, person_id=row.person_id,
+                targets={"message": row.id}, organizations=[row.sender_organization_id],
                 detail={"position": position}))
-        content = json.loads(open_part(dek, message.id, "content", message.content))
-        info = AttachmentInfo(**content["attachments"][position])
-        data = open_part(dek, message.id, f"attachment:{position}", row.content)
+            content = json.loads(open_part(dek, row.id, "content",
+                                           store.message_content(conn, row.id)))
+            return (AttachmentInfo(**content["attachments"][position]),
+                    open_part(dek, row.id, f"attachment:{position}", sealed))
+
+        info, data = await self._db.interaction(work, write=True)
         log.info("attachment_opened", message_id=str(message_id), position=position)
         return info, data
 
@@ -371,28 +315,32 @@ class InboxService:
         if comment is not None and len(comment) > MAX_ACK_COMMENT:
             raise ValidationFailed(errors={"comment": f"at most {MAX_ACK_COMMENT} characters"})
         now = self._clock.now()
-        async with self._db.transaction() as s:
-            message, delivery = await self._visible_txn(s, actor, message_id)
-            if delivery is None:
+
+        def work(conn: Connection) -> list[tuple[uuid.UUID, LiveEvent]]:
+            row = self._visible(conn, actor, message_id)
+            if row.delivery_seq is None:
                 raise NotFound()
-            if not message.requires_ack:
+            assert actor.user_id is not None
+            if not row.requires_ack:
                 raise Conflict("this message does not ask for acknowledgement")
-            if delivery.acked_at is not None:
+            if row.acked_at is not None:
                 raise Conflict("already acknowledged")
-            delivery.acked_at = now
+            sealed = None
             if comment and comment.strip():
-                dek = await data_key_txn(s, self._keys, _org(actor), message.id)
-                delivery.ack_comment = seal_part(dek, message.id, f"ack:{actor.user_id}",
-                                                 comment.strip().encode())
+                sealed = seal_part(self._data_key(conn, actor, row), row.id,
+                                   f"ack:{actor.user_id}", comment.strip().encode())
+            if not store.acknowledge(conn, actor.user_id, row.id, now, sealed):
+                raise Conflict("already acknowledged")  # by a request running beside this
             events = []
-            if delivery.read_at is None:
-                delivery.read_at = now
-                events += await self._receipt_txn(s, message, actor, "read", now)
-            events += await self._receipt_txn(s, message, actor, "ack", now)
-            await self._audit.append_txn(s, event_of(
-                actor, Action.MESSAGE_ACK, person_id=message.person_id,
-                targets={"message": message.id},
-                organizations=[message.sender_organization_id]))
+            if row.read_at is None:
+                events += self._receipt(conn, row, actor.user_id, "read", now)
+            events += self._receipt(conn, row, actor.user_id, "ack", now)
+            self._audit.append_sync(conn, event_of(
+                actor, Action.MESSAGE_ACK, person_id=row.person_id,
+                targets={"message": row.id}, organizations=[row.sender_organization_id]))
+            return events
+
+        events = await self._db.interaction(work, write=True)
         await self._notifier.publish(events)
         log.info("message_acknowledged", message_id=str(message_id))
         return now
@@ -409,39 +357,34 @@ class InboxService:
 
         For the sender and the colleagues of the sender's unit only; NotFound otherwise.
         """
-        async with self._db.read() as s:
-            message = await s.scalar(select(Message).where(col(Message.id) == message_id))
-            if message is None or not _is_sender_side(actor, message):
+        user_id, viewer_org = _person_user(actor), _org(actor)
+
+        def work(conn: Connection) -> list[GroupReceipts]:
+            row = store.message(conn, message_id, user_id, viewer_org)
+            if row is None or not _is_sender_side(actor, row):
                 raise NotFound()
-            viewer_org = _org(actor)
-            groups = (await s.execute(
-                select(ContactGroup, Organization.name)
-                .join(MessageRecipient, col(MessageRecipient.group_id) == ContactGroup.id)
-                .join(Organization, col(Organization.id) == ContactGroup.organization_id)
-                .where(col(MessageRecipient.message_id) == message_id))).all()
-            rows = (await s.execute(
-                select(Delivery, User.display_name, Unit.name, User.protected_identity)
-                .join(User, col(User.id) == Delivery.user_id)
-                .outerjoin(Unit, col(Unit.id) == User.unit_id)
-                .where(col(Delivery.message_id) == message_id)
-                .order_by(col(User.display_name)))).all()
-            hidden = {d.user_id for d, _, _, protected in rows
-                      if not staff_name_shown(protected, d.organization_id == viewer_org)}
-            roles = await s.run_sync(lambda sync: _care_roles_sync(sync.connection(), hidden))
+            groups = store.recipient_groups(conn, message_id)
+            recipients = store.recipients(conn, message_id)
+            roles = self._hidden_roles(conn, {
+                r.user_id for r in recipients
+                if not staff_name_shown(r.protected, r.organization_id == viewer_org)})
             dek = None
-            if any(d.ack_comment for d, _, _, _ in rows):
-                dek = await data_key_txn(s, self._keys, viewer_org, message.id)
-        by_group: dict[uuid.UUID, list[RecipientReceipt]] = {g.id: [] for g, _ in groups}
-        for delivery, name, unit, _ in rows:
-            comment = None
-            if delivery.ack_comment and dek is not None:
-                comment = open_part(dek, message.id, f"ack:{delivery.user_id}",
-                                    delivery.ack_comment).decode()
-            role = roles.get(delivery.user_id)
-            by_group.setdefault(delivery.group_id, []).append(RecipientReceipt(
-                delivery.user_id, None if role else name, unit, delivery.delivered_at,
-                delivery.read_at, delivery.acked_at, comment, role))
-        return [GroupReceipts(g.id, g.name, org_name, by_group[g.id]) for g, org_name in groups]
+            if any(r.ack_comment for r in recipients):
+                dek = self._data_key(conn, actor, row)
+            by_group: dict[uuid.UUID, list[RecipientReceipt]] = {g.id: [] for g in groups}
+            for r in recipients:
+                comment = None
+                if r.ack_comment and dek is not None:
+                    comment = open_part(dek, message_id, f"ack:{r.user_id}",
+                                        r.ack_comment).decode()
+                role = roles.get(r.user_id)
+                by_group.setdefault(r.group_id, []).append(RecipientReceipt(
+                    r.user_id, None if role else r.name, r.unit, r.delivered_at,
+                    r.read_at, r.acked_at, comment, role))
+            return [GroupReceipts(g.id, g.name, g.organization, by_group[g.id])
+                    for g in groups]
+
+        return await self._db.interaction(work)
 
     # -- replay for live streams -------------------------------------------------------------
 
@@ -449,146 +392,118 @@ class InboxService:
         """The newest delivery seq of the actor and the newest receipt seq: where a
         fresh live stream starts."""
         user_id = _person_user(actor)
-        async with self._db.read() as s:
-            delivery = await s.scalar(select(func.max(Delivery.seq)).where(
-                col(Delivery.user_id) == user_id))
-            receipt = await s.scalar(select(func.max(ReceiptEvent.seq)))
-        return int(delivery or 0), int(receipt or 0)
+        return await self._db.interaction(lambda conn: store.positions(conn, user_id))
 
     async def replay(self, actor: Actor, after_delivery: int, after_receipt: int,
                      limit: int = 500) -> list[LiveEvent]:
         """Events the actor missed: deliveries and receipts after the given positions."""
         user_id = _person_user(actor)
-        async with self._db.read() as s:
-            deliveries = (await s.execute(
-                sa_select(col(Delivery.seq), col(Message.id), col(Message.thread_id),
-                          col(Delivery.group_id), col(Message.priority))
-                .join(Message, col(Message.id) == Delivery.message_id)
-                .where(col(Delivery.user_id) == user_id, col(Delivery.seq) > after_delivery)
-                .order_by(col(Delivery.seq)).limit(limit))).all()
-            sender_side = [col(Message.sender_user_id) == user_id]
-            if actor.unit_id is not None:
-                sender_side.append(col(Message.sender_unit_id) == actor.unit_id)
-            receipts = (await s.execute(
-                sa_select(col(ReceiptEvent.seq), col(ReceiptEvent.message_id),
-                          col(ReceiptEvent.kind), col(ReceiptEvent.user_id))
-                .join(Message, col(Message.id) == ReceiptEvent.message_id)
-                .where(col(ReceiptEvent.seq) > after_receipt, or_(*sender_side))
-                .order_by(col(ReceiptEvent.seq)).limit(limit))).all()
-        events = [LiveEvent("message", seq or 0, {
-            "message_id": str(mid), "thread_id": str(tid), "group_id": str(gid),
-            "priority": priority}) for seq, mid, tid, gid, priority in deliveries]
-        events += [LiveEvent("receipt", seq or 0, {
-            "message_id": str(mid), "kind": kind, "user_id": str(uid)})
-            for seq, mid, kind, uid in receipts]
+
+        def work(conn: Connection) -> tuple[list[store.DeliveryEvent], list[store.ReceiptRow]]:
+            return (store.deliveries_after(conn, user_id, after_delivery, limit),
+                    store.receipts_after(conn, user_id, actor.unit_id, after_receipt, limit))
+
+        deliveries, receipts = await self._db.interaction(work)
+        events = [LiveEvent("message", d.seq or 0, {
+            "message_id": str(d.message_id), "thread_id": str(d.thread_id),
+            "group_id": str(d.group_id), "priority": d.priority}) for d in deliveries]
+        events += [_receipt_event(r.seq or 0, r.message_id, r.kind, r.user_id)
+                   for r in receipts]
         return events
 
     # -- helpers -------------------------------------------------------------------------------
 
     async def _set_delivery(self, actor: Actor, message_id: uuid.UUID, **values: object) -> None:
         user_id = _person_user(actor)
-        async with self._db.transaction() as s:
-            result = await s.execute(
-                update(Delivery)
-                .where(col(Delivery.user_id) == user_id, col(Delivery.message_id) == message_id)
-                .values(**values))
-            if not result.rowcount:  # type: ignore[attr-defined]
+
+        def work(conn: Connection) -> None:
+            if not store.set_delivery(conn, user_id, message_id, **values):
                 raise NotFound()
 
-    async def _visible_txn(self, s: AsyncSession, actor: Actor,
-                           message_id: uuid.UUID) -> tuple[Message, Delivery | None]:
-        _person_user(actor)
-        message = await s.scalar(select(Message).where(col(Message.id) == message_id))
-        if message is None:
-            raise NotFound()
-        delivery = await s.scalar(select(Delivery).where(
-            col(Delivery.message_id) == message_id, col(Delivery.user_id) == actor.user_id))
-        if delivery is None and not _is_sender_side(actor, message):
-            raise NotFound()
-        return message, delivery
+        await self._db.interaction(work, write=True)
 
-    async def _receipt_txn(self, s: AsyncSession, message: Message, actor: Actor,
-                           kind: str, now: dt.datetime) -> list[tuple[uuid.UUID, LiveEvent]]:
-        assert actor.user_id is not None
-        await s.run_sync(lambda sync: lock_stream(sync.connection(), "receipt"))
-        row = ReceiptEvent(message_id=message.id, user_id=actor.user_id, kind=kind,
-                           created_at=now)
-        s.add(row)
-        await s.flush()
-        assert row.seq is not None
-        audience = {message.sender_user_id}
-        if message.sender_unit_id is not None:
-            audience |= set((await s.scalars(select(User.id).where(
-                col(User.unit_id) == message.sender_unit_id,
-                col(User.disabled_at).is_(None)))).all())
-        event = LiveEvent("receipt", row.seq, {
-            "message_id": str(message.id), "kind": kind, "user_id": str(actor.user_id)})
-        return [(user_id, event) for user_id in audience]
+    def _visible(self, conn: Connection, actor: Actor, message_id: uuid.UUID) -> MessageRow:
+        """The message with the actor's delivery, if the actor may see it; else
+        NotFound, as for an unknown id."""
+        row = store.message(conn, message_id, _person_user(actor), _org(actor))
+        if row is None or not _may_see(actor, row):
+            raise NotFound()
+        return row
 
-    async def _summaries_txn(
-        self, s: AsyncSession, actor: Actor,
-        rows: list[tuple[Message, int | None, bool | None, bool | None]],
-        opening: bool = False,
-    ) -> list[MessageSummary]:
-        """Summaries as the actor may see them; `opening`: the actor opens the message
-        (a protected identity is then shown to an engaged organization)."""
-        if not rows:
+    def _data_key(self, conn: Connection, actor: Actor, row: MessageRow) -> bytes:
+        """The message's data key, unwrapped for the actor's organization (the row
+        carries the copy wrapped for it).
+
+        Raises:
+            NotFound: the organization holds no copy of the key.
+        """
+        return self._unwrap(conn, org_owner(_org(actor)), row)
+
+    def _unwrap(self, conn: Connection, owner: str, row: MessageRow) -> bytes:
+        if row.wrapped is None or row.kek_version is None:
+            raise NotFound()
+        kek = self._keys.kek_sync(conn, owner, row.kek_version)
+        return keys.unwrap_data_key(kek, row.wrapped, key_context(row.id))
+
+    def _receipt(self, conn: Connection, row: MessageRow, user_id: uuid.UUID, kind: str,
+                 now: dt.datetime) -> list[tuple[uuid.UUID, LiveEvent]]:
+        """Queue a receipt for the sender side; the live event for each of its users."""
+        seq = store.add_receipt(conn, row.id, user_id, kind, now)
+        audience = {row.sender_user_id}
+        if row.sender_unit_id is not None:
+            audience.update(store.active_unit_users(conn, row.sender_unit_id))
+        event = _receipt_event(seq, row.id, kind, user_id)
+        return [(member, event) for member in audience]
+
+    def _summaries(self, conn: Connection, actor: Actor, listed: list[_Listed],
+                   opening: bool = False) -> list[MessageSummary]:
+        """Summaries as the actor may see them, for messages the caller has found
+        visible; `opening`: the actor opens the message (a protected identity is then
+        shown to an engaged organization). Messages whose key the actor's organization
+        holds no copy of are left out."""
+        listed = [item for item in listed if item[0].wrapped is not None]
+        if not listed:
             return []
         viewer_org = _org(actor)
-        ids = [m.id for m, _, _, _ in rows]
-        deks = await data_keys_txn(s, self._keys, viewer_org, ids)
-        sender_ids = {m.sender_user_id for m, _, _, _ in rows}
-        senders = {uid: (name, unit, org, protected, org_id)
-                   for uid, name, unit, org, protected, org_id in (await s.execute(
-                       sa_select(col(User.id), col(User.display_name), col(Unit.name),
-                                 col(Organization.name), col(User.protected_identity),
-                                 col(User.organization_id))
-                       .join(Organization, col(Organization.id) == User.organization_id)
-                       .outerjoin(Unit, col(Unit.id) == User.unit_id)
-                       .where(col(User.id).in_(sender_ids)))).all()}
-        hidden = {uid for uid, (_, _, _, protected, org_id) in senders.items()
-                  if not staff_name_shown(protected, org_id == viewer_org)}
-        groups: dict[uuid.UUID, list[uuid.UUID]] = {}
-        for mid, gid in (await s.execute(select(
-                MessageRecipient.message_id, MessageRecipient.group_id)
-                .where(col(MessageRecipient.message_id).in_(ids)))).all():
-            groups.setdefault(mid, []).append(gid)
-        person_ids = {m.person_id for m, _, _, _ in rows if m.person_id}
-        persons = {p.id: p for p in (await s.scalars(select(Person).where(
-            col(Person.id).in_(person_ids)))).all()} if person_ids else {}
-        today = local_date(self._clock.now())
-
-        def facts(sync: Any) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
-            conn = sync.connection()
-            return (engaged_persons_sync(conn, viewer_org, person_ids, today),
-                    _care_roles_sync(conn, hidden))
-
-        engaged, roles = await s.run_sync(facts)
+        rows = [row for row, _, _, _ in listed]
+        groups = store.addressed_groups(conn, [row.id for row in rows])
+        engaged = engaged_persons(
+            conn, viewer_org, {row.person_id for row in rows if row.person_id is not None},
+            local_date(self._clock.now()))
+        roles = self._hidden_roles(conn, {
+            row.sender_user_id for row in rows
+            if not staff_name_shown(row.sender_protected,
+                                    row.sender_account_organization_id == viewer_org)})
         case_worker = actor.has(Role.CASE_WORKER)
+        owner = org_owner(viewer_org)
         result = []
-        for message, cursor, read, acked in rows:
-            dek = deks.get(message.id)
-            if dek is None:
-                continue
-            name, unit, org, _, _ = senders[message.sender_user_id]
+        for row, cursor, read, acked in listed:
+            dek = self._unwrap(conn, owner, row)
             person = None
-            if message.person_id is not None:
-                p = persons[message.person_id]
-                shown = None
-                if person_name_shown(p.protected_identity, p.id in engaged, case_worker,
-                                     opening):
-                    shown = await self._keys.open_field_txn(s, HUB_OWNER, p.name_enc,
-                                                            name_context(p.id))
-                person = self._person_ref(p.id, p.protected_identity, shown)
+            if row.person_id is not None:
+                assert row.person_name_enc is not None and row.person_protected is not None
+                name = None
+                if person_name_shown(row.person_protected, row.person_id in engaged,
+                                     case_worker, opening):
+                    name = self._keys.open_field_sync(conn, HUB_OWNER, row.person_name_enc,
+                                                      name_context(row.person_id))
+                person = self._person_ref(row.person_id, row.person_protected, name)
+            role = roles.get(row.sender_user_id)
             result.append(MessageSummary(
-                id=message.id, thread_id=message.thread_id,
-                subject=open_part(dek, message.id, "subject", message.subject_enc).decode(),
-                sender=_party(message.sender_user_id, name, unit, org, roles),
-                category=message.category, priority=message.priority, person=person,
-                requires_ack=message.requires_ack, ack_deadline=message.ack_deadline,
-                created_at=message.created_at, attachment_count=message.attachment_count,
-                cursor=cursor, read=read, acked=acked, group_ids=groups.get(message.id, [])))
+                id=row.id, thread_id=row.thread_id,
+                subject=open_part(dek, row.id, "subject", row.subject_enc).decode(),
+                sender=Party(row.sender_user_id, None if role else row.sender_name,
+                             row.sender_unit, row.sender_organization, role),
+                category=row.category, priority=row.priority, person=person,
+                requires_ack=row.requires_ack, ack_deadline=row.ack_deadline,
+                created_at=row.created_at, attachment_count=row.attachment_count,
+                cursor=cursor, read=read, acked=acked, group_ids=groups.get(row.id, [])))
         return result
+
+    def _hidden_roles(self, conn: Connection,
+                      user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """For users whose name is not shown: the role that stands in for it."""
+        return _stand_in_roles(user_ids, store.user_roles(conn, user_ids))
 
     def _person_ref(self, person_id: uuid.UUID, protected: bool,
                     name: str | None) -> PersonRef:
@@ -599,24 +514,17 @@ class InboxService:
                          else None)
 
 
-def _party(user_id: uuid.UUID, name: str, unit: str | None, organization: str,
-           hidden_roles: dict[uuid.UUID, str]) -> Party:
-    role = hidden_roles.get(user_id)
-    return Party(user_id, None if role else name, unit, organization, role)
-
-
-def _care_roles_sync(conn: Connection, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+def _stand_in_roles(user_ids: set[uuid.UUID],
+                    roles: Iterable[tuple[uuid.UUID, str]]) -> dict[uuid.UUID, str]:
     """The role that stands in for each user's name: case worker, else staff."""
-    if not user_ids:
-        return {}
-    roles: dict[uuid.UUID, str] = {}
-    for user_id, role in conn.execute(sa_select(col(UserRole.user_id), col(UserRole.role))
-                                      .where(col(UserRole.user_id).in_(user_ids))).all():
-        if role == Role.CASE_WORKER or user_id not in roles:
-            roles[user_id] = role
-    for user_id in user_ids:
-        roles.setdefault(user_id, Role.STAFF)
-    return {u: ("case_worker" if r == Role.CASE_WORKER else "staff") for u, r in roles.items()}
+    case_workers = {user_id for user_id, role in roles if role == Role.CASE_WORKER}
+    return {u: ("case_worker" if u in case_workers else "staff") for u in user_ids}
+
+
+def _receipt_event(seq: int, message_id: uuid.UUID, kind: str,
+                   user_id: uuid.UUID) -> LiveEvent:
+    return LiveEvent("receipt", seq, {
+        "message_id": str(message_id), "kind": kind, "user_id": str(user_id)})
 
 
 def _person_user(actor: Actor) -> uuid.UUID:
@@ -631,51 +539,11 @@ def _org(actor: Actor) -> uuid.UUID:
     return actor.organization_id
 
 
-def _is_sender_side(actor: Actor, message: Message) -> bool:
+def _is_sender_side(actor: Actor, row: MessageRow) -> bool:
     return on_sender_side(actor.user_id, actor.unit_id, actor.roles,
-                          message.sender_user_id, message.sender_unit_id)
+                          row.sender_user_id, row.sender_unit_id)
 
 
-@functools.cache
-def _inbox_statement(archived: bool, before: bool, unread: bool, urgent: bool,
-                     category: bool, person: bool, group: bool) -> Any:
-    """The inbox page's query for one combination of filters, built once; values are
-    bind parameters (user_id, org_id, before, limit, category, person_id, group_id)."""
-    d, m, k = Delivery.__table__.c, Message.__table__.c, MessageKey.__table__.c  # type: ignore[attr-defined]
-    a, u, o = User.__table__.c, Unit.__table__.c, Organization.__table__.c  # type: ignore[attr-defined]
-    stmt = (
-        sa_select(d.seq, d.read_at, d.marked_unread, d.acked_at, m.id, m.thread_id,
-                  m.subject_enc, m.category, m.priority, m.requires_ack, m.ack_deadline,
-                  m.created_at, m.attachment_count, m.person_id, m.sender_user_id,
-                  k.kek_version, k.wrapped, a.display_name, u.name, o.name,
-                  a.protected_identity, a.organization_id)
-        .select_from(Delivery.__table__)  # type: ignore[attr-defined]
-        .join(Message.__table__, m.id == d.message_id)  # type: ignore[attr-defined]
-        .outerjoin(MessageKey.__table__,  # type: ignore[attr-defined]
-                   and_(k.message_id == m.id, k.organization_id == bindparam("org_id")))
-        .join(User.__table__, a.id == m.sender_user_id)  # type: ignore[attr-defined]
-        .outerjoin(Unit.__table__, u.id == a.unit_id)  # type: ignore[attr-defined]
-        .join(Organization.__table__, o.id == a.organization_id)  # type: ignore[attr-defined]
-        .where(d.user_id == bindparam("user_id"))
-    )
-    # The filter terms are written as the partial indexes' predicates are, so SQLite
-    # recognizes them (ix_delivery_inbox_unread, ix_delivery_inbox_urgent).
-    if archived:
-        stmt = stmt.where(d.archived_at.is_not(None))
-    else:
-        stmt = stmt.where(text("delivery.archived_at IS NULL"))
-    if before:
-        stmt = stmt.where(d.seq < bindparam("before"))
-    if unread:
-        stmt = stmt.where(text("(delivery.read_at IS NULL OR delivery.marked_unread)"))
-    if urgent:
-        stmt = stmt.where(text("delivery.priority = 'urgent'"))
-    if category:
-        stmt = stmt.where(m.category == bindparam("category"))
-    if person:
-        stmt = stmt.where(m.person_id == bindparam("person_id"))
-    if group:
-        stmt = stmt.where(sa_select(col(MessageRecipient.group_id)).where(
-            col(MessageRecipient.message_id) == d.message_id,
-            col(MessageRecipient.group_id) == bindparam("group_id")).exists())
-    return stmt.order_by(d.seq.desc()).limit(bindparam("limit"))
+def _may_see(actor: Actor, row: MessageRow) -> bool:
+    return may_see_message(actor.user_id, actor.unit_id, actor.roles, row.sender_user_id,
+                           row.sender_unit_id, delivered_to_viewer=row.delivery_seq is not None)

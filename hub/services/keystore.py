@@ -19,7 +19,6 @@ from collections.abc import Callable
 
 import structlog
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import keys
 from hub.clock import Clock
@@ -115,12 +114,6 @@ class KeyStore:
         # been sealed under a key that was never stored. Readers load it once committed.
         return kek
 
-    async def create_kek_txn(self, session: AsyncSession, owner: str) -> keys.Kek:
-        return await session.run_sync(lambda s: self.create_kek_sync(s.connection(), owner))
-
-    async def active_kek_txn(self, session: AsyncSession, owner: str) -> keys.Kek:
-        return await session.run_sync(lambda s: self.active_kek_sync(s.connection(), owner))
-
     def active_kek_sync(self, conn: Connection, owner: str) -> keys.Kek:
         """The newest committed KEK of `owner`.
 
@@ -147,9 +140,6 @@ class KeyStore:
             raise keys.DecryptionError("unknown key version")
         return self._unwrap(row)
 
-    async def kek_txn(self, session: AsyncSession, owner: str, version: int) -> keys.Kek:
-        return await session.run_sync(lambda s: self.kek_sync(s.connection(), owner, version))
-
     def forget_active(self, owner: str) -> None:
         """Call after a committed rotation so the next seal uses the new version."""
         self._active.pop(owner, None)
@@ -159,11 +149,6 @@ class KeyStore:
         self._cache[(row.owner, row.version)] = kek
         return kek
 
-    async def seal_field_txn(self, session: AsyncSession, owner: str, plaintext: str,
-                             context: str) -> bytes:
-        return await session.run_sync(
-            lambda s: self.seal_field_sync(s.connection(), owner, plaintext, context))
-
     def seal_field_sync(self, conn: Connection, owner: str, plaintext: str,
                         context: str) -> bytes:
         kek = self.active_kek_sync(conn, owner)
@@ -172,14 +157,6 @@ class KeyStore:
     def open_field_sync(self, conn: Connection, owner: str, blob: bytes, context: str) -> str:
         kek = self.kek_sync(conn, owner, keys.field_kek_version(blob))
         return keys.open_field(kek, blob, context.encode()).decode()
-
-    async def open_field_txn(self, session: AsyncSession, owner: str, blob: bytes,
-                             context: str) -> str:
-        return await session.run_sync(
-            lambda s: self.open_field_sync(s.connection(), owner, blob, context))
-
-
-
 
 ROTATION_BATCH = 500
 

@@ -19,22 +19,19 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 import keys
 from hub.clock import Clock, local_date
 from hub.db import messages as store
 from hub.db.consents import consent_facts
 from hub.db.engine import Database
-from hub.db.models import Delivery, Message
 from hub.domain import policy
 from hub.domain.audit import Action, AuditEvent, Outcome, ids
 from hub.domain.care import engaged_on
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
 from hub.domain.text import MAX_BODY_BYTES
-from hub.domain.visibility import may_see_message, on_sender_side
+from hub.domain.visibility import may_see_message
 from hub.domain.vocabulary import Category, Priority, not_one_of
 from hub.errors import (
     Forbidden,
@@ -491,13 +488,3 @@ def _attachment_problem(attachment: AttachmentDraft) -> str | None:
     return None
 
 
-async def may_see_message_txn(s: AsyncSession, actor: Actor, message: Message) -> bool:
-    """`hub.domain.visibility.may_see_message`, with the delivery looked up."""
-    if actor.user_id is None:
-        return False
-    if on_sender_side(actor.user_id, actor.unit_id, actor.roles, message.sender_user_id,
-                      message.sender_unit_id):
-        return True
-    delivered = await s.scalar(select(Delivery.seq).where(
-        col(Delivery.message_id) == message.id, col(Delivery.user_id) == actor.user_id))
-    return delivered is not None

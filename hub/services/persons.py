@@ -43,8 +43,6 @@ from hub.services.keystore import HUB_OWNER, KeyStore, name_context, personnumme
 
 log = structlog.get_logger(__name__)
 
-# Transitional: hub/services/inbox.py imports it from here; it lives in the store.
-engaged_persons_sync = store.engaged_persons
 
 MAX_IMPORT_ROWS = 10_000
 MAX_IMPORT_BYTES = 2 * 1024 * 1024

@@ -1,0 +1,350 @@
+"""The inbox's store: deliveries, receipts, inbox pages, threads and message reads.
+
+Plain synchronous functions over a `Connection`, run by `Database.interaction`. A
+message is read as a `MessageRow`: the message's columns, its sender's name, unit and
+organization, the data key wrapped for the viewer's organization (None where that
+organization holds no copy) and the viewer's own delivery (None where the message was
+not delivered to the viewer). Whether the viewer may see it is decided by the caller
+(`hub.domain.visibility`) from these facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
+
+from hub.db import models
+from hub.db.engine import lock_stream
+from hub.db.inbox_indexes import not_archived
+from hub.db.inbox_indexes import unread as unread_term
+from hub.db.inbox_indexes import urgent as urgent_term
+
+
+def _c(model: Any) -> Any:
+    return model.__table__.c
+
+
+_d, _m, _k = _c(models.Delivery), _c(models.Message), _c(models.MessageKey)
+_a, _u, _o = _c(models.User), _c(models.Unit), _c(models.Organization)
+_r, _e, _g = _c(models.MessageRecipient), _c(models.ReceiptEvent), _c(models.ContactGroup)
+_p = _c(models.Person)
+
+
+class MessageRow(NamedTuple):
+    id: uuid.UUID
+    thread_id: uuid.UUID
+    reply_to_id: uuid.UUID | None
+    subject_enc: bytes
+    category: str
+    priority: str
+    requires_ack: bool
+    ack_deadline: dt.datetime | None
+    created_at: dt.datetime
+    attachment_count: int
+    person_id: uuid.UUID | None
+    sender_user_id: uuid.UUID
+    sender_unit_id: uuid.UUID | None
+    sender_organization_id: uuid.UUID
+    seq: int
+    sender_name: str
+    sender_unit: str | None
+    sender_organization: str
+    sender_protected: bool
+    # The organization of the sender's account (whose staff see a protected name).
+    sender_account_organization_id: uuid.UUID
+    # The data key wrapped for the viewer's organization.
+    kek_version: int | None
+    wrapped: bytes | None
+    # The viewer's delivery.
+    delivery_seq: int | None
+    read_at: dt.datetime | None
+    marked_unread: bool | None
+    acked_at: dt.datetime | None
+    # The person the message is about: sealed name, protected identity.
+    person_name_enc: bytes | None
+    person_protected: bool | None
+
+
+_COLUMNS = (
+    _m.id, _m.thread_id, _m.reply_to_id, _m.subject_enc, _m.category, _m.priority,
+    _m.requires_ack, _m.ack_deadline, _m.created_at, _m.attachment_count, _m.person_id,
+    _m.sender_user_id, _m.sender_unit_id, _m.sender_organization_id, _m.seq,
+    _a.display_name, _u.name, _o.name, _a.protected_identity, _a.organization_id,
+    _k.kek_version, _k.wrapped, _d.seq, _d.read_at, _d.marked_unread, _d.acked_at,
+    _p.name_enc, _p.protected_identity,
+)
+
+
+def _message_rows(from_deliveries: bool) -> Select[Any]:
+    """Messages with their sender and the viewer's key and delivery; bind parameters
+    `user_id` (the viewer) and `org_id` (the viewer's organization). From the viewer's
+    deliveries (the inbox) or from messages (everything else)."""
+    stmt = select(*_COLUMNS)
+    if from_deliveries:
+        stmt = stmt.select_from(models.Delivery).join(models.Message, _m.id == _d.message_id)
+    else:
+        stmt = stmt.select_from(models.Message).outerjoin(models.Delivery, and_(
+            _d.message_id == _m.id, _d.user_id == bindparam("user_id")))
+    return (stmt
+            .outerjoin(models.MessageKey, and_(_k.message_id == _m.id,
+                                        _k.organization_id == bindparam("org_id")))
+            .join(models.User, _a.id == _m.sender_user_id)
+            .outerjoin(models.Unit, _u.id == _a.unit_id)
+            .join(models.Organization, _o.id == _a.organization_id)
+            .outerjoin(models.Person, _p.id == _m.person_id))
+
+
+@functools.cache
+def _inbox_statement(archived: bool, before: bool, unread: bool, urgent: bool,
+                     category: bool, person: bool, group: bool) -> Select[Any]:
+    """The inbox page's query for one combination of filters, built once. The unread
+    and urgent terms are the partial indexes' own predicates (`hub.db.inbox_indexes`)."""
+    stmt = _message_rows(from_deliveries=True).where(_d.user_id == bindparam("user_id"))
+    stmt = stmt.where(_d.archived_at.is_not(None) if archived else not_archived(_d))
+    if unread:
+        stmt = stmt.where(unread_term(_d))
+    if urgent:
+        stmt = stmt.where(urgent_term(_d))
+    if before:
+        stmt = stmt.where(_d.seq < bindparam("before"))
+    if category:
+        stmt = stmt.where(_m.category == bindparam("category"))
+    if person:
+        stmt = stmt.where(_m.person_id == bindparam("person_id"))
+    if group:
+        stmt = stmt.where(select(_r.group_id).where(
+            _r.message_id == _d.message_id, _r.group_id == bindparam("group_id")).exists())
+    return stmt.order_by(_d.seq.desc()).limit(bindparam("limit"))
+
+
+def inbox_page(conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID, *, limit: int,
+               before: int | None = None, archived: bool = False, unread: bool = False,
+               urgent: bool = False, category: str | None = None,
+               person_id: uuid.UUID | None = None,
+               group_id: uuid.UUID | None = None) -> list[MessageRow]:
+    """Messages delivered to `user_id`, newest delivery first, before the `before` seq."""
+    stmt = _inbox_statement(archived, before is not None, unread, urgent, bool(category),
+                            person_id is not None, group_id is not None)
+    rows = conn.execute(stmt, {
+        "user_id": user_id, "org_id": org_id, "before": before, "limit": limit,
+        "category": category, "person_id": person_id, "group_id": group_id}).all()
+    return [MessageRow._make(row) for row in rows]
+
+
+_MESSAGE = _message_rows(from_deliveries=False).where(_m.id == bindparam("message_id"))
+_THREAD = (_message_rows(from_deliveries=False).where(_m.thread_id == bindparam("thread_id"))
+           .order_by(_m.seq))
+
+
+def message(conn: Connection, message_id: uuid.UUID, user_id: uuid.UUID,
+            org_id: uuid.UUID) -> MessageRow | None:
+    row = conn.execute(_MESSAGE, {"message_id": message_id, "user_id": user_id,
+                                  "org_id": org_id}).first()
+    return MessageRow._make(row) if row is not None else None
+
+
+def sent_page(conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID, *,
+              sender_unit_id: uuid.UUID | None, before: int | None,
+              limit: int) -> list[MessageRow]:
+    """Messages sent by `user_id` (or by anyone of `sender_unit_id`), newest first."""
+    stmt = _message_rows(from_deliveries=False)
+    if sender_unit_id is not None:
+        stmt = stmt.where(_m.sender_unit_id == sender_unit_id)
+    else:
+        stmt = stmt.where(_m.sender_user_id == user_id)
+    if before is not None:
+        stmt = stmt.where(_m.seq < before)
+    rows = conn.execute(stmt.order_by(_m.seq.desc()).limit(limit),
+                        {"user_id": user_id, "org_id": org_id}).all()
+    return [MessageRow._make(row) for row in rows]
+
+
+def thread(conn: Connection, thread_id: uuid.UUID, user_id: uuid.UUID,
+           org_id: uuid.UUID) -> list[MessageRow]:
+    """Every message of a thread, oldest first (the caller filters what may be seen)."""
+    rows = conn.execute(_THREAD, {"thread_id": thread_id, "user_id": user_id,
+                                  "org_id": org_id}).all()
+    return [MessageRow._make(row) for row in rows]
+
+
+def message_content(conn: Connection, message_id: uuid.UUID) -> bytes:
+    return bytes(conn.execute(select(_m.content).where(_m.id == message_id)).scalar_one())
+
+
+def attachment_content(conn: Connection, message_id: uuid.UUID,
+                       position: int) -> bytes | None:
+    a = _c(models.MessageAttachment)
+    found = conn.execute(select(a.content).where(
+        a.message_id == message_id, a.position == position)).scalar()
+    return bytes(found) if found is not None else None
+
+
+# The page's secondary reads, built once: a list page runs them on every request.
+_GROUPS_OF = select(_r.message_id, _r.group_id).where(
+    _r.message_id.in_(bindparam("ids", expanding=True)))
+_ROLES = select(_c(models.UserRole).user_id, _c(models.UserRole).role).where(
+    _c(models.UserRole).user_id.in_(bindparam("ids", expanding=True)))
+
+
+def addressed_groups(conn: Connection,
+                     message_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The contact groups each message was addressed to."""
+    groups: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if message_ids:
+        for mid, gid in conn.execute(_GROUPS_OF, {"ids": list(message_ids)}):
+            groups.setdefault(mid, []).append(gid)
+    return groups
+
+
+def user_roles(conn: Connection,
+               user_ids: Collection[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
+    if not user_ids:
+        return []
+    return [(uid, role) for uid, role in conn.execute(_ROLES, {"ids": list(user_ids)})]
+
+
+def unread_counts(conn: Connection, user_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Unread, unarchived deliveries of `user_id` per contact group."""
+    return {gid: int(n) for gid, n in conn.execute(
+        select(_d.group_id, func.count())
+        .where(_d.user_id == user_id, not_archived(_d), unread_term(_d))
+        .group_by(_d.group_id))}
+
+
+def mark_read(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID,
+              now: dt.datetime) -> bool:
+    """Mark the delivery read (and no longer marked unread). True for the first
+    reading, which is the sender's read receipt."""
+    first = conn.execute(update(models.Delivery).where(
+        _d.user_id == user_id, _d.message_id == message_id, _d.read_at.is_(None))
+        .values(read_at=now, marked_unread=False)).rowcount
+    if not first:
+        conn.execute(update(models.Delivery).where(
+            _d.user_id == user_id, _d.message_id == message_id, _d.marked_unread)
+            .values(marked_unread=False))
+    return bool(first)
+
+
+def acknowledge(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID,
+                now: dt.datetime, comment: bytes | None) -> bool:
+    """Record the acknowledgement (reading the message too if it was not). False when
+    it was already acknowledged."""
+    return bool(conn.execute(update(models.Delivery).where(
+        _d.user_id == user_id, _d.message_id == message_id, _d.acked_at.is_(None))
+        .values(acked_at=now, ack_comment=comment,
+                read_at=func.coalesce(_d.read_at, now))).rowcount)
+
+
+def set_delivery(conn: Connection, user_id: uuid.UUID, message_id: uuid.UUID,
+                 **values: object) -> bool:
+    """Update the user's delivery of a message; False when there is none."""
+    return bool(conn.execute(update(models.Delivery).where(
+        _d.user_id == user_id, _d.message_id == message_id).values(**values)).rowcount)
+
+
+def add_receipt(conn: Connection, message_id: uuid.UUID, user_id: uuid.UUID, kind: str,
+                now: dt.datetime) -> int:
+    """Queue a read or acknowledgement for the sender side; returns its seq."""
+    lock_stream(conn, "receipt")
+    return int(conn.execute(insert(models.ReceiptEvent).values(
+        message_id=message_id, user_id=user_id, kind=kind, created_at=now)
+        .returning(_e.seq)).scalar_one())
+
+
+def active_unit_users(conn: Connection, unit_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(conn.execute(select(_a.id).where(
+        _a.unit_id == unit_id, _a.disabled_at.is_(None))).scalars())
+
+
+def unit_groups(conn: Connection, unit_id: uuid.UUID) -> list[uuid.UUID]:
+    """The unit's contact groups in use (its functional inboxes)."""
+    return list(conn.execute(select(_g.id).where(
+        _g.unit_id == unit_id, _g.archived_at.is_(None))).scalars())
+
+
+class AddressedGroup(NamedTuple):
+    id: uuid.UUID
+    name: str
+    organization: str
+
+
+def recipient_groups(conn: Connection, message_id: uuid.UUID) -> list[AddressedGroup]:
+    return [AddressedGroup._make(row) for row in conn.execute(
+        select(_g.id, _g.name, _o.name)
+        .join(models.MessageRecipient, _r.group_id == _g.id)
+        .join(models.Organization, _o.id == _g.organization_id)
+        .where(_r.message_id == message_id))]
+
+
+class RecipientRow(NamedTuple):
+    user_id: uuid.UUID
+    group_id: uuid.UUID
+    organization_id: uuid.UUID
+    delivered_at: dt.datetime
+    read_at: dt.datetime | None
+    acked_at: dt.datetime | None
+    ack_comment: bytes | None
+    name: str
+    unit: str | None
+    protected: bool
+
+
+def recipients(conn: Connection, message_id: uuid.UUID) -> list[RecipientRow]:
+    """Every delivery of a message with its recipient, by name."""
+    return [RecipientRow._make(row) for row in conn.execute(
+        select(_d.user_id, _d.group_id, _d.organization_id, _d.delivered_at, _d.read_at,
+               _d.acked_at, _d.ack_comment, _a.display_name, _u.name, _a.protected_identity)
+        .join(models.User, _a.id == _d.user_id)
+        .outerjoin(models.Unit, _u.id == _a.unit_id)
+        .where(_d.message_id == message_id)
+        .order_by(_a.display_name))]
+
+
+def positions(conn: Connection, user_id: uuid.UUID) -> tuple[int, int]:
+    """The newest delivery seq of `user_id` and the newest receipt seq."""
+    delivery = conn.execute(select(func.max(_d.seq)).where(_d.user_id == user_id)).scalar()
+    receipt = conn.execute(select(func.max(_e.seq))).scalar()
+    return int(delivery or 0), int(receipt or 0)
+
+
+class DeliveryEvent(NamedTuple):
+    seq: int
+    message_id: uuid.UUID
+    thread_id: uuid.UUID
+    group_id: uuid.UUID
+    priority: str
+
+
+class ReceiptRow(NamedTuple):
+    seq: int
+    message_id: uuid.UUID
+    kind: str
+    user_id: uuid.UUID
+
+
+def deliveries_after(conn: Connection, user_id: uuid.UUID, after: int,
+                     limit: int) -> list[DeliveryEvent]:
+    return [DeliveryEvent._make(row) for row in conn.execute(
+        select(_d.seq, _m.id, _m.thread_id, _d.group_id, _m.priority)
+        .join(models.Message, _m.id == _d.message_id)
+        .where(_d.user_id == user_id, _d.seq > after)
+        .order_by(_d.seq).limit(limit))]
+
+
+def receipts_after(conn: Connection, sender_user_id: uuid.UUID,
+                   sender_unit_id: uuid.UUID | None, after: int,
+                   limit: int) -> list[ReceiptRow]:
+    """Receipts after `after` on messages sent by the user or by their unit."""
+    sender_side: Sequence[Any] = [_m.sender_user_id == sender_user_id]
+    if sender_unit_id is not None:
+        sender_side = [*sender_side, _m.sender_unit_id == sender_unit_id]
+    return [ReceiptRow._make(row) for row in conn.execute(
+        select(_e.seq, _e.message_id, _e.kind, _e.user_id)
+        .join(models.Message, _m.id == _e.message_id)
+        .where(_e.seq > after, or_(*sender_side))
+        .order_by(_e.seq).limit(limit))]
