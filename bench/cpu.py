@@ -46,8 +46,24 @@ def tree_cpu(root: int) -> float:
     return total
 
 
-def postgres_cpu() -> float:
-    """CPU seconds used so far by the PostgreSQL server processes on this machine
-    (backends and the writer, WAL writer and checkpointer that work for them)."""
-    return sum(cpu for name, _, cpu in _processes().values()
-               if name.startswith(("postgres", "postmaster")))
+def postgres_cpu(backends: set[int]) -> float:
+    """CPU seconds used so far by the hub's PostgreSQL backends (`backends`, their
+    pids) and the server's own background processes that work for every backend
+    (WAL writer, checkpointer, background writer): other clients' backends on the same
+    server are not counted."""
+    total = 0.0
+    for pid, (name, _, cpu) in _processes().items():
+        if not name.startswith(("postgres", "postmaster")):
+            continue
+        background = _cmdline(pid).startswith("postgres: ") and not any(
+            word in _cmdline(pid) for word in (" idle", " active", "127.0.0.1", "[local]"))
+        if pid in backends or background:
+            total += cpu
+    return total
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -25,6 +25,15 @@ from bench import load
 from bench.cpu import postgres_cpu, tree_cpu
 
 
+def hub_backends() -> set[int]:
+    """The pids of the PostgreSQL backends serving the hub (it names its connections)."""
+    url = os.environ["HUB_DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
+    out = subprocess.run(["psql", url, "-At", "-c",
+                          "SELECT pid FROM pg_stat_activity WHERE application_name = 'hub'"],
+                         capture_output=True, text=True, check=True).stdout
+    return {int(line) for line in out.split()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", "-m", type=int, default=50)
@@ -73,7 +82,7 @@ def main() -> None:
         def cpu_seconds() -> dict[str, float]:
             seconds = {"hub": tree_cpu(server.pid)}
             if schema:  # the database works for the hub too: counted with it
-                seconds["database"] = postgres_cpu()
+                seconds["database"] = postgres_cpu(hub_backends())
                 seconds["hub_and_database"] = seconds["hub"] + seconds["database"]
             return seconds
 

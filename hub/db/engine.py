@@ -44,6 +44,9 @@ from hub.errors import ServiceUnavailable
 log = structlog.get_logger(__name__)
 
 
+APPLICATION_NAME = "hub"
+
+
 def create_engine(url: str, schema: str | None = None, echo: bool = False) -> AsyncEngine:
     """Create the async engine for a sqlite+aiosqlite or postgresql+asyncpg URL."""
     parsed = make_url(url)
@@ -55,9 +58,11 @@ def create_engine(url: str, schema: str | None = None, echo: bool = False) -> As
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    connect_args: dict[str, Any] = {}
+    # Named, so an operator (or the benchmark) tells the hub's backends from others.
+    server_settings = {"application_name": APPLICATION_NAME}
     if schema:
-        connect_args["server_settings"] = {"search_path": schema}
+        server_settings["search_path"] = schema
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
     engine = create_async_engine(
         url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
         connect_args=connect_args,
