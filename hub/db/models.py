@@ -405,7 +405,6 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("message_id", "user_id", name="uq_delivery_message_user"),
         Index("ix_delivery_inbox", "user_id", "seq"),
-        Index("ix_delivery_unread", "user_id", "group_id", "read_at"),
         CheckConstraint(_in("priority", Priority), name="ck_delivery_priority"),
     )
 
