@@ -109,12 +109,12 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
 
 
 T = TypeVar("T")
-# Writes sharing one transaction at most; bounds the latency of the last one.
+# SQLite: writes sharing one transaction at most; bounds the latency of the last one.
 MAX_GROUP_COMMIT = 64
 # SQLite: reader threads (each with its own connection); writes have one thread.
 READERS = 2
-# PostgreSQL: write transactions in flight at once (each a group of writes).
-PG_WRITERS = 4
+# PostgreSQL: write transactions in flight at once.
+PG_WRITERS = 8
 
 
 def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
@@ -156,14 +156,20 @@ class Database:
     `fn` is a store function: plain synchronous SQLAlchemy Core code that takes a
     `Connection` and runs its statements in the transaction it is given (it never
     commits). Reads run in a snapshot that is rolled back afterwards. Writes go
-    through one group-commit path on both databases: concurrent writes share one
-    transaction, each inside its own savepoint, so one raising rolls back only its own
-    work; every caller gets its result only after the shared commit.
+    through one group-commit path on both databases: queued writes are taken in
+    groups that share one transaction, each write inside its own savepoint, so one
+    raising rolls back only its own work; every caller gets its result only after the
+    group's commit.
 
-    SQLite: one writer thread with one connection (`BEGIN IMMEDIATE`), `READERS`
-    reader threads with their own connections, one thread hop per interaction.
+    SQLite: one writer thread with one connection (`BEGIN IMMEDIATE`), groups of up to
+    `MAX_GROUP_COMMIT` writes (one fsync for all of them), `READERS` reader threads
+    with their own connections, one thread hop per interaction.
     PostgreSQL: asyncpg connections from the pool, the store function run on them
-    with `run_sync`; up to `PG_WRITERS` write groups in flight at once.
+    with `run_sync`; groups of one write, up to `PG_WRITERS` at once. Writers there do
+    not queue behind one file lock, and a shared transaction would keep the locks one
+    write took (the delivery stream lock, the audit head) while its next write waits
+    for others, in an order two groups (or two replicas) can take oppositely: a
+    deadlock. One write per transaction keeps each write's lock order its own.
     """
 
     def __init__(self, url: str, schema: str | None = None,
@@ -175,6 +181,8 @@ class Database:
         self._single_process = self.is_sqlite if single_process is None else single_process
         self._batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
         self._drainers: set[asyncio.Task[None]] = set()
+        self._drainers_limit = 1 if self.is_sqlite else PG_WRITERS
+        self._group_limit = MAX_GROUP_COMMIT if self.is_sqlite else 1
         self._checkpointer: asyncio.Task[None] | None = None
         self._async_engine: AsyncEngine | None = None
         self._writer: ThreadPoolExecutor | None = None
@@ -232,7 +240,7 @@ class Database:
         if write:
             future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
             self._batch.append((fn, future))
-            if len(self._drainers) < (1 if self.is_sqlite else PG_WRITERS):
+            if len(self._drainers) < self._drainers_limit:
                 self._drainers.add(asyncio.create_task(self._drain()))
             return await future
         if self._async_engine is not None:
@@ -262,7 +270,8 @@ class Database:
     async def _drain_batches(self) -> None:
         loop = asyncio.get_running_loop()
         while self._batch:
-            batch, self._batch = self._batch[:MAX_GROUP_COMMIT], self._batch[MAX_GROUP_COMMIT:]
+            size = self._group_limit
+            batch, self._batch = self._batch[:size], self._batch[size:]
             try:
                 if self._async_engine is None:
                     engine = self._write_engine
