@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlmodel import col
 
 from hub.db.models import Engagement, Organization, Person, Unit
@@ -206,17 +206,22 @@ def engagement_keys(conn: Connection, person_ids: Collection[uuid.UUID]
     return found
 
 
+# Built once (the inbox asks for every page it shows).
+_ENGAGED_PERSONS = (
+    select(col(Engagement.person_id)).join(Unit, col(Unit.id) == col(Engagement.unit_id))
+    .where(col(Engagement.person_id).in_(bindparam("persons", expanding=True)),
+           col(Unit.organization_id) == bindparam("organization"),
+           # hub.domain.care.engaged_on, in SQL: keep the two in step.
+           col(Engagement.starts_on) <= bindparam("today"),
+           col(Engagement.ends_on).is_(None) | (col(Engagement.ends_on) >= bindparam("today"))))
+
+
 def engaged_persons(conn: Connection, organization_id: uuid.UUID,
                     person_ids: Collection[uuid.UUID], today: dt.date) -> set[uuid.UUID]:
     """Of `person_ids`, those the organization has an engagement with that is active
     on `today` (a Swedish calendar day)."""
     if not person_ids:
         return set()
-    return set(conn.execute(
-        select(col(Engagement.person_id)).join(Unit, col(Unit.id) == col(Engagement.unit_id))
-        .where(col(Engagement.person_id).in_(list(person_ids)),
-               col(Unit.organization_id) == organization_id,
-               # hub.domain.care.engaged_on, in SQL: keep the two in step.
-               col(Engagement.starts_on) <= today,
-               col(Engagement.ends_on).is_(None) | (col(Engagement.ends_on) >= today))
-    ).scalars().all())
+    return set(conn.execute(_ENGAGED_PERSONS, {
+        "persons": list(person_ids), "organization": organization_id, "today": today,
+    }).scalars().all())
