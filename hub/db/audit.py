@@ -329,11 +329,6 @@ def search_entries(conn: Connection, where: EntryFilter, limit: int) -> list[Ent
     return [EntryRow(*row) for row in conn.execute(_entry_statement(where).limit(limit))]
 
 
-def organization_kind(conn: Connection, organization_id: uuid.UUID) -> str | None:
-    return conn.execute(select(col(Organization.kind)).where(
-        col(Organization.id) == organization_id)).scalar()
-
-
 def person_by_index(conn: Connection, index: str,
                     engaged_with: uuid.UUID | None) -> uuid.UUID | None:
     """The person with that personnummer blind index; with `engaged_with`, only if
@@ -403,23 +398,6 @@ def person_accesses(conn: Connection, person_id: uuid.UUID, actions: Sequence[st
     if scope is not None:
         statement = statement.where(_in_scope(scope))
     return [AccessRow(*row) for row in conn.execute(statement)]
-
-
-def user_names(conn: Connection, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    wanted = list(set(user_ids))
-    if not wanted:
-        return {}
-    return {uid: name for uid, name in conn.execute(select(
-        col(User.id), col(User.display_name)).where(col(User.id).in_(wanted)))}
-
-
-def organization_names(conn: Connection,
-                       organization_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    wanted = list(set(organization_ids))
-    if not wanted:
-        return {}
-    return {oid: name for oid, name in conn.execute(select(
-        col(Organization.id), col(Organization.name)).where(col(Organization.id).in_(wanted)))}
 
 
 class OverrideRow(NamedTuple):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, insert, select, update
 from sqlmodel import col
 
-from hub.db.models import Consent, ConsentOrganization, Organization, User
+from hub.db.models import Consent, ConsentOrganization, Organization
 from hub.domain import policy
 
 
@@ -92,14 +92,6 @@ def known_organizations(conn: Connection, organization_ids: Collection[uuid.UUID
     """Those of `organization_ids` that exist."""
     return set(conn.execute(select(col(Organization.id)).where(
         col(Organization.id).in_(list(organization_ids)))).scalars().all())
-
-
-def display_names(conn: Connection, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """User id -> display name, for who recorded and who withdrew a consent."""
-    if not user_ids:
-        return {}
-    return {uid: name for uid, name in conn.execute(select(
-        col(User.id), col(User.display_name)).where(col(User.id).in_(list(user_ids)))).all()}
 
 
 def consent_facts(conn: Connection, person_id: uuid.UUID,

@@ -195,3 +195,30 @@ def set_disabled_at(conn: Connection, user_id: uuid.UUID, at: dt.datetime | None
 def set_protected_identity(conn: Connection, user_id: uuid.UUID, protected: bool) -> None:
     conn.execute(update(_ACCOUNT).where(_ACCOUNT.c.id == user_id)
                  .values(protected_identity=protected))
+
+
+# -- names and kinds, for answers that show them -------------------------------------
+
+def organization_kind(conn: Connection, organization_id: uuid.UUID) -> str | None:
+    return conn.execute(select(_ORG.c.kind).where(_ORG.c.id == organization_id)).scalar()
+
+
+def organization_name(conn: Connection, organization_id: uuid.UUID) -> str | None:
+    return conn.execute(select(_ORG.c.name).where(_ORG.c.id == organization_id)).scalar()
+
+
+def organization_names(conn: Connection,
+                       organization_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    wanted = list(set(organization_ids))
+    if not wanted:
+        return {}
+    return dict(conn.execute(select(_ORG.c.id, _ORG.c.name).where(_ORG.c.id.in_(wanted))).all())
+
+
+def user_names(conn: Connection, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """User id -> display name."""
+    wanted = list(set(user_ids))
+    if not wanted:
+        return {}
+    return dict(conn.execute(select(_ACCOUNT.c.id, _ACCOUNT.c.display_name)
+                             .where(_ACCOUNT.c.id.in_(wanted))).all())

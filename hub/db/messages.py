@@ -40,7 +40,6 @@ from hub.db.models import (
     MessageKey,
     MessageRecipient,
     Organization,
-    Person,
     Unit,
     User,
     UserRole,
@@ -129,16 +128,6 @@ def active_groups(conn: Connection, group_ids: Iterable[uuid.UUID]
     """The addressed groups that exist and are not archived, by id."""
     return {row.id: AddressedGroup(row.id, row.organization_id)
             for row in conn.execute(_ACTIVE_GROUPS, {"ids": list(group_ids)})}
-
-
-def registered_person(conn: Connection, *, person_id: uuid.UUID | None = None,
-                      personnummer_index: str | None = None) -> uuid.UUID | None:
-    """The id of the person registered under this id or blind index, if any."""
-    if personnummer_index is not None:
-        where = col(Person.personnummer_index) == personnummer_index
-    else:
-        where = col(Person.id) == person_id
-    return conn.execute(select(Person.id).where(where)).scalar()
 
 
 def reply_parent(conn: Connection, reply_to: uuid.UUID,

@@ -95,16 +95,6 @@ class UnitRow(NamedTuple):
 _UNIT = select(col(Unit.id), col(Unit.organization_id), col(Unit.name), col(Unit.archived_at))
 
 
-def organization_kind(conn: Connection, organization_id: uuid.UUID) -> str | None:
-    return conn.execute(select(col(Organization.kind)).where(
-        col(Organization.id) == organization_id)).scalar()
-
-
-def organization_name(conn: Connection, organization_id: uuid.UUID) -> str | None:
-    return conn.execute(select(col(Organization.name)).where(
-        col(Organization.id) == organization_id)).scalar()
-
-
 def unit(conn: Connection, unit_id: uuid.UUID) -> UnitRow | None:
     row = conn.execute(_UNIT.where(col(Unit.id) == unit_id)).first()
     return UnitRow(*row) if row is not None else None

@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from hub.clock import Clock, local_date
 from hub.db import audit as store
+from hub.db import directory
 from hub.db.engine import Database
 from hub.domain.audit import (
     GRANTS_ROLES,
@@ -148,7 +149,7 @@ class ComplianceService:
         actor.require(Role.COMPLIANCE)
         assert actor.organization_id is not None
         org_id = actor.organization_id
-        kind = await self._db.interaction(lambda conn: store.organization_kind(conn, org_id))
+        kind = await self._db.interaction(lambda conn: directory.organization_kind(conn, org_id))
         return None if kind == OrgKind.OPERATIONS else org_id
 
     # -- search and export -----------------------------------------------------------
@@ -339,9 +340,9 @@ class ComplianceService:
                              rows: list[store.OverrideRow]) -> list[OverrideView]:
         if not rows:
             return []
-        names = store.user_names(
+        names = directory.user_names(
             conn, {u for r in rows for u in (r.sender_user_id, r.reviewed_by) if u})
-        org_names = store.organization_names(conn, {r.sender_organization_id for r in rows})
+        org_names = directory.organization_names(conn, {r.sender_organization_id for r in rows})
         return [OverrideView(
             id=r.id, message_id=r.message_id, person_id=r.person_id,
             sender_user_id=r.sender_user_id, sender_name=names.get(r.sender_user_id),
@@ -368,7 +369,7 @@ class ComplianceService:
         def work(conn: Connection) -> list[FailedLogins]:
             rows = store.failed_logins(conn, Action.LOGIN, (Outcome.FAILURE, Outcome.LOCKED),
                                        since_us, threshold, scope)
-            names = store.user_names(conn, [r.user_id for r in rows])
+            names = directory.user_names(conn, [r.user_id for r in rows])
             return [FailedLogins(r.user_id, names.get(r.user_id), r.organization_id,
                                  r.failures, from_micros(r.last_at_us)) for r in rows]
 

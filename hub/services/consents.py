@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from hub.clock import Clock
 from hub.db import consents as store
+from hub.db import directory
 from hub.db import persons as person_store
 from hub.db.consents import ConsentRow
 from hub.db.engine import Database
@@ -229,7 +230,7 @@ class ConsentService:
         named = {consent_id: [NamedOrganization(org_id, name) for org_id, name in orgs]
                  for consent_id, orgs in store.named_organizations(
                      conn, [r.id for r in rows]).items()}
-        names = store.display_names(
+        names = directory.user_names(
             conn, {u for r in rows for u in (r.recorded_by, r.withdrawn_by) if u})
         now = self._clock.now()
         views = []

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 import keys
 from hub.clock import Clock, local_date
 from hub.db import messages as store
+from hub.db import persons as person_store
 from hub.db.consents import consent_facts
 from hub.db.engine import Database
 from hub.domain import policy
@@ -379,11 +380,10 @@ class MessageService:
         so at once (`NotFound`); to anyone else the policy answers (see `_store`)."""
         if person_index is None and person_id is None:
             return None
-        found = store.registered_person(conn, person_id=person_id,
-                                        personnummer_index=person_index)
+        found = person_store.find_person(conn, person_id=person_id, index=person_index)
         if found is None and actor.has(Role.CASE_WORKER):
             raise NotFound("no such person")
-        return found
+        return found.id if found is not None else None
 
     def _thread(self, conn: Connection, actor: Actor,
                 reply_to: uuid.UUID | None) -> uuid.UUID | None:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock, local_date
+from hub.db import directory
 from hub.db import persons as store
 from hub.db.engine import Database
 from hub.db.persons import EngagementListed, EngagementRow, PersonRow, UnitRow
@@ -300,7 +301,7 @@ class PersonService:
                     "ends_on": "the engagement already ends earlier; ending cannot extend it"})
             store.end_engagement(conn, engagement_id, last_day, actor.user_id,
                                  self._clock.now())
-            org_name = store.organization_name(conn, unit.organization_id)
+            org_name = directory.organization_name(conn, unit.organization_id)
             view = self._view(EngagementListed(
                 id=row.id, person_id=row.person_id, unit_id=unit.id, unit=unit.name,
                 organization_id=unit.organization_id, organization=str(org_name),
@@ -489,7 +490,7 @@ def _import_lookups(actor: Actor, parsed: list[_ImportLine]) -> list[AuditEvent]
 
 
 def _engagement_actor_sync(conn: Connection, actor: Actor) -> EngagementActor:
-    kind = store.organization_kind(conn, actor.organization_id) \
+    kind = directory.organization_kind(conn, actor.organization_id) \
         if actor.organization_id else None
     return EngagementActor(roles=actor.roles, organization_id=actor.organization_id,
                            organization_kind=OrgKind(kind) if kind else None,
