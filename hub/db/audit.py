@@ -43,6 +43,7 @@ from hub.db.models import (
     Unit,
     User,
 )
+from hub.db.prepared import Prepared
 
 Row = Sequence[Any]
 
@@ -61,15 +62,26 @@ class Head(NamedTuple):
 _HEAD = (select(col(AuditHead.size), col(AuditHead.frontier), col(AuditHead.chain_hash),
                 col(AuditHead.checkpoint_size), col(AuditHead.checkpoint_at_us))
          .where(col(AuditHead.id) == 1))
-_LOCK_HEAD = _HEAD.with_for_update()
-_INSERT_ENTRY = insert(AuditEntry)
-_INSERT_ORGANIZATION = insert(AuditOrganization)
-_MOVE_HEAD = update(AuditHead).where(col(AuditHead.id) == 1).values(
+# An append's statements are Prepared (hub/db/prepared.py): compiled once per dialect
+# and run on the driver's cursor.
+_LOCK_HEAD = Prepared(_HEAD.with_for_update())
+
+
+def _insert_all(model: Any) -> Prepared:
+    """An INSERT naming every column of `model`'s table: each row gives them all."""
+    return Prepared(insert(model).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in model.__table__.columns}))
+
+
+_INSERT_ENTRY = _insert_all(AuditEntry)
+_INSERT_ORGANIZATION = _insert_all(AuditOrganization)
+_MOVE = update(AuditHead).where(col(AuditHead.id) == 1).values(
     size=bindparam("new_size"), frontier=bindparam("new_frontier"),
     chain_hash=bindparam("new_chain"))
-_MOVE_HEAD_AND_CHECKPOINT = _MOVE_HEAD.values(
+_MOVE_HEAD = Prepared(_MOVE)
+_MOVE_HEAD_AND_CHECKPOINT = Prepared(_MOVE.values(
     checkpoint_size=bindparam("new_checkpoint_size"),
-    checkpoint_at_us=bindparam("new_checkpoint_at_us"))
+    checkpoint_at_us=bindparam("new_checkpoint_at_us")))
 _INSERT_CHECKPOINT = insert(AuditCheckpoint)
 # Rows per INSERT statement.
 _INSERT_BATCH = 5000
@@ -77,10 +89,12 @@ _INSERT_BATCH = 5000
 
 def lock_head(conn: Connection) -> Head:
     """The head row, locked until the transaction ends (appenders queue on it)."""
-    return _head_of(conn.execute(_LOCK_HEAD).one())
+    row = _LOCK_HEAD.first(conn)
+    assert row is not None, "the audit head row is made by the first migration"
+    return _head_of(row)
 
 
-def _head_of(row: Row) -> Head:
+def _head_of(row: Sequence[Any]) -> Head:
     return Head(int(row[0]), bytes(row[1]), bytes(row[2]), int(row[3]), int(row[4]))
 
 
@@ -88,9 +102,9 @@ def insert_entries(conn: Connection, entries: Sequence[dict[str, Any]],
                    organizations: Sequence[dict[str, Any]]) -> None:
     """Insert entry rows and their organization index rows."""
     for start in range(0, len(entries), _INSERT_BATCH):
-        conn.execute(_INSERT_ENTRY, entries[start:start + _INSERT_BATCH])
+        _INSERT_ENTRY.run_many(conn, entries[start:start + _INSERT_BATCH])
     for start in range(0, len(organizations), _INSERT_BATCH):
-        conn.execute(_INSERT_ORGANIZATION, organizations[start:start + _INSERT_BATCH])
+        _INSERT_ORGANIZATION.run_many(conn, organizations[start:start + _INSERT_BATCH])
 
 
 def move_head(conn: Connection, size: int, frontier: bytes, chain_hash: bytes,
@@ -99,9 +113,9 @@ def move_head(conn: Connection, size: int, frontier: bytes, chain_hash: bytes,
     checkpoint it records."""
     values = {"new_size": size, "new_frontier": frontier, "new_chain": chain_hash}
     if checkpoint is None:
-        conn.execute(_MOVE_HEAD, values)
+        _MOVE_HEAD.run(conn, values)
         return
-    conn.execute(_MOVE_HEAD_AND_CHECKPOINT, {
+    _MOVE_HEAD_AND_CHECKPOINT.run(conn, {
         **values, "new_checkpoint_size": checkpoint[0], "new_checkpoint_at_us": checkpoint[1]})
 
 

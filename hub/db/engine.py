@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from hub.db.prepared import Prepared
 from hub.errors import ServiceUnavailable
 
 log = structlog.get_logger(__name__)
@@ -145,9 +146,12 @@ def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
 STREAM_LOCKS = {"delivery": 734_100_1, "receipt": 734_100_2}
 
 
+_LOCK_STREAM = Prepared(text("SELECT pg_advisory_xact_lock(:key)"))
+
+
 def lock_stream(conn: Connection, stream: str) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STREAM_LOCKS[stream]})
+        _LOCK_STREAM.rows(conn, {"key": STREAM_LOCKS[stream]})
 
 
 class Database:

@@ -1,15 +1,18 @@
 """The send path's store: what a send reads and writes, as plain functions over a
 connection (run by `Database.interaction`).
 
-The statements are built once, at import: a send runs the same few statements
-every time and SQLAlchemy finds each compiled form in its cache at once.
+The statements a send runs are `Prepared` (hub/db/prepared.py): compiled once per
+dialect and run on the driver's cursor, since a send runs them every time. Where a
+list of ids varies in length (the addressed groups, 1-20), one statement is built per
+length, on first use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +47,7 @@ from hub.db.models import (
     User,
     UserRole,
 )
+from hub.db.prepared import Prepared
 from hub.db.types import UTCDateTime
 from hub.domain.roles import CARE_READER_ROLES
 
@@ -118,16 +122,28 @@ def _uuid(value: Any) -> uuid.UUID:
 
 # -- reading what a send needs ---------------------------------------------------------
 
-_ACTIVE_GROUPS = select(ContactGroup.id, ContactGroup.organization_id).where(
-    col(ContactGroup.id).in_(bindparam("ids", expanding=True)),
-    col(ContactGroup.archived_at).is_(None))
+def _numbered(name: str, count: int) -> list[Any]:
+    """`count` bound parameters name0, name1, ...: an IN list of a fixed length."""
+    return [bindparam(f"{name}{i}", type_=Uuid()) for i in range(count)]
 
 
-def active_groups(conn: Connection, group_ids: Iterable[uuid.UUID]
+def _numbered_values(name: str, values: Sequence[uuid.UUID]) -> dict[str, uuid.UUID]:
+    return {f"{name}{i}": value for i, value in enumerate(values)}
+
+
+@functools.cache
+def _active_groups(count: int) -> Prepared:
+    return Prepared(select(ContactGroup.id, ContactGroup.organization_id).where(
+        col(ContactGroup.id).in_(_numbered("id", count)),
+        col(ContactGroup.archived_at).is_(None)))
+
+
+def active_groups(conn: Connection, group_ids: Sequence[uuid.UUID]
                   ) -> dict[uuid.UUID, AddressedGroup]:
     """The addressed groups that exist and are not archived, by id."""
-    return {row.id: AddressedGroup(row.id, row.organization_id)
-            for row in conn.execute(_ACTIVE_GROUPS, {"ids": list(group_ids)})}
+    return {group_id: AddressedGroup(group_id, organization_id)
+            for group_id, organization_id in _active_groups(len(group_ids)).rows(
+                conn, _numbered_values("id", group_ids))}
 
 
 def reply_parent(conn: Connection, reply_to: uuid.UUID,
@@ -145,22 +161,34 @@ def reply_parent(conn: Connection, reply_to: uuid.UUID,
                        delivered)
 
 
-def authorities(conn: Connection, organization_ids: Iterable[uuid.UUID]
+@functools.cache
+def _authorities(count: int) -> Prepared:
+    return Prepared(select(Organization.id, Organization.authority).where(
+        col(Organization.id).in_(_numbered("org", count))))
+
+
+def authorities(conn: Connection, organization_ids: Collection[uuid.UUID]
                 ) -> dict[uuid.UUID, str]:
-    return dict(conn.execute(select(Organization.id, Organization.authority).where(
-        col(Organization.id).in_(list(organization_ids)))).all())
+    return dict(_authorities(len(organization_ids)).rows(
+        conn, _numbered_values("org", list(organization_ids))))
+
+
+@functools.cache
+def _engagement_periods(count: int) -> Prepared:
+    return Prepared(
+        select(col(Unit.organization_id), col(Engagement.starts_on), col(Engagement.ends_on))
+        .join(Engagement, col(Engagement.unit_id) == Unit.id)
+        .where(col(Engagement.person_id) == bindparam("person", type_=Uuid()),
+               col(Unit.organization_id).in_(_numbered("org", count)))
+        .with_for_update(read=True, of=Engagement))
 
 
 def engagement_periods(conn: Connection, person_id: uuid.UUID,
-                       organization_ids: Iterable[uuid.UUID]) -> list[EngagementPeriod]:
+                       organization_ids: Collection[uuid.UUID]) -> list[EngagementPeriod]:
     """The person's engagements with units of these organizations, share-locked until
     commit on PostgreSQL: an ending waits for this send, or this send sees it."""
-    rows = conn.execute(
-        select(col(Unit.organization_id), col(Engagement.starts_on), col(Engagement.ends_on))
-        .join(Engagement, col(Engagement.unit_id) == Unit.id)
-        .where(col(Engagement.person_id) == person_id,
-               col(Unit.organization_id).in_(list(organization_ids)))
-        .with_for_update(read=True, of=Engagement)).all()
+    rows = _engagement_periods(len(organization_ids)).rows(conn, {
+        "person": person_id, **_numbered_values("org", list(organization_ids))})
     return [EngagementPeriod(*row) for row in rows]
 
 
@@ -168,11 +196,10 @@ def engagement_periods(conn: Connection, person_id: uuid.UUID,
 # units named as members; active accounts whose roles read care messages only (an IT
 # contact or compliance officer in a unit receives nothing), never the sender.
 # The one definition of "whom a group reaches", used to check and to fan out.
-def _reached() -> Subquery:
-    reads_care = exists().where(col(UserRole.user_id) == User.id,
-                                col(UserRole.role).in_(sorted(CARE_READER_ROLES)))
-    addressed = col(ContactGroupMember.group_id).in_(
-        bindparam("groups", expanding=True, type_=Uuid()))
+def _reached(groups: int) -> Subquery:
+    reads_care = exists().where(col(UserRole.user_id) == User.id, col(UserRole.role).in_(
+        [bindparam(f"role{i}", role) for i, role in enumerate(sorted(CARE_READER_ROLES))]))
+    addressed = col(ContactGroupMember.group_id).in_(_numbered("group", groups))
     active = (col(User.disabled_at).is_(None),
               col(User.id) != bindparam("sender", type_=Uuid()), reads_care)
     columns: tuple[Any, ...] = (col(ContactGroupMember.group_id).label("group_id"),
@@ -185,39 +212,59 @@ def _reached() -> Subquery:
     ).subquery("reached")
 
 
-_REACHED = _reached()
-_GROUPS_REACHING_SOMEONE = select(_REACHED.c.group_id).distinct()
-_RANKED = select(
-    _REACHED.c.user_id, _REACHED.c.group_id, _REACHED.c.organization_id,
-    func.row_number().over(partition_by=_REACHED.c.user_id,
-                           order_by=_REACHED.c.group_id).label("rank"),
-).subquery("ranked")
-# One delivery per reached user, computed and inserted by the database: a user
-# reached by several addressed groups is attributed to one of them, the same one
-# every time. RETURNING hands back what live events need, unconverted (FanOut).
-_FAN_OUT: Any = insert(Delivery).from_select(
-    ["message_id", "user_id", "group_id", "organization_id", "priority", "delivered_at",
-     "marked_unread"],
-    select(  # type: ignore[call-overload]
-        bindparam("message_id", type_=Uuid()), _RANKED.c.user_id, _RANKED.c.group_id,
-           _RANKED.c.organization_id, bindparam("priority", type_=String()),
-           bindparam("now", type_=UTCDateTime()), false())
-    .where(_RANKED.c.rank == 1),
-).returning(col(Delivery.seq), literal_column("user_id"), literal_column("group_id"))
+@functools.cache
+def _groups_reaching_someone(groups: int) -> Prepared:
+    reached = _reached(groups)
+    return Prepared(select(reached.c.group_id).distinct())
+
+
+@functools.cache
+def _fan_out(groups: int) -> Prepared:
+    """One delivery per reached user, computed and inserted by the database: a user
+    reached by several addressed groups is attributed to one of them, the same one
+    every time. RETURNING hands back what live events need, unconverted (FanOut)."""
+    reached = _reached(groups)
+    ranked = select(
+        reached.c.user_id, reached.c.group_id, reached.c.organization_id,
+        func.row_number().over(partition_by=reached.c.user_id,
+                               order_by=reached.c.group_id).label("rank"),
+    ).subquery("ranked")
+    statement: Any = insert(Delivery).from_select(
+        ["message_id", "user_id", "group_id", "organization_id", "priority", "delivered_at",
+         "marked_unread"],
+        select(  # type: ignore[call-overload]
+            bindparam("message_id", type_=Uuid()), ranked.c.user_id, ranked.c.group_id,
+            ranked.c.organization_id, bindparam("priority", type_=String()),
+            bindparam("now", type_=UTCDateTime()), false())
+        .where(ranked.c.rank == 1),
+    ).returning(col(Delivery.seq), literal_column("user_id"), literal_column("group_id"))
+    return Prepared(statement)
 
 
 def groups_reaching_someone(conn: Connection, group_ids: Sequence[uuid.UUID],
                             sender_id: uuid.UUID) -> set[uuid.UUID]:
-    return set(conn.execute(_GROUPS_REACHING_SOMEONE, {
-        "groups": list(group_ids), "sender": sender_id}).scalars().all())
+    return {row[0] for row in _groups_reaching_someone(len(group_ids)).rows(
+        conn, {**_numbered_values("group", group_ids), "sender": sender_id})}
 
 
 # -- writing a message -----------------------------------------------------------------
 
-_INSERT_MESSAGE = insert(Message)
-_INSERT_KEYS = insert(MessageKey)
-_INSERT_RECIPIENTS = insert(MessageRecipient)
-_INSERT_ATTACHMENTS = insert(MessageAttachment)
+def _insert(model: Any, *names: str) -> Prepared:
+    """An INSERT of the named columns of `model`'s table; the others take their
+    defaults. Every row given must have exactly these keys."""
+    columns = model.__table__.c
+    return Prepared(insert(model).values(
+        {name: bindparam(name, type_=columns[name].type) for name in names}))
+
+
+_INSERT_MESSAGE = _insert(
+    Message, "id", "thread_id", "reply_to_id", "sender_user_id", "sender_unit_id",
+    "sender_organization_id", "person_id", "category", "priority", "requires_ack",
+    "ack_deadline", "subject_enc", "content", "attachment_count", "content_size",
+    "idempotency_key", "created_at")
+_INSERT_KEYS = _insert(MessageKey, "message_id", "organization_id", "kek_version", "wrapped")
+_INSERT_RECIPIENTS = _insert(MessageRecipient, "message_id", "group_id", "organization_id")
+_INSERT_ATTACHMENTS = _insert(MessageAttachment, "message_id", "position", "size", "content")
 _INSERT_OVERRIDE = insert(EmergencyOverride)
 
 
@@ -225,13 +272,13 @@ def insert_message(conn: Connection, message: Mapping[str, Any],
                    keys: list[dict[str, Any]], groups: Sequence[AddressedGroup],
                    attachments: list[dict[str, Any]]) -> None:
     """The message row, its wrapped data keys, addressed groups and sealed attachments."""
-    conn.execute(_INSERT_MESSAGE, [message])
-    conn.execute(_INSERT_KEYS, keys)
-    conn.execute(_INSERT_RECIPIENTS, [
+    _INSERT_MESSAGE.run(conn, message)
+    _INSERT_KEYS.run_many(conn, keys)
+    _INSERT_RECIPIENTS.run_many(conn, [
         {"message_id": message["id"], "group_id": g.id, "organization_id": g.organization_id}
         for g in groups])
     if attachments:
-        conn.execute(_INSERT_ATTACHMENTS, attachments)
+        _INSERT_ATTACHMENTS.run_many(conn, attachments)
 
 
 def fan_out(conn: Connection, message_id: uuid.UUID, group_ids: Sequence[uuid.UUID],
@@ -239,9 +286,9 @@ def fan_out(conn: Connection, message_id: uuid.UUID, group_ids: Sequence[uuid.UU
     """One delivery per user the groups reach. From here to commit, delivery numbers
     are taken in commit order (`lock_stream`)."""
     lock_stream(conn, "delivery")
-    rows = conn.execute(_FAN_OUT, {
+    rows = _fan_out(len(group_ids)).rows(conn, {
         "message_id": message_id, "now": now, "priority": priority,
-        "groups": list(group_ids), "sender": sender_id}).all()
+        "sender": sender_id, **_numbered_values("group", group_ids)})
     return FanOut(rows)
 
 

@@ -1,0 +1,410 @@
+"""The one way to the database: `Database.interaction(fn, write=...)`.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on. Its writes run
+on one thread with one connection and take the write lock at BEGIN
+(`BEGIN IMMEDIATE`), so a transaction never fails half-way on an upgrade from
+reader to writer; `busy_timeout` covers a second process such as the CLI.
+PostgreSQL uses asyncpg, optionally inside one schema (`HUB_DATABASE_SCHEMA`).
+
+PostgreSQL connections outlive what the database was like when they were opened.
+A connection opened while the database was read-only (`default_transaction_read_only`,
+a standby) stays read-only after the database takes writes again, so:
+- an error that shows the connection itself is stale (a write refused as read-only,
+  the server shutting down) throws that connection away, and the request gets
+  `ServiceUnavailable` (503 with Retry-After: nothing was changed, try again), never
+  a 500;
+- a write transaction never runs on a pooled connection that was opened read-only:
+  it is dropped for a new one, so writes work again as soon as the database does.
+Reads go on over read-only connections as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+from hub.db.prepared import Prepared
+from hub.errors import ServiceUnavailable
+
+log = structlog.get_logger(__name__)
+
+
+APPLICATION_NAME = "hub"
+
+
+def create_engine(url: str, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+    """Create the async engine for a sqlite+aiosqlite or postgresql+asyncpg URL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
+
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    # Named, so an operator (or the benchmark) tells the hub's backends from others.
+    server_settings = {"application_name": APPLICATION_NAME}
+    if schema:
+        server_settings["search_path"] = schema
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    engine = create_async_engine(
+        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+    _configure_postgresql(engine)
+    return engine
+
+
+# Keys in a pooled connection's `info`: whether it was opened read-only, and when.
+_READ_ONLY = "hub_read_only"
+_OPENED = "hub_opened"
+READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
+# The server is shutting down, crashed or not accepting connections yet.
+_SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def _configure_postgresql(engine: AsyncEngine) -> None:
+    target = engine.sync_engine
+
+    @event.listens_for(target, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # What this session's transactions will be: fixed for the connection's life
+        # (a role or database default is read when the session starts).
+        value = dbapi_connection.run_async(
+            lambda conn: conn.fetchval("SHOW transaction_read_only"))
+        record.info[_READ_ONLY] = value == "on"
+        record.info[_OPENED] = time.monotonic()
+
+    @event.listens_for(target, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if context.is_pre_ping or context.sqlalchemy_exception is None:
+            return  # pre-ping reconnects by itself; not a database error (cancelled)
+        sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
+        if sqlstate == READ_ONLY_SQLSTATE:
+            # This connection is stale; the others may be fine for reading, and a
+            # write never takes one that was opened read-only (Database._writable).
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = False
+        elif sqlstate in _SERVER_GONE_SQLSTATES or sqlstate.startswith("08"):
+            context.is_disconnect = True
+        if context.is_disconnect:
+            log.warning("database_connection_discarded", sqlstate=sqlstate or None)
+            raise ServiceUnavailable() from context.sqlalchemy_exception
+
+
+T = TypeVar("T")
+# SQLite: writes sharing one transaction at most; bounds the latency of the last one.
+MAX_GROUP_COMMIT = 64
+# SQLite: reader threads (each with its own connection); writes have one thread.
+READERS = 2
+# PostgreSQL: write transactions in flight at once.
+PG_WRITERS = 8
+
+
+def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
+    target = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(target, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN is ours (see module doc).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        # FULL: a commit is on disk before we acknowledge it, even on power loss.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(target, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("hub_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# PostgreSQL hands out sequence numbers when rows are inserted, not when they commit.
+# Streams that readers follow by number (deliveries, receipts) take this
+# transaction-scoped lock before inserting, so numbers are visible in commit order
+# and a reader that has seen N never later misses a row below N.
+STREAM_LOCKS = {"delivery": 734_100_1, "receipt": 734_100_2}
+
+
+_LOCK_STREAM = Prepared(text("SELECT pg_advisory_xact_lock(:key)"))
+
+
+def lock_stream(conn: Connection, stream: str) -> None:
+    if conn.dialect.name == "postgresql":
+        _LOCK_STREAM.rows(conn, {"key": STREAM_LOCKS[stream]})
+
+
+class Database:
+    """The one way to the database: `interaction(fn, write=...)`.
+
+    `fn` is a store function: plain synchronous SQLAlchemy Core code that takes a
+    `Connection` and runs its statements in the transaction it is given (it never
+    commits). Reads run in a snapshot that is rolled back afterwards. Writes go
+    through one group-commit path on both databases: queued writes are taken in
+    groups that share one transaction, each write inside its own savepoint, so one
+    raising rolls back only its own work; every caller gets its result only after the
+    group's commit.
+
+    SQLite: one writer thread with one connection (`BEGIN IMMEDIATE`), groups of up to
+    `MAX_GROUP_COMMIT` writes (one fsync for all of them), `READERS` reader threads
+    with their own connections, one thread hop per interaction.
+    PostgreSQL: asyncpg connections from the pool, the store function run on them
+    with `run_sync`; groups of one write, up to `PG_WRITERS` at once. Writers there do
+    not queue behind one file lock, and a shared transaction would keep the locks one
+    write took (the delivery stream lock, the audit head) while its next write waits
+    for others, in an order two groups (or two replicas) can take oppositely: a
+    deadlock. One write per transaction keeps each write's lock order its own.
+    """
+
+    def __init__(self, url: str, schema: str | None = None,
+                 single_process: bool | None = None) -> None:
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
+        # See `single_process`; the embedded SQLite hub is one process by default.
+        self._single_process = self.is_sqlite if single_process is None else single_process
+        self._batch: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = []
+        self._drainers: set[asyncio.Task[None]] = set()
+        self._drainers_limit = 1 if self.is_sqlite else PG_WRITERS
+        self._group_limit = MAX_GROUP_COMMIT if self.is_sqlite else 1
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._async_engine: AsyncEngine | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        if not self.is_sqlite:
+            self._async_engine = create_engine(url, schema)
+            return
+        if parsed.database and parsed.database != ":memory:":
+            from pathlib import Path
+
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        sync_url = parsed.set(drivername="sqlite")
+        # Two engines on the file: the writer's one connection, the readers' pool
+        # (the WAL checkpoint borrows a reader connection).
+        self._write_engine = create_sync_engine(
+            sync_url, poolclass=StaticPool,
+            connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(self._write_engine)
+        self._read_engine = create_sync_engine(
+            sync_url, pool_size=READERS + 1, max_overflow=0,
+            connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(self._read_engine)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-writer")
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="hub-reader")
+
+    @property
+    def single_process(self) -> bool:
+        """Whether this process is the only one serving from this database, so that
+        whatever it writes no other process writes: a process-local cache of rows
+        (sessions) stays true as long as this process forgets it on its own writes.
+        True for the embedded SQLite hub (the CLI does not write such rows); False on
+        PostgreSQL, where replicas share the database. Whoever runs several processes
+        on one SQLite file (`hub serve --workers N`) must pass `single_process=False`."""
+        return self._single_process
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """PostgreSQL: the async engine (migrations, tests that hold locks)."""
+        assert self._async_engine is not None, "SQLite has no async engine"
+        return self._async_engine
+
+    @property
+    def sync_engines(self) -> list[Engine]:
+        """Every engine statements run on (for instrumentation: metrics, tests)."""
+        if self._async_engine is not None:
+            return [self._async_engine.sync_engine]
+        return [self._write_engine, self._read_engine]
+
+    async def interaction(self, fn: Callable[[Connection], T], *, write: bool = False) -> T:
+        """Run the store function `fn(connection)` in one transaction.
+
+        `write=False`: a read-only snapshot. `write=True`: committed when `fn` returns
+        (and the group it shares a transaction with has committed), rolled back when it
+        raises; the exception is raised here."""
+        if write:
+            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            self._batch.append((fn, future))
+            if len(self._drainers) < self._drainers_limit:
+                self._drainers.add(asyncio.create_task(self._drain()))
+            return await future
+        if self._async_engine is not None:
+            async with self._async_engine.connect() as conn:
+                return await conn.run_sync(fn)
+        engine = self._read_engine
+
+        def in_thread() -> T:
+            with engine.connect() as conn:
+                try:
+                    return fn(conn)
+                finally:
+                    conn.rollback()
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, in_thread)
+
+    async def _drain(self) -> None:
+        task = asyncio.current_task()
+        try:
+            await self._drain_batches()
+        finally:
+            # At once, not in a done callback: a write queued after the last batch
+            # was taken must find no drainer here and start one.
+            assert task is not None
+            self._drainers.discard(task)
+
+    async def _drain_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._batch:
+            size = self._group_limit
+            batch, self._batch = self._batch[:size], self._batch[size:]
+            try:
+                if self._async_engine is None:
+                    engine = self._write_engine
+                    outcomes = await loop.run_in_executor(
+                        self._writer, _run_group_on, engine, batch)
+                else:
+                    async with self._writable() as conn:
+                        outcomes = await conn.run_sync(_run_group, batch)
+            except Exception as err:  # the commit itself failed: nobody's work stands
+                outcomes = [(False, err)] * len(batch)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    @asynccontextmanager
+    async def _writable(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL: a connection for a write transaction. One that was opened while
+        the database was read-only is dropped for a new one, made now (module doc);
+        that ends after at most one new connection, as the pooled ones run out."""
+        asked = time.monotonic()
+        while True:
+            conn = await self.engine.connect()
+            info = conn.info
+            if not info.get(_READ_ONLY) or info.get(_OPENED, asked) >= asked:
+                break
+            await conn.invalidate()
+            await conn.close()
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """SQLite: copy the WAL into the database from a background thread once a
+        second, instead of inside whichever commit crosses the WAL size limit (which
+        would make that one sender wait). No-op on PostgreSQL."""
+        if self._async_engine is not None or self._checkpointer is not None:
+            return
+        writer, readers = self._write_engine, self._read_engine
+
+        # Raw connections: a checkpoint must run outside any transaction.
+        def no_autocheckpoint() -> None:
+            raw = writer.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_autocheckpoint=0")
+            finally:
+                raw.close()
+
+        def checkpoint() -> None:
+            raw = readers.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                raw.close()
+
+        # Its own thread: a checkpoint still running when the task is cancelled
+        # finishes before the readers' connections are closed (closing one under a
+        # running checkpoint crashes SQLite).
+        checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-checkpoint")
+
+        async def loop() -> None:
+            running = asyncio.get_running_loop()
+            await running.run_in_executor(self._writer, no_autocheckpoint)
+            try:
+                while True:
+                    await asyncio.sleep(interval)
+                    await running.run_in_executor(checkpointer, checkpoint)
+            finally:
+                await running.run_in_executor(checkpointer, lambda: None)
+                checkpointer.shutdown(wait=True)
+
+        self._checkpointer = asyncio.create_task(loop())
+
+    async def ping(self) -> None:
+        await self.interaction(_select_one)
+
+    async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+        while self._drainers:
+            await asyncio.gather(*self._drainers, return_exceptions=True)
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+            return
+        assert self._readers is not None and self._writer is not None
+        await asyncio.to_thread(self._read_engine.dispose)
+        self._readers.shutdown(wait=True)
+        await asyncio.get_running_loop().run_in_executor(self._writer,
+                                                         self._write_engine.dispose)
+        self._writer.shutdown(wait=True)
+
+
+def _select_one(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))
+
+
+def _run_group_on(engine: Engine, batch: list[tuple[Callable[[Connection], Any], Any]]
+                  ) -> list[tuple[bool, Any]]:
+    with engine.connect().execution_options(hub_write=True) as conn:
+        return _run_group(conn, batch)
+
+
+def _run_group(conn: Connection, batch: list[tuple[Callable[[Connection], Any], Any]]
+               ) -> list[tuple[bool, Any]]:
+    """Run a group of writes in one transaction on `conn` and commit it. A write alone
+    needs no savepoint: if it raises, the whole transaction is its own."""
+    if len(batch) == 1:
+        transaction = conn.begin()
+        try:
+            result = batch[0][0](conn)
+        except Exception as err:  # handed to that caller; nothing is committed
+            transaction.rollback()
+            return [(False, err)]
+        transaction.commit()
+        return [(True, result)]
+    outcomes: list[tuple[bool, Any]] = []
+    with conn.begin():
+        for work, _ in batch:
+            savepoint = conn.begin_nested()
+            try:
+                outcomes.append((True, work(conn)))
+                savepoint.commit()
+            except Exception as err:  # handed to that caller alone
+                savepoint.rollback()
+                outcomes.append((False, err))
+    return outcomes

@@ -1,0 +1,81 @@
+"""`Prepared` statements (hub/db/prepared.py) read and write what `Connection.execute`
+would, with the same conversions and the same exceptions, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hub.app import Hub
+from hub.db.models import MessageKey, Organization
+from hub.db.prepared import Prepared
+from tests.factories import make_org
+
+_ORG = Organization.__table__  # type: ignore[attr-defined]
+_KEY = MessageKey.__table__  # type: ignore[attr-defined]
+_ORG_BY_ID = select(_ORG.c.id, _ORG.c.name, _ORG.c.created_at, _ORG.c.authority).where(
+    _ORG.c.id == bindparam("id"))
+
+
+async def test_rows_come_back_as_execute_gives_them(hub: Hub) -> None:
+    org = await make_org(hub)
+    prepared = Prepared(_ORG_BY_ID)
+
+    def both(conn: Connection) -> tuple[object, object]:
+        return (prepared.first(conn, {"id": org.id}),
+                tuple(conn.execute(_ORG_BY_ID, {"id": org.id}).one()))
+
+    fast, slow = await hub.db.interaction(both)
+    assert fast == slow
+    assert isinstance(fast[0], uuid.UUID) and isinstance(fast[2], dt.datetime)
+    assert fast[2].tzinfo is not None
+    assert await hub.db.interaction(
+        lambda conn: prepared.rows(conn, {"id": uuid.uuid4()})) == []
+
+
+async def test_writes_share_the_interactions_transaction(hub: Hub) -> None:
+    org = await make_org(hub)
+    rename = Prepared(update(_ORG).where(_ORG.c.id == bindparam("org")).values(
+        name=bindparam("new_name")))
+
+    def rename_then_fail(conn: Connection) -> None:
+        assert rename.run(conn, {"org": org.id, "new_name": "Omdöpt"}) == 1
+        raise RuntimeError("after the write")
+
+    with pytest.raises(RuntimeError):
+        await hub.db.interaction(rename_then_fail, write=True)
+    name = Prepared(select(_ORG.c.name).where(_ORG.c.id == bindparam("id")))
+    assert await hub.db.interaction(lambda conn: name.scalar(conn, {"id": org.id})) == org.name
+
+    await hub.db.interaction(
+        lambda conn: rename.run(conn, {"org": org.id, "new_name": "Omdöpt"}), write=True)
+    assert await hub.db.interaction(lambda conn: name.scalar(conn, {"id": org.id})) == "Omdöpt"
+
+
+async def test_a_constraint_violation_is_sqlalchemys_integrity_error(hub: Hub) -> None:
+    add_key = Prepared(insert(_KEY))
+    row = {"message_id": uuid.uuid4(), "organization_id": uuid.uuid4(), "kek_version": 1,
+           "wrapped": b"\0" * 40}
+    # Neither the message nor the organization exists: a foreign key refuses the row.
+    with pytest.raises(IntegrityError):
+        await hub.db.interaction(lambda conn: add_key.run_many(conn, [row]), write=True)
+    # The database is still usable for the next write.
+    org = await make_org(hub)
+    assert org.id is not None
+
+
+async def test_defaults_and_what_it_refuses(hub: Hub) -> None:
+    org = await make_org(hub)
+    with_default = Prepared(select(_ORG.c.name).where(
+        _ORG.c.id == bindparam("id"), _ORG.c.authority == bindparam("authority", org.authority)))
+    assert await hub.db.interaction(
+        lambda conn: with_default.scalar(conn, {"id": org.id})) == org.name
+
+    expanding = Prepared(select(_ORG.c.name).where(
+        _ORG.c.id.in_(bindparam("ids", expanding=True))))
+    with pytest.raises(ValueError, match="expanding"):
+        await hub.db.interaction(lambda conn: expanding.rows(conn, {"ids": [org.id]}))
