@@ -308,14 +308,16 @@ async def explain(info: dict[str, Any], before: int) -> dict[str, float]:
 
     settings = load_settings()
     hub = build_hub(settings)
-    captured: list[tuple[str, Any]] = []
+    captured: list[str] = []
 
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any,
-                _many: bool) -> None:
-        captured.append((statement, parameters))
+    # At the driver: the inbox runs Prepared statements (hub/db/prepared.py), which
+    # SQLAlchemy's cursor events do not see. SQLite hands the trace callback each
+    # statement with its parameters filled in.
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(captured.append)
 
     for engine in hub.db.sync_engines:
-        event.listen(engine, "before_cursor_execute", capture)
+        event.listen(engine, "connect", trace)
     actor = Actor(kind="user", organization_id=uuid.UUID(info["night"]),
                   user_id=uuid.UUID(info["reader"]["id"]),
                   unit_id=uuid.UUID(info["night_unit"]), roles=frozenset({Role.STAFF}))
@@ -330,12 +332,10 @@ async def explain(info: dict[str, Any], before: int) -> dict[str, float]:
                             ("urgent_deep", InboxQuery(urgent=True, before=before))]:
             captured.clear()
             items = await hub.inbox.inbox(actor, query)
-            statement, parameters = next(
-                (s, p) for s, p in captured if "FROM delivery JOIN message" in s
-                and "ORDER BY" in s)
-            plan = db.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
-            print(f"-- {name}: {len(items)} items\n{statement}\n  params={parameters}",
-                  file=sys.stderr)
+            statement = next(s for s in captured
+                             if "FROM delivery JOIN message" in s and "ORDER BY" in s)
+            plan = db.execute("EXPLAIN QUERY PLAN " + statement).fetchall()
+            print(f"-- {name}: {len(items)} items\n{statement}", file=sys.stderr)
             for row in plan:
                 print(f"  plan: {row[-1]}", file=sys.stderr)
             times = []

@@ -16,13 +16,25 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from hub.db import models
 from hub.db.engine import lock_stream
 from hub.db.inbox_indexes import not_archived
 from hub.db.inbox_indexes import unread as unread_term
 from hub.db.inbox_indexes import urgent as urgent_term
+from hub.db.prepared import Prepared, numbered, numbered_values
 
 
 def _c(model: Any) -> Any:
@@ -101,7 +113,7 @@ def _message_rows(from_deliveries: bool) -> Select[Any]:
 
 @functools.cache
 def _inbox_statement(archived: bool, before: bool, unread: bool, urgent: bool,
-                     category: bool, person: bool, group: bool) -> Select[Any]:
+                     category: bool, person: bool, group: bool) -> Prepared:
     """The inbox page's query for one combination of filters, built once. The unread
     and urgent terms are the partial indexes' own predicates (`hub.db.inbox_indexes`)."""
     stmt = _message_rows(from_deliveries=True).where(_d.user_id == bindparam("user_id"))
@@ -119,7 +131,7 @@ def _inbox_statement(archived: bool, before: bool, unread: bool, urgent: bool,
     if group:
         stmt = stmt.where(select(_r.group_id).where(
             _r.message_id == _d.message_id, _r.group_id == bindparam("group_id")).exists())
-    return stmt.order_by(_d.seq.desc()).limit(bindparam("limit"))
+    return Prepared(stmt.order_by(_d.seq.desc()).limit(bindparam("limit", type_=Integer())))
 
 
 def inbox_page(conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID, *, limit: int,
@@ -130,9 +142,9 @@ def inbox_page(conn: Connection, user_id: uuid.UUID, org_id: uuid.UUID, *, limit
     """Messages delivered to `user_id`, newest delivery first, before the `before` seq."""
     stmt = _inbox_statement(archived, before is not None, unread, urgent, bool(category),
                             person_id is not None, group_id is not None)
-    rows = conn.execute(stmt, {
+    rows = stmt.rows(conn, {
         "user_id": user_id, "org_id": org_id, "before": before, "limit": limit,
-        "category": category, "person_id": person_id, "group_id": group_id}).all()
+        "category": category, "person_id": person_id, "group_id": group_id})
     return [MessageRow._make(row) for row in rows]
 
 
@@ -184,11 +196,18 @@ def attachment_content(conn: Connection, message_id: uuid.UUID,
     return bytes(found) if found is not None else None
 
 
-# The page's secondary reads, built once: a list page runs them on every request.
-_GROUPS_OF = select(_r.message_id, _r.group_id).where(
-    _r.message_id.in_(bindparam("ids", expanding=True)))
-_ROLES = select(_c(models.UserRole).user_id, _c(models.UserRole).role).where(
-    _c(models.UserRole).user_id.in_(bindparam("ids", expanding=True)))
+# The page's secondary reads, Prepared per number of ids: a list page runs them on
+# every request.
+@functools.cache
+def _groups_of(count: int) -> Prepared:
+    return Prepared(select(_r.message_id, _r.group_id).where(
+        _r.message_id.in_(numbered("id", count))))
+
+
+@functools.cache
+def _roles(count: int) -> Prepared:
+    return Prepared(select(_c(models.UserRole).user_id, _c(models.UserRole).role).where(
+        _c(models.UserRole).user_id.in_(numbered("id", count))))
 
 
 def addressed_groups(conn: Connection,
@@ -196,7 +215,8 @@ def addressed_groups(conn: Connection,
     """The contact groups each message was addressed to."""
     groups: dict[uuid.UUID, list[uuid.UUID]] = {}
     if message_ids:
-        for mid, gid in conn.execute(_GROUPS_OF, {"ids": list(message_ids)}):
+        for mid, gid in _groups_of(len(message_ids)).rows(
+                conn, numbered_values("id", message_ids)):
             groups.setdefault(mid, []).append(gid)
     return groups
 
@@ -205,7 +225,8 @@ def user_roles(conn: Connection,
                user_ids: Collection[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
     if not user_ids:
         return []
-    return [(uid, role) for uid, role in conn.execute(_ROLES, {"ids": list(user_ids)})]
+    return [(uid, role) for uid, role in _roles(len(user_ids)).rows(
+        conn, numbered_values("id", user_ids))]
 
 
 def unread_counts(conn: Connection, user_id: uuid.UUID) -> dict[uuid.UUID, int]:

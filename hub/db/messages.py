@@ -47,7 +47,7 @@ from hub.db.models import (
     User,
     UserRole,
 )
-from hub.db.prepared import Prepared
+from hub.db.prepared import Prepared, numbered, numbered_values
 from hub.db.types import UTCDateTime
 from hub.domain.roles import CARE_READER_ROLES
 
@@ -122,19 +122,10 @@ def _uuid(value: Any) -> uuid.UUID:
 
 # -- reading what a send needs ---------------------------------------------------------
 
-def _numbered(name: str, count: int) -> list[Any]:
-    """`count` bound parameters name0, name1, ...: an IN list of a fixed length."""
-    return [bindparam(f"{name}{i}", type_=Uuid()) for i in range(count)]
-
-
-def _numbered_values(name: str, values: Sequence[uuid.UUID]) -> dict[str, uuid.UUID]:
-    return {f"{name}{i}": value for i, value in enumerate(values)}
-
-
 @functools.cache
 def _active_groups(count: int) -> Prepared:
     return Prepared(select(ContactGroup.id, ContactGroup.organization_id).where(
-        col(ContactGroup.id).in_(_numbered("id", count)),
+        col(ContactGroup.id).in_(numbered("id", count)),
         col(ContactGroup.archived_at).is_(None)))
 
 
@@ -143,7 +134,7 @@ def active_groups(conn: Connection, group_ids: Sequence[uuid.UUID]
     """The addressed groups that exist and are not archived, by id."""
     return {group_id: AddressedGroup(group_id, organization_id)
             for group_id, organization_id in _active_groups(len(group_ids)).rows(
-                conn, _numbered_values("id", group_ids))}
+                conn, numbered_values("id", group_ids))}
 
 
 def reply_parent(conn: Connection, reply_to: uuid.UUID,
@@ -164,13 +155,13 @@ def reply_parent(conn: Connection, reply_to: uuid.UUID,
 @functools.cache
 def _authorities(count: int) -> Prepared:
     return Prepared(select(Organization.id, Organization.authority).where(
-        col(Organization.id).in_(_numbered("org", count))))
+        col(Organization.id).in_(numbered("org", count))))
 
 
 def authorities(conn: Connection, organization_ids: Collection[uuid.UUID]
                 ) -> dict[uuid.UUID, str]:
     return dict(_authorities(len(organization_ids)).rows(
-        conn, _numbered_values("org", list(organization_ids))))
+        conn, numbered_values("org", organization_ids)))
 
 
 @functools.cache
@@ -179,7 +170,7 @@ def _engagement_periods(count: int) -> Prepared:
         select(col(Unit.organization_id), col(Engagement.starts_on), col(Engagement.ends_on))
         .join(Engagement, col(Engagement.unit_id) == Unit.id)
         .where(col(Engagement.person_id) == bindparam("person", type_=Uuid()),
-               col(Unit.organization_id).in_(_numbered("org", count)))
+               col(Unit.organization_id).in_(numbered("org", count)))
         .with_for_update(read=True, of=Engagement))
 
 
@@ -188,7 +179,7 @@ def engagement_periods(conn: Connection, person_id: uuid.UUID,
     """The person's engagements with units of these organizations, share-locked until
     commit on PostgreSQL: an ending waits for this send, or this send sees it."""
     rows = _engagement_periods(len(organization_ids)).rows(conn, {
-        "person": person_id, **_numbered_values("org", list(organization_ids))})
+        "person": person_id, **numbered_values("org", organization_ids)})
     return [EngagementPeriod(*row) for row in rows]
 
 
@@ -199,7 +190,7 @@ def engagement_periods(conn: Connection, person_id: uuid.UUID,
 def _reached(groups: int) -> Subquery:
     reads_care = exists().where(col(UserRole.user_id) == User.id, col(UserRole.role).in_(
         [bindparam(f"role{i}", role) for i, role in enumerate(sorted(CARE_READER_ROLES))]))
-    addressed = col(ContactGroupMember.group_id).in_(_numbered("group", groups))
+    addressed = col(ContactGroupMember.group_id).in_(numbered("group", groups))
     active = (col(User.disabled_at).is_(None),
               col(User.id) != bindparam("sender", type_=Uuid()), reads_care)
     columns: tuple[Any, ...] = (col(ContactGroupMember.group_id).label("group_id"),
@@ -244,7 +235,7 @@ def _fan_out(groups: int) -> Prepared:
 def groups_reaching_someone(conn: Connection, group_ids: Sequence[uuid.UUID],
                             sender_id: uuid.UUID) -> set[uuid.UUID]:
     return {row[0] for row in _groups_reaching_someone(len(group_ids)).rows(
-        conn, {**_numbered_values("group", group_ids), "sender": sender_id})}
+        conn, {**numbered_values("group", group_ids), "sender": sender_id})}
 
 
 # -- writing a message -----------------------------------------------------------------
@@ -288,7 +279,7 @@ def fan_out(conn: Connection, message_id: uuid.UUID, group_ids: Sequence[uuid.UU
     lock_stream(conn, "delivery")
     rows = _fan_out(len(group_ids)).rows(conn, {
         "message_id": message_id, "now": now, "priority": priority,
-        "sender": sender_id, **_numbered_values("group", group_ids)})
+        "sender": sender_id, **numbered_values("group", group_ids)})
     return FanOut(rows)
 
 

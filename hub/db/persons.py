@@ -9,15 +9,17 @@ may name thousands) are queried in chunks of `QUERY_CHUNK`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Date, Uuid, bindparam, insert, select, update
 from sqlmodel import col
 
 from hub.db.models import Engagement, Organization, Person, Unit
+from hub.db.prepared import Prepared, numbered, numbered_values
 
 T = TypeVar("T")
 QUERY_CHUNK = 500
@@ -196,14 +198,17 @@ def engagement_keys(conn: Connection, person_ids: Collection[uuid.UUID]
     return found
 
 
-# Built once (the inbox asks for every page it shows).
-_ENGAGED_PERSONS = (
-    select(col(Engagement.person_id)).join(Unit, col(Unit.id) == col(Engagement.unit_id))
-    .where(col(Engagement.person_id).in_(bindparam("persons", expanding=True)),
-           col(Unit.organization_id) == bindparam("organization"),
-           # hub.domain.care.engaged_on, in SQL: keep the two in step.
-           col(Engagement.starts_on) <= bindparam("today"),
-           col(Engagement.ends_on).is_(None) | (col(Engagement.ends_on) >= bindparam("today"))))
+# Prepared, one per number of persons (the inbox asks for every page it shows).
+@functools.cache
+def _engaged_persons(count: int) -> Prepared:
+    return Prepared(
+        select(col(Engagement.person_id)).join(Unit, col(Unit.id) == col(Engagement.unit_id))
+        .where(col(Engagement.person_id).in_(numbered("person", count)),
+               col(Unit.organization_id) == bindparam("organization", type_=Uuid()),
+               # hub.domain.care.engaged_on, in SQL: keep the two in step.
+               col(Engagement.starts_on) <= bindparam("today", type_=Date()),
+               col(Engagement.ends_on).is_(None)
+               | (col(Engagement.ends_on) >= bindparam("today", type_=Date()))))
 
 
 def engaged_persons(conn: Connection, organization_id: uuid.UUID,
@@ -212,6 +217,6 @@ def engaged_persons(conn: Connection, organization_id: uuid.UUID,
     on `today` (a Swedish calendar day)."""
     if not person_ids:
         return set()
-    return set(conn.execute(_ENGAGED_PERSONS, {
-        "persons": list(person_ids), "organization": organization_id, "today": today,
-    }).scalars().all())
+    return {person for person, in _engaged_persons(len(person_ids)).rows(conn, {
+        **numbered_values("person", person_ids), "organization": organization_id,
+        "today": today})}

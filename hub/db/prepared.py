@@ -12,21 +12,32 @@ handling of a lost or read-only database).
 
 Only for positional parameter styles (SQLite's `?`, asyncpg's `$n`) and statements
 without expanding IN lists: where a list varies in length, build one statement per
-length (see `hub.db.messages`). A bound parameter may carry a default value
-(`bindparam(name, value)`), used when the call does not give it.
+length with `numbered` and give the values with `numbered_values`. A bound parameter
+may carry a default value (`bindparam(name, value)`), used when a call leaves it out.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import BindParameter, Connection, Dialect, Uuid, bindparam
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
 _NO_PARAMS: Mapping[str, Any] = {}
+
+
+def numbered(name: str, count: int) -> list[BindParameter[Any]]:
+    """`count` UUID parameters name0, name1, ...: an IN list of one fixed length."""
+    return [bindparam(f"{name}{i}", type_=Uuid()) for i in range(count)]
+
+
+def numbered_values(name: str, values: Iterable[Any]) -> dict[str, Any]:
+    """The parameters of `numbered(name, len(values))`."""
+    return {f"{name}{i}": value for i, value in enumerate(values)}
 _UNSET = object()
 
 
@@ -39,8 +50,8 @@ class _Form:
     names: tuple[str, ...]
     defaults: tuple[Any, ...]
     binds: tuple[Callable[[Any], Any] | None, ...]
-    # Per result column: its conversion; None where no column needs one.
-    results: tuple[Callable[[Any], Any] | None, ...] | None
+    # (column index, conversion) of the result columns that need one.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:
@@ -58,10 +69,36 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:
     converters = tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect)
                        for n in names)
     columns = getattr(statement, "exported_columns", ())
-    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
-                    for c in columns)
-    return _Form(compiled.string, names, defaults, converters,
-                 results if any(results) else None)
+    results = tuple((i, convert) for i, convert in enumerate(
+        _result_converter(c.type, dialect) for c in columns) if convert is not None)
+    return _Form(compiled.string, names, defaults, converters, results)
+
+
+def _result_converter(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    if isinstance(type_, Uuid) and type_.as_uuid and not dialect.supports_native_uuid:
+        # Stored as 32 hex digits (SQLite): a list page converts hundreds of them.
+        return _uuid_of_hex
+    return type_.dialect_impl(dialect).result_processor(dialect, None)  # type: ignore[no-any-return]
+
+
+_new_object = object.__new__
+_set_slot = object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def _uuid_of_hex(value: str | None) -> uuid.UUID | None:
+    """`uuid.UUID(hex=value)` for the 32 hex digits SQLite stores, at a fifth of its
+    cost: UUID() first strips braces, dashes and a 'urn:uuid:' prefix, which stored
+    values never have; anything but 32 hex digits goes to UUID() itself."""
+    if value is None:
+        return None
+    number = int(value, 16) if len(value) == 32 else -1
+    if not 0 <= number < 1 << 128:
+        return uuid.UUID(hex=value)  # raises, as for anything not a stored UUID
+    found = _new_object(uuid.UUID)
+    _set_slot(found, "int", number)
+    _set_slot(found, "is_safe", _UNKNOWN)
+    return found
 
 
 class Prepared:
@@ -93,11 +130,15 @@ class Prepared:
         finally:
             cursor.close()
         results = form.results
-        if results is None:
+        if not results:
             return [tuple(row) for row in fetched]
-        return [tuple(value if convert is None else convert(value)
-                      for convert, value in zip(results, row, strict=True))
-                for row in fetched]
+        converted = []
+        for row in fetched:
+            values = list(row)
+            for index, convert in results:
+                values[index] = convert(values[index])
+            converted.append(tuple(values))
+        return converted
 
     def first(self, conn: Connection, params: Mapping[str, Any] = _NO_PARAMS
               ) -> tuple[Any, ...] | None:

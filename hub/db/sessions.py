@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
+from hub.db.prepared import Prepared
 from hub.domain.roles import Role
 
 _ACCOUNT: Table = User.__table__  # type: ignore[attr-defined]
@@ -65,9 +66,11 @@ def record_sign_in(conn: Connection, user_id: uuid.UUID, totp_step: int,
     conn.execute(update(_ACCOUNT).where(_ACCOUNT.c.id == user_id).values(values))
 
 
+_ROLES_OF = Prepared(select(_ROLE.c.role).where(_ROLE.c.user_id == bindparam("user_id")))
+
+
 def roles_of(conn: Connection, user_id: uuid.UUID) -> frozenset[Role]:
-    return frozenset(Role(r) for r in conn.execute(
-        select(_ROLE.c.role).where(_ROLE.c.user_id == user_id)).scalars())
+    return frozenset(Role(r) for r, in _ROLES_OF.rows(conn, {"user_id": user_id}))
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -95,22 +98,27 @@ class SessionFacts(NamedTuple):
     roles: frozenset[Role]
 
 
+# Every request with a session cookie or bearer token asks this (unless cached).
+_LIVE_SESSION = Prepared(
+    select(_SESSION.c.id, _SESSION.c.user_id, _SESSION.c.last_seen_at,
+           _SESSION.c.expires_at, _ACCOUNT.c.id.label("account_id"),
+           _ACCOUNT.c.organization_id, _ACCOUNT.c.unit_id, _ACCOUNT.c.disabled_at)
+    .select_from(_SESSION.outerjoin(_ACCOUNT, _ACCOUNT.c.id == _SESSION.c.user_id))
+    .where(_SESSION.c.token_hash == bindparam("token_hash"), _SESSION.c.revoked_at.is_(None)))
+
+
 def live_session(conn: Connection, token_hash: bytes) -> SessionFacts | None:
     """The unrevoked session with this token hash, expired or not."""
-    row = conn.execute(
-        select(_SESSION.c.id, _SESSION.c.user_id, _SESSION.c.last_seen_at,
-               _SESSION.c.expires_at, _ACCOUNT.c.id.label("account_id"),
-               _ACCOUNT.c.organization_id, _ACCOUNT.c.unit_id, _ACCOUNT.c.disabled_at)
-        .select_from(_SESSION.outerjoin(_ACCOUNT, _ACCOUNT.c.id == _SESSION.c.user_id))
-        .where(_SESSION.c.token_hash == token_hash, _SESSION.c.revoked_at.is_(None))).first()
+    row = _LIVE_SESSION.first(conn, {"token_hash": token_hash})
     if row is None:
         return None
+    session_id, user_id, last_seen_at, expires_at, account_id, organization_id, unit_id, \
+        disabled_at = row
     return SessionFacts(
-        id=row.id, user_id=row.user_id, last_seen_at=row.last_seen_at,
-        expires_at=row.expires_at, organization_id=row.organization_id,
-        unit_id=row.unit_id,
-        disabled=row.account_id is None or row.disabled_at is not None,
-        roles=roles_of(conn, row.user_id) if row.account_id is not None else frozenset())
+        id=session_id, user_id=user_id, last_seen_at=last_seen_at, expires_at=expires_at,
+        organization_id=organization_id, unit_id=unit_id,
+        disabled=account_id is None or disabled_at is not None,
+        roles=roles_of(conn, user_id) if account_id is not None else frozenset())
 
 
 def touch_session(conn: Connection, session_id: uuid.UUID, now: dt.datetime) -> None:

@@ -84,6 +84,10 @@ def rewrap_sealed_field(old: keys.Kek, new: keys.Kek, column: str, row_id: uuid.
     return keys.rewrap_field(old, new, blob, FIELD_CONTEXTS[column](row_id).encode())
 
 
+# Pseudonyms remembered at most (about 100 bytes each).
+_PSEUDONYMS_KEPT = 100_000
+
+
 class KeyStore:
     """Caches unwrapped KEKs in memory; the wrapped forms live in `key_encryption_key`."""
 
@@ -97,13 +101,22 @@ class KeyStore:
         self.active_ttl = active_ttl
         self.blind_index_key = master.blind_index_key()
         self._pseudonym_key = master.pseudonym_key()
+        self._pseudonyms: dict[uuid.UUID, str] = {}
 
     def blind_index(self, value: str) -> str:
         return keys.blind_index(self.blind_index_key, value)
 
     def pseudonym(self, person_id: uuid.UUID) -> str:
-        """The stable pseudonym shown for a person with protected identity."""
-        return keys.pseudonym(self._pseudonym_key, person_id.bytes)
+        """The stable pseudonym shown for a person with protected identity (remembered:
+        a list page shows one for every message about a person the viewer is not
+        engaged with)."""
+        found = self._pseudonyms.get(person_id)
+        if found is None:
+            if len(self._pseudonyms) >= _PSEUDONYMS_KEPT:
+                self._pseudonyms.clear()
+            found = self._pseudonyms[person_id] = keys.pseudonym(
+                self._pseudonym_key, person_id.bytes)
+        return found
 
     def create_kek_sync(self, conn: Connection, owner: str) -> keys.Kek:
         """Add the next KEK version for `owner` inside the caller's transaction."""
