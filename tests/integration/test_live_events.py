@@ -379,16 +379,16 @@ class Overtaken:
 
 async def _slow_send_overtaken(client, hub, during) -> Overtaken:
     """Ali listens. "Slow" goes to a group of Ali and Bob while another transaction
-    holds Bob's account row, so it takes its delivery seqs and then waits (on the
-    foreign key check) before it can commit; meanwhile "fast" goes to Ali alone, and
-    once it has either committed or is waiting behind "slow", `during(stream, fast)`
-    runs (`fast` the finished send, or None).
+    holds the audit log's head row, so it takes its delivery seqs and then waits (to
+    append its audit entry) before it can commit; meanwhile "fast" goes to Ali alone,
+    and once it has either committed or is waiting behind "slow", `during(stream,
+    fast)` runs (`fast` the finished send, or None).
 
     PostgreSQL only: the row lock is held on a connection of the test's own, from the
     hub's engine (`hub.db.engine`, which only PostgreSQL has), outside the hub's write
     path on purpose."""
     _, _, sara, night, nordost, ali, group = await _setup(hub)
-    bob = await make_user(hub, night, Role.STAFF, unit=nordost)
+    await make_user(hub, night, Role.STAFF, unit=nordost)
     ali_only = await make_group(hub, night, ali, name="Ali direkt")
     sara_token = await login(client, hub, sara)
     ali_token = await login(client, hub, ali)
@@ -396,8 +396,7 @@ async def _slow_send_overtaken(client, hub, during) -> Overtaken:
     blocker = await hub.db.engine.connect()
     await blocker.begin()
     blocker_pid = (await blocker.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-    await blocker.execute(text("SELECT id FROM account WHERE id = :id FOR UPDATE"),
-                          {"id": bob.id})
+    await blocker.execute(text("SELECT id FROM audit_head FOR UPDATE"))
     tasks = [asyncio.create_task(_send(client, sara_token, group, subject="Långsam"))]
     try:
         await asyncio.wait_for(_blocked_by(hub, blocker_pid), READ_TIMEOUT)
