@@ -34,7 +34,7 @@ from hub.db.engine import lock_stream
 from hub.db.inbox_indexes import not_archived
 from hub.db.inbox_indexes import unread as unread_term
 from hub.db.inbox_indexes import urgent as urgent_term
-from hub.db.prepared import Prepared, numbered, numbered_values
+from hub.db.prepared import Prepared, numbered, numbered_values, pieces
 
 
 def _c(model: Any) -> Any:
@@ -214,19 +214,16 @@ def addressed_groups(conn: Connection,
                      message_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
     """The contact groups each message was addressed to."""
     groups: dict[uuid.UUID, list[uuid.UUID]] = {}
-    if message_ids:
-        for mid, gid in _groups_of(len(message_ids)).rows(
-                conn, numbered_values("id", message_ids)):
+    for piece in pieces(message_ids):
+        for mid, gid in _groups_of(len(piece)).rows(conn, numbered_values("id", piece)):
             groups.setdefault(mid, []).append(gid)
     return groups
 
 
 def user_roles(conn: Connection,
                user_ids: Collection[uuid.UUID]) -> list[tuple[uuid.UUID, str]]:
-    if not user_ids:
-        return []
-    return [(uid, role) for uid, role in _roles(len(user_ids)).rows(
-        conn, numbered_values("id", user_ids))]
+    return [(uid, role) for piece in pieces(user_ids)
+            for uid, role in _roles(len(piece)).rows(conn, numbered_values("id", piece))]
 
 
 def unread_counts(conn: Connection, user_id: uuid.UUID) -> dict[uuid.UUID, int]:

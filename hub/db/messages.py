@@ -47,7 +47,7 @@ from hub.db.models import (
     User,
     UserRole,
 )
-from hub.db.prepared import Prepared, numbered, numbered_values
+from hub.db.prepared import Prepared, numbered, numbered_values, padded
 from hub.db.types import UTCDateTime
 from hub.domain.roles import CARE_READER_ROLES
 
@@ -132,9 +132,10 @@ def _active_groups(count: int) -> Prepared:
 def active_groups(conn: Connection, group_ids: Sequence[uuid.UUID]
                   ) -> dict[uuid.UUID, AddressedGroup]:
     """The addressed groups that exist and are not archived, by id."""
+    ids = padded(group_ids)
     return {group_id: AddressedGroup(group_id, organization_id)
-            for group_id, organization_id in _active_groups(len(group_ids)).rows(
-                conn, numbered_values("id", group_ids))}
+            for group_id, organization_id in _active_groups(len(ids)).rows(
+                conn, numbered_values("id", ids))}
 
 
 def reply_parent(conn: Connection, reply_to: uuid.UUID,
@@ -160,8 +161,8 @@ def _authorities(count: int) -> Prepared:
 
 def authorities(conn: Connection, organization_ids: Collection[uuid.UUID]
                 ) -> dict[uuid.UUID, str]:
-    return dict(_authorities(len(organization_ids)).rows(
-        conn, numbered_values("org", organization_ids)))
+    ids = padded(organization_ids)
+    return dict(_authorities(len(ids)).rows(conn, numbered_values("org", ids)))
 
 
 @functools.cache
@@ -178,8 +179,9 @@ def engagement_periods(conn: Connection, person_id: uuid.UUID,
                        organization_ids: Collection[uuid.UUID]) -> list[EngagementPeriod]:
     """The person's engagements with units of these organizations, share-locked until
     commit on PostgreSQL: an ending waits for this send, or this send sees it."""
-    rows = _engagement_periods(len(organization_ids)).rows(conn, {
-        "person": person_id, **numbered_values("org", organization_ids)})
+    ids = padded(organization_ids)
+    rows = _engagement_periods(len(ids)).rows(conn, {
+        "person": person_id, **numbered_values("org", ids)})
     return [EngagementPeriod(*row) for row in rows]
 
 
@@ -234,8 +236,9 @@ def _fan_out(groups: int) -> Prepared:
 
 def groups_reaching_someone(conn: Connection, group_ids: Sequence[uuid.UUID],
                             sender_id: uuid.UUID) -> set[uuid.UUID]:
-    return {row[0] for row in _groups_reaching_someone(len(group_ids)).rows(
-        conn, {**numbered_values("group", group_ids), "sender": sender_id})}
+    ids = padded(group_ids)
+    return {row[0] for row in _groups_reaching_someone(len(ids)).rows(
+        conn, {**numbered_values("group", ids), "sender": sender_id})}
 
 
 # -- writing a message -----------------------------------------------------------------
@@ -277,9 +280,10 @@ def fan_out(conn: Connection, message_id: uuid.UUID, group_ids: Sequence[uuid.UU
     """One delivery per user the groups reach. From here to commit, delivery numbers
     are taken in commit order (`lock_stream`)."""
     lock_stream(conn, "delivery")
-    rows = _fan_out(len(group_ids)).rows(conn, {
+    ids = padded(group_ids)
+    rows = _fan_out(len(ids)).rows(conn, {
         "message_id": message_id, "now": now, "priority": priority,
-        "sender": sender_id, **numbered_values("group", group_ids)})
+        "sender": sender_id, **numbered_values("group", ids)})
     return FanOut(rows)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Date, Uuid, bindparam, insert, select, update
 from sqlmodel import col
 
 from hub.db.models import Engagement, Organization, Person, Unit
-from hub.db.prepared import Prepared, numbered, numbered_values
+from hub.db.prepared import Prepared, numbered, numbered_values, pieces
 
 T = TypeVar("T")
 QUERY_CHUNK = 500
@@ -215,8 +215,7 @@ def engaged_persons(conn: Connection, organization_id: uuid.UUID,
                     person_ids: Collection[uuid.UUID], today: dt.date) -> set[uuid.UUID]:
     """Of `person_ids`, those the organization has an engagement with that is active
     on `today` (a Swedish calendar day)."""
-    if not person_ids:
-        return set()
-    return {person for person, in _engaged_persons(len(person_ids)).rows(conn, {
-        **numbered_values("person", person_ids), "organization": organization_id,
-        "today": today})}
+    return {person for piece in pieces(person_ids)
+            for person, in _engaged_persons(len(piece)).rows(conn, {
+                **numbered_values("person", piece), "organization": organization_id,
+                "today": today})}

@@ -12,21 +12,24 @@ handling of a lost or read-only database).
 
 Only for positional parameter styles (SQLite's `?`, asyncpg's `$n`) and statements
 without expanding IN lists: where a list varies in length, build one statement per
-length with `numbered` and give the values with `numbered_values`. A bound parameter
-may carry a default value (`bindparam(name, value)`), used when a call leaves it out.
+length with `numbered` and give the values with `numbered_values`, padded (`padded`)
+or cut into pieces (`pieces`) so that a query has at most seven such forms. A bound
+parameter may carry a default value (`bindparam(name, value)`), used when a call
+leaves it out.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, Connection, Dialect, Uuid, bindparam
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+T = TypeVar("T")
 _NO_PARAMS: Mapping[str, Any] = {}
 
 
@@ -38,6 +41,27 @@ def numbered(name: str, count: int) -> list[BindParameter[Any]]:
 def numbered_values(name: str, values: Iterable[Any]) -> dict[str, Any]:
     """The parameters of `numbered(name, len(values))`."""
     return {f"{name}{i}": value for i, value in enumerate(values)}
+
+
+# The longest IN list of numbered parameters.
+IN_LIST_MAX = 64
+
+
+def padded(values: Iterable[T]) -> list[T]:
+    """`values` (at least one, at most IN_LIST_MAX) with the last repeated up to the
+    next power of two: the same IN list, of one of seven lengths."""
+    found = list(values)
+    if not 1 <= len(found) <= IN_LIST_MAX:
+        raise ValueError(f"1-{IN_LIST_MAX} values in an IN list")
+    size = 1 << (len(found) - 1).bit_length()
+    return found + [found[-1]] * (size - len(found))
+
+
+def pieces(values: Iterable[T]) -> Iterator[list[T]]:
+    """`values` in padded pieces of at most IN_LIST_MAX."""
+    found = list(values)
+    for start in range(0, len(found), IN_LIST_MAX):
+        yield padded(found[start:start + IN_LIST_MAX])
 _UNSET = object()
 
 

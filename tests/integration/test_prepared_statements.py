@@ -4,6 +4,7 @@ would, with the same conversions and the same exceptions, on both databases."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.app import Hub
 from hub.db.models import MessageKey, Organization
-from hub.db.prepared import Prepared
+from hub.db.prepared import Prepared, numbered, numbered_values, padded, pieces
 from tests.factories import make_org
 
 _ORG = Organization.__table__  # type: ignore[attr-defined]
@@ -79,3 +80,23 @@ async def test_defaults_and_what_it_refuses(hub: Hub) -> None:
         _ORG.c.id.in_(bindparam("ids", expanding=True))))
     with pytest.raises(ValueError, match="expanding"):
         await hub.db.interaction(lambda conn: expanding.rows(conn, {"ids": [org.id]}))
+
+
+async def test_in_lists_come_in_seven_lengths_and_answer_each_row_once(hub: Hub) -> None:
+    orgs = [await make_org(hub) for _ in range(5)]
+    names = {org.id: org.name for org in orgs}
+
+    @functools.cache
+    def by_ids(count: int) -> Prepared:
+        return Prepared(select(_ORG.c.id, _ORG.c.name).where(_ORG.c.id.in_(numbered("id", count))))
+
+    def found(conn: Connection, ids: list[uuid.UUID]) -> list[tuple[object, ...]]:
+        return [row for piece in pieces(ids)
+                for row in by_ids(len(piece)).rows(conn, numbered_values("id", piece))]
+
+    rows = await hub.db.interaction(lambda conn: found(conn, [o.id for o in orgs]))
+    assert sorted(rows, key=str) == sorted(names.items(), key=str)  # 5 ids, padded to 8
+    assert [len(padded(range(n))) for n in (1, 2, 3, 5, 33, 64)] == [1, 2, 4, 8, 64, 64]
+    assert [len(p) for p in pieces(range(130))] == [64, 64, 2]
+    with pytest.raises(ValueError):
+        padded([])
