@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy import Connection
 
-import keys
 from hub.clock import Clock, local_date
 from hub.db import inbox as store
 from hub.db.engine import Database
@@ -34,7 +33,7 @@ from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
-from hub.services.envelope import key_context, open_part, seal_part
+from hub.services.envelope import open_part, seal_part
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, org_owner
 from hub.services.messages import MAX_ACK_COMMENT
 from hub.services.persons import PersonService
@@ -442,8 +441,8 @@ class InboxService:
     def _unwrap(self, conn: Connection, owner: str, row: MessageRow) -> bytes:
         if row.wrapped is None or row.kek_version is None:
             raise NotFound()
-        kek = self._keys.kek_sync(conn, owner, row.kek_version)
-        return keys.unwrap_data_key(kek, row.wrapped, key_context(row.id))
+        return self._keys.message_key_sync(conn, owner, row.kek_version, row.id,
+                                           bytes(row.wrapped))
 
     def _receipt(self, conn: Connection, row: MessageRow, user_id: uuid.UUID, kind: str,
                  now: dt.datetime) -> list[tuple[uuid.UUID, LiveEvent]]:

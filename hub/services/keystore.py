@@ -86,6 +86,8 @@ def rewrap_sealed_field(old: keys.Kek, new: keys.Kek, column: str, row_id: uuid.
 
 # Pseudonyms remembered at most (about 100 bytes each).
 _PSEUDONYMS_KEPT = 100_000
+# Unwrapped message data keys remembered at most (about 300 bytes each).
+_MESSAGE_KEYS_KEPT = 20_000
 
 
 class KeyStore:
@@ -102,6 +104,7 @@ class KeyStore:
         self.blind_index_key = master.blind_index_key()
         self._pseudonym_key = master.pseudonym_key()
         self._pseudonyms: dict[uuid.UUID, str] = {}
+        self._message_keys: dict[tuple[str, int, uuid.UUID, bytes], bytes] = {}
 
     def blind_index(self, value: str) -> str:
         return keys.blind_index(self.blind_index_key, value)
@@ -152,6 +155,23 @@ class KeyStore:
         if row is None:
             raise keys.DecryptionError("unknown key version")
         return self._unwrap(row)
+
+    def message_key_sync(self, conn: Connection, owner: str, version: int,
+                         message_id: uuid.UUID, wrapped: bytes) -> bytes:
+        """A message's data key, unwrapped under `owner`'s KEK `version`. Remembered by
+        everything the unwrapping read (a list page unwraps one per row, and a reader
+        reloads the same page): an altered wrapped key is not found and is unwrapped,
+        and refused, as the first time. The KEKs that unwrap every data key are held
+        in this process anyway."""
+        cache_key = (owner, version, message_id, wrapped)
+        found = self._message_keys.get(cache_key)
+        if found is None:
+            kek = self.kek_sync(conn, owner, version)
+            found = keys.unwrap_data_key(kek, wrapped, key_context(message_id))
+            if len(self._message_keys) >= _MESSAGE_KEYS_KEPT:
+                self._message_keys.clear()
+            self._message_keys[cache_key] = found
+        return found
 
     def forget_active(self, owner: str) -> None:
         """Call after a committed rotation so the next seal uses the new version."""

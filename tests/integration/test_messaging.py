@@ -6,11 +6,14 @@ import asyncio
 import base64
 import uuid
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 from sqlmodel import SQLModel
 
+import keys
 from hub.db.models import Delivery, Message, MessageKey
 from hub.domain.roles import OrgKind, Role
+from hub.services.actor import Actor
 from tests.factories import make_group, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login
 from tests.stored import rows, scalar, scalars
@@ -303,3 +306,27 @@ async def test_mark_unread_and_archive_change_only_my_inbox(client, hub):
     maja_inbox = await (await client.get("/api/v1/inbox", headers=bearer(
         await login(client, hub, maja)))).json()
     assert len(maja_inbox["items"]) == 1
+
+
+async def test_a_wrapped_key_moved_to_another_message_is_refused_after_a_reading(client, hub):
+    """Unwrapped data keys are remembered (hub.services.keystore): by everything the
+    unwrapping read, so a key row altered after a first reading is refused as ever."""
+    _, _, sara, _, night, nordost, ali, _, _ = await _setup(client, hub)
+    group = str(await make_group(hub, night, nordost))
+    token = await login(client, hub, sara)
+    first = (await (await _send(client, token, group_ids=[group], body="Första")).json())["id"]
+    second = (await (await _send(client, token, group_ids=[group], body="Andra")).json())["id"]
+    reader = Actor(kind="user", organization_id=night.id, user_id=ali.id,
+                   unit_id=nordost.id, roles=frozenset({Role.STAFF}))
+    assert (await hub.inbox.open(reader, uuid.UUID(first))).body == "Första"
+    assert (await hub.inbox.open(reader, uuid.UUID(second))).body == "Andra"
+
+    def night_key(message_id: str):
+        return (MessageKey.message_id == uuid.UUID(message_id)) & (
+            MessageKey.organization_id == night.id)
+
+    second_key = await scalar(hub, select(MessageKey.wrapped).where(night_key(second)))
+    await hub.db.interaction(lambda conn: conn.execute(update(MessageKey).where(
+        night_key(first)).values(wrapped=second_key)), write=True)
+    with pytest.raises(keys.DecryptionError):
+        await hub.inbox.open(reader, uuid.UUID(first))
