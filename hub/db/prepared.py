@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 T = TypeVar("T")
 _NO_PARAMS: Mapping[str, Any] = {}
+_UNSET = object()
 
 
 def numbered(name: str, count: int) -> list[BindParameter[Any]]:
@@ -62,7 +63,6 @@ def pieces(values: Iterable[T]) -> Iterator[list[T]]:
     found = list(values)
     for start in range(0, len(found), IN_LIST_MAX):
         yield padded(found[start:start + IN_LIST_MAX])
-_UNSET = object()
 
 
 @dataclass(frozen=True, slots=True)
