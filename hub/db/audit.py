@@ -43,7 +43,7 @@ from hub.db.models import (
     Unit,
     User,
 )
-from hub.db.prepared import Prepared
+from hub.db.prepared import Prepared, inserting
 
 Row = Sequence[Any]
 
@@ -65,16 +65,8 @@ _HEAD = (select(col(AuditHead.size), col(AuditHead.frontier), col(AuditHead.chai
 # An append's statements are Prepared (hub/db/prepared.py): compiled once per dialect
 # and run on the driver's cursor.
 _LOCK_HEAD = Prepared(_HEAD.with_for_update())
-
-
-def _insert_all(model: Any) -> Prepared:
-    """An INSERT naming every column of `model`'s table: each row gives them all."""
-    return Prepared(insert(model).values(
-        {c.name: bindparam(c.name, type_=c.type) for c in model.__table__.columns}))
-
-
-_INSERT_ENTRY = _insert_all(AuditEntry)
-_INSERT_ORGANIZATION = _insert_all(AuditOrganization)
+_INSERT_ENTRY = inserting(AuditEntry)
+_INSERT_ORGANIZATION = inserting(AuditOrganization)
 _MOVE = update(AuditHead).where(col(AuditHead.id) == 1).values(
     size=bindparam("new_size"), frontier=bindparam("new_frontier"),
     chain_hash=bindparam("new_chain"))

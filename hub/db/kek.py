@@ -62,16 +62,6 @@ class MessageKeyRow(NamedTuple):
     wrapped: bytes
 
 
-def message_keys(conn: Connection, organization_id: uuid.UUID,
-                 message_ids: Sequence[uuid.UUID]) -> list[MessageKeyRow]:
-    """The organization's wrapped keys of these messages (absent ones are left out)."""
-    rows = conn.execute(
-        select(_MESSAGE_KEY.c.message_id, _MESSAGE_KEY.c.kek_version, _MESSAGE_KEY.c.wrapped)
-        .where(_MESSAGE_KEY.c.organization_id == organization_id,
-               _MESSAGE_KEY.c.message_id.in_(message_ids))).all()
-    return [MessageKeyRow(*row) for row in rows]
-
-
 def message_keys_below(conn: Connection, organization_id: uuid.UUID, version: int,
                        limit: int) -> list[MessageKeyRow]:
     """Up to `limit` of the organization's keys wrapped under a version older than

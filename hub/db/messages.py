@@ -47,7 +47,7 @@ from hub.db.models import (
     User,
     UserRole,
 )
-from hub.db.prepared import Prepared, numbered, numbered_values, padded
+from hub.db.prepared import Prepared, inserting, numbered, numbered_values, padded
 from hub.db.types import UTCDateTime
 from hub.domain.roles import CARE_READER_ROLES
 
@@ -243,22 +243,14 @@ def groups_reaching_someone(conn: Connection, group_ids: Sequence[uuid.UUID],
 
 # -- writing a message -----------------------------------------------------------------
 
-def _insert(model: Any, *names: str) -> Prepared:
-    """An INSERT of the named columns of `model`'s table; the others take their
-    defaults. Every row given must have exactly these keys."""
-    columns = model.__table__.c
-    return Prepared(insert(model).values(
-        {name: bindparam(name, type_=columns[name].type) for name in names}))
-
-
-_INSERT_MESSAGE = _insert(
+_INSERT_MESSAGE = inserting(
     Message, "id", "thread_id", "reply_to_id", "sender_user_id", "sender_unit_id",
     "sender_organization_id", "person_id", "category", "priority", "requires_ack",
     "ack_deadline", "subject_enc", "content", "attachment_count", "content_size",
     "idempotency_key", "created_at")
-_INSERT_KEYS = _insert(MessageKey, "message_id", "organization_id", "kek_version", "wrapped")
-_INSERT_RECIPIENTS = _insert(MessageRecipient, "message_id", "group_id", "organization_id")
-_INSERT_ATTACHMENTS = _insert(MessageAttachment, "message_id", "position", "size", "content")
+_INSERT_KEYS = inserting(MessageKey, "message_id", "organization_id", "kek_version", "wrapped")
+_INSERT_RECIPIENTS = inserting(MessageRecipient, "message_id", "group_id", "organization_id")
+_INSERT_ATTACHMENTS = inserting(MessageAttachment, "message_id", "position", "size", "content")
 _INSERT_OVERRIDE = insert(EmergencyOverride)
 
 

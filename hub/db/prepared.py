@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Connection, Dialect, Uuid, bindparam
+from sqlalchemy import BindParameter, Connection, Dialect, Uuid, bindparam, insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -42,6 +42,15 @@ def numbered(name: str, count: int) -> list[BindParameter[Any]]:
 def numbered_values(name: str, values: Iterable[Any]) -> dict[str, Any]:
     """The parameters of `numbered(name, len(values))`."""
     return {f"{name}{i}": value for i, value in enumerate(values)}
+
+
+def inserting(model: Any, *names: str) -> Prepared:
+    """An INSERT into `model`'s table of the named columns (all of them when none are
+    named; the others take their defaults). Every row given has exactly these keys."""
+    columns = model.__table__.c
+    return Prepared(insert(model).values(
+        {name: bindparam(name, type_=columns[name].type)
+         for name in names or [c.name for c in columns]}))
 
 
 # The longest IN list of numbered parameters.

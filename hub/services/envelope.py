@@ -15,8 +15,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 import keys
-from hub.db import kek as kek_store
-from hub.errors import NotFound
 from hub.services.keystore import KeyStore, org_owner
 from hub.services.keystore import key_context as key_context  # one definition, re-exported
 
@@ -57,29 +55,6 @@ def wrapped_keys_sync(conn: Connection, keystore: KeyStore, message_id: uuid.UUI
                      "kek_version": kek.version,
                      "wrapped": wrap_message_key(kek, message_id, dek)})
     return rows
-
-
-def data_keys_sync(conn: Connection, keystore: KeyStore, organization_id: uuid.UUID,
-                   message_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
-    """Unwrap the data keys of several messages for one reader organization.
-
-    Messages without a key for this organization are simply absent from the result.
-    """
-    if not message_ids:
-        return {}
-    owner = org_owner(organization_id)
-    return {row.message_id: unwrap_message_key(
-        keystore.kek_sync(conn, owner, row.kek_version), row.message_id, row.wrapped)
-        for row in kek_store.message_keys(conn, organization_id, message_ids)}
-
-
-def data_key_sync(conn: Connection, keystore: KeyStore, organization_id: uuid.UUID,
-                  message_id: uuid.UUID) -> bytes:
-    """Raises NotFound when the organization holds no key for the message."""
-    found = data_keys_sync(conn, keystore, organization_id, [message_id])
-    if message_id not in found:
-        raise NotFound()
-    return found[message_id]
 
 
 def seal_part(dek: bytes, message_id: uuid.UUID, part: str, plaintext: bytes) -> bytes:
