@@ -86,6 +86,7 @@ def luhn_personnummer(n: int) -> str:
 async def seed_services(routes: int, staff: int, senders: int, persons: int) -> dict[str, Any]:
     from hub.app import build_hub
     from hub.config import load_settings
+    from hub.db import messages as message_store
     from hub.domain.roles import OrgKind, Role
     from hub.services.actor import CLI_OPERATOR, Actor
     from hub.services.admin import NewOrganization, NewUser
@@ -133,6 +134,11 @@ async def seed_services(routes: int, staff: int, senders: int, persons: int) -> 
         await hub.messages.send(actor, MessageDraft(
             group_ids=(uuid.UUID(groups[0]["id"]),), subject="Första meddelandet",
             body=BODIES[0], category="care_information"))
+        # Whom each route's messages reach, stored as the send path stores it.
+        for group in groups:
+            found = await hub.db.interaction(lambda conn, g=group: message_store.reach(
+                conn, [uuid.UUID(g["id"])], actor.user_id), write=True)
+            group["reach_set_id"] = found.set_id
         return {"home": str(home.id), "night": str(night.id), "home_unit": str(home_unit.id),
                 "night_unit": str(night_unit.id), "senders": sender_accounts,
                 "groups": groups, "persons": person_ids, "keks": keks}
@@ -144,7 +150,7 @@ TABLE_COLUMNS = {
     "message": ["id", "thread_id", "reply_to_id", "sender_user_id", "sender_unit_id",
                 "sender_organization_id", "person_id", "category", "priority", "requires_ack",
                 "ack_deadline", "subject_enc", "content", "attachment_count", "content_size",
-                "idempotency_key", "created_at"],
+                "idempotency_key", "created_at", "reach_set_id"],
     "message_key": ["message_id", "organization_id", "kek_version", "wrapped"],
     "message_recipient": ["message_id", "group_id", "organization_id"],
     "delivery": ["message_id", "user_id", "group_id", "organization_id", "priority",
@@ -189,8 +195,8 @@ def _make_chunk(span: tuple[int, int]) -> dict[str, list[tuple[Any, ...]]]:
     home_unit = uuid.UUID(info["home_unit"])
     keks = [(uuid.UUID(org), kek) for org, kek in info["keks"].items()]
     senders = [uuid.UUID(s["id"]) for s in info["senders"]]
-    groups = [(uuid.UUID(g["id"]), [uuid.UUID(m["id"]) for m in g["members"]])
-              for g in info["groups"]]
+    groups = [(uuid.UUID(g["id"]), [uuid.UUID(m["id"]) for m in g["members"]],
+               g["reach_set_id"]) for g in info["groups"]]
     persons = [uuid.UUID(p) for p in info["persons"]]
     now = dt.datetime.fromisoformat(info["now"])
     span_days = dt.timedelta(days=730)
@@ -200,7 +206,7 @@ def _make_chunk(span: tuple[int, int]) -> dict[str, list[tuple[Any, ...]]]:
     for i in range(first, last):
         mid = uuid.uuid4()
         created = start + step * i
-        group_id, members = groups[rng.randrange(len(groups))]
+        group_id, members, reach_set_id = groups[rng.randrange(len(groups))]
         requires_ack = rng.random() < 0.1
         body = BODIES[rng.randrange(len(BODIES))]
         person = persons[rng.randrange(len(persons))] if persons and rng.random() < 0.5 \
@@ -215,7 +221,7 @@ def _make_chunk(span: tuple[int, int]) -> dict[str, list[tuple[Any, ...]]]:
             seal_part(dek, mid, "subject", subject.encode()),
             seal_part(dek, mid, "content", json.dumps(
                 {"body": body, "attachments": []}).encode()),
-            0, len(body), None, created)))
+            0, len(body), None, created, reach_set_id)))
         context = key_context(mid)
         for org, kek in keks:
             rows["message_key"].append(convert("message_key", (
@@ -262,6 +268,10 @@ def bulk_insert(info: dict[str, Any], messages: int, batch: int, rng_seed: int,
             if last % (10 * batch) == 0 or last == messages:
                 print(f"seeded {last} messages in {time.perf_counter() - started:.0f} s",
                       file=sys.stderr, flush=True)
+    # Every inbox row is written: each account's cursor at the newest message.
+    db.execute("INSERT INTO inbox_cursor (user_id, message_seq) SELECT id, "
+               "(SELECT max(seq) FROM message) FROM account WHERE true "
+               "ON CONFLICT (user_id) DO UPDATE SET message_seq = excluded.message_seq")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
 

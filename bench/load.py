@@ -1,5 +1,5 @@
 """The load generator: S senders post to one group for T seconds while one member
-listens on SSE; prints messages/s, deliveries/s and send-to-event latency."""
+listens on SSE; prints messages/s, recipients reached/s and send-to-event latency."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ async def run(url: str, ca: str | None, seed: dict[str, Any], senders: int,
     return {
         "senders": senders, "members": stats.recipients, "seconds": round(elapsed, 2),
         "messages_per_s": round(stats.accepted / elapsed, 1),
-        "deliveries_per_s": round(stats.accepted * stats.recipients / elapsed, 1),
+        "recipients_per_s": round(stats.accepted * stats.recipients / elapsed, 1),
         "latency_p50_ms": round(percentile(stats.latencies, 50) * 1000, 1),
         "latency_p99_ms": round(percentile(stats.latencies, 99) * 1000, 1),
         "accepted": stats.accepted, "errors": stats.errors,

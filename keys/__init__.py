@@ -62,6 +62,7 @@ from keys._checkpoint import (
     sign_checkpoint,
     verifier_key,
 )
+from keys._digest import fingerprint
 from keys._envelope import (
     field_kek_version,
     open_field,
@@ -108,6 +109,7 @@ __all__ = [
     "consistency_proof",
     "ensure_dev_tls",
     "field_kek_version",
+    "fingerprint",
     "hash_chain",
     "inclusion_proof",
     "leaf_hash",

@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.sql import Executable
 
 from hub.app import Hub
+from hub.db.models import Message, ReachMember
 
 
 async def scalar(hub: Hub, statement: Executable) -> Any:
@@ -46,3 +47,11 @@ async def get(hub: Hub, model: Any, id: uuid.UUID) -> Row[Any] | None:
 async def execute(hub: Hub, statement: Executable, params: Any = None) -> None:
     """One write statement, committed (tests that tamper with stored rows)."""
     await hub.db.interaction(lambda conn: conn.execute(statement, params), write=True)
+
+
+def reached(*columns: Any) -> Select[Any]:
+    """Whom the stored messages reached: `columns` (default: the user) of each message's
+    reach set, one row per message and user; narrow it with `.where(Message...)`. A
+    recipient's inbox row (`Delivery`) is written only when they read."""
+    return (select(*(columns or (ReachMember.user_id,))).select_from(Message)
+            .join(ReachMember, ReachMember.set_id == Message.reach_set_id))

@@ -20,14 +20,19 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    Uuid,
     and_,
     bindparam,
+    false,
     func,
     insert,
     or_,
     select,
+    union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.db import models
 from hub.db.engine import lock_stream
@@ -45,6 +50,92 @@ _d, _m, _k = _c(models.Delivery), _c(models.Message), _c(models.MessageKey)
 _a, _u, _o = _c(models.User), _c(models.Unit), _c(models.Organization)
 _r, _e, _g = _c(models.MessageRecipient), _c(models.ReceiptEvent), _c(models.ContactGroup)
 _p = _c(models.Person)
+_rm, _rs, _ic = _c(models.ReachMember), _c(models.ReachSet), _c(models.InboxCursor)
+
+
+# -- writing deliveries after the send ---------------------------------------------------
+#
+# A send stores whom it reached (`ReachSet`); a user's `Delivery` rows are written here,
+# in message order, for the messages after their `InboxCursor`: before anything reads
+# them (the services call `behind` and `catch_up`), and in the send itself for users
+# with a live stream open.
+
+class Caught(NamedTuple):
+    """A delivery `catch_up` wrote."""
+
+    seq: int
+    user_id: uuid.UUID
+    group_id: uuid.UUID
+    message_id: uuid.UUID
+    priority: str
+
+
+_HEAD = Prepared(select(func.coalesce(func.max(_m.seq), 0)))
+
+
+@functools.cache
+def _catch_up(count: int) -> Prepared:
+    users = numbered("user", count)
+    return Prepared(insert(models.Delivery).from_select(
+        ["message_id", "user_id", "group_id", "organization_id", "priority", "delivered_at",
+         "marked_unread"],
+        select(_m.id, _rm.user_id, _rm.group_id, _rm.organization_id, _m.priority,
+               _m.created_at, false())
+        .select_from(models.ReachMember)
+        .join(models.InboxCursor, _ic.user_id == _rm.user_id)
+        .join(models.Message, and_(_m.reach_set_id == _rm.set_id,
+                                   _m.seq > _ic.message_seq))
+        .where(_rm.user_id.in_(users), _m.seq <= bindparam("head", type_=Integer()))
+        .order_by(_m.seq, _rm.user_id),
+    ).returning(_d.seq, _d.user_id, _d.group_id, _d.message_id, _d.priority))
+
+
+def _cursor_start(dialect: str) -> Prepared:
+    insert_of = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return Prepared(insert_of(models.InboxCursor).values(
+        user_id=bindparam("user_id", type_=Uuid()), message_seq=0,
+    ).on_conflict_do_nothing(index_elements=["user_id"]))
+
+
+# A cursor for each user that has none (at 0: nothing written yet).
+_CURSOR_START = {name: _cursor_start(name) for name in ("sqlite", "postgresql")}
+_CURSOR_MOVE = Prepared(update(models.InboxCursor).where(
+    _ic.user_id == bindparam("user_id", type_=Uuid()))
+    .values(message_seq=bindparam("head", type_=Integer())))
+
+
+def catch_up(conn: Connection, user_ids: Collection[uuid.UUID]) -> list[Caught]:
+    """Write the deliveries of every message that reached these users and is not yet in
+    their inboxes, oldest first, and move their cursors to the newest message. Under
+    the delivery stream lock: delivery numbers are taken in commit order, and on
+    PostgreSQL no message below the newest is still uncommitted (`messages.reach`)."""
+    if not user_ids:
+        return []
+    lock_stream(conn, "delivery")
+    head = _HEAD.scalar(conn)
+    _CURSOR_START[conn.dialect.name].run_many(conn, [{"user_id": user} for user in user_ids])
+    caught = [Caught._make(row) for piece in pieces(user_ids) for row in _catch_up(
+        len(piece)).rows(conn, {**numbered_values("user", piece), "head": head})]
+    _CURSOR_MOVE.run_many(conn, [{"user_id": user, "head": head} for user in user_ids])
+    return caught
+
+
+_BEHIND = Prepared(
+    select(_m.seq).select_from(models.ReachMember)
+    .join(models.Message, _m.reach_set_id == _rm.set_id)
+    .where(_rm.user_id == bindparam("user_id", type_=Uuid()),
+           _m.seq > func.coalesce(select(_ic.message_seq).where(
+               _ic.user_id == bindparam("user_id", type_=Uuid())).scalar_subquery(), 0))
+    .limit(1))
+
+
+def behind(conn: Connection, user_id: uuid.UUID) -> bool:
+    """Whether a message reached the user that is not yet in their inbox."""
+    return _BEHIND.first(conn, {"user_id": user_id}) is not None
+
+
+def thread_ids(conn: Connection, message_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    return dict(conn.execute(select(_m.id, _m.thread_id).where(_m.id.in_(message_ids))).all())
 
 
 class MessageRow(NamedTuple):
@@ -313,14 +404,28 @@ class RecipientRow(NamedTuple):
 
 
 def recipients(conn: Connection, message_id: uuid.UUID) -> list[RecipientRow]:
-    """Every delivery of a message with its recipient, by name."""
-    return [RecipientRow._make(row) for row in conn.execute(
+    """Everyone a message reached, with their delivery as far as it is written, by
+    name. (Messages sent before migration 0010 have no reach set: their deliveries.)"""
+    reached = (
+        select(_rm.user_id, _rm.group_id, _rm.organization_id,
+               func.coalesce(_d.delivered_at, _m.created_at), _d.read_at, _d.acked_at,
+               _d.ack_comment, _a.display_name, _u.name, _a.protected_identity)
+        .select_from(models.Message)
+        .join(models.ReachMember, _rm.set_id == _m.reach_set_id)
+        .outerjoin(models.Delivery, and_(_d.message_id == _m.id, _d.user_id == _rm.user_id))
+        .join(models.User, _a.id == _rm.user_id)
+        .outerjoin(models.Unit, _u.id == _a.unit_id)
+        .where(_m.id == message_id))
+    earlier = (
         select(_d.user_id, _d.group_id, _d.organization_id, _d.delivered_at, _d.read_at,
                _d.acked_at, _d.ack_comment, _a.display_name, _u.name, _a.protected_identity)
+        .join(models.Message, _m.id == _d.message_id)
         .join(models.User, _a.id == _d.user_id)
         .outerjoin(models.Unit, _u.id == _a.unit_id)
-        .where(_d.message_id == message_id)
-        .order_by(_a.display_name))]
+        .where(_d.message_id == message_id, _m.reach_set_id.is_(None)))
+    both = union_all(reached, earlier).subquery()
+    return [RecipientRow._make(row) for row in conn.execute(
+        select(both).order_by(both.c.display_name)).all()]
 
 
 def positions(conn: Connection, user_id: uuid.UUID) -> tuple[int, int]:

@@ -18,12 +18,11 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    String,
-    Subquery,
+    Integer,
+    LargeBinary,
     Uuid,
     bindparam,
     exists,
-    false,
     func,
     insert,
     literal_column,
@@ -43,13 +42,15 @@ from hub.db.models import (
     MessageKey,
     MessageRecipient,
     Organization,
+    ReachMember,
+    ReachSet,
     Unit,
     User,
     UserRole,
 )
 from hub.db.prepared import Prepared, inserting, numbered, numbered_values, padded
-from hub.db.types import UTCDateTime
 from hub.domain.roles import CARE_READER_ROLES
+from keys import fingerprint
 
 
 @dataclass(frozen=True)
@@ -82,33 +83,36 @@ class EarlierSend:
     overridden_rules: str | None
 
 
-class FanOut:
-    """The deliveries one send inserted, as the database returned them: ids are left
-    unconverted until someone asks for them (most recipients have no open stream)."""
+class Reach:
+    """Whom a send reaches, and the stored set that says so (`ReachSet`).
 
-    __slots__ = ("_rows",)
+    Ids stay as the database returned them (32 hex digits on SQLite, UUIDs on
+    PostgreSQL) until someone asks: most recipients have no stream open."""
 
-    def __init__(self, rows: Sequence[Any]) -> None:
-        # user id as 32 hex digits -> (delivery seq, raw group id)
-        self._rows = {_hex(user): (seq, group) for seq, user, group in rows}
+    __slots__ = ("_members", "groups", "set_id")
+
+    def __init__(self, set_id: int, groups: set[uuid.UUID],
+                 members: dict[str, Any]) -> None:
+        self.set_id = set_id
+        # The addressed groups that reached someone.
+        self.groups = groups
+        # user id as 32 hex digits -> the user as returned
+        self._members = members
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._members)
 
-    def to(self, users: Collection[uuid.UUID]) -> list[tuple[int, uuid.UUID, uuid.UUID]]:
-        """(seq, user id, group id) of the deliveries to any of `users`."""
-        found = []
-        if len(users) <= len(self._rows):
-            for user in users:
-                row = self._rows.get(user.hex)
-                if row is not None:
-                    found.append((row[0], user, _uuid(row[1])))
-        else:
-            for user_hex, (seq, group) in self._rows.items():
-                user = uuid.UUID(hex=user_hex)
+    def among(self, users: Collection[uuid.UUID]) -> list[uuid.UUID]:
+        """The members that are in `users` (a set or a mapping's keys, which another
+        thread may change meanwhile: it is copied or probed, never iterated live)."""
+        if len(users) >= len(self._members):
+            found = []
+            for raw in self._members.values():
+                user = _uuid(raw)
                 if user in users:
-                    found.append((seq, user, _uuid(group)))
-        return found
+                    found.append(user)
+            return found
+        return [user for user in tuple(users) if user.hex in self._members]
 
 
 def _hex(value: Any) -> str:
@@ -142,13 +146,15 @@ def reply_parent(conn: Connection, reply_to: uuid.UUID,
                  viewer: uuid.UUID) -> ReplyParent | None:
     """The message replied to, with whether it was delivered to `viewer`."""
     parent = conn.execute(select(
-        Message.thread_id, Message.sender_user_id, Message.sender_unit_id).where(
-        col(Message.id) == reply_to)).first()
+        Message.thread_id, Message.sender_user_id, Message.sender_unit_id,
+        Message.reach_set_id).where(col(Message.id) == reply_to)).first()
     if parent is None:
         return None
-    delivered = conn.execute(select(Delivery.seq).where(
-        col(Delivery.message_id) == reply_to,
-        col(Delivery.user_id) == viewer)).scalar() is not None
+    delivered = conn.execute(select(ReachMember.user_id).where(
+        col(ReachMember.set_id) == parent.reach_set_id,
+        col(ReachMember.user_id) == viewer)).first() is not None or conn.execute(
+        select(Delivery.seq).where(col(Delivery.message_id) == reply_to,
+                                   col(Delivery.user_id) == viewer)).first() is not None
     return ReplyParent(parent.thread_id, parent.sender_user_id, parent.sender_unit_id,
                        delivered)
 
@@ -188,57 +194,68 @@ def engagement_periods(conn: Connection, person_id: uuid.UUID,
 # The members an addressed group reaches: users named directly, and the accounts of
 # units named as members; active accounts whose roles read care messages only (an IT
 # contact or compliance officer in a unit receives nothing), never the sender.
-# The one definition of "whom a group reaches", used to check and to fan out.
-def _reached(groups: int) -> Subquery:
+# The one definition of "whom a group reaches", used to check and to deliver.
+@functools.cache
+def _reached(groups: int) -> Prepared:
     reads_care = exists().where(col(UserRole.user_id) == User.id, col(UserRole.role).in_(
         [bindparam(f"role{i}", role) for i, role in enumerate(sorted(CARE_READER_ROLES))]))
     addressed = col(ContactGroupMember.group_id).in_(numbered("group", groups))
     active = (col(User.disabled_at).is_(None),
               col(User.id) != bindparam("sender", type_=Uuid()), reads_care)
-    columns: tuple[Any, ...] = (col(ContactGroupMember.group_id).label("group_id"),
-               col(User.id).label("user_id"), col(User.organization_id).label("organization_id"))
-    return union_all(
-        select(*columns).join(User, col(User.id) == ContactGroupMember.user_id)
-        .where(addressed, *active),
-        select(*columns).join(User, col(User.unit_id) == ContactGroupMember.unit_id)
-        .where(addressed, *active),
-    ).subquery("reached")
+    # Raw ids (no type conversion): most are only hashed into the set's digest.
+    columns: tuple[Any, ...] = (literal_column("contact_group_member.group_id"),
+                                literal_column("account.id"),
+                                literal_column("account.organization_id"))
+    return Prepared(union_all(
+        select(*columns).select_from(ContactGroupMember)
+        .join(User, col(User.id) == ContactGroupMember.user_id).where(addressed, *active),
+        select(*columns).select_from(ContactGroupMember)
+        .join(User, col(User.unit_id) == ContactGroupMember.unit_id).where(addressed, *active),
+    ))
 
 
-@functools.cache
-def _groups_reaching_someone(groups: int) -> Prepared:
-    reached = _reached(groups)
-    return Prepared(select(reached.c.group_id).distinct())
+_REACH_SET = Prepared(select(ReachSet.id).where(
+    col(ReachSet.digest) == bindparam("digest", type_=LargeBinary())))
+_INSERT_REACH_SET = Prepared(insert(ReachSet).values(
+    digest=bindparam("digest", type_=LargeBinary()), size=bindparam("size", type_=Integer()))
+    .returning(col(ReachSet.id)))
+_INSERT_REACH_MEMBERS = inserting(ReachMember, "set_id", "user_id", "group_id",
+                                  "organization_id")
 
 
-@functools.cache
-def _fan_out(groups: int) -> Prepared:
-    """One delivery per reached user, computed and inserted by the database: a user
-    reached by several addressed groups is attributed to one of them, the same one
-    every time. RETURNING hands back what live events need, unconverted (FanOut)."""
-    reached = _reached(groups)
-    ranked = select(
-        reached.c.user_id, reached.c.group_id, reached.c.organization_id,
-        func.row_number().over(partition_by=reached.c.user_id,
-                               order_by=reached.c.group_id).label("rank"),
-    ).subquery("ranked")
-    statement: Any = insert(Delivery).from_select(
-        ["message_id", "user_id", "group_id", "organization_id", "priority", "delivered_at",
-         "marked_unread"],
-        select(  # type: ignore[call-overload]
-            bindparam("message_id", type_=Uuid()), ranked.c.user_id, ranked.c.group_id,
-            ranked.c.organization_id, bindparam("priority", type_=String()),
-            bindparam("now", type_=UTCDateTime()), false())
-        .where(ranked.c.rank == 1),
-    ).returning(col(Delivery.seq), literal_column("user_id"), literal_column("group_id"))
-    return Prepared(statement)
-
-
-def groups_reaching_someone(conn: Connection, group_ids: Sequence[uuid.UUID],
-                            sender_id: uuid.UUID) -> set[uuid.UUID]:
+def reach(conn: Connection, group_ids: Sequence[uuid.UUID],
+          sender_id: uuid.UUID) -> Reach:
+    """Whom the groups reach now, as a stored set: the one already stored for the same
+    users reached the same way, else a new one. A user reached by several groups is
+    attributed to one of them, the same one every time. Takes the delivery stream lock
+    (`lock_stream`) first: on PostgreSQL, sends then store sets and number messages
+    one at a time, in commit order."""
+    lock_stream(conn, "delivery")
     ids = padded(group_ids)
-    return {row[0] for row in _groups_reaching_someone(len(ids)).rows(
-        conn, {**numbered_values("group", ids), "sender": sender_id})}
+    members: dict[str, tuple[Any, Any, Any]] = {}
+    groups = set()
+    for group, user, organization in _reached(len(ids)).rows(
+            conn, {**numbered_values("group", ids), "sender": sender_id}):
+        groups.add(group)
+        key = _hex(user)
+        known = members.get(key)
+        if known is None or _hex(group) < _hex(known[1]):
+            members[key] = (user, group, organization)
+    if not members:
+        return Reach(0, set(), {})
+    ordered = sorted(members.items())
+    digest = fingerprint(
+        f"{user}{_hex(group)}{_hex(organization)}".encode()
+        for user, (_, group, organization) in ordered)
+    set_id = _REACH_SET.scalar(conn, {"digest": digest})
+    if set_id is None:
+        set_id = _INSERT_REACH_SET.scalar(conn, {"digest": digest, "size": len(ordered)})
+        _INSERT_REACH_MEMBERS.run_many(conn, [
+            {"set_id": set_id, "user_id": _uuid(user), "group_id": _uuid(group),
+             "organization_id": _uuid(organization)}
+            for _, (user, group, organization) in ordered])
+    return Reach(int(set_id), {_uuid(g) for g in groups},
+                 {key: user for key, (user, _, _) in ordered})
 
 
 # -- writing a message -----------------------------------------------------------------
@@ -247,7 +264,7 @@ _INSERT_MESSAGE = inserting(
     Message, "id", "thread_id", "reply_to_id", "sender_user_id", "sender_unit_id",
     "sender_organization_id", "person_id", "category", "priority", "requires_ack",
     "ack_deadline", "subject_enc", "content", "attachment_count", "content_size",
-    "idempotency_key", "created_at")
+    "idempotency_key", "created_at", "reach_set_id")
 _INSERT_KEYS = inserting(MessageKey, "message_id", "organization_id", "kek_version", "wrapped")
 _INSERT_RECIPIENTS = inserting(MessageRecipient, "message_id", "group_id", "organization_id")
 _INSERT_ATTACHMENTS = inserting(MessageAttachment, "message_id", "position", "size", "content")
@@ -267,31 +284,24 @@ def insert_message(conn: Connection, message: Mapping[str, Any],
         _INSERT_ATTACHMENTS.run_many(conn, attachments)
 
 
-def fan_out(conn: Connection, message_id: uuid.UUID, group_ids: Sequence[uuid.UUID],
-            sender_id: uuid.UUID, priority: str, now: dt.datetime) -> FanOut:
-    """One delivery per user the groups reach. From here to commit, delivery numbers
-    are taken in commit order (`lock_stream`)."""
-    lock_stream(conn, "delivery")
-    ids = padded(group_ids)
-    rows = _fan_out(len(ids)).rows(conn, {
-        "message_id": message_id, "now": now, "priority": priority,
-        "sender": sender_id, **numbered_values("group", ids)})
-    return FanOut(rows)
-
-
 def insert_override(conn: Connection, override: Mapping[str, Any]) -> None:
     conn.execute(_INSERT_OVERRIDE, [override])
 
 
 def earlier_send(conn: Connection, sender_id: uuid.UUID, key: str) -> EarlierSend | None:
     """The message this sender already sent with this idempotency key."""
-    row = conn.execute(select(Message.id, Message.thread_id, Message.created_at).where(
+    row = conn.execute(select(Message.id, Message.thread_id, Message.created_at,
+                              Message.reach_set_id).where(
         col(Message.sender_user_id) == sender_id,
         col(Message.idempotency_key) == key)).first()
     if row is None:
         return None
-    count = len(conn.execute(select(Delivery.seq).where(
-        col(Delivery.message_id) == row.id)).all())
+    if row.reach_set_id is not None:
+        count = conn.execute(select(ReachSet.size).where(
+            col(ReachSet.id) == row.reach_set_id)).scalar_one()
+    else:  # sent before migration 0010: every delivery was written at the send
+        count = conn.execute(select(func.count()).select_from(Delivery).where(
+            col(Delivery.message_id) == row.id)).scalar_one()
     rules = conn.execute(select(EmergencyOverride.rules).where(
         col(EmergencyOverride.message_id) == row.id)).scalar()
     return EarlierSend(row.id, row.thread_id, row.created_at, count, rules)

@@ -333,6 +333,8 @@ class Message(SQLModel, table=True):
         Index("ix_message_thread", "thread_id", "created_at"),
         Index("ix_message_sender_unit", "sender_unit_id", "seq"),
         Index("ix_message_sender_user", "sender_user_id", "seq"),
+        # A user's undelivered messages: per reach set they are in, after their cursor.
+        Index("ix_message_reach", "reach_set_id", "seq"),
     )
 
     # Insertion order (commit order on SQLite, where there is one writer); the sent box
@@ -358,6 +360,55 @@ class Message(SQLModel, table=True):
     content_size: int = 0
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(200)))
     created_at: dt.datetime = Field(sa_column=_utc())
+    # Whom the message reached when it was sent (`ReachSet`). None for messages sent
+    # before migration 0010, whose deliveries were all written at the send.
+    reach_set_id: int | None = Field(default=None, sa_column=Column(
+        BigInteger().with_variant(Integer, "sqlite"), nullable=True))
+
+
+class ReachSet(SQLModel, table=True):
+    """The users some send reached, each with the addressed group and organization that
+    reached them: stored once for every send that reaches the same users the same way
+    (the next message to a group whose members did not change names the same set).
+
+    A send writes its message and names its set; it writes no row per recipient. A
+    user's deliveries (`Delivery`) are written when the user's inbox is next read or
+    their live stream is open (`hub.db.inbox.catch_up`), in message order after the
+    user's `InboxCursor`. Sets are never changed or deleted: they are what the sends
+    reached, whatever the directory says later."""
+
+    __tablename__ = "reach_set"
+
+    id: int | None = Field(default=None, sa_column=Column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True))
+    # `keys.fingerprint` of the sorted members (`hub.db.messages.reach_digest`).
+    digest: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    size: int
+
+
+class ReachMember(SQLModel, table=True):
+    """One user of a reach set."""
+
+    __tablename__ = "reach_member"
+    __table_args__ = (Index("ix_reach_member_user", "user_id", "set_id"),)
+
+    set_id: int = Field(sa_column=Column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("reach_set.id"), primary_key=True))
+    user_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    # The first addressed group that reached this user, and the user's organization.
+    group_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
+    organization_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
+
+
+class InboxCursor(SQLModel, table=True):
+    """How far a user's deliveries are written: every message up to `message_seq` that
+    reached the user has its `Delivery` row. No row: none yet."""
+
+    __tablename__ = "inbox_cursor"
+
+    user_id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    message_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class MessageKey(SQLModel, table=True):
@@ -399,7 +450,8 @@ class MessageRecipient(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
-    """One message for one recipient user: the inbox row and the read receipt."""
+    """One message for one recipient user: the inbox row and the read receipt. Written
+    after the send, when the user's inbox catches up (see `ReachSet`)."""
 
     __tablename__ = "delivery"
     __table_args__ = (

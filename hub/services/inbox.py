@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import Connection
@@ -39,6 +40,8 @@ from hub.services.messages import MAX_ACK_COMMENT
 from hub.services.persons import PersonService
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 PAGE_MAX = 100
 
@@ -169,7 +172,7 @@ class InboxService:
                 (row, row.delivery_seq, not row.marked_unread and row.read_at is not None,
                  row.acked_at is not None) for row in rows])
 
-        return await self._db.interaction(work)
+        return await self._caught_up(user_id, work)
 
     async def sent(self, actor: Actor, before: int | None = None, limit: int = 50,
                    whole_unit: bool = False) -> list[MessageSummary]:
@@ -199,12 +202,12 @@ class InboxService:
                 raise NotFound()
             return self._summaries(conn, actor, [(row, None, None, None) for row in visible])
 
-        return await self._db.interaction(work)
+        return await self._caught_up(user_id, work)
 
     async def unread_counts(self, actor: Actor) -> dict[uuid.UUID, int]:
         """Unread messages per contact group that reached the actor."""
         user_id = _person_user(actor)
-        return await self._db.interaction(lambda conn: store.unread_counts(conn, user_id))
+        return await self._caught_up(user_id, lambda conn: store.unread_counts(conn, user_id))
 
     # -- one message ------------------------------------------------------------------------
 
@@ -217,6 +220,7 @@ class InboxService:
         now = self._clock.now()
 
         def work(conn: Connection) -> tuple[MessageDetail, list[tuple[uuid.UUID, LiveEvent]]]:
+            _catch_up(conn, actor)
             row = self._visible(conn, actor, message_id)
             dek = self._data_key(conn, actor, row)
             content = json.loads(open_part(dek, row.id, "content",
@@ -262,7 +266,7 @@ class InboxService:
             self._data_key(conn, actor, row)
             return self._summaries(conn, actor, [(row, row.delivery_seq, None, None)])[0]
 
-        return await self._db.interaction(work)
+        return await self._caught_up(_person_user(actor), work)
 
     async def reply_groups(self, actor: Actor, message_id: uuid.UUID) -> list[uuid.UUID]:
         """Where a reply naturally goes: the functional inboxes of the sender's unit
@@ -275,7 +279,7 @@ class InboxService:
                 return []
             return store.unit_groups(conn, row.sender_unit_id)
 
-        return await self._db.interaction(work)
+        return await self._caught_up(_person_user(actor), work)
 
     async def attachment(self, actor: Actor, message_id: uuid.UUID,
                          position: int) -> tuple[AttachmentInfo, bytes]:
@@ -285,6 +289,7 @@ class InboxService:
             NotFound: as for `open`, or no attachment at `position`.
         """
         def work(conn: Connection) -> tuple[AttachmentInfo, bytes]:
+            _catch_up(conn, actor)
             row = self._visible(conn, actor, message_id)
             sealed = store.attachment_content(conn, row.id, position)
             if sealed is None:
@@ -316,6 +321,7 @@ class InboxService:
         now = self._clock.now()
 
         def work(conn: Connection) -> list[tuple[uuid.UUID, LiveEvent]]:
+            _catch_up(conn, actor)
             row = self._visible(conn, actor, message_id)
             if row.delivery_seq is None:
                 raise NotFound()
@@ -391,7 +397,7 @@ class InboxService:
         """The newest delivery seq of the actor and the newest receipt seq: where a
         fresh live stream starts."""
         user_id = _person_user(actor)
-        return await self._db.interaction(lambda conn: store.positions(conn, user_id))
+        return await self._caught_up(user_id, lambda conn: store.positions(conn, user_id))
 
     async def replay(self, actor: Actor, after_delivery: int, after_receipt: int,
                      limit: int = 500) -> list[LiveEvent]:
@@ -402,7 +408,7 @@ class InboxService:
             return (store.deliveries_after(conn, user_id, after_delivery, limit),
                     store.receipts_after(conn, user_id, actor.unit_id, after_receipt, limit))
 
-        deliveries, receipts = await self._db.interaction(work)
+        deliveries, receipts = await self._caught_up(user_id, work)
         events = [LiveEvent("message", d.seq or 0, {
             "message_id": str(d.message_id), "thread_id": str(d.thread_id),
             "group_id": str(d.group_id), "priority": d.priority}) for d in deliveries]
@@ -416,10 +422,25 @@ class InboxService:
         user_id = _person_user(actor)
 
         def work(conn: Connection) -> None:
+            _catch_up(conn, actor)
             if not store.set_delivery(conn, user_id, message_id, **values):
                 raise NotFound()
 
         await self._db.interaction(work, write=True)
+
+    async def _caught_up(self, user_id: uuid.UUID, work: Callable[[Connection], T]) -> T:
+        """Run the read `work` on the user's inbox with every message that reached them
+        in it: a send writes no inbox rows for users without a live stream open
+        (`hub.db.inbox.catch_up`). Mostly one read; when messages wait, a write first."""
+        def guarded(conn: Connection) -> T | _Behind:
+            return _Behind() if store.behind(conn, user_id) else work(conn)
+
+        result = await self._db.interaction(guarded)
+        if not isinstance(result, _Behind):
+            return result
+        await self._db.interaction(lambda conn: store.catch_up(conn, [user_id]), write=True)
+        # Messages sent since are newer than any this read shows: it reads as of now.
+        return await self._db.interaction(work)
 
     def _visible(self, conn: Connection, actor: Actor, message_id: uuid.UUID) -> MessageRow:
         """The message with the actor's delivery, if the actor may see it; else
@@ -524,6 +545,17 @@ def _receipt_event(seq: int, message_id: uuid.UUID, kind: str,
                    user_id: uuid.UUID) -> LiveEvent:
     return LiveEvent("receipt", seq, {
         "message_id": str(message_id), "kind": kind, "user_id": str(user_id)})
+
+
+class _Behind:
+    """A read found messages not yet in the user's inbox."""
+
+
+def _catch_up(conn: Connection, actor: Actor) -> None:
+    """In a write: the messages that reached the actor into their inbox first."""
+    user_id = _person_user(actor)
+    if store.behind(conn, user_id):
+        store.catch_up(conn, [user_id])
 
 
 def _person_user(actor: Actor) -> uuid.UUID:

@@ -1,9 +1,11 @@
-"""Sending: validate, resolve groups and person, run the policy, seal, fan out.
+"""Sending: validate, resolve groups and person, run the policy, seal, store.
 
 One transaction stores the message, its sealed parts, the data key wrapped for the
-sender's and every recipient organization, the addressed groups and one delivery per
-recipient user (each user once, however many addressed groups reach them). Only
-after the commit are listeners told, and only then does the client get its answer.
+sender's and every recipient organization, the addressed groups and whom it reached
+(a stored reach set: each user once, however many addressed groups reach them). The
+recipients' inbox rows are written when they next read their inbox; for recipients
+with a live stream open they are written in the same transaction. Only after the
+commit are listeners told, and only then does the client get its answer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 import keys
 from hub.clock import Clock, local_date
+from hub.db import inbox as inbox_store
 from hub.db import messages as store
 from hub.db import persons as person_store
 from hub.db.consents import consent_facts
@@ -173,11 +176,11 @@ class MessageService:
         dek = keys.new_data_key()
         sealed = await self._seal_parts(dek, message_id, draft)
 
-        def work(conn: Connection) -> tuple[SentMessage, store.FanOut]:
+        def work(conn: Connection) -> tuple[SentMessage, store.Reach, list[inbox_store.Caught]]:
             return self._store(conn, actor, draft, message_id, dek, sealed, person_index)
 
         try:
-            result, fanned = await self._db.interaction(work, write=True)
+            result, reach, caught = await self._db.interaction(work, write=True)
         except PolicyRefused as refused:
             # Nothing of the message is stored; the refusal itself is audited.
             await self._audit.append(event_of(
@@ -199,7 +202,7 @@ class MessageService:
                 if earlier is not None:
                     return earlier
             raise
-        await self._notifier.publish(self._live_events(result, draft.priority, fanned))
+        await self._publish(result, reach, caught)
         log.info("message_sent", message_id=str(message_id),
                  recipients=result.recipient_count, groups=len(draft.group_ids))
         return result
@@ -285,7 +288,7 @@ class MessageService:
     def _store(
         self, conn: Connection, actor: Actor, draft: MessageDraft, message_id: uuid.UUID,
         dek: bytes, sealed: dict[str, bytes], person_index: str | None,
-    ) -> tuple[SentMessage, store.FanOut]:
+    ) -> tuple[SentMessage, store.Reach, list[inbox_store.Caught]]:
         assert actor.user_id is not None and actor.organization_id is not None
         groups = self._groups(conn, draft.group_ids)
         about_person = draft.person_id is not None or person_index is not None
@@ -303,8 +306,11 @@ class MessageService:
                 # Only an emergency override gets this far: it is told, and audited.
                 raise UnknownPerson(
                     errors={"person": "no registered person with this identity"})
-        if len(groups) > 1:
-            self._check_groups_reach_someone(conn, groups, actor.user_id)
+        reach = store.reach(conn, [g.id for g in groups], actor.user_id)
+        empty = [str(g.id) for g in groups if g.id not in reach.groups]
+        if empty:
+            raise ValidationFailed(errors={"group_ids": "a group reaches nobody"},
+                                   empty_groups=empty)
         # The moment of the send is taken after the facts are read (and, on PostgreSQL,
         # locked): a withdrawal committed before it counts, one after it waits for us.
         now = self._clock.now()
@@ -318,23 +324,21 @@ class MessageService:
             "subject_enc": sealed[SUBJECT], "content": sealed[CONTENT],
             "attachment_count": len(draft.attachments),
             "content_size": sum(len(a.data) for a in draft.attachments) + len(draft.body),
-            "idempotency_key": draft.idempotency_key, "created_at": now},
+            "idempotency_key": draft.idempotency_key, "created_at": now,
+            "reach_set_id": reach.set_id},
             keys=wrapped_keys_sync(conn, self._keys, message_id, dek, reader_orgs),
             groups=groups,
             attachments=[{"message_id": message_id, "position": i, "size": len(a.data),
                           "content": sealed[attachment_part(i)]}
                          for i, a in enumerate(draft.attachments)])
-        fanned = store.fan_out(conn, message_id, [g.id for g in groups], actor.user_id,
-                               draft.priority, now)
-        if not fanned:
-            # One group reaching nobody (several groups were checked above).
-            raise ValidationFailed(errors={"group_ids": "a group reaches nobody"},
-                                   empty_groups=[str(groups[0].id)])
+        # Recipients with a stream open get their inbox rows now (and the live event
+        # after the commit); the others when they next read.
+        caught = inbox_store.catch_up(conn, reach.among(self._notifier.listening_users()))
         audit = [event_of(
             actor, Action.MESSAGE_SEND, person_id=person_id,
             targets={"message": message_id, "groups": ids(g.id for g in groups)},
             organizations=[g.organization_id for g in groups],
-            detail={"recipients": len(fanned), "category": draft.category,
+            detail={"recipients": len(reach), "category": draft.category,
                     "priority": draft.priority})]
         overridden: tuple[str, ...] = ()
         if decision is not None and decision.overridden:
@@ -344,23 +348,43 @@ class MessageService:
                 conn, actor, message_id, person_id, groups, decision, draft.emergency_reason,
                 now))
         self._audit.append_many_sync(conn, audit)
-        return SentMessage(message_id, thread_id, now, len(fanned),
-                           overridden_rules=overridden), fanned
+        return SentMessage(message_id, thread_id, now, len(reach),
+                           overridden_rules=overridden), reach, caught
 
-    def _live_events(self, sent: SentMessage, priority: str,
-                     fanned: store.FanOut) -> list[tuple[uuid.UUID, LiveEvent]]:
-        """Events for the recipients with a stream open now (after the commit: a stream
-        opened later reads its starting position after the commit, so it has the
-        message already). One payload per group, shared (ids only)."""
-        payloads: dict[uuid.UUID, dict[str, str | int | None]] = {}
+    async def _publish(self, sent: SentMessage, reach: store.Reach,
+                       caught: list[inbox_store.Caught]) -> None:
+        """Live events for the recipients with a stream open, after the commit.
+
+        Those listening when the send ran got their inbox rows in it. A stream opened
+        since then is caught up here (it is rare): one opened after this reads its
+        starting position after the commit and finds the message there already."""
+        written = {c.user_id for c in caught}
+        late = [user for user in reach.among(self._notifier.listening_users())
+                if user not in written]
+        if late:
+            caught = caught + await self._db.interaction(
+                lambda conn: inbox_store.catch_up(conn, late), write=True)
+        await self._notifier.publish(await self._live_events(sent, caught))
+
+    async def _live_events(self, sent: SentMessage, caught: list[inbox_store.Caught]
+                           ) -> list[tuple[uuid.UUID, LiveEvent]]:
+        """One event per delivery written for a listener: mostly of this message, one
+        payload per group, shared (ids only). A listener whose stream opened while an
+        earlier message was sent may get that one's too."""
+        threads = {sent.id: sent.thread_id}
+        earlier = {c.message_id for c in caught} - threads.keys()
+        if earlier:
+            threads.update(await self._db.interaction(
+                lambda conn: inbox_store.thread_ids(conn, earlier)))
+        payloads: dict[tuple[uuid.UUID, uuid.UUID], dict[str, str | int | None]] = {}
         events = []
-        for seq, user_id, group_id in fanned.to(self._notifier.listening_users()):
-            payload = payloads.get(group_id)
+        for c in caught:
+            payload = payloads.get((c.message_id, c.group_id))
             if payload is None:
-                payload = payloads[group_id] = {
-                    "message_id": str(sent.id), "thread_id": str(sent.thread_id),
-                    "group_id": str(group_id), "priority": priority}
-            events.append((user_id, LiveEvent("message", seq, payload)))
+                payload = payloads[c.message_id, c.group_id] = {
+                    "message_id": str(c.message_id), "thread_id": str(threads[c.message_id]),
+                    "group_id": str(c.group_id), "priority": c.priority}
+            events.append((c.user_id, LiveEvent("message", c.seq, payload)))
         return events
 
     def _groups(self, conn: Connection,
@@ -459,15 +483,6 @@ class MessageService:
                      "groups": ids(sorted(overridden_groups))},
             organizations=[g.organization_id for g in groups if g.id in overridden_groups],
             detail={"rules": ",".join(rules)})
-
-    def _check_groups_reach_someone(self, conn: Connection,
-                                    groups: list[store.AddressedGroup],
-                                    sender_id: uuid.UUID) -> None:
-        reached = store.groups_reaching_someone(conn, [g.id for g in groups], sender_id)
-        empty = [str(g.id) for g in groups if g.id not in reached]
-        if empty:
-            raise ValidationFailed(errors={"group_ids": "a group reaches nobody"},
-                                   empty_groups=empty)
 
 
 def _attachment_problem(attachment: AttachmentDraft) -> str | None:

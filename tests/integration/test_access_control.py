@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from hub.app import HUB
-from hub.db.models import AuditEntry, Delivery, Engagement, Message, User, UserRole
+from hub.db.models import AuditEntry, Engagement, Message, User, UserRole
 from hub.domain.roles import OrgKind, Role
 from hub.errors import ValidationFailed
 from hub.services.actor import CLI_OPERATOR
@@ -27,7 +27,7 @@ from tests.factories import (
     personnummer,
 )
 from tests.integration.conftest import bearer, login, web_session
-from tests.stored import scalar, scalars
+from tests.stored import reached, scalar, scalars
 
 V1 = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -370,8 +370,8 @@ async def test_an_it_contact_in_a_unit_receives_nothing_and_is_not_in_the_receip
         "group_ids": [str(group)], "subject": "Nyckel", "body": "Nyckeln hänger i hallen"})
     assert sent.status == 201
     assert (await sent.json())["recipient_count"] == 1
-    reached = set(await scalars(hub, select(Delivery.user_id)))
-    assert reached == {nurse.id}
+    reached_users = set(await scalars(hub, reached()))
+    assert reached_users == {nurse.id}
     receipts = await (await client.get(f"{V1}/messages/{(await sent.json())['id']}/receipts",
                                        headers=bearer(sender))).json()
     assert [r["user_id"] for g in receipts for r in g["recipients"]] == [str(nurse.id)]

@@ -19,14 +19,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hub.clock import local_date
-from hub.db.models import Delivery, EmergencyOverride, Message
+from hub.db.models import Delivery, EmergencyOverride, Message, ReachMember
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.consents import NewConsent
 from hub.services.messages import MessageDraft, PolicyRefused
 from hub.services.persons import NewEngagement, NewPerson
 from tests.factories import CITY, make_group, make_org, make_unit, make_user, personnummer
-from tests.stored import scalar, scalars
+from tests.stored import reached, scalar, scalars
 
 AUTHORITIES = [CITY, "5591234561", "5592345671"]
 REASON = "Larm utan svar, hemtjänsten behöver veta nu"
@@ -162,8 +162,8 @@ async def test_a_send_is_delivered_iff_the_rules_allow_and_refused_orgs_get_noth
         assert list(sent.overridden_rules) == expected
 
     message_id = await scalar(hub, select(Message.id).where(Message.idempotency_key == key))
-    delivered = set(await scalars(hub, select(Delivery.organization_id).where(
-        Delivery.message_id == message_id))) if message_id else set()
+    delivered = set(await scalars(hub, reached(ReachMember.organization_id).where(
+        Message.id == message_id))) if message_id else set()
     override = await scalar(hub, select(EmergencyOverride.id).where(
         EmergencyOverride.message_id == message_id)) if message_id else None
     if sent is None:
@@ -202,5 +202,7 @@ async def test_no_delivery_exists_for_an_organization_the_rules_refuse(hub) -> N
         Message.person_id == person_id)) == []
     refused_orgs = {city.organization_id, private.organization_id,
                     stranger.organization_id}
+    assert await scalars(hub, reached().where(
+        ReachMember.organization_id.in_(refused_orgs))) == []
     assert await scalars(hub, select(Delivery.seq).where(
         Delivery.organization_id.in_(refused_orgs))) == []

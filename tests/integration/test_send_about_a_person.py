@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from hub.db.models import Delivery, Message
+from hub.db.models import Delivery, Message, ReachSet
 from hub.domain.roles import OrgKind, Role
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
@@ -49,6 +49,7 @@ async def test_a_recipient_without_an_engagement_is_refused_naming_the_rule_and_
     assert "Tolvan" not in await response.text()
     assert await scalar(hub, select(func.count()).select_from(Message)) == 0
     assert await scalar(hub, select(func.count()).select_from(Delivery)) == 0
+    assert await scalar(hub, select(func.count()).select_from(ReachSet)) == 0
 
 
 async def test_an_unknown_personnummer_is_refused_like_a_stranger_and_stores_nothing(
