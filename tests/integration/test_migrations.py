@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, Table, func, insert, inspect, select
+from sqlalchemy import CheckConstraint, Table, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from hub.db import models as m
 from hub.db.engine import create_engine
-from hub.db.migrate import current_revision, head_revision
+from hub.db.migrate import alembic_config, current_revision, head_revision
 from tests.conftest import TestDatabase
 
 NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -192,3 +193,54 @@ async def test_refused_row_leaves_nothing_behind(engine: AsyncEngine) -> None:
 
     async with engine.connect() as conn:
         assert await conn.run_sync(count) == 0
+
+
+# -- migrations that move data --------------------------------------------------------------
+
+async def _migrate(engine: AsyncEngine, revision: str, down: bool = False) -> None:
+    def run(sync_conn: Any) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def test_going_back_before_reach_sets_writes_every_delivery_first(
+        engine: AsyncEngine) -> None:
+    """0010 down: a message reached two users and only one had looked; both keep it.
+    Up again: every account's inbox is complete, so every cursor is at the newest."""
+    ids = await parents(engine)
+    other, message_id, set_id = uuid.uuid4(), uuid.uuid4(), 7
+    read_at = NOW + dt.timedelta(minutes=5)
+    await insert_rows(
+        engine,
+        (m.User, {"id": other, "organization_id": ids["org"], "username": "bertil",
+                  "display_name": "B", "password_hash": "x", "totp_secret": b"x",
+                  "totp_last_step": 0, "created_at": NOW}),
+        (m.ReachSet, {"id": set_id, "digest": b"d" * 32, "size": 2}),
+        *((m.ReachMember, {"set_id": set_id, "user_id": user, "group_id": ids["unit"],
+                           "organization_id": ids["org"]}) for user in (ids["user"], other)),
+        (m.Message, {"id": message_id, "thread_id": message_id,
+                     "sender_user_id": ids["user"], "sender_organization_id": ids["org"],
+                     "category": "care_information", "priority": "normal",
+                     "subject_enc": b"s", "content": b"c", "created_at": NOW,
+                     "reach_set_id": set_id}),
+        (m.Delivery, {"message_id": message_id, "user_id": ids["user"],
+                      "group_id": ids["unit"], "organization_id": ids["org"],
+                      "delivered_at": NOW, "read_at": read_at}),
+    )
+    await _migrate(engine, "0009", down=True)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT user_id, read_at IS NOT NULL FROM delivery ORDER BY seq"))).all()
+    assert [(uuid.UUID(str(user)), read) for user, read in rows] == [
+        (ids["user"], True), (other, False)]
+
+    await _migrate(engine, "head")
+    async with engine.connect() as conn:
+        cursors = (await conn.execute(select(
+            table(m.InboxCursor).c.user_id, table(m.InboxCursor).c.message_seq))).all()
+        newest = (await conn.execute(select(func.max(table(m.Message).c.seq)))).scalar_one()
+    assert {user: seq for user, seq in cursors} == {ids["user"]: newest, other: newest}

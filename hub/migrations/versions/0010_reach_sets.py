@@ -67,8 +67,10 @@ def downgrade() -> None:
         "WHERE d.message_id = m.id AND d.user_id = r.user_id) "
         "ORDER BY m.seq, r.user_id")
     op.drop_index("ix_message_reach", table_name="message")
-    with op.batch_alter_table("message") as batch:
-        batch.drop_column("reach_set_id")
+    # Not batch mode: on SQLite that copies the table and drops the old one, and
+    # dropping `message` deletes the rows that cascade from it (SQLite has dropped
+    # columns itself since 3.35).
+    op.execute("ALTER TABLE message DROP COLUMN reach_set_id")
     op.drop_table("inbox_cursor")
     op.drop_index("ix_reach_member_user", table_name="reach_member")
     op.drop_table("reach_member")
