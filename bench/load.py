@@ -45,7 +45,10 @@ async def sign_in(session: aiohttp.ClientSession, url: str, account: dict[str, A
 
 
 async def listen(session: aiohttp.ClientSession, url: str, token: str, stats: Stats,
-                 ready: asyncio.Event, stop: asyncio.Event) -> None:
+                 ready: asyncio.Event, stop: asyncio.Event,
+                 pending: dict[str, float]) -> None:
+    """Match each message event with its send; one that arrives before the sender has
+    read its answer waits in `pending` (the hub publishes before it answers)."""
     async with session.get(f"{url}/api/v1/events",
                            headers={"Authorization": f"Bearer {token}"},
                            timeout=aiohttp.ClientTimeout(total=None)) as response:
@@ -61,6 +64,8 @@ async def listen(session: aiohttp.ClientSession, url: str, token: str, stats: St
                 sent = stats.sent_at.pop(message_id, None)
                 if sent is not None:
                     stats.latencies.append(now - sent)
+                else:
+                    pending[message_id] = now
             if stop.is_set() and not stats.sent_at:
                 return
 
@@ -102,7 +107,8 @@ async def run(url: str, ca: str | None, seed: dict[str, Any], senders: int,
                   for a in seed["senders"][:senders]]
         ready, stop = asyncio.Event(), asyncio.Event()
         pending: dict[str, float] = {}
-        listener = asyncio.create_task(listen(session, url, listener_token, stats, ready, stop))
+        listener = asyncio.create_task(listen(session, url, listener_token, stats, ready, stop,
+                                              pending))
         await asyncio.wait_for(ready.wait(), 10)
         cpu_before = cpu()
         started = time.perf_counter()

@@ -25,6 +25,7 @@ _UNIT = _TABLES["unit"]
 _ACCOUNT = _TABLES["account"]
 _ROLE = _TABLES["account_role"]
 _KEK = _TABLES["key_encryption_key"]
+_CURSOR = _TABLES["inbox_cursor"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ def insert_account(conn: Connection, account: Account, roles: Iterable[Role], *,
         "totp_secret": totp_secret, "totp_last_step": 0, "created_at": account.created_at,
         "disabled_at": account.disabled_at, "protected_identity": account.protected_identity}])
     _insert_roles(conn, account.id, roles)
+    # Nothing has reached the new account: its inbox is complete (see `InboxCursor`).
+    conn.execute(insert(_CURSOR), [{"user_id": account.id, "message_seq": 0}])
 
 
 def account(conn: Connection, user_id: uuid.UUID, *, lock: bool = False) -> Account | None:

@@ -104,16 +104,26 @@ _CURSOR_MOVE = Prepared(update(models.InboxCursor).where(
     .values(message_seq=bindparam("head", type_=Integer())))
 
 
-def catch_up(conn: Connection, user_ids: Collection[uuid.UUID]) -> list[Caught]:
+def catch_up(conn: Connection, user_ids: Collection[uuid.UUID],
+             sent: int | None = None) -> list[Caught]:
     """Write the deliveries of every message that reached these users and is not yet in
     their inboxes, oldest first, and move their cursors to the newest message. Under
     the delivery stream lock: delivery numbers are taken in commit order, and on
-    PostgreSQL no message below the newest is still uncommitted (`messages.reach`)."""
+    PostgreSQL no message below the newest is still uncommitted
+    (`messages.insert_message`).
+
+    `sent`: called by a send, which holds the lock, with its own message's seq (the
+    newest); for users with a live stream open, whose cursors exist (an account gets
+    one when it is made, `hub.db.directory.insert_account`)."""
     if not user_ids:
         return []
-    lock_stream(conn, "delivery")
-    head = _HEAD.scalar(conn)
-    _CURSOR_START[conn.dialect.name].run_many(conn, [{"user_id": user} for user in user_ids])
+    if sent is None:
+        lock_stream(conn, "delivery")
+        head = _HEAD.scalar(conn)
+        _CURSOR_START[conn.dialect.name].run_many(
+            conn, [{"user_id": user} for user in user_ids])
+    else:
+        head = sent
     caught = [Caught._make(row) for piece in pieces(user_ids) for row in _catch_up(
         len(piece)).rows(conn, {**numbered_values("user", piece), "head": head})]
     _CURSOR_MOVE.run_many(conn, [{"user_id": user, "head": head} for user in user_ids])

@@ -27,7 +27,10 @@ from sqlalchemy import (
     insert,
     literal_column,
     union_all,
+    update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from hub.db.engine import lock_stream
@@ -216,9 +219,18 @@ def _reached(groups: int) -> Prepared:
 
 _REACH_SET = Prepared(select(ReachSet.id).where(
     col(ReachSet.digest) == bindparam("digest", type_=LargeBinary())))
-_INSERT_REACH_SET = Prepared(insert(ReachSet).values(
-    digest=bindparam("digest", type_=LargeBinary()), size=bindparam("size", type_=Integer()))
-    .returning(col(ReachSet.id)))
+
+
+def _insert_reach_set(dialect: str) -> Prepared:
+    """A new set, or nothing where a send beside this one stored the same set first
+    (PostgreSQL: this waits for that send's transaction to end)."""
+    insert_of = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return Prepared(insert_of(ReachSet).values(
+        digest=bindparam("digest", type_=LargeBinary()), size=bindparam("size", type_=Integer()),
+    ).on_conflict_do_nothing(index_elements=["digest"]).returning(col(ReachSet.id)))
+
+
+_INSERT_REACH_SET = {name: _insert_reach_set(name) for name in ("sqlite", "postgresql")}
 _INSERT_REACH_MEMBERS = inserting(ReachMember, "set_id", "user_id", "group_id",
                                   "organization_id")
 
@@ -227,10 +239,7 @@ def reach(conn: Connection, group_ids: Sequence[uuid.UUID],
           sender_id: uuid.UUID) -> Reach:
     """Whom the groups reach now, as a stored set: the one already stored for the same
     users reached the same way, else a new one. A user reached by several groups is
-    attributed to one of them, the same one every time. Takes the delivery stream lock
-    (`lock_stream`) first: on PostgreSQL, sends then store sets and number messages
-    one at a time, in commit order."""
-    lock_stream(conn, "delivery")
+    attributed to one of them, the same one every time."""
     ids = padded(group_ids)
     members: dict[str, tuple[Any, Any, Any]] = {}
     groups = set()
@@ -249,11 +258,15 @@ def reach(conn: Connection, group_ids: Sequence[uuid.UUID],
         for user, (_, group, organization) in ordered)
     set_id = _REACH_SET.scalar(conn, {"digest": digest})
     if set_id is None:
-        set_id = _INSERT_REACH_SET.scalar(conn, {"digest": digest, "size": len(ordered)})
-        _INSERT_REACH_MEMBERS.run_many(conn, [
-            {"set_id": set_id, "user_id": _uuid(user), "group_id": _uuid(group),
-             "organization_id": _uuid(organization)}
-            for _, (user, group, organization) in ordered])
+        set_id = _INSERT_REACH_SET[conn.dialect.name].scalar(
+            conn, {"digest": digest, "size": len(ordered)})
+        if set_id is None:
+            set_id = _REACH_SET.scalar(conn, {"digest": digest})
+        else:
+            _INSERT_REACH_MEMBERS.run_many(conn, [
+                {"set_id": set_id, "user_id": _uuid(user), "group_id": _uuid(group),
+                 "organization_id": _uuid(organization)}
+                for _, (user, group, organization) in ordered])
     return Reach(int(set_id), {_uuid(g) for g in groups},
                  {key: user for key, (user, _, _) in ordered})
 
@@ -264,7 +277,7 @@ _INSERT_MESSAGE = inserting(
     Message, "id", "thread_id", "reply_to_id", "sender_user_id", "sender_unit_id",
     "sender_organization_id", "person_id", "category", "priority", "requires_ack",
     "ack_deadline", "subject_enc", "content", "attachment_count", "content_size",
-    "idempotency_key", "created_at", "reach_set_id")
+    "idempotency_key", "created_at", "reach_set_id", returning=col(Message.seq))
 _INSERT_KEYS = inserting(MessageKey, "message_id", "organization_id", "kek_version", "wrapped")
 _INSERT_RECIPIENTS = inserting(MessageRecipient, "message_id", "group_id", "organization_id")
 _INSERT_ATTACHMENTS = inserting(MessageAttachment, "message_id", "position", "size", "content")
@@ -273,15 +286,36 @@ _INSERT_OVERRIDE = insert(EmergencyOverride)
 
 def insert_message(conn: Connection, message: Mapping[str, Any],
                    keys: list[dict[str, Any]], groups: Sequence[AddressedGroup],
-                   attachments: list[dict[str, Any]]) -> None:
-    """The message row, its wrapped data keys, addressed groups and sealed attachments."""
-    _INSERT_MESSAGE.run(conn, message)
+                   attachments: list[dict[str, Any]]) -> int:
+    """The message row, its wrapped data keys, addressed groups and sealed attachments;
+    returns the message's seq, for `number_message`."""
+    seq = int(_INSERT_MESSAGE.scalar(conn, message))
     _INSERT_KEYS.run_many(conn, keys)
     _INSERT_RECIPIENTS.run_many(conn, [
         {"message_id": message["id"], "group_id": g.id, "organization_id": g.organization_id}
         for g in groups])
     if attachments:
         _INSERT_ATTACHMENTS.run_many(conn, attachments)
+    return seq
+
+
+_RENUMBER = Prepared(
+    update(Message).where(col(Message.id) == bindparam("id", type_=Uuid()))
+    .values(seq=func.nextval(func.pg_get_serial_sequence("message", "seq")))
+    .returning(col(Message.seq)))
+
+
+def number_message(conn: Connection, message_id: uuid.UUID, seq: int) -> int:
+    """Take the delivery stream lock, held until commit, and give the message its final
+    seq under it: messages are numbered in commit order, so that whoever sees message
+    n sees every message before it (`hub.db.inbox.catch_up`). On SQLite, where one
+    writer holds the database, the seq the insert took is that already; PostgreSQL
+    numbers the message again, so the lock is held from here rather than from the
+    insert (a message's rows refer to its id, never to its seq)."""
+    lock_stream(conn, "delivery")
+    if conn.dialect.name != "postgresql":
+        return seq
+    return int(_RENUMBER.scalar(conn, {"id": message_id}))
 
 
 def insert_override(conn: Connection, override: Mapping[str, Any]) -> None:

@@ -44,13 +44,15 @@ def numbered_values(name: str, values: Iterable[Any]) -> dict[str, Any]:
     return {f"{name}{i}": value for i, value in enumerate(values)}
 
 
-def inserting(model: Any, *names: str) -> Prepared:
+def inserting(model: Any, *names: str, returning: Any = None) -> Prepared:
     """An INSERT into `model`'s table of the named columns (all of them when none are
-    named; the others take their defaults). Every row given has exactly these keys."""
+    named; the others take their defaults). Every row given has exactly these keys.
+    `returning`: a column the statement hands back (`Prepared.scalar`)."""
     columns = model.__table__.c
-    return Prepared(insert(model).values(
+    statement = insert(model).values(
         {name: bindparam(name, type_=columns[name].type)
-         for name in names or [c.name for c in columns]}))
+         for name in names or [c.name for c in columns]})
+    return Prepared(statement if returning is None else statement.returning(returning))
 
 
 # The longest IN list of numbered parameters.

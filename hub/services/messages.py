@@ -315,7 +315,7 @@ class MessageService:
         # locked): a withdrawal committed before it counts, one after it waits for us.
         now = self._clock.now()
         reader_orgs = {actor.organization_id} | {g.organization_id for g in groups}
-        store.insert_message(conn, {
+        seq = store.insert_message(conn, {
             "id": message_id, "thread_id": thread_id, "reply_to_id": draft.reply_to,
             "sender_user_id": actor.user_id, "sender_unit_id": actor.unit_id,
             "sender_organization_id": actor.organization_id, "person_id": person_id,
@@ -331,9 +331,11 @@ class MessageService:
             attachments=[{"message_id": message_id, "position": i, "size": len(a.data),
                           "content": sealed[attachment_part(i)]}
                          for i, a in enumerate(draft.attachments)])
+        seq = store.number_message(conn, message_id, seq)
         # Recipients with a stream open get their inbox rows now (and the live event
         # after the commit); the others when they next read.
-        caught = inbox_store.catch_up(conn, reach.among(self._notifier.listening_users()))
+        caught = inbox_store.catch_up(conn, reach.among(self._notifier.listening_users()),
+                                      sent=seq)
         audit = [event_of(
             actor, Action.MESSAGE_SEND, person_id=person_id,
             targets={"message": message_id, "groups": ids(g.id for g in groups)},

@@ -4,11 +4,13 @@ user sees must be the same either way."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, insert, select, text
 
-from hub.db.models import Delivery, ReachMember, ReachSet
+from hub.db.models import Delivery, Message, ReachMember, ReachSet
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import Actor
 from tests.factories import make_group, make_org, make_unit, make_user
@@ -154,3 +156,87 @@ async def test_nobody_else_gets_a_message_through_a_shared_set(client, hub):
     other = uuid.UUID(listed["items"][0]["id"])
     assert await scalar(hub, select(func.count()).select_from(Delivery).where(
         Delivery.user_id == maja.id, Delivery.message_id != other)) == 0
+
+
+async def test_reading_while_others_send_loses_and_doubles_nothing(client, hub):
+    """The inbox catches up while sends commit beside it (on PostgreSQL, in parallel):
+    every message reaches it once."""
+    sara, night, ali, maja, _, _ = await _world(hub)
+    group = await make_group(hub, night, ali, maja)
+    sara_token = await login(client, hub, sara)
+    ali_token = await login(client, hub, ali)
+    sending = True
+
+    async def read_all_along() -> int:
+        reads = 0
+        while sending or reads == 0:
+            assert (await client.get("/api/v1/inbox/unread",
+                                     headers=bearer(ali_token))).status == 200
+            reads += 1
+        return reads
+
+    reader = asyncio.create_task(read_all_along())
+    sent = await asyncio.gather(*(
+        _send(client, sara_token, group, f"Samtidigt {i}") for i in range(24)))
+    sending = False
+    assert await reader > 0
+
+    listed = []
+    before = None
+    while True:
+        page = await (await client.get("/api/v1/inbox", headers=bearer(ali_token), params={
+            "limit": "10", **({"before": str(before)} if before else {})})).json()
+        listed += [m["id"] for m in page["items"]]
+        if len(page["items"]) < 10:
+            break
+        before = page["items"][-1]["cursor"]
+    assert sorted(listed) == sorted(m["id"] for m in sent)
+    assert await scalar(hub, select(func.count()).select_from(Delivery).where(
+        Delivery.user_id == ali.id)) == len(sent)
+
+
+async def test_a_send_that_commits_late_still_reaches_an_inbox_read_meanwhile(client, hub):
+    """PostgreSQL, where sends run side by side: "late" takes its message number, then
+    waits (here: for another transaction holding its idempotency key) while "early"
+    commits and Ali reads. Ali's inbox has moved past "early"; "late" must still
+    arrive, so a message is numbered when it can no longer be overtaken."""
+    if hub.db.is_sqlite:
+        pytest.skip("SQLite has one writer: messages commit in the order they are numbered")
+    sara, night, ali, _, _, _ = await _world(hub)
+    group = await make_group(hub, night, ali)
+    sara_token, ali_token = await login(client, hub, sara), await login(client, hub, ali)
+    # Whom the group reaches is stored by a first send (a new set would make the second
+    # send wait for "late" to commit it).
+    await _send(client, sara_token, group, "Först")
+    blocker = await hub.db.engine.connect()
+    await blocker.begin()
+    held = uuid.uuid4()
+    await blocker.execute(insert(Message.__table__).values(
+        id=held, thread_id=held, sender_user_id=sara.id, sender_organization_id=sara.organization_id,
+        category="care_information", priority="normal", subject_enc=b"s", content=b"c",
+        created_at=hub.clock.now(), idempotency_key="sen"))
+    blocker_pid = (await blocker.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    late = asyncio.create_task(client.post(
+        "/api/v1/messages", headers={**bearer(sara_token), "Idempotency-Key": "sen"},
+        json={"group_ids": [str(group)], "subject": "Sen", "body": "Väntar."}))
+    try:
+        await asyncio.wait_for(_blocked_by(hub, blocker_pid), 10)
+        await _send(client, sara_token, group, "Tidig")
+        assert await _subjects(client, ali_token) == ["Tidig", "Först"]
+    finally:
+        await blocker.rollback()
+        await blocker.close()
+    assert (await late).status == 201
+    assert sorted(await _subjects(client, ali_token)) == ["Först", "Sen", "Tidig"]
+
+
+async def _blocked_by(hub, blocker_pid: int) -> None:
+    """Until a backend waits for a lock that `blocker_pid` holds."""
+    while True:
+        async with hub.db.engine.connect() as conn:
+            waiting = (await conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": blocker_pid})).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
