@@ -31,15 +31,20 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.db import models
 from hub.db.engine import lock_stream
 from hub.db.inbox_indexes import not_archived
 from hub.db.inbox_indexes import unread as unread_term
 from hub.db.inbox_indexes import urgent as urgent_term
-from hub.db.prepared import Prepared, numbered, numbered_values, pieces
+from hub.db.prepared import (
+    Prepared,
+    insert_of,
+    numbered,
+    numbered_values,
+    per_dialect,
+    pieces,
+)
 
 
 def _c(model: Any) -> Any:
@@ -90,15 +95,10 @@ def _catch_up(count: int) -> Prepared:
     ).returning(_d.seq, _d.user_id, _d.group_id, _d.message_id, _d.priority))
 
 
-def _cursor_start(dialect: str) -> Prepared:
-    insert_of = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return Prepared(insert_of(models.InboxCursor).values(
-        user_id=bindparam("user_id", type_=Uuid()), message_seq=0,
-    ).on_conflict_do_nothing(index_elements=["user_id"]))
-
-
 # A cursor for each user that has none (at 0: nothing written yet).
-_CURSOR_START = {name: _cursor_start(name) for name in ("sqlite", "postgresql")}
+_CURSOR_START = per_dialect(lambda dialect: insert_of(dialect)(models.InboxCursor).values(
+    user_id=bindparam("user_id", type_=Uuid()), message_seq=0,
+).on_conflict_do_nothing(index_elements=["user_id"]))
 _CURSOR_MOVE = Prepared(update(models.InboxCursor).where(
     _ic.user_id == bindparam("user_id", type_=Uuid()))
     .values(message_seq=bindparam("head", type_=Integer())))

@@ -29,8 +29,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from hub.db.engine import lock_stream
@@ -51,7 +49,15 @@ from hub.db.models import (
     User,
     UserRole,
 )
-from hub.db.prepared import Prepared, inserting, numbered, numbered_values, padded
+from hub.db.prepared import (
+    Prepared,
+    insert_of,
+    inserting,
+    numbered,
+    numbered_values,
+    padded,
+    per_dialect,
+)
 from hub.domain.roles import CARE_READER_ROLES
 from keys import fingerprint
 
@@ -221,16 +227,11 @@ _REACH_SET = Prepared(select(ReachSet.id).where(
     col(ReachSet.digest) == bindparam("digest", type_=LargeBinary())))
 
 
-def _insert_reach_set(dialect: str) -> Prepared:
-    """A new set, or nothing where a send beside this one stored the same set first
-    (PostgreSQL: this waits for that send's transaction to end)."""
-    insert_of = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return Prepared(insert_of(ReachSet).values(
-        digest=bindparam("digest", type_=LargeBinary()), size=bindparam("size", type_=Integer()),
-    ).on_conflict_do_nothing(index_elements=["digest"]).returning(col(ReachSet.id)))
-
-
-_INSERT_REACH_SET = {name: _insert_reach_set(name) for name in ("sqlite", "postgresql")}
+# A new set, or nothing where a send beside this one stored the same set first
+# (PostgreSQL: this waits for that send's transaction to end).
+_INSERT_REACH_SET = per_dialect(lambda dialect: insert_of(dialect)(ReachSet).values(
+    digest=bindparam("digest", type_=LargeBinary()), size=bindparam("size", type_=Integer()),
+).on_conflict_do_nothing(index_elements=["digest"]).returning(col(ReachSet.id)))
 _INSERT_REACH_MEMBERS = inserting(ReachMember, "set_id", "user_id", "group_id",
                                   "organization_id")
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, Connection, Dialect, Uuid, bindparam, insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -53,6 +55,18 @@ def inserting(model: Any, *names: str, returning: Any = None) -> Prepared:
         {name: bindparam(name, type_=columns[name].type)
          for name in names or [c.name for c in columns]})
     return Prepared(statement if returning is None else statement.returning(returning))
+
+
+def insert_of(dialect: str) -> Any:
+    """The dialect's own `insert`, which has ON CONFLICT clauses
+    (`on_conflict_do_nothing`, `on_conflict_do_update`): SQLite's or PostgreSQL's."""
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+
+
+def per_dialect(build: Callable[[str], ClauseElement]) -> dict[str, Prepared]:
+    """`build(dialect)` Prepared for each dialect the hub runs on, by dialect name: a
+    statement whose form differs between them (`insert_of`)."""
+    return {name: Prepared(build(name)) for name in ("sqlite", "postgresql")}
 
 
 # The longest IN list of numbered parameters.

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
-from hub.db.prepared import Prepared
+from hub.db.prepared import Prepared, insert_of
 from hub.domain.roles import Role
 
 _ACCOUNT: Table = User.__table__  # type: ignore[attr-defined]
@@ -216,9 +214,8 @@ def lock_throttles(conn: Connection, counts: Sequence[tuple[str, str]],
     """The throttle rows of these (key, scope) counts, made when missing and locked
     (PostgreSQL) in key order, so concurrent attempts for one account or address are
     judged one at a time and two first attempts cannot collide."""
-    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     for key, scope in counts:
-        conn.execute(insert_(_THROTTLE).values(
+        conn.execute(insert_of(conn.dialect.name)(_THROTTLE).values(
             key=key, scope=scope, failures=0, last_failure_at=now)
             .on_conflict_do_nothing(index_elements=["key"]))
     rows = conn.execute(
