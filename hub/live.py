@@ -37,6 +37,14 @@ class LiveEvent:
     data: Mapping[str, str | int | None]
 
 
+def message_event(seq: int, message_id: uuid.UUID, thread_id: uuid.UUID,
+                  group_id: uuid.UUID, priority: str) -> LiveEvent:
+    """A message delivered to the stream's user: ids only, the client fetches the rest."""
+    return LiveEvent("message", seq, {
+        "message_id": str(message_id), "thread_id": str(thread_id),
+        "group_id": str(group_id), "priority": priority})
+
+
 @dataclass(eq=False, slots=True)
 class Subscription:
     """One live stream's mailbox. Idle streams are the common case (thousands per

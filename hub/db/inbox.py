@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Integer,
     Select,
@@ -66,13 +67,14 @@ _rm, _rs, _ic = _c(models.ReachMember), _c(models.ReachSet), _c(models.InboxCurs
 # with a live stream open.
 
 class Caught(NamedTuple):
-    """A delivery `catch_up` wrote."""
+    """A delivery `catch_up` wrote: what its live event says."""
 
     seq: int
     user_id: uuid.UUID
     group_id: uuid.UUID
     message_id: uuid.UUID
     priority: str
+    thread_id: uuid.UUID
 
 
 _HEAD = Prepared(select(func.coalesce(func.max(_m.seq), 0)))
@@ -90,7 +92,7 @@ def _catch_up(count: int) -> Prepared:
         .join(models.InboxCursor, _ic.user_id == _rm.user_id)
         .join(models.Message, and_(_m.reach_set_id == _rm.set_id,
                                    _m.seq > _ic.message_seq))
-        .where(_rm.user_id.in_(users), _m.seq <= bindparam("head", type_=Integer()))
+        .where(_rm.user_id.in_(users), _m.seq <= bindparam("head", type_=BigInteger()))
         .order_by(_m.seq, _rm.user_id),
     ).returning(_d.seq, _d.user_id, _d.group_id, _d.message_id, _d.priority))
 
@@ -101,33 +103,56 @@ _CURSOR_START = per_dialect(lambda dialect: insert_of(dialect)(models.InboxCurso
 ).on_conflict_do_nothing(index_elements=["user_id"]))
 _CURSOR_MOVE = Prepared(update(models.InboxCursor).where(
     _ic.user_id == bindparam("user_id", type_=Uuid()))
-    .values(message_seq=bindparam("head", type_=Integer())))
+    .values(message_seq=bindparam("head", type_=BigInteger())))
+_CURSOR = Prepared(select(_ic.message_seq).where(_ic.user_id == bindparam("user_id", type_=Uuid())))
 
 
 def catch_up(conn: Connection, user_ids: Collection[uuid.UUID],
-             sent: int | None = None) -> list[Caught]:
+             limit: int | None = None) -> tuple[list[Caught], bool]:
     """Write the deliveries of every message that reached these users and is not yet in
     their inboxes, oldest first, and move their cursors to the newest message. Under
     the delivery stream lock: delivery numbers are taken in commit order, and on
     PostgreSQL no message below the newest is still uncommitted
-    (`messages.insert_message`).
+    (`messages.number_message`).
 
-    `sent`: called by a send, which holds the lock, with its own message's seq (the
-    newest); for users with a live stream open, whose cursors exist (an account gets
-    one when it is made, `hub.db.directory.insert_account`)."""
+    `limit`: cover at most this many message numbers past the lowest cursor, so that
+    a user back after a long absence is caught up in several short transactions
+    rather than one that holds every send up. Returns the deliveries written and
+    whether the users are now at the newest message."""
+    if not user_ids:
+        return [], True
+    lock_stream(conn, "delivery")
+    newest = _HEAD.scalar(conn)
+    _CURSOR_START[conn.dialect.name].run_many(conn, [{"user_id": user} for user in user_ids])
+    head = newest
+    if limit is not None:
+        lowest = min(_CURSOR.scalar(conn, {"user_id": user}) for user in user_ids)
+        head = min(newest, lowest + limit)
+    return _write(conn, user_ids, head, {}), head == newest
+
+
+def catch_up_sent(conn: Connection, user_ids: Collection[uuid.UUID], seq: int,
+                  message_id: uuid.UUID, thread_id: uuid.UUID) -> list[Caught]:
+    """`catch_up` in a send, which holds the delivery stream lock and has just numbered
+    its message `seq` (the newest), for the users with a live stream open: their
+    cursors exist (an account gets one when it is made,
+    `hub.db.directory.insert_account`)."""
     if not user_ids:
         return []
-    if sent is None:
-        lock_stream(conn, "delivery")
-        head = _HEAD.scalar(conn)
-        _CURSOR_START[conn.dialect.name].run_many(
-            conn, [{"user_id": user} for user in user_ids])
-    else:
-        head = sent
-    caught = [Caught._make(row) for piece in pieces(user_ids) for row in _catch_up(
-        len(piece)).rows(conn, {**numbered_values("user", piece), "head": head})]
+    return _write(conn, user_ids, seq, {message_id: thread_id})
+
+
+def _write(conn: Connection, user_ids: Collection[uuid.UUID], head: int,
+           threads: dict[uuid.UUID, uuid.UUID]) -> list[Caught]:
+    rows = [row for piece in pieces(user_ids) for row in _catch_up(len(piece)).rows(
+        conn, {**numbered_values("user", piece), "head": head})]
     _CURSOR_MOVE.run_many(conn, [{"user_id": user, "head": head} for user in user_ids])
-    return caught
+    unknown = {row[3] for row in rows} - threads.keys()
+    if unknown:
+        threads = {**threads, **dict(conn.execute(
+            select(_m.id, _m.thread_id).where(_m.id.in_(unknown))).all())}
+    return [Caught(seq, user, group, message, priority, threads[message])
+            for seq, user, group, message, priority in rows]
 
 
 _BEHIND = Prepared(
@@ -144,8 +169,6 @@ def behind(conn: Connection, user_id: uuid.UUID) -> bool:
     return _BEHIND.first(conn, {"user_id": user_id}) is not None
 
 
-def thread_ids(conn: Connection, message_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    return dict(conn.execute(select(_m.id, _m.thread_id).where(_m.id.in_(message_ids))).all())
 
 
 class MessageRow(NamedTuple):

@@ -112,16 +112,16 @@ class Reach:
         return len(self._members)
 
     def among(self, users: Collection[uuid.UUID]) -> list[uuid.UUID]:
-        """The members that are in `users` (a set or a mapping's keys, which another
-        thread may change meanwhile: it is copied or probed, never iterated live)."""
-        if len(users) >= len(self._members):
-            found = []
-            for raw in self._members.values():
-                user = _uuid(raw)
-                if user in users:
-                    found.append(user)
-            return found
-        return [user for user in tuple(users) if user.hex in self._members]
+        """The members that are in `users`: a frozenset, or a mapping's keys that
+        another thread may change meanwhile (only probed, never iterated)."""
+        if isinstance(users, frozenset) and len(users) < len(self._members):
+            return [user for user in users if user.hex in self._members]
+        found = []
+        for raw in self._members.values():
+            user = _uuid(raw)
+            if user in users:
+                found.append(user)
+        return found
 
 
 def _hex(value: Any) -> str:

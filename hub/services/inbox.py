@@ -30,8 +30,8 @@ from hub.domain.visibility import (
     person_name_shown,
     staff_name_shown,
 )
-from hub.errors import Conflict, NotFound, ValidationFailed
-from hub.live import LiveEvent, Notifier
+from hub.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from hub.live import LiveEvent, Notifier, message_event
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
 from hub.services.envelope import open_part, seal_part
@@ -42,6 +42,9 @@ from hub.services.persons import PersonService
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+# Message numbers one catch-up transaction covers at most (`hub.db.inbox.catch_up`).
+CATCH_UP_LIMIT = 5000
 
 PAGE_MAX = 100
 
@@ -409,9 +412,8 @@ class InboxService:
                     store.receipts_after(conn, user_id, actor.unit_id, after_receipt, limit))
 
         deliveries, receipts = await self._caught_up(user_id, work)
-        events = [LiveEvent("message", d.seq or 0, {
-            "message_id": str(d.message_id), "thread_id": str(d.thread_id),
-            "group_id": str(d.group_id), "priority": d.priority}) for d in deliveries]
+        events = [message_event(d.seq or 0, d.message_id, d.thread_id, d.group_id, d.priority)
+                  for d in deliveries]
         events += [_receipt_event(r.seq or 0, r.message_id, r.kind, r.user_id)
                    for r in receipts]
         return events
@@ -438,7 +440,19 @@ class InboxService:
         result = await self._db.interaction(guarded)
         if not isinstance(result, _Behind):
             return result
-        await self._db.interaction(lambda conn: store.catch_up(conn, [user_id]), write=True)
+        try:
+            done = False
+            while not done:
+                caught, done = await self._db.interaction(
+                    lambda conn: store.catch_up(conn, [user_id], limit=CATCH_UP_LIMIT),
+                    write=True)
+                # A stream of the user's that opened while these were sent.
+                await self._notifier.publish([
+                    (c.user_id, message_event(c.seq, c.message_id, c.thread_id, c.group_id,
+                                              c.priority)) for c in caught])
+        except ServiceUnavailable:
+            # The database takes no writes (read-only, a standby): the inbox as it is.
+            log.warning("inbox_catch_up_unavailable")
         # Messages sent since are newer than any this read shows: it reads as of now.
         return await self._db.interaction(work)
 

@@ -16,6 +16,7 @@ import json
 import re
 import unicodedata
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import structlog
@@ -44,7 +45,7 @@ from hub.errors import (
     UnknownPerson,
     ValidationFailed,
 )
-from hub.live import LiveEvent, Notifier
+from hub.live import Notifier, message_event
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
 from hub.services.envelope import (
@@ -176,8 +177,11 @@ class MessageService:
         dek = keys.new_data_key()
         sealed = await self._seal_parts(dek, message_id, draft)
 
+        listening = _snapshot(self._notifier.listening_users())
+
         def work(conn: Connection) -> tuple[SentMessage, store.Reach, list[inbox_store.Caught]]:
-            return self._store(conn, actor, draft, message_id, dek, sealed, person_index)
+            return self._store(conn, actor, draft, message_id, dek, sealed, person_index,
+                               listening)
 
         try:
             result, reach, caught = await self._db.interaction(work, write=True)
@@ -288,6 +292,7 @@ class MessageService:
     def _store(
         self, conn: Connection, actor: Actor, draft: MessageDraft, message_id: uuid.UUID,
         dek: bytes, sealed: dict[str, bytes], person_index: str | None,
+        listening: Collection[uuid.UUID],
     ) -> tuple[SentMessage, store.Reach, list[inbox_store.Caught]]:
         assert actor.user_id is not None and actor.organization_id is not None
         groups = self._groups(conn, draft.group_ids)
@@ -334,8 +339,8 @@ class MessageService:
         seq = store.number_message(conn, message_id, seq)
         # Recipients with a stream open get their inbox rows now (and the live event
         # after the commit); the others when they next read.
-        caught = inbox_store.catch_up(conn, reach.among(self._notifier.listening_users()),
-                                      sent=seq)
+        caught = inbox_store.catch_up_sent(conn, reach.among(listening), seq, message_id,
+                                           thread_id)
         audit = [event_of(
             actor, Action.MESSAGE_SEND, person_id=person_id,
             targets={"message": message_id, "groups": ids(g.id for g in groups)},
@@ -359,35 +364,22 @@ class MessageService:
 
         Those listening when the send ran got their inbox rows in it. A stream opened
         since then is caught up here (it is rare): one opened after this reads its
-        starting position after the commit and finds the message there already."""
+        starting position after the commit and finds the message there already. The
+        message is stored whatever happens here: a failure costs live events only,
+        which a stream's next catch-up or replay makes good."""
         written = {c.user_id for c in caught}
-        late = [user for user in reach.among(self._notifier.listening_users())
+        late = [user for user in reach.among(_snapshot(self._notifier.listening_users()))
                 if user not in written]
         if late:
-            caught = caught + await self._db.interaction(
-                lambda conn: inbox_store.catch_up(conn, late), write=True)
-        await self._notifier.publish(await self._live_events(sent, caught))
-
-    async def _live_events(self, sent: SentMessage, caught: list[inbox_store.Caught]
-                           ) -> list[tuple[uuid.UUID, LiveEvent]]:
-        """One event per delivery written for a listener: mostly of this message, one
-        payload per group, shared (ids only). A listener whose stream opened while an
-        earlier message was sent may get that one's too."""
-        threads = {sent.id: sent.thread_id}
-        earlier = {c.message_id for c in caught} - threads.keys()
-        if earlier:
-            threads.update(await self._db.interaction(
-                lambda conn: inbox_store.thread_ids(conn, earlier)))
-        payloads: dict[tuple[uuid.UUID, uuid.UUID], dict[str, str | int | None]] = {}
-        events = []
-        for c in caught:
-            payload = payloads.get((c.message_id, c.group_id))
-            if payload is None:
-                payload = payloads[c.message_id, c.group_id] = {
-                    "message_id": str(c.message_id), "thread_id": str(threads[c.message_id]),
-                    "group_id": str(c.group_id), "priority": c.priority}
-            events.append((c.user_id, LiveEvent("message", c.seq, payload)))
-        return events
+            try:
+                caught = caught + (await self._db.interaction(
+                    lambda conn: inbox_store.catch_up(conn, late), write=True))[0]
+            except Exception:
+                log.warning("late_listener_catch_up_failed", message_id=str(sent.id),
+                            exc_info=True)
+        await self._notifier.publish([
+            (c.user_id, message_event(c.seq, c.message_id, c.thread_id, c.group_id,
+                                      c.priority)) for c in caught])
 
     def _groups(self, conn: Connection,
                 group_ids: tuple[uuid.UUID, ...]) -> list[store.AddressedGroup]:
@@ -485,6 +477,15 @@ class MessageService:
                      "groups": ids(sorted(overridden_groups))},
             organizations=[g.organization_id for g in groups if g.id in overridden_groups],
             detail={"rules": ",".join(rules)})
+
+
+# Up to this many users with a stream open are copied for a send's transaction (which
+# runs on another thread); more are asked one by one about the users reached.
+_SNAPSHOT_MAX = 256
+
+
+def _snapshot(listening: Collection[uuid.UUID]) -> Collection[uuid.UUID]:
+    return frozenset(listening) if len(listening) <= _SNAPSHOT_MAX else listening
 
 
 def _attachment_problem(attachment: AttachmentDraft) -> str | None:

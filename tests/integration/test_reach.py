@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, text
 
 from hub.db.models import Delivery, Message, ReachMember, ReachSet
 from hub.domain.roles import OrgKind, Role
+from hub.services import inbox as inbox_service
 from hub.services.actor import Actor
 from tests.factories import make_group, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login
@@ -113,6 +114,22 @@ async def test_a_recipient_who_was_away_finds_everything_in_order(client, hub):
     assert rest == newest_first[3:]
 
 
+async def test_a_long_absence_is_caught_up_in_steps(client, hub, monkeypatch):
+    """Each catch-up transaction covers a few message numbers; the inbox still shows
+    everything, in order, once read."""
+    monkeypatch.setattr(inbox_service, "CATCH_UP_LIMIT", 2)
+    sara, night, ali, maja, _, _ = await _world(hub)
+    to_ali, to_maja = await make_group(hub, night, ali), await make_group(hub, night, maja)
+    sara_token = await login(client, hub, sara)
+    expected = []
+    for i in range(9):
+        await _send(client, sara_token, to_maja, f"Till Maja {i}")
+        if i % 3 == 0:
+            await _send(client, sara_token, to_ali, f"Till Ali {i}")
+            expected.insert(0, f"Till Ali {i}")
+    assert await _subjects(client, await login(client, hub, ali)) == expected
+
+
 async def test_opening_a_message_never_listed_works(client, hub):
     """A link to a message (a notification, a colleague) before the inbox was read."""
     sara, night, ali, _, _, _ = await _world(hub)
@@ -212,7 +229,8 @@ async def test_a_send_that_commits_late_still_reaches_an_inbox_read_meanwhile(cl
     await blocker.begin()
     held = uuid.uuid4()
     await blocker.execute(insert(Message.__table__).values(
-        id=held, thread_id=held, sender_user_id=sara.id, sender_organization_id=sara.organization_id,
+        id=held, thread_id=held, sender_user_id=sara.id,
+        sender_organization_id=sara.organization_id,
         category="care_information", priority="normal", subject_enc=b"s", content=b"c",
         created_at=hub.clock.now(), idempotency_key="sen"))
     blocker_pid = (await blocker.execute(text("SELECT pg_backend_pid()"))).scalar_one()
