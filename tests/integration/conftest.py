@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
 
 import keys
 from hub.app import Hub, build_hub, create_app
@@ -41,6 +43,18 @@ async def login(client: TestClient[Any, Any], hub: Hub, account: Account) -> str
         "totp": account.code(hub)})
     assert response.status == 201, await response.text()
     return str((await response.json())["token"])
+
+
+async def blocked_by(hub: Hub, blocker_pid: int) -> None:
+    """Until a PostgreSQL backend waits for a lock that `blocker_pid` holds."""
+    while True:
+        async with hub.db.engine.connect() as conn:
+            waiting = (await conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": blocker_pid})).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from hub.api import events
 from hub.app import HUB, create_app
 from hub.domain.roles import OrgKind, Role
 from tests.factories import give_consent, make_group, make_org, make_person, make_unit, make_user
-from tests.integration.conftest import bearer, login
+from tests.integration.conftest import bearer, blocked_by, login
 
 # How long an event that must come may take (a bound for a hung test, not a judge of
 # anything: no test passes because something did not arrive within a time).
@@ -399,7 +399,7 @@ async def _slow_send_overtaken(client, hub, during) -> Overtaken:
     await blocker.execute(text("SELECT id FROM audit_head FOR UPDATE"))
     tasks = [asyncio.create_task(_send(client, sara_token, group, subject="Långsam"))]
     try:
-        await asyncio.wait_for(_blocked_by(hub, blocker_pid), READ_TIMEOUT)
+        await asyncio.wait_for(blocked_by(hub, blocker_pid), READ_TIMEOUT)
         fast = asyncio.create_task(_send(client, sara_token, ali_only, subject="Snabb"))
         tasks.append(fast)
         await asyncio.wait_for(_done_or_blocked(hub, fast, blocker_pid), READ_TIMEOUT)
@@ -449,16 +449,6 @@ async def test_a_send_that_commits_late_is_not_lost_across_a_reconnect(client, h
     assert sorted(received) == sorted(m["id"] for m in run.sent)
 
 
-async def _blocked_by(hub, blocker_pid: int) -> None:
-    """Until a backend waits for a lock that `blocker_pid` holds."""
-    while True:
-        async with hub.db.engine.connect() as conn:
-            waiting = (await conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": blocker_pid})).scalar_one()
-        if waiting:
-            return
-        await asyncio.sleep(0.05)
 
 
 async def _done_or_blocked(hub, task: asyncio.Task[Any], blocker_pid: int) -> None:

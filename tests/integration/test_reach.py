@@ -15,7 +15,7 @@ from hub.domain.roles import OrgKind, Role
 from hub.services import inbox as inbox_service
 from hub.services.actor import Actor
 from tests.factories import make_group, make_org, make_unit, make_user
-from tests.integration.conftest import bearer, login
+from tests.integration.conftest import bearer, blocked_by, login
 from tests.stored import scalar
 
 
@@ -238,7 +238,7 @@ async def test_a_send_that_commits_late_still_reaches_an_inbox_read_meanwhile(cl
         "/api/v1/messages", headers={**bearer(sara_token), "Idempotency-Key": "sen"},
         json={"group_ids": [str(group)], "subject": "Sen", "body": "Väntar."}))
     try:
-        await asyncio.wait_for(_blocked_by(hub, blocker_pid), 10)
+        await asyncio.wait_for(blocked_by(hub, blocker_pid), 10)
         await _send(client, sara_token, group, "Tidig")
         assert await _subjects(client, ali_token) == ["Tidig", "Först"]
     finally:
@@ -247,14 +247,3 @@ async def test_a_send_that_commits_late_still_reaches_an_inbox_read_meanwhile(cl
     assert (await late).status == 201
     assert sorted(await _subjects(client, ali_token)) == ["Först", "Sen", "Tidig"]
 
-
-async def _blocked_by(hub, blocker_pid: int) -> None:
-    """Until a backend waits for a lock that `blocker_pid` holds."""
-    while True:
-        async with hub.db.engine.connect() as conn:
-            waiting = (await conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": blocker_pid})).scalar_one()
-        if waiting:
-            return
-        await asyncio.sleep(0.05)
