@@ -92,7 +92,12 @@ def _catch_up(count: int) -> Prepared:
         .join(models.InboxCursor, _ic.user_id == _rm.user_id)
         .join(models.Message, and_(_m.reach_set_id == _rm.set_id,
                                    _m.seq > _ic.message_seq))
-        .where(_rm.user_id.in_(users), _m.seq <= bindparam("head", type_=BigInteger()))
+        .where(_rm.user_id.in_(users), _m.seq <= bindparam("head", type_=BigInteger()),
+               # The lowest of the cursors, as a constant: one range of message numbers
+               # for the planner, whatever its statistics say (the join's own term
+               # alone left PostgreSQL scanning every message up to `head`).
+               _m.seq > select(func.min(_ic.message_seq)).where(_ic.user_id.in_(users))
+               .scalar_subquery())
         .order_by(_m.seq, _rm.user_id),
     ).returning(_d.seq, _d.user_id, _d.group_id, _d.message_id, _d.priority))
 
