@@ -108,6 +108,9 @@ async def _empty_pg(schema: str) -> None:
                 f'INSERT INTO "{schema}".audit_head (id, size, frontier, chain_hash, '
                 "checkpoint_size, checkpoint_at_us) VALUES (1, 0, '', :zero, 0, 0)"),
                 {"zero": bytes(32)})
+            # So is the directory version (migration 0011).
+            await conn.execute(text(
+                f'INSERT INTO "{schema}".directory_version (id, n) VALUES (1, 0)'))
     finally:
         await engine.dispose()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from hub.db.models import (
     ContactGroup,
     ContactGroupMember,
     Delivery,
+    DirectoryVersion,
     EmergencyOverride,
     Engagement,
     Message,
@@ -96,17 +97,22 @@ class Reach:
     """Whom a send reaches, and the stored set that says so (`ReachSet`).
 
     Ids stay as the database returned them (32 hex digits on SQLite, UUIDs on
-    PostgreSQL) until someone asks: most recipients have no stream open."""
+    PostgreSQL) until someone asks: most recipients have no stream open. A reach is
+    never changed once made: `Reaches` shares it between sends."""
 
-    __slots__ = ("_members", "groups", "set_id")
+    __slots__ = ("_members", "groups", "key", "set_id", "version")
 
-    def __init__(self, set_id: int, groups: set[uuid.UUID],
-                 members: dict[str, Any]) -> None:
+    def __init__(self, set_id: int, groups: set[uuid.UUID], members: dict[str, Any],
+                 version: int | None = None, key: Hashable = None) -> None:
         self.set_id = set_id
         # The addressed groups that reached someone.
         self.groups = groups
         # user id as 32 hex digits -> the user as returned
         self._members = members
+        # The directory version it was computed at, and what it was computed for
+        # (the addressed groups and the sender); None if it is not to be reused.
+        self.version = version
+        self.key = key
 
     def __len__(self) -> int:
         return len(self._members)
@@ -122,6 +128,42 @@ class Reach:
             if user in users:
                 found.append(user)
         return found
+
+
+class Reaches:
+    """Reaches of sends that committed, by addressed groups and sender, for the
+    directory version they were computed at (`DirectoryVersion`): while no member,
+    account or role changes, the next send to the same groups reuses its reach
+    instead of asking whom they reach again.
+
+    A reach is remembered only after its send committed: a set stored by a send that
+    rolled back does not exist, and its id may be given to another set. Finding runs
+    on the writer's thread, remembering on the event loop's: the version and its
+    reaches are swapped together as one tuple."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._known: tuple[int, dict[Hashable, Reach]] = (-1, {})
+
+    def find(self, version: int, key: Hashable) -> Reach | None:
+        known_version, known = self._known
+        if version < known_version:
+            # The count went back (a database restored under a running hub): what is
+            # known may not hold when it reaches the same count again.
+            self._known = (version, {})
+            return None
+        return known.get(key) if known_version == version else None
+
+    def remember(self, reach: Reach) -> None:
+        if reach.version is None:
+            return
+        known_version, known = self._known
+        if reach.version < known_version:
+            return
+        if reach.version > known_version or len(known) >= self._limit:
+            known = {}
+            self._known = (reach.version, known)
+        known[reach.key] = reach
 
 
 def _hex(value: Any) -> str:
@@ -236,21 +278,31 @@ _INSERT_REACH_MEMBERS = inserting(ReachMember, "set_id", "user_id", "group_id",
                                   "organization_id")
 
 
-def reach(conn: Connection, group_ids: Sequence[uuid.UUID],
-          sender_id: uuid.UUID) -> Reach:
+_DIRECTORY_VERSION = Prepared(select(DirectoryVersion.n).where(col(DirectoryVersion.id) == 1))
+
+
+def reach(conn: Connection, group_ids: Sequence[uuid.UUID], sender_id: uuid.UUID,
+          known: Reaches | None = None) -> Reach:
     """Whom the groups reach now, as a stored set: the one already stored for the same
     users reached the same way, else a new one. A user reached by several groups is
-    attributed to one of them, the same one every time."""
+    attributed to one of them, the same one every time. With `known`, a reach made
+    for the same groups and sender at the current directory version is reused."""
+    version = int(_DIRECTORY_VERSION.scalar(conn))
+    key = (frozenset(group_ids), sender_id)
+    if known is not None:
+        found = known.find(version, key)
+        if found is not None:
+            return found
     ids = padded(group_ids)
     members: dict[str, tuple[Any, Any, Any]] = {}
     groups = set()
     for group, user, organization in _reached(len(ids)).rows(
             conn, {**numbered_values("group", ids), "sender": sender_id}):
         groups.add(group)
-        key = _hex(user)
-        known = members.get(key)
-        if known is None or _hex(group) < _hex(known[1]):
-            members[key] = (user, group, organization)
+        key_of_user = _hex(user)
+        seen = members.get(key_of_user)
+        if seen is None or _hex(group) < _hex(seen[1]):
+            members[key_of_user] = (user, group, organization)
     if not members:
         return Reach(0, set(), {})
     ordered = sorted(members.items())
@@ -269,7 +321,7 @@ def reach(conn: Connection, group_ids: Sequence[uuid.UUID],
                  "organization_id": _uuid(organization)}
                 for _, (user, group, organization) in ordered])
     return Reach(int(set_id), {_uuid(g) for g in groups},
-                 {key: user for key, (user, _, _) in ordered})
+                 {user_key: user for user_key, (user, _, _) in ordered}, version, key)
 
 
 # -- writing a message -----------------------------------------------------------------

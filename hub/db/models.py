@@ -401,6 +401,20 @@ class ReachMember(SQLModel, table=True):
     organization_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
 
 
+class DirectoryVersion(SQLModel, table=True):
+    """One row that counts the directory's changes that can change whom a group
+    reaches: its members, accounts (added, removed, moved to another unit or
+    organization, disabled) and roles. Triggers count them (migration 0011), whoever
+    writes: the hub, the CLI, or an administrator at the database. A send reuses whom
+    the same groups reached at the same count (`hub.db.messages.Reaches`)."""
+
+    __tablename__ = "directory_version"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_directory_version_single"),)
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class InboxCursor(SQLModel, table=True):
     """How far a user's deliveries are written: every message up to `message_seq` that
     reached the user has its `Delivery` row. No row: none yet."""

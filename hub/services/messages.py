@@ -136,6 +136,8 @@ class MessageService:
         self._clock = clock
         self._notifier = notifier
         self._persons = persons
+        # Whom groups reached at the directory's current version (see `_store`).
+        self._reaches = store.Reaches()
 
     @staticmethod
     def require_sender(actor: Actor) -> None:
@@ -206,6 +208,7 @@ class MessageService:
                 if earlier is not None:
                     return earlier
             raise
+        self._reaches.remember(reach)
         await self._publish(result, reach, caught)
         log.info("message_sent", message_id=str(message_id),
                  recipients=result.recipient_count, groups=len(draft.group_ids))
@@ -311,7 +314,7 @@ class MessageService:
                 # Only an emergency override gets this far: it is told, and audited.
                 raise UnknownPerson(
                     errors={"person": "no registered person with this identity"})
-        reach = store.reach(conn, [g.id for g in groups], actor.user_id)
+        reach = store.reach(conn, [g.id for g in groups], actor.user_id, self._reaches)
         empty = [str(g.id) for g in groups if g.id not in reach.groups]
         if empty:
             raise ValidationFailed(errors={"group_ids": "a group reaches nobody"},

@@ -8,9 +8,10 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
+from sqlmodel import col
 
-from hub.db.models import Delivery, Message, ReachMember, ReachSet
+from hub.db.models import Delivery, Message, ReachMember, ReachSet, User
 from hub.domain.roles import OrgKind, Role
 from hub.services import inbox as inbox_service
 from hub.services.actor import Actor
@@ -157,6 +158,42 @@ async def test_sends_to_unchanged_recipients_store_whom_they_reached_once(client
     await hub.groups.add_member(it_contact, group, user_id=newcomer.id)
     await _send(client, sara_token, group, "Rond 5")
     assert await scalar(hub, select(func.count()).select_from(ReachSet)) == 2
+
+
+async def test_the_next_send_after_any_directory_change_reaches_whom_it_now_says(
+        client, hub):
+    """Sends to unchanged groups reuse whom they reached; every change that can
+    change it counts, also one made at the database rather than through the hub."""
+    provider = await make_org(hub, OrgKind.PRIVATE_HOME_CARE, name="Omsorg AB")
+    sara = await make_user(hub, provider, Role.STAFF, unit=await make_unit(hub, provider))
+    night = await make_org(hub, OrgKind.NIGHT_SERVICE, name="Natt")
+    nordost, sydväst = await make_unit(hub, night, "Nordost"), await make_unit(hub, night)
+    ali = await make_user(hub, night, Role.STAFF, unit=nordost)
+    maja = await make_user(hub, night, Role.STAFF, unit=nordost)
+    bo = await make_user(hub, night, Role.STAFF, unit=sydväst)
+    group = await make_group(hub, night, nordost, bo)
+    it_contact = Actor(kind="user", organization_id=night.id, user_id=None,
+                       roles=frozenset({Role.IT_CONTACT}))
+    sara_token = await login(client, hub, sara)
+
+    async def reached(subject):
+        sent = await _send(client, sara_token, group, subject)
+        return set(await _receipts(client, sara_token, sent["id"]))
+
+    everyone = {str(ali.id), str(maja.id), str(bo.id)}
+    assert await reached("Första") == everyone
+    assert await reached("Andra") == everyone
+    newcomer = await make_user(hub, night, Role.STAFF, unit=nordost)
+    assert await reached("Ny i enheten") == everyone | {str(newcomer.id)}
+    await hub.admin.set_disabled(it_contact, maja.id, True)
+    assert await reached("Maja avstängd") == everyone - {str(maja.id)} | {str(newcomer.id)}
+    await hub.admin.set_roles(it_contact, newcomer.id, frozenset({Role.IT_CONTACT}))
+    assert await reached("Ny roll") == {str(ali.id), str(bo.id)}
+    await hub.db.interaction(lambda conn: conn.execute(
+        update(User).where(col(User.id) == ali.id).values(unit_id=sydväst.id)), write=True)
+    assert await reached("Ali flyttad") == {str(bo.id)}
+    await hub.admin.set_disabled(it_contact, maja.id, False)
+    assert await reached("Maja tillbaka") == {str(maja.id), str(bo.id)}
 
 
 async def test_nobody_else_gets_a_message_through_a_shared_set(client, hub):
