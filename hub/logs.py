@@ -59,8 +59,21 @@ def scrub_personal_data(
     return event_dict
 
 
+class _NamedWriteLogger(structlog.WriteLogger):
+    """structlog's plain writer, with the logger's name for `add_logger_name`."""
+
+    def __init__(self, file: Any, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
 def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
-    """Configure structlog and the stdlib root logger once, at program start."""
+    """Configure structlog and the stdlib root logger once, at program start.
+
+    The hub's own events go from structlog straight to the stream (a fraction of the
+    cost of a trip through the standard library's logging, which a sent message would
+    pay once); other libraries' records go through the root logger's handler, with the
+    same processors on the way."""
     stream = stream or sys.stderr
     as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (
@@ -79,9 +92,10 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None
         scrub_personal_data,
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, renderer],
+        logger_factory=lambda *args: _NamedWriteLogger(stream, args[0] if args else ""),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(stream)
