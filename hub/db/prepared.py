@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Connection, Dialect, Uuid, bindparam, insert
+from sqlalchemy import BindParameter, Connection, Dialect, LargeBinary, Uuid, bindparam, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -101,6 +101,9 @@ class _Form:
     binds: tuple[Callable[[Any], Any] | None, ...]
     # (column index, conversion) of the result columns that need one.
     results: tuple[tuple[int, Callable[[Any], Any]], ...]
+    # When every parameter is required: (position, conversion) of those that have a
+    # conversion, so that `_args` takes the values in one call and converts only these.
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...] | None
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:
@@ -115,12 +118,21 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Form:
     defaults = tuple(
         _UNSET if binds[n].required or binds[n].callable is not None else binds[n].value
         for n in names)
-    converters = tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect)
-                       for n in names)
+    converters = tuple(_bind_converter(binds[n].type, dialect) for n in names)
     columns = getattr(statement, "exported_columns", ())
     results = tuple((i, convert) for i, convert in enumerate(
         _result_converter(c.type, dialect) for c in columns) if convert is not None)
-    return _Form(compiled.string, names, defaults, converters, results)
+    converted = None
+    if names and all(default is _UNSET for default in defaults):
+        converted = tuple((i, convert) for i, convert in enumerate(converters)
+                          if convert is not None)
+    return _Form(compiled.string, names, defaults, converters, results, converted)
+
+
+def _bind_converter(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    if isinstance(type_, LargeBinary) and dialect.name == "sqlite":
+        return None  # sqlite3 takes bytes as they are; SQLAlchemy wraps them in a memoryview
+    return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
 
 
 def _result_converter(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -212,7 +224,13 @@ class Prepared:
         cursor.close()
 
 
-def _args(form: _Form, params: Mapping[str, Any]) -> tuple[Any, ...]:
+def _args(form: _Form, params: Mapping[str, Any]) -> Sequence[Any]:
+    converted = form.converted
+    if converted is not None:
+        values = [params[name] for name in form.names]
+        for index, conversion in converted:
+            values[index] = conversion(values[index])
+        return values
     args = []
     for name, default, convert in zip(form.names, form.defaults, form.binds, strict=True):
         value = params[name] if default is _UNSET else params.get(name, default)
