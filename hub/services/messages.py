@@ -175,7 +175,7 @@ class MessageService:
             except InvalidIdentityNumber as err:
                 raise ValidationFailed(errors={"personnummer": str(err)}) from None
 
-        message_id = uuid.uuid4()
+        message_id = store.new_message_id()
         dek = keys.new_data_key()
         sealed = await self._seal_parts(dek, message_id, draft)
 
