@@ -32,6 +32,7 @@ import structlog
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -65,16 +66,24 @@ def create_engine(url: str, schema: str | None = None, echo: bool = False) -> As
         server_settings["search_path"] = schema
     connect_args: dict[str, Any] = {"server_settings": server_settings}
     engine = create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
-        connect_args=connect_args,
+        url, echo=echo, pool_size=10, max_overflow=10, connect_args=connect_args,
     )
     _configure_postgresql(engine)
     return engine
 
 
-# Keys in a pooled connection's `info`: whether it was opened read-only, and when.
+# Keys in a pooled connection's `info`: whether it was opened read-only, when, and when
+# it last went back to the pool.
 _READ_ONLY = "hub_read_only"
 _OPENED = "hub_opened"
+_RETURNED = "hub_returned"
+# A pooled connection idle for longer is pinged before it is handed out. One used
+# moments ago is not: pinging every checkout (SQLAlchemy's pool_pre_ping) cost a round
+# trip per interaction, a third of the statements a send runs. A connection that died
+# meanwhile (the server restarted) fails its first statement instead: `_on_error` lets
+# the pool's connections of its age go, a read runs again on a new one, a write is
+# answered 503 (try again).
+PING_AFTER_IDLE = 2.0
 READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
 # The server is shutting down, crashed or not accepting connections yet.
 _SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
@@ -91,6 +100,22 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
             lambda conn: conn.fetchval("SHOW transaction_read_only"))
         record.info[_READ_ONLY] = value == "on"
         record.info[_OPENED] = time.monotonic()
+
+    @event.listens_for(target, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RETURNED] = time.monotonic()
+
+    @event.listens_for(target, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED)
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
+            return  # new, or in use moments ago
+        try:
+            target.dialect.do_ping(dbapi_connection)
+        except Exception as err:
+            # The pool drops this connection and hands out another (a new one if need be).
+            raise DisconnectionError("the pooled connection no longer answers") from err
 
     @event.listens_for(target, "handle_error")
     def _on_error(context: ExceptionContext) -> None:
@@ -166,7 +191,10 @@ class Database:
 
     `fn` is a store function: plain synchronous SQLAlchemy Core code that takes a
     `Connection` and runs its statements in the transaction it is given (it never
-    commits). Reads run in a snapshot that is rolled back afterwards. Writes go
+    commits). Reads change nothing: on SQLite they run in one read transaction (a
+    snapshot) that is rolled back; on PostgreSQL each statement runs on its own
+    (autocommit), as it would see its own snapshot in a READ COMMITTED transaction
+    anyway, without the BEGIN and ROLLBACK round trips. Writes go
     through one group-commit path on both databases: queued writes are taken in
     groups that share one transaction, each write inside its own savepoint, so one
     raising rolls back only its own work; every caller gets its result only after the
@@ -196,10 +224,13 @@ class Database:
         self._group_limit = MAX_GROUP_COMMIT if self.is_sqlite else 1
         self._checkpointer: asyncio.Task[None] | None = None
         self._async_engine: AsyncEngine | None = None
+        self._reading: AsyncEngine | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
         if not self.is_sqlite:
             self._async_engine = create_engine(url, schema)
+            # The same pool; its connections in autocommit while a read has them.
+            self._reading = self._async_engine.execution_options(isolation_level="AUTOCOMMIT")
             return
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
@@ -243,9 +274,9 @@ class Database:
         return [self._write_engine, self._read_engine]
 
     async def interaction(self, fn: Callable[[Connection], T], *, write: bool = False) -> T:
-        """Run the store function `fn(connection)` in one transaction.
+        """Run the store function `fn(connection)`.
 
-        `write=False`: a read-only snapshot. `write=True`: committed when `fn` returns
+        `write=False`: a read (see the class doc). `write=True`: committed when `fn` returns
         (and the group it shares a transaction with has committed), rolled back when it
         raises; the exception is raised here."""
         if write:
@@ -254,9 +285,16 @@ class Database:
             if len(self._drainers) < self._drainers_limit:
                 self._drainers.add(asyncio.create_task(self._drain()))
             return await future
-        if self._async_engine is not None:
-            async with self._async_engine.connect() as conn:
-                return await conn.run_sync(fn)
+        if self._reading is not None:
+            try:
+                async with self._reading.connect() as conn:
+                    return await conn.run_sync(fn)
+            except ServiceUnavailable:
+                # Once more, on a new connection: the one the read had was found dead
+                # (`PING_AFTER_IDLE`), and the pool has let all of its age go. A read
+                # changes nothing, so it is safe to run again.
+                async with self._reading.connect() as conn:
+                    return await conn.run_sync(fn)
         engine = self._read_engine
 
         def in_thread() -> T:
