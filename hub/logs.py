@@ -59,11 +59,27 @@ def scrub_personal_data(
     return event_dict
 
 
+class _Sink:
+    """The stream log lines go to, as configured last: a logger made (and cached)
+    before `configure_logging` runs again writes where it now says."""
+
+    stream: Any = sys.stderr
+
+    def write(self, text: str) -> None:
+        self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+_SINK = _Sink()
+
+
 class _NamedWriteLogger(structlog.WriteLogger):
     """structlog's plain writer, with the logger's name for `add_logger_name`."""
 
-    def __init__(self, file: Any, name: str) -> None:
-        super().__init__(file)
+    def __init__(self, name: str) -> None:
+        super().__init__(_SINK)  # type: ignore[arg-type]
         self.name = name
 
 
@@ -75,6 +91,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None
     pay once); other libraries' records go through the root logger's handler, with the
     same processors on the way."""
     stream = stream or sys.stderr
+    _SINK.stream = stream
     as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if as_json
@@ -93,7 +110,7 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None
     ]
     structlog.configure(
         processors=[*shared, renderer],
-        logger_factory=lambda *args: _NamedWriteLogger(stream, args[0] if args else ""),
+        logger_factory=lambda *args: _NamedWriteLogger(args[0] if args else ""),
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]),
         cache_logger_on_first_use=True,

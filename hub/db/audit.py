@@ -179,13 +179,6 @@ def leaf_hashes_below(conn: Connection, size: int) -> list[bytes]:
 # -- reading the whole log (verification) ---------------------------------------------
 
 
-def begin_snapshot(conn: Connection) -> None:
-    """One snapshot for the head and every page read in this transaction, while
-    appends go on. SQLite's read transaction is one already."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-
-
 def lowest_outside(conn: Connection, size: int) -> object:
     """The lowest sequence number stored outside 0..size-1 (entries or index rows),
     as stored: a row written straight into the database may hold anything."""

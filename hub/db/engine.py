@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -79,9 +79,10 @@ _OPENED = "hub_opened"
 _RETURNED = "hub_returned"
 # A pooled connection idle for longer is pinged before it is handed out. One used
 # moments ago is not: pinging every checkout (SQLAlchemy's pool_pre_ping) cost a round
-# trip per interaction, a third of the statements a send runs. A connection that died
-# meanwhile (the server restarted) fails its first statement instead: `_on_error` lets
-# the pool's connections of its age go, a read runs again on a new one, a write is
+# trip per interaction, a third of the statements a send runs. A connection the server
+# closed (restarted, shut down) is known closed without one, and the pool starts
+# afresh. One that died unnoticed fails its first statement: `_on_error` lets the
+# pool's connections of its age go, a read runs again on a new one, a write is
 # answered 503 (try again).
 PING_AFTER_IDLE = 2.0
 READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
@@ -103,19 +104,22 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
 
     @event.listens_for(target, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        if record is not None:
-            record.info[_RETURNED] = time.monotonic()
+        record.info[_RETURNED] = time.monotonic()
 
     @event.listens_for(target, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # The pool then lets every connection of this one's age go and opens this one
+        # again: a server that closed one (restarted, shut down) closed them all.
+        if dbapi_connection.driver_connection.is_closed():  # known without a round trip
+            raise InvalidatePoolError("the server closed the pooled connection")
         returned = record.info.get(_RETURNED)
         if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
             return  # new, or in use moments ago
         try:
             target.dialect.do_ping(dbapi_connection)
         except Exception as err:
-            # The pool drops this connection and hands out another (a new one if need be).
-            raise DisconnectionError("the pooled connection no longer answers") from err
+            log.warning("database_connection_discarded", reason="ping")
+            raise InvalidatePoolError("the pooled connection no longer answers") from err
 
     @event.listens_for(target, "handle_error")
     def _on_error(context: ExceptionContext) -> None:
@@ -194,7 +198,8 @@ class Database:
     commits). Reads change nothing: on SQLite they run in one read transaction (a
     snapshot) that is rolled back; on PostgreSQL each statement runs on its own
     (autocommit), as it would see its own snapshot in a READ COMMITTED transaction
-    anyway, without the BEGIN and ROLLBACK round trips. Writes go
+    anyway, without the BEGIN and ROLLBACK round trips, unless the read asks for one
+    snapshot (`snapshot=True`). Writes go
     through one group-commit path on both databases: queued writes are taken in
     groups that share one transaction, each write inside its own savepoint, so one
     raising rolls back only its own work; every caller gets its result only after the
@@ -225,12 +230,15 @@ class Database:
         self._checkpointer: asyncio.Task[None] | None = None
         self._async_engine: AsyncEngine | None = None
         self._reading: AsyncEngine | None = None
+        self._snapshots: AsyncEngine | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
         if not self.is_sqlite:
             self._async_engine = create_engine(url, schema)
             # The same pool; its connections in autocommit while a read has them.
             self._reading = self._async_engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._snapshots = self._async_engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True)
             return
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
@@ -273,28 +281,33 @@ class Database:
             return [self._async_engine.sync_engine]
         return [self._write_engine, self._read_engine]
 
-    async def interaction(self, fn: Callable[[Connection], T], *, write: bool = False) -> T:
+    async def interaction(self, fn: Callable[[Connection], T], *, write: bool = False,
+                          snapshot: bool = False) -> T:
         """Run the store function `fn(connection)`.
 
-        `write=False`: a read (see the class doc). `write=True`: committed when `fn` returns
-        (and the group it shares a transaction with has committed), rolled back when it
-        raises; the exception is raised here."""
+        `write=False`: a read (see the class doc); `snapshot=True`: a read whose
+        statements all see one moment while writes go on (on PostgreSQL a
+        `REPEATABLE READ READ ONLY` transaction; every SQLite read is one).
+        `write=True`: committed when `fn` returns (and the group it shares a
+        transaction with has committed), rolled back when it raises; the exception is
+        raised here."""
         if write:
             future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
             self._batch.append((fn, future))
             if len(self._drainers) < self._drainers_limit:
                 self._drainers.add(asyncio.create_task(self._drain()))
             return await future
-        if self._reading is not None:
+        if self._async_engine is not None:
+            reading = self._snapshots if snapshot else self._reading
+            assert reading is not None
             try:
-                async with self._reading.connect() as conn:
-                    return await conn.run_sync(fn)
+                return await self._read_on(reading, fn)
             except ServiceUnavailable:
                 # Once more, on a new connection: the one the read had was found dead
                 # (`PING_AFTER_IDLE`), and the pool has let all of its age go. A read
-                # changes nothing, so it is safe to run again.
-                async with self._reading.connect() as conn:
-                    return await conn.run_sync(fn)
+                # changes nothing, so it is safe to run again (a read function keeps
+                # no state of its own from one run to the next).
+                return await self._read_on(reading, fn)
         engine = self._read_engine
 
         def in_thread() -> T:
@@ -305,6 +318,14 @@ class Database:
                     conn.rollback()
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, in_thread)
+
+    @staticmethod
+    async def _read_on(engine: AsyncEngine, fn: Callable[[Connection], T]) -> T:
+        async with engine.connect() as conn:
+            try:
+                return await conn.run_sync(fn)
+            finally:
+                await conn.rollback()
 
     async def _drain(self) -> None:
         task = asyncio.current_task()

@@ -284,10 +284,8 @@ class AuditLog:
         """Recompute and check the whole log (module doc). `witness_key` is the
         (name, public key) the witness checkpoints are signed with (default: the
         hub's own)."""
-        verifier = Verifier(self.origin, self.public_key, witness_notes, witness_key)
-
         def work(conn: Connection) -> VerifyReport:
-            store.begin_snapshot(conn)
+            verifier = Verifier(self.origin, self.public_key, witness_notes, witness_key)
             head = store.head(conn)
             size = head.size
             verifier.start(size, head.chain_hash,
@@ -317,7 +315,8 @@ class AuditLog:
                 outside_seq = size
             return verifier.finish(head.frontier, outside_seq)
 
-        return await self._db.interaction(work)
+        # One snapshot for the head and every page read, while appends go on.
+        return await self._db.interaction(work, snapshot=True)
 
 
 def _checkpoint_of(row: store.CheckpointRow) -> SignedCheckpoint:
