@@ -123,8 +123,8 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
 
     @event.listens_for(target, "handle_error")
     def _on_error(context: ExceptionContext) -> None:
-        if context.is_pre_ping or context.sqlalchemy_exception is None:
-            return  # pre-ping reconnects by itself; not a database error (cancelled)
+        if context.sqlalchemy_exception is None:
+            return  # not a database error (cancelled)
         sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
         if sqlstate == READ_ONLY_SQLSTATE:
             # This connection is stale; the others may be fine for reading, and a
