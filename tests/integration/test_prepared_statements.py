@@ -8,7 +8,7 @@ import functools
 import uuid
 
 import pytest
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.app import Hub
@@ -80,6 +80,11 @@ async def test_defaults_and_what_it_refuses(hub: Hub) -> None:
         _ORG.c.id.in_(bindparam("ids", expanding=True))))
     with pytest.raises(ValueError, match="expanding"):
         await hub.db.interaction(lambda conn: expanding.rows(conn, {"ids": [org.id]}))
+    # A value SQLAlchemy writes into the SQL text at execution (here a separator) would
+    # otherwise reach the database as a placeholder that names nothing.
+    literal = Prepared(select(func.aggregate_strings(_ORG.c.name, ",")))
+    with pytest.raises(ValueError, match="literal"):
+        await hub.db.interaction(lambda conn: literal.rows(conn))
 
 
 async def test_in_lists_come_in_seven_lengths_and_answer_each_row_once(hub: Hub) -> None:
