@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 
 from hub.db.models import ApiToken, LoginThrottle, Session, User, UserRole
 from hub.db.prepared import Prepared, insert_of
@@ -64,13 +74,6 @@ def record_sign_in(conn: Connection, user_id: uuid.UUID, totp_step: int,
     conn.execute(update(_ACCOUNT).where(_ACCOUNT.c.id == user_id).values(values))
 
 
-_ROLES_OF = Prepared(select(_ROLE.c.role).where(_ROLE.c.user_id == bindparam("user_id")))
-
-
-def roles_of(conn: Connection, user_id: uuid.UUID) -> frozenset[Role]:
-    return frozenset(Role(r) for r, in _ROLES_OF.rows(conn, {"user_id": user_id}))
-
-
 # -- sessions ------------------------------------------------------------------------------
 
 def insert_session(conn: Connection, token_hash: bytes, user_id: uuid.UUID, kind: str,
@@ -100,7 +103,12 @@ class SessionFacts(NamedTuple):
 _LIVE_SESSION = Prepared(
     select(_SESSION.c.id, _SESSION.c.user_id, _SESSION.c.last_seen_at,
            _SESSION.c.expires_at, _ACCOUNT.c.id.label("account_id"),
-           _ACCOUNT.c.organization_id, _ACCOUNT.c.unit_id, _ACCOUNT.c.disabled_at)
+           _ACCOUNT.c.organization_id, _ACCOUNT.c.unit_id, _ACCOUNT.c.disabled_at,
+           # The roles in the same round trip, comma-separated (string_agg, group_concat);
+           # the separator written into the SQL, as a Prepared statement needs.
+           select(func.aggregate_strings(
+               _ROLE.c.role, literal_column("','")))  # type: ignore[arg-type]
+           .where(_ROLE.c.user_id == _SESSION.c.user_id).scalar_subquery())
     .select_from(_SESSION.outerjoin(_ACCOUNT, _ACCOUNT.c.id == _SESSION.c.user_id))
     .where(_SESSION.c.token_hash == bindparam("token_hash"), _SESSION.c.revoked_at.is_(None)))
 
@@ -111,12 +119,13 @@ def live_session(conn: Connection, token_hash: bytes) -> SessionFacts | None:
     if row is None:
         return None
     session_id, user_id, last_seen_at, expires_at, account_id, organization_id, unit_id, \
-        disabled_at = row
+        disabled_at, roles = row
     return SessionFacts(
         id=session_id, user_id=user_id, last_seen_at=last_seen_at, expires_at=expires_at,
         organization_id=organization_id, unit_id=unit_id,
         disabled=account_id is None or disabled_at is not None,
-        roles=roles_of(conn, user_id) if account_id is not None else frozenset())
+        roles=frozenset(Role(r) for r in roles.split(",")) if account_id is not None
+        and roles else frozenset())
 
 
 def touch_session(conn: Connection, session_id: uuid.UUID, now: dt.datetime) -> None:
