@@ -15,8 +15,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     Connection,
     Select,
+    Uuid,
     and_,
     bindparam,
     case,
@@ -75,6 +78,17 @@ _MOVE_HEAD_AND_CHECKPOINT = Prepared(_MOVE.values(
     checkpoint_size=bindparam("new_checkpoint_size"),
     checkpoint_at_us=bindparam("new_checkpoint_at_us")))
 _INSERT_CHECKPOINT = insert(AuditCheckpoint)
+# PostgreSQL: an entry, its organization rows and the head's move in one statement
+# (data-modifying WITH clauses; all three see the same snapshot).
+_APPEND_ONE = Prepared(_MOVE.add_cte(
+    insert(AuditEntry).values({
+        column.name: bindparam(column.name, type_=column.type)
+        for column in AuditEntry.__table__.c}).cte("entry")  # type: ignore[attr-defined]
+).add_cte(
+    insert(AuditOrganization).from_select(
+        ["organization_id", "seq"],
+        select(func.unnest(bindparam("organization_ids", type_=ARRAY(Uuid()))),
+               bindparam("seq", type_=BigInteger()))).cte("organization")))
 # Rows per INSERT statement.
 _INSERT_BATCH = 5000
 
@@ -88,6 +102,21 @@ def lock_head(conn: Connection) -> Head:
 
 def _head_of(row: Sequence[Any]) -> Head:
     return Head(int(row[0]), bytes(row[1]), bytes(row[2]), int(row[3]), int(row[4]))
+
+
+def append_entries(conn: Connection, entries: Sequence[dict[str, Any]],
+                   organizations: Sequence[dict[str, Any]], size: int, frontier: bytes,
+                   chain_hash: bytes, checkpoint: tuple[int, int] | None = None) -> None:
+    """Insert entry rows and their organization index rows, and move the head
+    (`move_head`). On PostgreSQL one entry with no checkpoint (most appends: one
+    per send) takes one statement instead of three round trips."""
+    if len(entries) == 1 and checkpoint is None and conn.dialect.name == "postgresql":
+        _APPEND_ONE.run(conn, {
+            **entries[0], "organization_ids": [o["organization_id"] for o in organizations],
+            "new_size": size, "new_frontier": frontier, "new_chain": chain_hash})
+        return
+    insert_entries(conn, entries, organizations)
+    move_head(conn, size, frontier, chain_hash, checkpoint)
 
 
 def insert_entries(conn: Connection, entries: Sequence[dict[str, Any]],

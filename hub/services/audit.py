@@ -162,10 +162,9 @@ class AuditLog:
             if seq + 1 - checkpoint_size >= self.every_entries:
                 self._sign_sync(conn, frontier, at_us)
                 checkpoint_size = seq + 1
-        store.insert_entries(conn, entries, orgs)
-        store.move_head(conn, frontier.size, frontier.to_bytes(), chain,
-                        None if checkpoint_size == head.checkpoint_size
-                        else (checkpoint_size, at_us))
+        store.append_entries(conn, entries, orgs, frontier.size, frontier.to_bytes(), chain,
+                             None if checkpoint_size == head.checkpoint_size
+                             else (checkpoint_size, at_us))
         return range(first, frontier.size)
 
     async def append(self, event: AuditEvent) -> int:
