@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Integer,
     LargeBinary,
@@ -28,12 +29,12 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    text,
     union_all,
-    update,
 )
 from sqlmodel import col, select
 
-from hub.db.engine import lock_stream
+from hub.db.engine import STREAM_LOCKS
 from hub.db.models import (
     ContactGroup,
     ContactGroupMember,
@@ -374,10 +375,14 @@ def insert_message(conn: Connection, message: Mapping[str, Any],
     return seq
 
 
-_RENUMBER = Prepared(
-    update(Message).where(col(Message.id) == bindparam("id", type_=Uuid()))
-    .values(seq=func.nextval(func.pg_get_serial_sequence("message", "seq")))
-    .returning(col(Message.seq)))
+# PostgreSQL: the stream lock taken and the message numbered in one statement. The
+# number is computed for the row the join with the lock's one-row result yields, so
+# only once the lock is held.
+_LOCK_AND_RENUMBER = Prepared(text(
+    "UPDATE message SET seq = nextval(pg_get_serial_sequence('message', 'seq')) "
+    "FROM (SELECT pg_advisory_xact_lock(:key)) AS stream_lock "
+    "WHERE message.id = :id RETURNING message.seq",
+).bindparams(bindparam("key", type_=BigInteger()), bindparam("id", type_=Uuid())))
 
 
 def number_message(conn: Connection, message_id: uuid.UUID, seq: int) -> int:
@@ -387,10 +392,10 @@ def number_message(conn: Connection, message_id: uuid.UUID, seq: int) -> int:
     writer holds the database, the seq the insert took is that already; PostgreSQL
     numbers the message again, so the lock is held from here rather than from the
     insert (a message's rows refer to its id, never to its seq)."""
-    lock_stream(conn, "delivery")
     if conn.dialect.name != "postgresql":
         return seq
-    return int(_RENUMBER.scalar(conn, {"id": message_id}))
+    return int(_LOCK_AND_RENUMBER.scalar(
+        conn, {"id": message_id, "key": STREAM_LOCKS["delivery"]}))
 
 
 def insert_override(conn: Connection, override: Mapping[str, Any]) -> None:
