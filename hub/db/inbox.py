@@ -81,9 +81,16 @@ _HEAD = Prepared(select(func.coalesce(func.max(_m.seq), 0)))
 
 
 @functools.cache
-def _catch_up(count: int) -> Prepared:
+def _catch_up(count: int, move_cursors: bool = False) -> Prepared:
+    """`move_cursors` (PostgreSQL): the same statement moves the users' cursors to
+    `head` (a WITH clause; the deliveries are chosen by the cursors as they were)."""
     users = numbered("user", count)
-    return Prepared(insert(models.Delivery).from_select(
+    statement = insert(models.Delivery)
+    if move_cursors:
+        statement = statement.add_cte(update(models.InboxCursor).where(_ic.user_id.in_(users))
+                                      .values(message_seq=bindparam("head", type_=BigInteger()))
+                                      .cte("moved"))
+    return Prepared(statement.from_select(
         ["message_id", "user_id", "group_id", "organization_id", "priority", "delivered_at",
          "marked_unread"],
         select(_m.id, _rm.user_id, _rm.group_id, _rm.organization_id, _m.priority,
@@ -149,9 +156,11 @@ def catch_up_sent(conn: Connection, user_ids: Collection[uuid.UUID], seq: int,
 
 def _write(conn: Connection, user_ids: Collection[uuid.UUID], head: int,
            threads: dict[uuid.UUID, uuid.UUID]) -> list[Caught]:
-    rows = [row for piece in pieces(user_ids) for row in _catch_up(len(piece)).rows(
+    together = conn.dialect.name == "postgresql"  # one round trip for both
+    rows = [row for piece in pieces(user_ids) for row in _catch_up(len(piece), together).rows(
         conn, {**numbered_values("user", piece), "head": head})]
-    _CURSOR_MOVE.run_many(conn, [{"user_id": user, "head": head} for user in user_ids])
+    if not together:
+        _CURSOR_MOVE.run_many(conn, [{"user_id": user, "head": head} for user in user_ids])
     unknown = {row[3] for row in rows} - threads.keys()
     if unknown:
         threads = {**threads, **dict(conn.execute(
