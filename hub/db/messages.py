@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Connection,
     Integer,
@@ -356,6 +357,24 @@ _INSERT_MESSAGE = inserting(
     "idempotency_key", "created_at", "reach_set_id", returning=col(Message.seq))
 _INSERT_KEYS = inserting(MessageKey, "message_id", "organization_id", "kek_version", "wrapped")
 _INSERT_RECIPIENTS = inserting(MessageRecipient, "message_id", "group_id", "organization_id")
+# PostgreSQL: the message, its wrapped keys and its addressed groups in one statement
+# (data-modifying WITH clauses; the foreign keys are checked at its end). The keys'
+# and groups' columns come as arrays, unnested side by side.
+_INSERT_MESSAGE_KEYS_AND_RECIPIENTS = Prepared(_INSERT_MESSAGE.statement.add_cte(  # type: ignore[attr-defined]
+    insert(MessageKey).from_select(
+        ["message_id", "organization_id", "kek_version", "wrapped"],
+        select(bindparam("id", type_=Uuid()),
+               func.unnest(bindparam("key_organization_ids", type_=ARRAY(Uuid()))),
+               func.unnest(bindparam("key_kek_versions", type_=ARRAY(Integer()))),
+               func.unnest(bindparam("key_wrapped", type_=ARRAY(LargeBinary()))))
+    ).cte("message_keys")
+).add_cte(
+    insert(MessageRecipient).from_select(
+        ["message_id", "group_id", "organization_id"],
+        select(bindparam("id", type_=Uuid()),
+               func.unnest(bindparam("group_ids", type_=ARRAY(Uuid()))),
+               func.unnest(bindparam("group_organization_ids", type_=ARRAY(Uuid()))))
+    ).cte("message_recipients")))
 _INSERT_ATTACHMENTS = inserting(MessageAttachment, "message_id", "position", "size", "content")
 _INSERT_OVERRIDE = insert(EmergencyOverride)
 
@@ -365,11 +384,20 @@ def insert_message(conn: Connection, message: Mapping[str, Any],
                    attachments: list[dict[str, Any]]) -> int:
     """The message row, its wrapped data keys, addressed groups and sealed attachments;
     returns the message's seq, for `number_message`."""
-    seq = int(_INSERT_MESSAGE.scalar(conn, message))
-    _INSERT_KEYS.run_many(conn, keys)
-    _INSERT_RECIPIENTS.run_many(conn, [
-        {"message_id": message["id"], "group_id": g.id, "organization_id": g.organization_id}
-        for g in groups])
+    if conn.dialect.name == "postgresql":
+        seq = int(_INSERT_MESSAGE_KEYS_AND_RECIPIENTS.scalar(conn, {
+            **message,
+            "key_organization_ids": [k["organization_id"] for k in keys],
+            "key_kek_versions": [k["kek_version"] for k in keys],
+            "key_wrapped": [k["wrapped"] for k in keys],
+            "group_ids": [g.id for g in groups],
+            "group_organization_ids": [g.organization_id for g in groups]}))
+    else:
+        seq = int(_INSERT_MESSAGE.scalar(conn, message))
+        _INSERT_KEYS.run_many(conn, keys)
+        _INSERT_RECIPIENTS.run_many(conn, [
+            {"message_id": message["id"], "group_id": g.id,
+             "organization_id": g.organization_id} for g in groups])
     if attachments:
         _INSERT_ATTACHMENTS.run_many(conn, attachments)
     return seq
