@@ -6,9 +6,11 @@ for the driver itself, and a send runs about ten statements inside the writer. A
 `Prepared` statement is compiled by SQLAlchemy once per dialect: its SQL text, the
 order of its parameters and its types' bind and result conversions. After that it runs
 directly on the DBAPI connection behind the `Connection` an interaction was given, in
-the same transaction. A driver error goes through SQLAlchemy's own error handling, so
-callers see the same exceptions as from `execute` (`IntegrityError`, and the engine's
-handling of a lost or read-only database).
+the same transaction: a cursor of sqlite3's, or on PostgreSQL asyncpg's own prepared
+statement, taken from the cache of SQLAlchemy's asyncpg adapter (`_on_asyncpg`). A
+driver error goes through SQLAlchemy's own error handling, so callers see the same
+exceptions as from `execute` (`IntegrityError`, and the engine's handling of a lost
+or read-only database).
 
 Only for positional parameter styles (SQLite's `?`, asyncpg's `$n`) and statements
 without expanding IN lists: where a list varies in length, build one statement per
@@ -265,9 +267,10 @@ async def _on_asyncpg(driver: AsyncAdapt_asyncpg_connection, sql: str, args: Any
                       schema_changed_at: float) -> tuple[Sequence[Sequence[Any]], int]:
     """What SQLAlchemy's asyncpg cursor does for a statement, without the cursor: its
     lazy BEGIN, its prepared statement cache (and that cache's invalidation after a
-    schema change) and its translation of asyncpg's errors into DBAPI ones. Half the
-    CPU of going through the cursor, which also takes a lock, builds a description
-    and copies the rows; one switch out of the greenlet per statement either way."""
+    schema change) and its translation of asyncpg's errors into DBAPI ones. About a
+    fifth less CPU than going through the cursor, which also takes a lock (a
+    connection serves one interaction at a time here), builds a description and
+    copies the rows; one switch out of the greenlet per statement either way."""
     if driver._transaction is None:
         await driver._start_transaction()  # type: ignore[no-untyped-call]  # nothing in autocommit (a read)
     try:
