@@ -18,6 +18,7 @@ from hub.db.migrate import head_revision, schema_revision
 from hub.errors import NotReady
 from hub.live import LocalNotifier, Notifier
 from hub.services.admin import AdminService
+from hub.services.assignments import AssignmentService
 from hub.services.audit import AuditLog
 from hub.services.auth import AuthService, SessionPolicy
 from hub.services.compliance import ComplianceService
@@ -44,6 +45,7 @@ class Hub:
     groups: GroupService
     messages: MessageService
     inbox: InboxService
+    assignments: AssignmentService
     audit: AuditLog
     compliance: ComplianceService
     notifier: Notifier
@@ -109,6 +111,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
                      every_seconds=settings.audit_checkpoint_seconds)
     persons = PersonService(db, keystore, clock, audit)
     auth = AuthService(db, keystore, clock, policy, audit, notifier, passwords)
+    messages = MessageService(db, keystore, clock, notifier, persons, audit)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
         audit=audit, compliance=ComplianceService(db, persons, audit, clock, keystore),
@@ -118,6 +121,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         persons=persons,
         consents=ConsentService(db, persons, clock, audit),
         groups=GroupService(db, clock, audit),
-        messages=MessageService(db, keystore, clock, notifier, persons, audit),
+        messages=messages,
         inbox=InboxService(db, keystore, clock, notifier, audit, persons),
+        assignments=AssignmentService(db, clock, messages, persons, audit),
     )

@@ -137,7 +137,8 @@ async def send_message(request: web.Request) -> web.Response:
         attachments=tuple(_decode_attachment(i, a) for i, a in enumerate(body.attachments)),
         reply_to=body.reply_to, requires_ack=body.requires_ack,
         ack_deadline=body.ack_deadline, idempotency_key=key,
-        emergency_reason=body.emergency_reason))
+        emergency_reason=body.emergency_reason,
+        routine_step=body.routine_step.value if body.routine_step else None))
     response = json_of(s.MessageSent.model_validate(sent), status=201)
     if sent.duplicate:
         response.headers["Idempotent-Replayed"] = "true"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.api import assignments as a
 from hub.api import compliance as c
 from hub.api import events
 from hub.api import handlers as h
@@ -102,6 +103,29 @@ OPERATIONS = [
     Operation("POST", f"{V1}/consents/{{consent_id}}/withdraw", p.withdraw_consent,
               "Record that the person withdrew a consent (never deleted)",
               response=s.ConsentOut, tag="persons"),
+    # assignments (uppdrag)
+    Operation("POST", f"{V1}/assignments", a.distribute,
+              "Distribute an assignment to the chosen provider's unit (case worker): "
+              "creates its engagements as assigned, tells home health care if the person "
+              "is enrolled; audited", body=s.AssignmentCreate, response=s.AssignmentOut,
+              status=201, tag="assignments"),
+    Operation("GET", f"{V1}/assignments", a.list_assignments,
+              "Assignments my organization distributed or received, newest first; "
+              "filters state, overdue=true, limit", response=s.AssignmentOut,
+              list_response=True, tag="assignments"),
+    Operation("GET", f"{V1}/assignments/{{assignment_id}}", a.get_assignment,
+              "One assignment (its case workers, the provider's staff); audited",
+              response=s.AssignmentOut, tag="assignments"),
+    Operation("POST", f"{V1}/assignments/{{assignment_id}}/receipt", a.confirm_receipt,
+              "Confirm receipt (the provider's staff)", response=s.AssignmentOut,
+              tag="assignments"),
+    Operation("POST", f"{V1}/assignments/{{assignment_id}}/first-visit",
+              a.report_first_visit, "Report the first visit and any service not started, "
+              "with the reason (the provider's staff); the engagements become active",
+              body=s.FirstVisitReport, response=s.AssignmentOut, tag="assignments"),
+    Operation("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation",
+              a.confirm_start, "Confirm the start date back to the provider (case worker)",
+              body=s.StartConfirmation, response=s.AssignmentOut, tag="assignments"),
     # contact groups and the directory
     Operation("GET", f"{V1}/groups", m.directory,
               "Directory of contact groups; filters organization_id, organization_kind, "

@@ -11,7 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from hub.domain.audit import Outcome
 from hub.domain.roles import OrgKind, Role
 from hub.domain.text import MAX_BODY_BYTES
-from hub.domain.vocabulary import Category, ConsentMethod, ConsentScope, Priority, ServiceKind
+from hub.domain.vocabulary import (
+    AssignmentState,
+    Category,
+    ConsentMethod,
+    ConsentScope,
+    EngagementState,
+    Priority,
+    RoutineStep,
+    ServiceKind,
+)
 
 
 class Request(BaseModel):
@@ -193,6 +202,9 @@ class EngagementViewOut(Response):
     service_kind: ServiceKind
     starts_on: dt.date
     ends_on: dt.date | None
+    # active, or assigned (an assignment distributed, the first visit not yet
+    # reported), or upcoming (an incoming provider before takeover).
+    state: EngagementState
     active: bool
 
 
@@ -302,9 +314,16 @@ class MessageCreate(Request):
     ack_deadline: dt.datetime | None = None
     emergency_reason: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
         default=None, description="Emergency override (nödåtkomst): why the care-"
-        "relationship and consent rules may be set aside, at least 20 characters. The "
+        "relationship and legal-basis rules may be set aside, at least 20 characters. The "
         "message goes only if those rules are all that stop it; the override is audited "
         "and reviewed by a compliance officer.")
+    routine_step: RoutineStep | None = Field(
+        default=None, description="The step of a city routine the message carries, for a "
+        "message about a person: a provider's report the contract requires (changed_needs, "
+        "consent_refused, service_not_started, provider_change) goes to the case-management "
+        "unit that distributed the person's assignment on the assignment relationship, "
+        "without consent. The assignment's own steps (assignment, receipt, first_visit, "
+        "start_confirmed, chosen_provider) are sent by /assignments.")
 
 
 class MessageSent(Response):
@@ -554,3 +573,66 @@ class VerifyOut(Response):
     checkpoints: int
     last_verified: CheckpointOut | None
     broken: BreakOut | None
+
+
+# -- assignments ---------------------------------------------------------------------------
+
+class AssignmentCreate(Request):
+    person_id: uuid.UUID | None = None
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=20)] | None = None
+    provider_unit_id: uuid.UUID = Field(description="The chosen provider's unit; the "
+                                        "assignment goes to its functional inbox")
+    services: Annotated[list[ServiceKind], Field(min_length=1, max_length=8)]
+    case_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    requested_start: dt.date | None = Field(
+        default=None, description="A later start set by the case worker or agreed with "
+        "the person; otherwise within 24 hours of distribution (after 14:00: from 07:00 "
+        "the next weekday)")
+    contact_phone: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class NotStartedIn(Request):
+    service_kind: ServiceKind
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class FirstVisitReport(Request):
+    first_visit_on: dt.date
+    not_started: Annotated[list[NotStartedIn], Field(max_length=8)] = Field(
+        default=[], description="Services not started, each with the reason")
+
+
+class StartConfirmation(Request):
+    start_on: dt.date | None = Field(default=None, description="The start date confirmed; "
+                                     "the reported first visit if not given")
+
+
+class AssignmentServiceOut(Response):
+    service_kind: ServiceKind
+    engagement_id: uuid.UUID
+    not_started: bool
+
+
+class AssignmentOut(Response):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    case_management_unit_id: uuid.UUID
+    case_management_organization_id: uuid.UUID
+    provider_unit_id: uuid.UUID
+    provider_organization_id: uuid.UUID
+    thread_id: uuid.UUID = Field(description="The thread of the assignment's messages")
+    state: AssignmentState
+    requested_start: dt.date | None
+    distributed_at: dt.datetime
+    start_due_at: dt.datetime = Field(description="When the provider must have started")
+    received_at: dt.datetime | None
+    first_visit_on: dt.date | None
+    reported_at: dt.datetime | None
+    start_confirmed_on: dt.date | None
+    start_confirmed_at: dt.datetime | None
+    overdue: bool = Field(description="Past start_due_at without a first visit reported")
+    services: list[AssignmentServiceOut]
+    home_health_care_notified: int = Field(
+        description="Home health care units told which provider was chosen (on "
+        "distribution)")

@@ -63,7 +63,7 @@ from hub.db.prepared import (
     padded,
     per_dialect,
 )
-from hub.domain.roles import CARE_READER_ROLES
+from hub.domain.roles import CARE_READER_ROLES, OrgKind
 from keys import fingerprint
 
 
@@ -86,6 +86,7 @@ class EngagementPeriod:
     organization_id: uuid.UUID
     starts_on: dt.date
     ends_on: dt.date | None
+    state: str
 
 
 @dataclass(frozen=True)
@@ -235,21 +236,23 @@ def reply_parent(conn: Connection, reply_to: uuid.UUID,
 
 
 @functools.cache
-def _authorities(count: int) -> Prepared:
-    return Prepared(select(Organization.id, Organization.authority).where(
+def _organization_kinds(count: int) -> Prepared:
+    return Prepared(select(Organization.id, Organization.kind).where(
         col(Organization.id).in_(numbered("org", count))))
 
 
-def authorities(conn: Connection, organization_ids: Collection[uuid.UUID]
-                ) -> dict[uuid.UUID, str]:
+def organization_kinds(conn: Connection, organization_ids: Collection[uuid.UUID]
+                       ) -> dict[uuid.UUID, OrgKind]:
     ids = padded(organization_ids)
-    return dict(_authorities(len(ids)).rows(conn, numbered_values("org", ids)))
+    return {org: OrgKind(kind) for org, kind in
+            _organization_kinds(len(ids)).rows(conn, numbered_values("org", ids))}
 
 
 @functools.cache
 def _engagement_periods(count: int) -> Prepared:
     return Prepared(
-        select(col(Unit.organization_id), col(Engagement.starts_on), col(Engagement.ends_on))
+        select(col(Unit.organization_id), col(Engagement.starts_on), col(Engagement.ends_on),
+               col(Engagement.state))
         .join(Engagement, col(Engagement.unit_id) == Unit.id)
         .where(col(Engagement.person_id) == bindparam("person", type_=Uuid()),
                col(Unit.organization_id).in_(numbered("org", count)))
@@ -354,7 +357,8 @@ _INSERT_MESSAGE = inserting(
     Message, "id", "thread_id", "reply_to_id", "sender_user_id", "sender_unit_id",
     "sender_organization_id", "person_id", "category", "priority", "requires_ack",
     "ack_deadline", "subject_enc", "content", "attachment_count", "content_size",
-    "idempotency_key", "created_at", "reach_set_id", returning=col(Message.seq))
+    "idempotency_key", "created_at", "reach_set_id", "routine_step",
+    returning=col(Message.seq))
 _INSERT_KEYS = inserting(MessageKey, "message_id", "organization_id", "kek_version", "wrapped")
 _INSERT_RECIPIENTS = inserting(MessageRecipient, "message_id", "group_id", "organization_id")
 # PostgreSQL: the message, its wrapped keys and its addressed groups in one statement

@@ -32,11 +32,14 @@ from hub.db.types import UTCDateTime
 from hub.domain.audit import Outcome
 from hub.domain.roles import OrgKind, Role
 from hub.domain.vocabulary import (
+    AssignmentState,
     Category,
     ConsentMethod,
     ConsentScope,
+    EngagementState,
     Priority,
     ReceiptKind,
+    RoutineStep,
     ServiceKind,
     SessionKind,
     ThrottleScope,
@@ -149,6 +152,7 @@ class Engagement(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("service_kind", ServiceKind), name="ck_engagement_service"),
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_engagement_period"),
+        CheckConstraint(_in("state", EngagementState), name="ck_engagement_state"),
         Index("ix_engagement_person_unit", "person_id", "unit_id"),
         UniqueConstraint("person_id", "unit_id", "service_kind", "starts_on",
                          name="uq_engagement_period"),
@@ -165,6 +169,10 @@ class Engagement(SQLModel, table=True):
     # Set when someone ends the engagement (ends_on then holds the last day).
     ended_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
     ended_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Active, or assigned (its assignment distributed, the first visit not yet
+    # reported: starts_on is then the day asked for), or upcoming.
+    state: str = Field(default=EngagementState.ACTIVE.value, sa_column=Column(
+        String(10), nullable=False, server_default=EngagementState.ACTIVE.value))
 
 
 
@@ -329,6 +337,8 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("category", Category), name="ck_message_category"),
         CheckConstraint(_in("priority", Priority), name="ck_message_priority"),
+        CheckConstraint(f"routine_step IS NULL OR {_in('routine_step', RoutineStep)}",
+                        name="ck_message_routine_step"),
         UniqueConstraint("sender_user_id", "idempotency_key", name="uq_message_idempotency"),
         Index("ix_message_thread", "thread_id", "created_at"),
         Index("ix_message_sender_unit", "sender_unit_id", "seq"),
@@ -364,6 +374,65 @@ class Message(SQLModel, table=True):
     # before migration 0010, whose deliveries were all written at the send.
     reach_set_id: int | None = Field(default=None, sa_column=Column(
         BigInteger().with_variant(Integer, "sqlite"), nullable=True))
+    # The step of a city routine the message carries (`RoutineStep`), if any.
+    routine_step: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+
+
+class Assignment(SQLModel, table=True):
+    """An assignment (uppdrag): a case-management unit tells a provider's unit to give
+    a person services. Its steps are messages in one thread (`thread_id`, the
+    distribution's message id); what they say (the case number, a contact's phone,
+    why a service did not start) is sealed there. This row holds only where the
+    routine stands and when."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        CheckConstraint(_in("state", AssignmentState), name="ck_assignment_state"),
+        Index("ix_assignment_case_management", "case_management_organization_id",
+              "distributed_at"),
+        Index("ix_assignment_provider", "provider_organization_id", "distributed_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    case_management_unit_id: uuid.UUID = Field(foreign_key="unit.id")
+    case_management_organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    provider_unit_id: uuid.UUID = Field(foreign_key="unit.id")
+    provider_organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    thread_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False, unique=True))
+    state: str = Field(sa_column=Column(String(20), nullable=False))
+    # A later start set by the case worker or agreed with the person.
+    requested_start: dt.date | None = None
+    distributed_by: uuid.UUID = Field(foreign_key="account.id")
+    distributed_at: dt.datetime = Field(sa_column=_utc())
+    # When the provider must have started (hub/domain/start_clock.py).
+    start_due_at: dt.datetime = Field(sa_column=_utc())
+    received_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    received_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    first_visit_on: dt.date | None = None
+    reported_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    reported_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    start_confirmed_on: dt.date | None = None
+    start_confirmed_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    start_confirmed_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class AssignmentService(SQLModel, table=True):
+    """A service an assignment is for, with the engagement distributing it created."""
+
+    __tablename__ = "assignment_service"
+    __table_args__ = (
+        CheckConstraint(_in("service_kind", ServiceKind), name="ck_assignment_service_kind"),
+    )
+
+    assignment_id: uuid.UUID = Field(sa_column=Column(
+        Uuid(), ForeignKey("assignment.id", ondelete="CASCADE"), primary_key=True))
+    service_kind: str = Field(sa_column=Column(String(40), primary_key=True))
+    engagement_id: uuid.UUID = Field(foreign_key="engagement.id", unique=True)
+    # The provider reported that this service was not started (the reason is in the
+    # report's message).
+    not_started: bool = Field(default=False, sa_column=Column(
+        Boolean, nullable=False, server_default=false()))
 
 
 class ReachSet(SQLModel, table=True):

@@ -20,6 +20,7 @@ from sqlmodel import col
 
 from hub.db.models import Engagement, Organization, Person, Unit
 from hub.db.prepared import Prepared, numbered, numbered_values, pieces
+from hub.domain.vocabulary import EngagementState
 
 T = TypeVar("T")
 QUERY_CHUNK = 500
@@ -131,6 +132,7 @@ class EngagementRow(NamedTuple):
     service_kind: str
     starts_on: dt.date
     ends_on: dt.date | None
+    state: str = EngagementState.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class EngagementListed:
     service_kind: str
     starts_on: dt.date
     ends_on: dt.date | None
+    state: str
 
 
 def insert_engagements(conn: Connection, rows: Sequence[EngagementRow],
@@ -162,7 +165,8 @@ def engagement_for_update(conn: Connection, engagement_id: uuid.UUID) -> Engagem
     """The engagement, locked until commit (PostgreSQL; SQLite serializes writers)."""
     row = conn.execute(select(
         col(Engagement.id), col(Engagement.person_id), col(Engagement.unit_id),
-        col(Engagement.service_kind), col(Engagement.starts_on), col(Engagement.ends_on))
+        col(Engagement.service_kind), col(Engagement.starts_on), col(Engagement.ends_on),
+        col(Engagement.state))
         .where(col(Engagement.id) == engagement_id).with_for_update()).first()
     return EngagementRow(*row) if row is not None else None
 
@@ -175,10 +179,10 @@ def end_engagement(conn: Connection, engagement_id: uuid.UUID, last_day: dt.date
 
 def person_engagements(conn: Connection, person_id: uuid.UUID) -> list[EngagementListed]:
     """Every engagement of the person, latest start first."""
-    return [EngagementListed(*row) for row in conn.execute(
+    return [EngagementListed(*tuple(row)) for row in conn.execute(
         select(col(Engagement.id), col(Engagement.person_id), col(Unit.id), col(Unit.name),
                col(Unit.organization_id), col(Organization.name), col(Engagement.service_kind),
-               col(Engagement.starts_on), col(Engagement.ends_on))
+               col(Engagement.starts_on), col(Engagement.ends_on), col(Engagement.state))
         .join(Unit, col(Unit.id) == col(Engagement.unit_id))
         .join(Organization, col(Organization.id) == col(Unit.organization_id))
         .where(col(Engagement.person_id) == person_id)
@@ -206,6 +210,7 @@ def _engaged_persons(count: int) -> Prepared:
         .where(col(Engagement.person_id).in_(numbered("person", count)),
                col(Unit.organization_id) == bindparam("organization", type_=Uuid()),
                # hub.domain.care.engaged_on, in SQL: keep the two in step.
+               col(Engagement.state) == EngagementState.ACTIVE.value,
                col(Engagement.starts_on) <= bindparam("today", type_=Date()),
                col(Engagement.ends_on).is_(None)
                | (col(Engagement.ends_on) >= bindparam("today", type_=Date()))))

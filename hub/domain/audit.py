@@ -47,6 +47,11 @@ class Action(StrEnum):
     ENGAGEMENT_CREATE = "engagement.create"
     ENGAGEMENT_END = "engagement.end"
     ENGAGEMENT_LIST = "engagement.list"
+    ASSIGNMENT_DISTRIBUTE = "assignment.distribute"
+    ASSIGNMENT_RECEIPT = "assignment.receipt"
+    ASSIGNMENT_FIRST_VISIT = "assignment.first_visit"
+    ASSIGNMENT_CONFIRM_START = "assignment.confirm_start"
+    ASSIGNMENT_READ = "assignment.read"
     CONSENT_RECORD = "consent.record"
     CONSENT_WITHDRAW = "consent.withdraw"
     CONSENT_LIST = "consent.list"
@@ -80,7 +85,7 @@ class Outcome(StrEnum):
 READS_PERSON = frozenset({
     Action.MESSAGE_OPEN, Action.MESSAGE_OPEN_PROTECTED, Action.ATTACHMENT_OPEN,
     Action.PERSON_LOOKUP, Action.PERSON_LOOKUP_PROTECTED, Action.ENGAGEMENT_LIST,
-    Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ})
+    Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ, Action.ASSIGNMENT_READ})
 # Accounts given roles (created with roles, or roles changed): a review queue of their own.
 GRANTS_ROLES = frozenset({Action.USER_CREATE, Action.USER_ROLES})
 # Openings that showed a protected identity: a review queue of their own.

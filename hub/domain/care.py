@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from hub.domain.roles import OrgKind, Role
+from hub.domain.vocabulary import EngagementState
 
 # Roles of a home-health-care organization that record its own enrolments.
 _ENROLMENT_ROLES = frozenset({Role.STAFF, Role.IT_CONTACT})
@@ -28,12 +29,23 @@ class EngagementActor:
     cli: bool = False
 
 
-def engaged_on(starts_on: dt.date, ends_on: dt.date | None, day: dt.date) -> bool:
-    """Is an engagement active on `day` (a Swedish calendar day)? From its first day
-    through its last, `ends_on` included; without `ends_on` it runs on. This is "engaged
-    today" everywhere; the store's SQL filter (`hub.db.persons.engaged_persons`) says
-    the same and must stay in step with it."""
-    return starts_on <= day and (ends_on is None or day <= ends_on)
+def engaged_on(starts_on: dt.date, ends_on: dt.date | None, day: dt.date,
+               state: str = EngagementState.ACTIVE) -> bool:
+    """Is an engagement active on `day` (a Swedish calendar day)? An active one from its
+    first day through its last, `ends_on` included; without `ends_on` it runs on. An
+    assigned or upcoming one is not yet active. This is "engaged today" everywhere; the
+    store's SQL filter (`hub.db.persons.engaged_persons`) says the same and must stay
+    in step with it."""
+    return state == EngagementState.ACTIVE and starts_on <= day \
+        and (ends_on is None or day <= ends_on)
+
+
+def in_care_on(starts_on: dt.date, ends_on: dt.date | None, day: dt.date, state: str) -> bool:
+    """A care relationship for the send policy: engaged on `day`, or an incoming
+    provider's upcoming engagement that has not been ended."""
+    if state == EngagementState.UPCOMING:
+        return ends_on is None or day <= ends_on
+    return engaged_on(starts_on, ends_on, day, state)
 
 
 def may_record_engagement(actor: EngagementActor, unit_organization: uuid.UUID) -> bool:

@@ -2,7 +2,12 @@
 
 The rules are a table (`RULES`), evaluated in order for every addressed group; the
 first rule that fails for a group is its refusal, which names the rule and the
-group, in Swedish and English. Messages that are not about a person skip the
+group, in Swedish and English. The rules: a care relationship (the sender's and
+the recipient's organizations are engaged with the person, or parties to an
+assignment for them), then a legal basis: the first row of the table of bases
+(`legal_bases.toml`: one organization, the assignment relationship for the
+assignment's steps and reports, a notice to home health care, a secrecy community,
+the person's consent) that holds for the group. Messages that are not about a person skip the
 person rules. An emergency override (nödåtkomst) sets aside the rules marked
 overridable: the message goes, and the decision lists what was set aside so the
 service can put it in the compliance officer's review queue.
@@ -19,20 +24,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from hub.domain.bases import TABLE, Basis, BasisKind, Side
 from hub.domain.localtime import local_date
+from hub.domain.roles import OrgKind
+from hub.domain.vocabulary import RoutineStep
 
 
 class Rule(StrEnum):
     CARE_RELATIONSHIP = "care_relationship"
-    CONSENT = "consent"
+    LEGAL_BASIS = "legal_basis"
 
 
 @dataclass(frozen=True)
 class OrgFacts:
     organization_id: uuid.UUID
-    # The huvudman's organisationsnummer; the city's services share one.
-    authority: str
-    # The organization has an engagement with the person that is active today.
+    kind: OrgKind
+    # The organization has an engagement with the person that is active today, or
+    # upcoming (an incoming provider before takeover).
     engaged: bool
 
 
@@ -54,6 +62,14 @@ class ConsentFacts:
 
 
 @dataclass(frozen=True)
+class AssignmentFacts:
+    """An assignment for the person in force: who distributed it, to whom."""
+
+    case_management: uuid.UUID  # the distributing case-management organization
+    provider: uuid.UUID  # the organization of the chosen provider's unit
+
+
+@dataclass(frozen=True)
 class SendFacts:
     about_person: bool
     sender: OrgFacts
@@ -61,6 +77,9 @@ class SendFacts:
     # The moment of the send (aware); consent periods are Swedish calendar days.
     at: dt.datetime
     consents: tuple[ConsentFacts, ...] = ()
+    # The routine step the message carries, if any.
+    step: RoutineStep | None = None
+    assignments: tuple[AssignmentFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,8 @@ class Decision:
     refusals: tuple[Refusal, ...]
     # What an emergency override set aside (the message goes).
     overridden: tuple[Refusal, ...] = field(default=())
+    # The legal basis found for each addressed group (messages about a person).
+    bases: tuple[tuple[uuid.UUID, str], ...] = field(default=())
 
     @property
     def allowed(self) -> bool:
@@ -96,13 +117,20 @@ class RuleSpec:
     check: Check
 
 
+def related(facts: SendFacts, org: OrgFacts) -> bool:
+    """A care relationship with the person: engaged (active today, or upcoming), or a
+    party to an assignment for the person in force."""
+    return org.engaged or any(org.organization_id in (a.case_management, a.provider)
+                              for a in facts.assignments)
+
+
 def _care_relationship(facts: SendFacts, recipient: RecipientFacts) -> Refusal | None:
-    if not facts.sender.engaged:
+    if not related(facts, facts.sender):
         return Refusal(
             Rule.CARE_RELATIONSHIP, recipient.group_id,
             "Din organisation har ingen pågående insats för personen.",
             "Your organization has no active engagement with the person.")
-    if not recipient.organization.engaged:
+    if not related(facts, recipient.organization):
         return Refusal(
             Rule.CARE_RELATIONSHIP, recipient.group_id,
             "Mottagarens organisation har ingen pågående insats för personen.",
@@ -118,42 +146,99 @@ def consent_in_force(consent: ConsentFacts, at: dt.datetime) -> bool:
     return consent.valid_from <= day and (consent.valid_to is None or day <= consent.valid_to)
 
 
-def consent_covers(consent: ConsentFacts, recipient: OrgFacts) -> bool:
-    """The consent's scope includes the recipient organization."""
+def consent_covers(consent: ConsentFacts, recipient: OrgFacts, involved: bool) -> bool:
+    """The consent's scope includes the recipient organization; `involved`: it has a
+    care relationship with the person (see `related`)."""
     if consent.all_involved:
-        return recipient.engaged
+        return involved
     return recipient.organization_id in consent.organizations
 
 
-def _consent(facts: SendFacts, recipient: RecipientFacts) -> Refusal | None:
-    if recipient.organization.authority == facts.sender.authority:
-        return None  # one authority (the city's own services): no consent needed
-    covering = [c for c in facts.consents if consent_covers(c, recipient.organization)]
-    if any(consent_in_force(c, facts.at) for c in covering):
+def _sends(side: Side, assignment: AssignmentFacts, sender: uuid.UUID,
+           recipient: uuid.UUID) -> bool:
+    forward = (assignment.case_management, assignment.provider) == (sender, recipient)
+    backward = (assignment.provider, assignment.case_management) == (sender, recipient)
+    if side is Side.CASE_MANAGEMENT:
+        return forward
+    if side is Side.PROVIDER:
+        return backward
+    return forward or backward
+
+
+def _party(side: Side, assignment: AssignmentFacts, sender: uuid.UUID) -> bool:
+    if side is Side.CASE_MANAGEMENT:
+        return assignment.case_management == sender
+    if side is Side.PROVIDER:
+        return assignment.provider == sender
+    return sender in (assignment.case_management, assignment.provider)
+
+
+def basis_holds(basis: Basis, facts: SendFacts, recipient: OrgFacts) -> bool:
+    """Whether `basis` (a row of the table) lets the sender tell `recipient` about the
+    person. The one place that says what each kind of basis means."""
+    sender = facts.sender
+    side = basis.steps.get(facts.step) if facts.step is not None else None
+    match basis.kind:
+        case BasisKind.SAME_ORGANIZATION:
+            return sender.organization_id == recipient.organization_id
+        case BasisKind.ASSIGNMENT:
+            return side is not None and any(
+                _sends(side, a, sender.organization_id, recipient.organization_id)
+                for a in facts.assignments)
+        case BasisKind.NOTICE:
+            return side is not None and recipient.kind is basis.to_kind \
+                and recipient.engaged \
+                and any(_party(side, a, sender.organization_id) for a in facts.assignments)
+        case BasisKind.COMMUNITY:
+            return any(sender.kind in c.organization_kinds
+                       and recipient.kind in c.organization_kinds
+                       for c in TABLE.communities)
+        case BasisKind.CONSENT:
+            involved = related(facts, recipient)
+            return any(consent_covers(c, recipient, involved) and consent_in_force(c, facts.at)
+                       for c in facts.consents)
+    raise AssertionError(basis.kind)
+
+
+def legal_basis(facts: SendFacts, recipient: OrgFacts) -> Basis | None:
+    """The first basis of the table that holds, or None."""
+    return next((b for b in TABLE.bases if basis_holds(b, facts, recipient)), None)
+
+
+_NO_BASIS_SV = ("Det finns ingen rättslig grund att lämna uppgifter om personen till "
+                "mottagarens organisation (uppdragsrelation, sekretessgemenskap eller "
+                "samtycke): ")
+_NO_BASIS_EN = ("There is no legal basis for telling the recipient's organization about "
+                "the person (an assignment relationship, a secrecy community or consent): ")
+
+
+def _legal_basis(facts: SendFacts, recipient: RecipientFacts) -> Refusal | None:
+    if legal_basis(facts, recipient.organization) is not None:
         return None
+    involved = related(facts, recipient.organization)
+    covering = [c for c in facts.consents
+                if consent_covers(c, recipient.organization, involved)]
     day = local_date(facts.at)
     if any(c.withdrawn_at is not None and c.withdrawn_at <= facts.at for c in covering):
-        sv, en = ("Personen har återkallat sitt samtycke till mottagarens organisation.",
-                  "The person has withdrawn their consent for the recipient's organization.")
+        sv, en = ("personen har återkallat sitt samtycke till mottagarens organisation.",
+                  "the person has withdrawn their consent for the recipient's organization.")
     elif any(c.valid_from > day for c in covering):
-        sv, en = ("Personens samtycke till mottagarens organisation gäller inte ännu.",
-                  "The person's consent for the recipient's organization is not yet valid.")
+        sv, en = ("personens samtycke till mottagarens organisation gäller inte ännu.",
+                  "the person's consent for the recipient's organization is not yet valid.")
     elif covering:
-        sv, en = ("Personens samtycke till mottagarens organisation har gått ut.",
-                  "The person's consent for the recipient's organization has expired.")
+        sv, en = ("personens samtycke till mottagarens organisation har gått ut.",
+                  "the person's consent for the recipient's organization has expired.")
     else:
-        sv, en = ("Mottagaren har en annan huvudman och personen har inget samtycke som "
-                  "omfattar mottagarens organisation.",
-                  "The recipient is under another authority and the person has no consent "
-                  "covering the recipient's organization.")
-    return Refusal(Rule.CONSENT, recipient.group_id, sv, en)
+        sv, en = ("personen har inget samtycke som omfattar mottagarens organisation.",
+                  "the person has no consent covering the recipient's organization.")
+    return Refusal(Rule.LEGAL_BASIS, recipient.group_id, _NO_BASIS_SV + sv, _NO_BASIS_EN + en)
 
 
 # The rule table, in the order the rules are tried.
 RULES: tuple[RuleSpec, ...] = (
     RuleSpec(Rule.CARE_RELATIONSHIP, person_only=True, overridable=True,
              check=_care_relationship),
-    RuleSpec(Rule.CONSENT, person_only=True, overridable=True, check=_consent),
+    RuleSpec(Rule.LEGAL_BASIS, person_only=True, overridable=True, check=_legal_basis),
 )
 
 
@@ -179,4 +264,9 @@ def evaluate_send(facts: SendFacts, emergency_override: bool = False) -> Decisio
             break
     if refusals:
         return Decision(tuple(refusals))
-    return Decision((), tuple(overridden))
+    bases: list[tuple[uuid.UUID, str]] = []
+    if facts.about_person:
+        for recipient in facts.recipients:
+            found = legal_basis(facts, recipient.organization)
+            bases.append((recipient.group_id, found.id if found else "emergency_override"))
+    return Decision((), tuple(overridden), tuple(bases))

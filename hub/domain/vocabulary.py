@@ -23,6 +23,45 @@ class Category(StrEnum):
     GENERAL = "general"
 
 
+class RoutineStep(StrEnum):
+    """The step of one of the city's routines that a message carries, if any. The
+    legal bases (`legal_bases.toml`) say which steps go between whom."""
+
+    # Assignment (uppdrag): the case worker distributes it to the chosen provider ...
+    ASSIGNMENT = "assignment"
+    # ... the provider confirms receipt, reports the first visit (and any service not
+    # started, with the reason), and the case worker confirms the start date back.
+    RECEIPT = "receipt"
+    FIRST_VISIT = "first_visit"
+    SERVICE_NOT_STARTED = "service_not_started"
+    START_CONFIRMED = "start_confirmed"
+    # Reports the contract requires of the provider.
+    CHANGED_NEEDS = "changed_needs"
+    CONSENT_REFUSED = "consent_refused"
+    PROVIDER_CHANGE = "provider_change"
+    # Home health care is told which provider the person chose.
+    CHOSEN_PROVIDER = "chosen_provider"
+
+
+class AssignmentState(StrEnum):
+    """Where an assignment is in the routine (see hub/domain/assignments.py)."""
+
+    DISTRIBUTED = "distributed"
+    RECEIVED = "received"
+    STARTED = "started"
+    START_CONFIRMED = "start_confirmed"
+
+
+class EngagementState(StrEnum):
+    """An engagement is active (the organization gives the service), assigned (an
+    assignment was distributed, the provider has not yet reported its first visit)
+    or upcoming (an incoming provider before takeover)."""
+
+    ACTIVE = "active"
+    ASSIGNED = "assigned"
+    UPCOMING = "upcoming"
+
+
 class Priority(StrEnum):
     NORMAL = "normal"
     URGENT = "urgent"
@@ -77,3 +116,15 @@ def not_one_of(vocabulary: type[StrEnum], value: object) -> str | None:
     """What to tell a client whose `value` is not a word of `vocabulary` (None if it is)."""
     words = [word.value for word in vocabulary]
     return None if value in words else "one of " + ", ".join(words)
+
+
+SERVICE_KIND_LABELS_SV = {
+    ServiceKind.HOME_CARE: "hemtjänst",
+    ServiceKind.NIGHT_CARE: "hemtjänst natt",
+    ServiceKind.ALARM_RESPONSE: "trygghetslarm",
+    ServiceKind.CAMERA_SUPERVISION: "tillsyn via trygghetskamera",
+    ServiceKind.RELIEF: "avlösning",
+    ServiceKind.ESCORT: "ledsagning",
+    ServiceKind.HOME_HEALTH_CARE: "hemsjukvård",
+    ServiceKind.CASE_MANAGEMENT: "myndighetsutövning",
+}

@@ -25,19 +25,21 @@ from sqlalchemy.exc import IntegrityError
 
 import keys
 from hub.clock import Clock, local_date
+from hub.db import assignments as assignment_store
 from hub.db import inbox as inbox_store
 from hub.db import messages as store
 from hub.db import persons as person_store
 from hub.db.consents import consent_facts
 from hub.db.engine import Database
 from hub.domain import policy
+from hub.domain.assignments import FLOW_STEPS
 from hub.domain.audit import Action, AuditEvent, Outcome, ids
-from hub.domain.care import engaged_on
+from hub.domain.care import in_care_on
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
 from hub.domain.text import MAX_BODY_BYTES
 from hub.domain.visibility import may_see_message
-from hub.domain.vocabulary import Category, Priority, not_one_of
+from hub.domain.vocabulary import Category, Priority, RoutineStep, not_one_of
 from hub.errors import (
     Forbidden,
     NotFound,
@@ -99,9 +101,34 @@ class MessageDraft:
     requires_ack: bool = False
     ack_deadline: dt.datetime | None = None
     idempotency_key: str | None = None
-    # Emergency override (nödåtkomst): why the care-relationship and consent rules
+    # Emergency override (nödåtkomst): why the care-relationship and legal-basis rules
     # may be set aside for this message. Goes to the compliance review queue.
     emergency_reason: str | None = None
+    # The step of a city routine the message carries (`RoutineStep`), if any.
+    routine_step: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedSend:
+    """A checked, sealed draft, ready to be stored in a write interaction."""
+
+    draft: MessageDraft
+    message_id: uuid.UUID
+    dek: bytes
+    sealed: dict[str, bytes]
+    person_index: str | None
+    listening: Collection[uuid.UUID]
+    # The thread it joins when it is not a reply (an assignment's later steps).
+    thread_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class StoredSend:
+    """What a stored send hands to `MessageService.publish` after the commit."""
+
+    sent: SentMessage
+    reach: store.Reach
+    caught: list[inbox_store.Caught]
 
 
 @dataclass(frozen=True)
@@ -155,52 +182,29 @@ class MessageService:
         """Send a message to contact groups.
 
         Raises:
-            ValidationFailed: limits, unknown groups, empty groups, bad attachments.
+            ValidationFailed: limits, unknown groups, empty groups, bad attachments, a
+                routine step that only an assignment's own actions send.
             NotFound: unknown person or reply-to message.
             PolicyRefused: a rule refuses a group; nothing is stored.
             Forbidden: the actor may not send (see `require_sender`).
         """
         self.require_sender(actor)
-        now = self._clock.now()
-        self._validate(draft, now)
+        if draft.routine_step in FLOW_STEPS:
+            raise ValidationFailed(errors={
+                "routine_step": "sent by the assignment's own actions"})
+        prepared = await self.prepare(draft)
         if draft.idempotency_key:
             earlier = await self._earlier_send(actor, draft.idempotency_key)
             if earlier is not None:
                 return earlier
-        person_index = None
-        if draft.personnummer is not None:
-            try:
-                person_index = self._persons.index_of(
-                    normalize_personnummer(draft.personnummer, local_date(now)))
-            except InvalidIdentityNumber as err:
-                raise ValidationFailed(errors={"personnummer": str(err)}) from None
 
-        message_id = store.new_message_id()
-        dek = keys.new_data_key()
-        sealed = await self._seal_parts(dek, message_id, draft)
-
-        listening = _snapshot(self._notifier.listening_users())
-
-        def work(conn: Connection) -> tuple[SentMessage, store.Reach, list[inbox_store.Caught]]:
-            return self._store(conn, actor, draft, message_id, dek, sealed, person_index,
-                               listening)
+        def work(conn: Connection) -> StoredSend:
+            return self.store_sync(conn, actor, prepared)
 
         try:
-            result, reach, caught = await self._db.interaction(work, write=True)
-        except PolicyRefused as refused:
-            # Nothing of the message is stored; the refusal itself is audited.
-            await self._audit.append(event_of(
-                actor, Action.MESSAGE_REFUSED, outcome=Outcome.REFUSED,
-                person_id=refused.person_id, targets={"groups": ids(draft.group_ids)},
-                organizations=refused.organizations,
-                detail={"rules": ",".join(refused.rules)}))
-            raise
-        except UnknownPerson:
-            # An override told the sender that nobody is registered: for review too.
-            await self._audit.append(event_of(
-                actor, Action.MESSAGE_REFUSED, outcome=Outcome.REFUSED,
-                targets={"groups": ids(draft.group_ids)},
-                detail={"rules": "unknown_person", "emergency_override": "true"}))
+            stored = await self._db.interaction(work, write=True)
+        except (PolicyRefused, UnknownPerson) as refused:
+            await self.audit_refusal(actor, draft, refused)
             raise
         except IntegrityError:
             if draft.idempotency_key:
@@ -208,11 +212,47 @@ class MessageService:
                 if earlier is not None:
                     return earlier
             raise
-        self._reaches.remember(reach)
-        await self._publish(result, reach, caught)
-        log.info("message_sent", message_id=str(message_id),
-                 recipients=result.recipient_count, groups=len(draft.group_ids))
-        return result
+        await self.publish(stored)
+        return stored.sent
+
+    async def prepare(self, draft: MessageDraft,
+                      thread_id: uuid.UUID | None = None) -> PreparedSend:
+        """Check the draft and seal its parts under a new data key (before the write
+        interaction, which `store_sync` runs in).
+
+        Raises:
+            ValidationFailed: see `send`.
+        """
+        now = self._clock.now()
+        self._validate(draft, now)
+        person_index = None
+        if draft.personnummer is not None:
+            try:
+                person_index = self._persons.index_of(
+                    normalize_personnummer(draft.personnummer, local_date(now)))
+            except InvalidIdentityNumber as err:
+                raise ValidationFailed(errors={"personnummer": str(err)}) from None
+        message_id = store.new_message_id()
+        dek = keys.new_data_key()
+        sealed = await self._seal_parts(dek, message_id, draft)
+        return PreparedSend(draft, message_id, dek, sealed, person_index,
+                            _snapshot(self._notifier.listening_users()), thread_id)
+
+    async def audit_refusal(self, actor: Actor, draft: MessageDraft,
+                            refused: PolicyRefused | UnknownPerson) -> None:
+        """Audit a send the policy refused (nothing of it is stored), or an override
+        that named a person nobody registered (it is for review too)."""
+        if isinstance(refused, PolicyRefused):
+            await self._audit.append(event_of(
+                actor, Action.MESSAGE_REFUSED, outcome=Outcome.REFUSED,
+                person_id=refused.person_id, targets={"groups": ids(draft.group_ids)},
+                organizations=refused.organizations,
+                detail={"rules": ",".join(refused.rules)}))
+        else:
+            await self._audit.append(event_of(
+                actor, Action.MESSAGE_REFUSED, outcome=Outcome.REFUSED,
+                targets={"groups": ids(draft.group_ids)},
+                detail={"rules": "unknown_person", "emergency_override": "true"}))
 
     # -- validation and sealing ------------------------------------------------------
 
@@ -237,6 +277,12 @@ class MessageService:
             elif not MIN_OVERRIDE_REASON <= len(reason) <= MAX_OVERRIDE_REASON:
                 errors["emergency_reason"] = (
                     f"{MIN_OVERRIDE_REASON}-{MAX_OVERRIDE_REASON} characters: say why")
+        if draft.routine_step is not None:
+            problem = not_one_of(RoutineStep, draft.routine_step)
+            if problem:
+                errors["routine_step"] = problem
+            elif draft.person_id is None and draft.personnummer is None:
+                errors["routine_step"] = "a routine step is about a person"
         if draft.ack_deadline is not None:
             if not draft.requires_ack:
                 errors["ack_deadline"] = "only with requires_ack"
@@ -292,16 +338,25 @@ class MessageService:
 
     # -- the transaction (a store interaction: see Database.interaction) -------------------
 
-    def _store(
-        self, conn: Connection, actor: Actor, draft: MessageDraft, message_id: uuid.UUID,
-        dek: bytes, sealed: dict[str, bytes], person_index: str | None,
-        listening: Collection[uuid.UUID],
-    ) -> tuple[SentMessage, store.Reach, list[inbox_store.Caught]]:
+    def store_sync(self, conn: Connection, actor: Actor, prepared: PreparedSend) -> StoredSend:
+        """Store a prepared send in the write interaction `conn` (a store function's
+        part): the policy decides, then the message, its keys, groups and reach, the
+        listeners' catch-up and the audit entries are written. Hand the result to
+        `publish` after the commit.
+
+        Raises:
+            ValidationFailed, NotFound, PolicyRefused, UnknownPerson: see `send`;
+            nothing of the message is written.
+        """
         assert actor.user_id is not None and actor.organization_id is not None
+        draft, message_id, dek, sealed = (prepared.draft, prepared.message_id, prepared.dek,
+                                          prepared.sealed)
+        person_index, listening = prepared.person_index, prepared.listening
         groups = self._groups(conn, draft.group_ids)
         about_person = draft.person_id is not None or person_index is not None
         person_id = self._person(conn, actor, draft.person_id, person_index)
-        thread_id = self._thread(conn, actor, draft.reply_to) or message_id
+        thread_id = prepared.thread_id or self._thread(conn, actor, draft.reply_to) \
+            or message_id
         decision = None
         if about_person:
             # A person the hub does not know is judged as one nobody is engaged with:
@@ -309,7 +364,8 @@ class MessageService:
             # and "not yours" give the same refusal after the same queries.
             decision = self._check_policy(
                 conn, actor.organization_id, groups, person_id or uuid.uuid4(),
-                draft.emergency_reason is not None, known=person_id is not None)
+                draft.emergency_reason is not None, known=person_id is not None,
+                step=RoutineStep(draft.routine_step) if draft.routine_step else None)
             if person_id is None:
                 # Only an emergency override gets this far: it is told, and audited.
                 raise UnknownPerson(
@@ -333,7 +389,7 @@ class MessageService:
             "attachment_count": len(draft.attachments),
             "content_size": sum(len(a.data) for a in draft.attachments) + len(draft.body),
             "idempotency_key": draft.idempotency_key, "created_at": now,
-            "reach_set_id": reach.set_id},
+            "reach_set_id": reach.set_id, "routine_step": draft.routine_step},
             keys=wrapped_keys_sync(conn, self._keys, message_id, dek, reader_orgs),
             groups=groups,
             attachments=[{"message_id": message_id, "position": i, "size": len(a.data),
@@ -349,7 +405,7 @@ class MessageService:
             targets={"message": message_id, "groups": ids(g.id for g in groups)},
             organizations=[g.organization_id for g in groups],
             detail={"recipients": len(reach), "category": draft.category,
-                    "priority": draft.priority})]
+                    "priority": draft.priority, **_basis_detail(draft, decision)})]
         overridden: tuple[str, ...] = ()
         if decision is not None and decision.overridden:
             assert person_id is not None and draft.emergency_reason is not None
@@ -358,8 +414,15 @@ class MessageService:
                 conn, actor, message_id, person_id, groups, decision, draft.emergency_reason,
                 now))
         self._audit.append_many_sync(conn, audit)
-        return SentMessage(message_id, thread_id, now, len(reach),
-                           overridden_rules=overridden), reach, caught
+        return StoredSend(SentMessage(message_id, thread_id, now, len(reach),
+                                      overridden_rules=overridden), reach, caught)
+
+    async def publish(self, stored: StoredSend) -> None:
+        """After the commit: remember whom the groups reached, tell the listeners."""
+        self._reaches.remember(stored.reach)
+        await self._publish(stored.sent, stored.reach, stored.caught)
+        log.info("message_sent", message_id=str(stored.sent.id),
+                 recipients=stored.sent.recipient_count)
 
     async def _publish(self, sent: SentMessage, reach: store.Reach,
                        caught: list[inbox_store.Caught]) -> None:
@@ -420,7 +483,8 @@ class MessageService:
 
     def _check_policy(self, conn: Connection, sender_org: uuid.UUID,
                       groups: list[store.AddressedGroup], person_id: uuid.UUID,
-                      emergency_override: bool, known: bool = True) -> policy.Decision:
+                      emergency_override: bool, known: bool = True,
+                      step: RoutineStep | None = None) -> policy.Decision:
         """Load the facts, ask the policy, raise `PolicyRefused` if it says no.
 
         The engagement and consent rows read are share-locked (PostgreSQL; SQLite
@@ -428,23 +492,27 @@ class MessageService:
         has committed, or this send waits and sees it. The moment judged is taken
         after the facts are read, so a withdrawal already committed always counts."""
         org_ids = {sender_org} | {g.organization_id for g in groups}
-        authority = store.authorities(conn, org_ids)
+        kinds = store.organization_kinds(conn, org_ids)
         periods = store.engagement_periods(conn, person_id, org_ids)
         consents = consent_facts(conn, person_id, lock=True) if any(
-            authority[g.organization_id] != authority[sender_org] for g in groups) else ()
+            g.organization_id != sender_org for g in groups) else ()
         now = self._clock.now()
         today = local_date(now)
+        assignments = assignment_store.in_force(conn, person_id, today)
         engaged = {p.organization_id for p in periods
-                   if engaged_on(p.starts_on, p.ends_on, today)}
+                   if in_care_on(p.starts_on, p.ends_on, today, p.state)}
 
         def facts(org_id: uuid.UUID) -> policy.OrgFacts:
-            return policy.OrgFacts(org_id, authority[org_id], org_id in engaged)
+            return policy.OrgFacts(org_id, kinds[org_id], org_id in engaged)
 
         decision = policy.evaluate_send(policy.SendFacts(
             about_person=True, sender=facts(sender_org),
             recipients=tuple(policy.RecipientFacts(g.id, facts(g.organization_id))
                              for g in groups),
-            at=now, consents=consents), emergency_override=emergency_override)
+            at=now, consents=consents, step=step,
+            assignments=tuple(policy.AssignmentFacts(cm, provider)
+                              for cm, provider in assignments)),
+            emergency_override=emergency_override)
         if not decision.allowed:
             log.info("message_refused", rules=sorted({r.rule for r in decision.refusals}))
             refused = PolicyRefused(refusals=[
@@ -489,6 +557,17 @@ _SNAPSHOT_MAX = 256
 
 def _snapshot(listening: Collection[uuid.UUID]) -> Collection[uuid.UUID]:
     return frozenset(listening) if len(listening) <= _SNAPSHOT_MAX else listening
+
+
+def _basis_detail(draft: MessageDraft, decision: policy.Decision | None) -> dict[str, str]:
+    """The audit entry's word on what the send rested on: the routine step and the
+    legal bases found (ids from the table, never text)."""
+    detail = {}
+    if draft.routine_step:
+        detail["routine_step"] = draft.routine_step
+    if decision is not None and decision.bases:
+        detail["legal_bases"] = ",".join(sorted({basis for _, basis in decision.bases}))
+    return detail
 
 
 def _attachment_problem(attachment: AttachmentDraft) -> str | None:

@@ -36,7 +36,7 @@ from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind, Role
 from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.domain.visibility import may_find_person, person_name_shown
-from hub.domain.vocabulary import ServiceKind, not_one_of
+from hub.domain.vocabulary import EngagementState, ServiceKind, not_one_of
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -305,7 +305,8 @@ class PersonService:
             view = self._view(EngagementListed(
                 id=row.id, person_id=row.person_id, unit_id=unit.id, unit=unit.name,
                 organization_id=unit.organization_id, organization=str(org_name),
-                service_kind=row.service_kind, starts_on=row.starts_on, ends_on=last_day))
+                service_kind=row.service_kind, starts_on=row.starts_on, ends_on=last_day,
+                state=row.state))
             self._audit.append_sync(conn, event_of(
                 actor, Action.ENGAGEMENT_END, person_id=row.person_id,
                 targets={"engagement": row.id, "unit": unit.id},
@@ -406,7 +407,8 @@ class PersonService:
 
     def _view(self, row: EngagementListed) -> EngagementView:
         return EngagementView(**vars(row),
-                              active=engaged_on(row.starts_on, row.ends_on, self.today()))
+                              active=engaged_on(row.starts_on, row.ends_on, self.today(),
+                                                row.state))
 
     # -- who is engaged ------------------------------------------------------------------
 
@@ -477,7 +479,7 @@ def _resolve_import_sync(conn: Connection, actor: Actor, who: EngagementActor,
 def _engagement(new: NewEngagement, unit: UnitRow) -> EngagementRow:
     return EngagementRow(id=uuid.uuid4(), person_id=new.person_id, unit_id=unit.id,
                          service_kind=new.service_kind, starts_on=new.starts_on,
-                         ends_on=new.ends_on)
+                         ends_on=new.ends_on, state=EngagementState.ACTIVE)
 
 
 def _import_lookups(actor: Actor, parsed: list[_ImportLine]) -> list[AuditEvent]:

@@ -14,7 +14,7 @@ from hub.db.models import AuditEntry, Engagement
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
 from hub.services.keystore import org_owner, rotate_owner
-from tests.factories import make_group, make_org, make_person, make_unit, make_user
+from tests.factories import give_consent, make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
 from tests.stored import rows, scalar
 
@@ -64,6 +64,7 @@ async def _world(hub: Any) -> dict[str, Any]:
     reader = await make_user(hub, night_org, Role.STAFF, unit=night_unit)
     group = await make_group(hub, night_org, night_unit)
     person = await make_person(hub, engaged_units=(day_unit, night_unit))
+    await give_consent(hub, person)  # the day and night services tell each other
     return {"day_org": day_org, "day_unit": day_unit, "sender": sender, "reader": reader,
             "night_org": night_org, "night_unit": night_unit, "group": group,
             "person": person, "it": it_contact}
@@ -262,7 +263,8 @@ async def test_consent_engagement_end_override_and_its_review_are_audited(client
     assert (send.action, override.action) == ("message.send", "message.emergency_override")
     assert override.person_id == w["person"]
     assert _targets(override)["message"] == message_id.hex
-    assert json.loads(override.detail) == {"rules": "care_relationship"}
+    # The alarm service is neither engaged nor covered by a consent in force.
+    assert json.loads(override.detail) == {"rules": "care_relationship,legal_basis"}
 
     officer_token = bearer(await login(client, hub, officer))
     await log.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from hub.db.models import AuditOrganization, EmergencyOverride, Organization, Un
 from hub.domain.roles import OrgKind, Role
 from hub.http.middleware import is_browser_route
 from hub.services.actor import CLI_OPERATOR, Actor
+from hub.services.assignments import AssignmentView, NewAssignment
 from hub.services.messages import AttachmentDraft, MessageDraft
 from hub.services.persons import NewEngagement
 from tests.factories import (
@@ -131,6 +133,22 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
         (401, 200, 404, 200, 404, 404, 404, 404),
     ("POST", f"{V1}/consents/{{consent_id}}/withdraw"):
         (401, 200, 404, 200, 404, 404, 404, 404),
+    # -- assignments (from the case worker's organization to the provider's unit) -------
+    #    anon staf it   cw   comp city op   tok
+    ("POST", f"{V1}/assignments"):
+        (401, 403, 403, 201, 403, 403, 403, 403),
+    ("GET", f"{V1}/assignments"):
+        (401, 200, 403, 200, 403, 403, 403, 403),
+    ("GET", f"{V1}/assignments/{{assignment_id}}"):
+        (401, 200, 404, 200, 404, 404, 404, 404),
+    # The provider's staff take the provider's steps, the case worker the other's; to
+    # accounts that only administer, assignments do not exist.
+    ("POST", f"{V1}/assignments/{{assignment_id}}/receipt"):
+        (401, 200, 404, 403, 404, 404, 404, 404),
+    ("POST", f"{V1}/assignments/{{assignment_id}}/first-visit"):
+        (401, 200, 404, 403, 404, 404, 404, 404),
+    ("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation"):
+        (401, 403, 404, 200, 404, 404, 404, 404),
     # -- contact groups -----------------------------------------------------------------
     #    anon staf it   cw   comp city op   tok
     ("GET", f"{V1}/groups"):
@@ -264,6 +282,9 @@ class World:
     sent_id: uuid.UUID  # from the provider's staff to the night service
     audit_seq: int  # an entry about the provider
     checkpoints: tuple[int, int]
+    case_actor: Actor  # the case worker, distributing assignments to the provider's unit
+    staff_actor: Actor
+    assignment_id: uuid.UUID
 
     def auth(self, actor: str) -> dict[str, str]:
         return bearer(self.tokens[actor]) if actor in self.tokens else {}
@@ -277,7 +298,8 @@ class World:
         return template.format(
             org_id=self.provider.id, user_id=self.spare_it.id, group_id=self.group_id,
             message_id=self.received_id, thread_id=self.received_thread,
-            person_id=self.person_id, seq=self.audit_seq, position=0)
+            person_id=self.person_id, seq=self.audit_seq, position=0,
+            assignment_id=self.assignment_id)
 
 
 async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
@@ -331,13 +353,33 @@ async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
         AuditOrganization.organization_id == provider.id))
     second_checkpoint = await hub.audit.checkpoint(force=True)
     assert audit_seq is not None and first_checkpoint and second_checkpoint
+    case_actor = Actor(kind="user", organization_id=case_management.id,
+                       user_id=accounts["case_worker"].id, unit_id=case_unit.id,
+                       roles=frozenset({Role.CASE_WORKER}))
+    staff_actor = Actor(kind="user", organization_id=provider.id,
+                        user_id=accounts["staff"].id, unit_id=unit.id,
+                        roles=frozenset({Role.STAFF}))
+    assignment = (await _assign(hub, case_actor, unit, person_id)).id
     return World(
         client=client, hub=hub, provider=provider, unit=unit, accounts=accounts,
         tokens=tokens, spare_it=spare_it, target_staff=target_staff, group_id=group_id,
         alarm_group=alarm_group, person_id=person_id, personnummer=number,
         received_id=received.id, received_thread=received.thread_id,
         sent_id=(await sent.json())["id"], audit_seq=audit_seq,
-        checkpoints=(first_checkpoint, second_checkpoint))
+        checkpoints=(first_checkpoint, second_checkpoint), case_actor=case_actor,
+        staff_actor=staff_actor, assignment_id=assignment)
+
+
+_later_starts = itertools.count(30)
+
+
+async def _assign(hub: Hub, case_actor: Actor, unit: Unit, person_id: uuid.UUID
+                  ) -> AssignmentView:
+    """A fresh assignment to the provider's unit (each starting on a day of its own)."""
+    return await hub.assignments.distribute(case_actor, NewAssignment(
+        provider_unit_id=unit.id, services=("home_care",), case_number="SN 2026-123",
+        person_id=person_id,
+        requested_start=hub.persons.today() + dt.timedelta(days=next(_later_starts))))
 
 
 # -- one request per operation and actor -------------------------------------------------
@@ -499,6 +541,38 @@ async def _archive(w: World, actor: str) -> Call:
 @builds("GET", f"{V1}/messages/{{message_id}}/receipts")
 async def _receipts(w: World, actor: str) -> Call:
     return Call(f"{V1}/messages/{w.sent_id}/receipts")
+
+
+@builds("POST", f"{V1}/assignments")
+async def _distribute(w: World, actor: str) -> Call:
+    return Call(f"{V1}/assignments", json={
+        "person_id": str(w.person_id), "provider_unit_id": str(w.unit.id),
+        "services": ["relief"], "case_number": "SN 2026-77",
+        "requested_start": (w.hub.persons.today() + dt.timedelta(days=_n(actor))).isoformat()})
+
+
+@builds("POST", f"{V1}/assignments/{{assignment_id}}/receipt")
+async def _receipt(w: World, actor: str) -> Call:
+    assignment = await _assign(w.hub, w.case_actor, w.unit, w.person_id)
+    return Call(f"{V1}/assignments/{assignment.id}/receipt")
+
+
+@builds("POST", f"{V1}/assignments/{{assignment_id}}/first-visit")
+async def _first_visit(w: World, actor: str) -> Call:
+    # The first visit on the day asked for: each assignment's engagement its own day.
+    assignment = await _assign(w.hub, w.case_actor, w.unit, w.person_id)
+    assert assignment.requested_start is not None
+    return Call(f"{V1}/assignments/{assignment.id}/first-visit",
+                json={"first_visit_on": assignment.requested_start.isoformat()})
+
+
+@builds("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation")
+async def _start_confirmation(w: World, actor: str) -> Call:
+    assignment = await _assign(w.hub, w.case_actor, w.unit, w.person_id)
+    assert assignment.requested_start is not None
+    await w.hub.assignments.report_first_visit(w.staff_actor, assignment.id,
+                                               assignment.requested_start)
+    return Call(f"{V1}/assignments/{assignment.id}/start-confirmation", json={})
 
 
 @builds("POST", f"{V1}/audit/search")

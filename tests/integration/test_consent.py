@@ -58,7 +58,7 @@ async def test_a_private_provider_needs_consent_to_tell_the_citys_night_service(
     token = await login(client, hub, sender)
     refused = await _send(client, token, group, person_id)
     assert refused.status == 403
-    assert [r["rule"] for r in (await refused.json())["refusals"]] == ["consent"]
+    assert [r["rule"] for r in (await refused.json())["refusals"]] == ["legal_basis"]
 
     recorded = await client.post(f"{V1}/persons/{person_id}/consents", headers=bearer(token),
                                  json={"method": "written", "scope": "all_involved"})
@@ -121,23 +121,33 @@ async def test_an_expired_consent_blocks_and_a_future_one_does_not_yet_allow(cli
         assert (await response.json())["in_force"] is False
     refused = await _send(client, token, group, person_id)
     assert refused.status == 403
-    assert [r["rule"] for r in (await refused.json())["refusals"]] == ["consent"]
+    assert [r["rule"] for r in (await refused.json())["refusals"]] == ["legal_basis"]
     hub.clock.advance(days=1)  # the future consent's first day
     token = await login(client, hub, sender)
     assert (await _send(client, token, group, person_id)).status == 201
 
 
-async def test_the_citys_own_services_share_without_consent(client, hub):
+async def test_the_secrecy_community_shares_without_consent_the_citys_other_services_not(
+        client, hub):
+    # OSL 26 kap. 9 c §: the case-management units and the city's home care share
+    # without consent; the night service is another of the city's services, outside it.
     day = await make_org(hub, OrgKind.CITY_HOME_CARE)
     day_unit = await make_unit(hub, day)
     sender = await make_user(hub, day, Role.STAFF, unit=day_unit)
+    case_org = await make_org(hub, OrgKind.CASE_MANAGEMENT)
+    case_unit = await make_unit(hub, case_org)
+    await make_user(hub, case_org, Role.CASE_WORKER, unit=case_unit)
+    case_group = await make_group(hub, case_org, case_unit, unit=case_unit)
     night = await make_org(hub, OrgKind.NIGHT_SERVICE)
     night_unit = await make_unit(hub, night)
     await make_user(hub, night, Role.STAFF, unit=night_unit)
-    group = await make_group(hub, night, night_unit, unit=night_unit)
-    person_id = await make_person(hub, engaged_units=(day_unit, night_unit))
-    assert (await _send(client, await login(client, hub, sender), group, person_id)).status \
-        == 201
+    night_group = await make_group(hub, night, night_unit, unit=night_unit)
+    person_id = await make_person(hub, engaged_units=(day_unit, night_unit, case_unit))
+    token = await login(client, hub, sender)
+    assert (await _send(client, token, case_group, person_id)).status == 201
+    refused = await _send(client, token, night_group, person_id)
+    assert refused.status == 403
+    assert [r["rule"] for r in (await refused.json())["refusals"]] == ["legal_basis"]
 
 
 async def test_only_engaged_staff_and_case_workers_record_consent(client, hub):

@@ -11,6 +11,7 @@ from hub.clock import local_date
 from hub.db.models import AuditEntry, EmergencyOverride, Message
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
+from hub.services.consents import NewConsent
 from hub.services.persons import NewEngagement
 from tests.factories import make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
@@ -22,7 +23,8 @@ REASON = "Brukaren svarar inte på larm, nattpatrullen måste veta"
 
 async def _world(hub):
     """A city home-care unit engaged with the person, and the alarm service which is
-    not (yet) registered as engaged."""
+    not (yet) registered as engaged; the person consented to the alarm service being
+    told, so the care relationship is all an override has to set aside."""
     day = await make_org(hub, OrgKind.CITY_HOME_CARE, name="Hemtjänst dag")
     day_unit = await make_unit(hub, day)
     sender = await make_user(hub, day, Role.STAFF, unit=day_unit)
@@ -31,6 +33,8 @@ async def _world(hub):
     reader = await make_user(hub, alarm, Role.STAFF, unit=alarm_unit)
     group = await make_group(hub, alarm, alarm_unit, unit=alarm_unit)
     person_id = await make_person(hub, engaged_units=(day_unit,))
+    await hub.consents.record(CLI_OPERATOR, NewConsent(
+        person_id=person_id, method="written", scope="named", organization_ids=(alarm.id,)))
     city_officer = await make_user(hub, await make_org(hub, OrgKind.OPERATIONS),
                                    Role.COMPLIANCE)
     return day, alarm, sender, reader, group, person_id, city_officer

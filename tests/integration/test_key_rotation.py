@@ -11,7 +11,7 @@ import keys
 from hub.db.models import EmergencyOverride, MessageKey, Person, User
 from hub.domain.roles import OrgKind, Role
 from hub.services.keystore import HUB_OWNER, org_owner, rotate_owner
-from tests.factories import make_group, make_org, make_person, make_unit, make_user
+from tests.factories import give_consent, make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
 from tests.stored import first, get, rows, scalar
 
@@ -25,6 +25,7 @@ async def test_rotation_keeps_messages_identities_and_sign_in_working(client, hu
     reader = await make_user(hub, night, Role.STAFF, unit=night_unit)
     group = await make_group(hub, night, night_unit)
     person_id = await make_person(hub, engaged_units=(day_unit, night_unit))
+    await give_consent(hub, person_id)  # the day and night services tell each other
     sender_token = await login(client, hub, sender)
     sent = await (await client.post("/api/v1/messages", headers=bearer(sender_token), json={
         "group_ids": [str(group)], "subject": "Före rotationen", "body": "Innehåll",

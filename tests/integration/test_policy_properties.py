@@ -1,9 +1,11 @@
-"""The send policy through the real service and database: random organizations,
-authorities, engagements and consents (with periods and withdrawals), random
-senders and recipients, with and without emergency override.
+"""The send policy through the real service and database: random organizations of
+several kinds, engagements, assignments distributed by case workers, consents (with
+periods and withdrawals), routine steps, random senders and recipients, with and
+without emergency override.
 
 Each example sends one message and compares the outcome with an oracle that
-restates the rules; after the run the database must hold a delivery for no
+restates the rules (ARCHITECTURE.md, "Policy", and the routines behind
+hub/domain/legal_bases.toml); after the run the database must hold a delivery for no
 organization the rules refused, on SQLite and PostgreSQL alike.
 """
 
@@ -20,15 +22,24 @@ from sqlalchemy import select
 
 from hub.clock import local_date
 from hub.db.models import Delivery, EmergencyOverride, Message, ReachMember
+from hub.domain.assignments import PROVIDER_KINDS
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR, Actor
+from hub.services.assignments import NewAssignment
 from hub.services.consents import NewConsent
 from hub.services.messages import MessageDraft, PolicyRefused
 from hub.services.persons import NewEngagement, NewPerson
-from tests.factories import CITY, make_group, make_org, make_unit, make_user, personnummer
+from tests.factories import make_group, make_org, make_unit, make_user, personnummer
 from tests.stored import reached, scalar, scalars
 
-AUTHORITIES = [CITY, "5591234561", "5592345671"]
+KINDS = [OrgKind.PRIVATE_HOME_CARE, OrgKind.CITY_HOME_CARE, OrgKind.NIGHT_SERVICE,
+         OrgKind.CASE_MANAGEMENT, OrgKind.HOME_HEALTH_CARE]
+# Steps a message may carry through the ordinary send (the assignment's own steps are
+# its actions'), and who sends each in the assignment relationship.
+STEPS = {None: None, "changed_needs": "either", "consent_refused": "provider",
+         "service_not_started": "provider", "provider_change": "either"}
+# OSL 26 kap. 9 c §: ÄVO, FFS and the city's home care.
+COMMUNITY = {OrgKind.CASE_MANAGEMENT, OrgKind.CITY_HOME_CARE}
 REASON = "Larm utan svar, hemtjänsten behöver veta nu"
 _people = itertools.count(50_000)
 
@@ -36,29 +47,24 @@ _people = itertools.count(50_000)
 @dataclass
 class Party:
     organization_id: uuid.UUID
-    authority: str
+    kind: OrgKind
     unit_id: uuid.UUID
     actor: Actor
     group_id: uuid.UUID
     engaged: bool = False
 
 
-@dataclass
-class Outcome:
-    key: str
-    allowed_orgs: set[uuid.UUID]
-    refused_orgs: set[uuid.UUID]
-    sent: bool
-
-
 @st.composite
 def worlds(draw: st.DrawFn) -> dict:
     n = draw(st.integers(2, 4))
     return {
-        "authorities": [draw(st.sampled_from(AUTHORITIES)) for _ in range(n)],
+        "kinds": [draw(st.sampled_from(KINDS)) for _ in range(n)],
         # per organization: no engagement, active, ended yesterday, starting tomorrow
         "engagements": [draw(st.sampled_from(["none", "active", "ended", "future"]))
                         for _ in range(n)],
+        # (case management, provider): distributed where the kinds allow
+        "assignments": draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
+                                     max_size=2)),
         "consents": draw(st.lists(st.fixed_dictionaries({
             "all_involved": st.booleans(),
             "named": st.lists(st.integers(0, n - 1), max_size=n, unique=True),
@@ -66,6 +72,7 @@ def worlds(draw: st.DrawFn) -> dict:
             "length": st.none() | st.integers(-3, 5),  # valid_to - today (None: open)
             "withdrawn": st.booleans(),
         }), max_size=3)),
+        "step": draw(st.sampled_from(list(STEPS))),
         "sender": draw(st.integers(0, n - 1)),
         "recipients": draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n,
                                     unique=True)),
@@ -73,36 +80,48 @@ def worlds(draw: st.DrawFn) -> dict:
     }
 
 
-async def _party(hub, authority: str) -> Party:
-    kind = OrgKind.NIGHT_SERVICE if authority == CITY else OrgKind.PRIVATE_HOME_CARE
-    org = await make_org(hub, kind, authority=authority)
+async def _party(hub, kind: OrgKind) -> Party:
+    org = await make_org(hub, kind)
     unit = await make_unit(hub, org)
-    account = await make_user(hub, org, Role.STAFF, unit=unit)
+    role = Role.CASE_WORKER if kind is OrgKind.CASE_MANAGEMENT else Role.STAFF
+    account = await make_user(hub, org, role, unit=unit)
     group = await make_group(hub, org, unit, unit=unit)
     actor = Actor(kind="user", organization_id=org.id, user_id=account.id, unit_id=unit.id,
-                  roles=frozenset({Role.STAFF}))
-    return Party(org.id, authority, unit.id, actor, group)
+                  roles=frozenset({role}))
+    return Party(org.id, kind, unit.id, actor, group)
 
 
 def _oracle(parties: list[Party], sender: Party, recipient: Party,
+            assignments: list[tuple[Party, Party]], step: str | None,
             consents: list[dict], today: dt.date) -> list[str]:
-    """The rules that fail for one recipient, in order (ARCHITECTURE.md, "Policy")."""
+    """The rules that fail for one recipient, in order."""
+
+    def related(p: Party) -> bool:
+        return p.engaged or any(p in pair for pair in assignments)
+
     failing = []
-    if not (sender.engaged and recipient.engaged):
+    if not (related(sender) and related(recipient)):
         failing.append("care_relationship")
-    if sender.authority != recipient.authority:
-        covered = False
-        for c in consents:
-            valid_from = today + dt.timedelta(days=c["starts"])
-            valid_to = None if c["length"] is None else max(
-                valid_from, today + dt.timedelta(days=c["length"]))
-            covers = (recipient.engaged if c["all_involved"]
-                      else any(parties[i] is recipient for i in c["named"]))
-            in_force = not c["withdrawn"] and valid_from <= today and (
-                valid_to is None or today <= valid_to)
-            covered = covered or (covers and in_force)
-        if not covered:
-            failing.append("consent")
+    side = STEPS[step]
+    basis = sender is recipient or (sender.kind in COMMUNITY and recipient.kind in COMMUNITY)
+    basis = basis or any(
+        (side == "either" and sender is cm and recipient is provider)
+        or (side in ("either", "provider") and sender is provider and recipient is cm)
+        for cm, provider in assignments)
+    basis = basis or (step == "provider_change" and recipient.kind is OrgKind.HOME_HEALTH_CARE
+                      and recipient.engaged
+                      and any(sender is provider for _, provider in assignments))
+    for c in consents:
+        valid_from = today + dt.timedelta(days=c["starts"])
+        valid_to = None if c["length"] is None else max(
+            valid_from, today + dt.timedelta(days=c["length"]))
+        covers = (related(recipient) if c["all_involved"]
+                  else any(parties[i] is recipient for i in c["named"]))
+        in_force = not c["withdrawn"] and valid_from <= today and (
+            valid_to is None or today <= valid_to)
+        basis = basis or (covers and in_force)
+    if not basis:
+        failing.append("legal_basis")
     return failing
 
 
@@ -112,7 +131,7 @@ def _oracle(parties: list[Party], sender: Party, recipient: Party,
 async def test_a_send_is_delivered_iff_the_rules_allow_and_refused_orgs_get_nothing(
         hub, world) -> None:
     today = local_date(hub.clock.now())
-    parties = [await _party(hub, a) for a in world["authorities"]]
+    parties = [await _party(hub, kind) for kind in world["kinds"]]
     person_id = await hub.persons.register(CLI_OPERATOR, NewPerson(
         personnummer(next(_people)), "Slumpad Person"))
     for party, state in zip(parties, world["engagements"], strict=True):
@@ -124,6 +143,15 @@ async def test_a_send_is_delivered_iff_the_rules_allow_and_refused_orgs_get_noth
             person_id, party.unit_id, "home_care", today + dt.timedelta(days=starts),
             None if ends is None else today + dt.timedelta(days=ends)))
         party.engaged = state == "active"
+    assignments = []
+    for i, (cm_index, provider_index) in enumerate(world["assignments"]):
+        cm, provider = parties[cm_index], parties[provider_index]
+        if cm.kind is not OrgKind.CASE_MANAGEMENT or provider.kind not in PROVIDER_KINDS:
+            continue
+        await hub.assignments.distribute(cm.actor, NewAssignment(
+            provider_unit_id=provider.unit_id, services=("relief",), case_number="SN 1",
+            person_id=person_id, requested_start=today + dt.timedelta(days=5 + i)))
+        assignments.append((cm, provider))
     for c in world["consents"]:
         if not c["all_involved"] and not c["named"]:
             c["all_involved"] = True  # a named consent names someone
@@ -141,12 +169,13 @@ async def test_a_send_is_delivered_iff_the_rules_allow_and_refused_orgs_get_noth
     chosen = [i for i in world["recipients"] if i != world["sender"]] \
         or [(world["sender"] + 1) % len(parties)]
     recipients = [parties[i] for i in chosen]
-    failing = {r.group_id: _oracle(parties, sender, r, world["consents"], today)
+    failing = {r.group_id: _oracle(parties, sender, r, assignments, world["step"],
+                                   world["consents"], today)
                for r in recipients}
     key = f"property-{uuid.uuid4()}"
     draft = MessageDraft(
         group_ids=tuple(r.group_id for r in recipients), subject="Egenskapstest",
-        body="", person_id=person_id, idempotency_key=key,
+        body="", person_id=person_id, idempotency_key=key, routine_step=world["step"],
         emergency_reason=REASON if world["override"] else None)
     try:
         sent = await hub.messages.send(sender.actor, draft)
@@ -178,16 +207,16 @@ async def test_no_delivery_exists_for_an_organization_the_rules_refuse(hub) -> N
     """A direct check of the database after refusals of every kind: the refused
     organization has no delivery, no message key and no recipient row."""
     today = local_date(hub.clock.now())
-    city = await _party(hub, CITY)
-    private = await _party(hub, "5591234561")
-    stranger = await _party(hub, CITY)
+    city = await _party(hub, OrgKind.NIGHT_SERVICE)
+    private = await _party(hub, OrgKind.PRIVATE_HOME_CARE)
+    stranger = await _party(hub, OrgKind.NIGHT_SERVICE)
     person_id = await hub.persons.register(CLI_OPERATOR, NewPerson(
         personnummer(next(_people)), "Slumpad Person"))
     for party in (city, private):
         await hub.persons.add_engagement(CLI_OPERATOR, NewEngagement(
             person_id, party.unit_id, "home_care", today - dt.timedelta(days=3)))
     attempts = [
-        (private.actor, [city.group_id]),  # no consent across authorities
+        (private.actor, [city.group_id]),  # no legal basis: no consent
         (city.actor, [stranger.group_id]),  # no care relationship
         (city.actor, [private.group_id, stranger.group_id]),  # both
     ]

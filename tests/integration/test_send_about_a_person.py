@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from hub.db.models import Delivery, Message, ReachSet
 from hub.domain.roles import OrgKind, Role
-from tests.factories import make_group, make_org, make_person, make_unit, make_user
+from tests.factories import give_consent, make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login
 from tests.stored import scalar
 
@@ -24,7 +24,7 @@ async def _two_providers(hub):
 
 async def test_a_message_about_a_person_both_organizations_care_for_is_delivered(client, hub):
     day_unit, sender, night_unit, group = await _two_providers(hub)
-    await make_person(hub, engaged_units=(day_unit, night_unit))
+    await give_consent(hub, await make_person(hub, engaged_units=(day_unit, night_unit)))
     response = await client.post("/api/v1/messages", headers=bearer(
         await login(client, hub, sender)), json={
         "group_ids": [str(group)], "subject": "Fall i natt", "personnummer": "121212+1212",
@@ -74,6 +74,7 @@ async def test_the_recipient_sees_whom_the_message_is_about(client, hub):
     reader = await make_user(hub, night_org, Role.STAFF, unit=night_unit)
     group = await make_group(hub, night_org, night_unit)
     person_id = await make_person(hub, engaged_units=(day_unit, night_unit))
+    await give_consent(hub, person_id)
     await client.post("/api/v1/messages", headers=bearer(await login(client, hub, sender)),
                       json={"group_ids": [str(group)], "subject": "Fall i natt",
                             "personnummer": "191212121212"})

@@ -1,0 +1,68 @@
+"""API handlers for assignments (uppdrag): distribute, the provider's receipt and first
+visit report, the case worker's start confirmation, and reading them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.api import schemas as s
+from hub.api.parsing import parse_json, path_uuid, query_bool, query_int
+from hub.api.render import json_of
+from hub.errors import ValidationFailed
+from hub.http.context import actor_of, hub_of
+from hub.services.assignments import AssignmentView, NewAssignment, NotStarted
+
+
+def _out(view: AssignmentView, status: int = 200) -> web.Response:
+    return json_of(s.AssignmentOut.model_validate(view), status=status)
+
+
+async def distribute(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.AssignmentCreate)
+    view = await hub_of(request).assignments.distribute(actor, NewAssignment(
+        provider_unit_id=body.provider_unit_id, services=tuple(k.value for k in body.services),
+        case_number=body.case_number, person_id=body.person_id,
+        personnummer=body.personnummer, requested_start=body.requested_start,
+        contact_phone=body.contact_phone, note=body.note))
+    response = _out(view, status=201)
+    response.headers["Location"] = f"/api/v1/assignments/{view.id}"
+    return response
+
+
+async def list_assignments(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    limit = query_int(request, "limit", 50)
+    if limit is None or limit < 1:
+        raise ValidationFailed(errors={"limit": "at least 1"})
+    views = await hub_of(request).assignments.list(
+        actor, state=request.query.get("state") or None,
+        overdue=query_bool(request, "overdue"), limit=min(limit, 100))
+    return json_of([s.AssignmentOut.model_validate(v) for v in views])
+
+
+async def get_assignment(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    return _out(await hub_of(request).assignments.get(
+        actor, path_uuid(request, "assignment_id")))
+
+
+async def confirm_receipt(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    return _out(await hub_of(request).assignments.confirm_receipt(
+        actor, path_uuid(request, "assignment_id")))
+
+
+async def report_first_visit(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.FirstVisitReport)
+    return _out(await hub_of(request).assignments.report_first_visit(
+        actor, path_uuid(request, "assignment_id"), body.first_visit_on,
+        tuple(NotStarted(n.service_kind.value, n.reason) for n in body.not_started)))
+
+
+async def confirm_start(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.StartConfirmation)
+    return _out(await hub_of(request).assignments.confirm_start(
+        actor, path_uuid(request, "assignment_id"), body.start_on))

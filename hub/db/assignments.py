@@ -1,0 +1,189 @@
+"""Assignments (uppdrag): the routine's state per distribution, its services and the
+engagements they created, and the functional inboxes its steps go to."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select, update
+from sqlmodel import col
+
+from hub.db.models import (
+    Assignment,
+    AssignmentService,
+    ContactGroup,
+    Engagement,
+    Organization,
+    Unit,
+)
+from hub.domain.roles import OrgKind
+from hub.domain.vocabulary import EngagementState
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    id: uuid.UUID
+    person_id: uuid.UUID
+    case_management_unit_id: uuid.UUID
+    case_management_organization_id: uuid.UUID
+    provider_unit_id: uuid.UUID
+    provider_organization_id: uuid.UUID
+    thread_id: uuid.UUID
+    state: str
+    requested_start: dt.date | None
+    distributed_by: uuid.UUID
+    distributed_at: dt.datetime
+    start_due_at: dt.datetime
+    received_by: uuid.UUID | None
+    received_at: dt.datetime | None
+    first_visit_on: dt.date | None
+    reported_by: uuid.UUID | None
+    reported_at: dt.datetime | None
+    start_confirmed_on: dt.date | None
+    start_confirmed_by: uuid.UUID | None
+    start_confirmed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    service_kind: str
+    engagement_id: uuid.UUID
+    not_started: bool
+
+
+_COLUMNS = tuple(col(getattr(Assignment, name)) for name in AssignmentRow.__dataclass_fields__)
+
+
+def in_force(conn: Connection, person_id: uuid.UUID, today: dt.date
+             ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(case-management organization, provider organization) of every assignment for
+    the person with a service whose engagement has not ended by `today`."""
+    rows = conn.execute(
+        select(col(Assignment.case_management_organization_id),
+               col(Assignment.provider_organization_id)).distinct()
+        .join(AssignmentService, col(AssignmentService.assignment_id) == Assignment.id)
+        .join(Engagement, col(Engagement.id) == AssignmentService.engagement_id)
+        .where(col(Assignment.person_id) == person_id,
+               or_(col(Engagement.ends_on).is_(None), col(Engagement.ends_on) >= today)))
+    return [(cm, provider) for cm, provider in rows]
+
+
+def insert_assignment(conn: Connection, row: AssignmentRow,
+                      services: Sequence[ServiceRow]) -> None:
+    conn.execute(insert(Assignment).values(**vars(row)))
+    conn.execute(insert(AssignmentService), [
+        {"assignment_id": row.id, **vars(service)} for service in services])
+
+
+def get(conn: Connection, assignment_id: uuid.UUID, lock: bool = False) -> AssignmentRow | None:
+    """The assignment; with `lock`, locked until commit (PostgreSQL: a second step on it
+    waits and then sees the first; SQLite serializes writers)."""
+    statement = select(*_COLUMNS).where(col(Assignment.id) == assignment_id)
+    if lock:
+        statement = statement.with_for_update()
+    row = conn.execute(statement).first()
+    return AssignmentRow(*row) if row is not None else None
+
+
+def services(conn: Connection, assignment_id: uuid.UUID) -> list[ServiceRow]:
+    return [ServiceRow(*row) for row in conn.execute(
+        select(col(AssignmentService.service_kind), col(AssignmentService.engagement_id),
+               col(AssignmentService.not_started))
+        .where(col(AssignmentService.assignment_id) == assignment_id)
+        .order_by(col(AssignmentService.service_kind)))]
+
+
+def update_assignment(conn: Connection, assignment_id: uuid.UUID, **values: Any) -> None:
+    conn.execute(update(Assignment).where(col(Assignment.id) == assignment_id).values(**values))
+
+
+def mark_not_started(conn: Connection, assignment_id: uuid.UUID,
+                     service_kinds: Sequence[str]) -> None:
+    if service_kinds:
+        conn.execute(update(AssignmentService).where(
+            col(AssignmentService.assignment_id) == assignment_id,
+            col(AssignmentService.service_kind).in_(service_kinds)).values(not_started=True))
+
+
+def start_engagements(conn: Connection, engagement_ids: Sequence[uuid.UUID],
+                      first_day: dt.date) -> None:
+    """Assigned engagements become active from the first visit."""
+    if engagement_ids:
+        conn.execute(update(Engagement).where(
+            col(Engagement.id).in_(engagement_ids),
+            col(Engagement.state) == EngagementState.ASSIGNED.value,
+        ).values(state=EngagementState.ACTIVE.value, starts_on=first_day))
+
+
+def end_engagements(conn: Connection, engagement_ids: Sequence[uuid.UUID], last_day: dt.date,
+                    ended_by: uuid.UUID, ended_at: dt.datetime) -> None:
+    """Services reported not started: their engagements end (the day before their
+    planned first day at the latest, so that they never count as engaged)."""
+    for engagement_id in engagement_ids:
+        starts_on = conn.execute(select(col(Engagement.starts_on)).where(
+            col(Engagement.id) == engagement_id)).scalar_one()
+        conn.execute(update(Engagement).where(col(Engagement.id) == engagement_id).values(
+            ends_on=max(starts_on, last_day), ended_by=ended_by, ended_at=ended_at))
+
+
+def list_for(conn: Connection, organization_id: uuid.UUID, limit: int,
+             state: str | None = None) -> list[AssignmentRow]:
+    """Assignments an organization distributed or received, newest first."""
+    statement = select(*_COLUMNS).where(or_(
+        col(Assignment.case_management_organization_id) == organization_id,
+        col(Assignment.provider_organization_id) == organization_id))
+    if state is not None:
+        statement = statement.where(col(Assignment.state) == state)
+    statement = statement.order_by(col(Assignment.distributed_at).desc(),
+                                   col(Assignment.id)).limit(limit)
+    return [AssignmentRow(*row) for row in conn.execute(statement)]
+
+
+@dataclass(frozen=True)
+class UnitInbox:
+    unit_id: uuid.UUID
+    organization_id: uuid.UUID
+    organization_kind: OrgKind
+    group_id: uuid.UUID | None  # the unit's functional inbox, if it has one
+
+
+def unit_inbox(conn: Connection, unit_id: uuid.UUID) -> UnitInbox | None:
+    """An active unit, its organization and its functional inbox (the oldest active
+    group kept for the unit)."""
+    row = conn.execute(
+        select(col(Unit.id), col(Unit.organization_id), col(Organization.kind))
+        .join(Organization, col(Organization.id) == Unit.organization_id)
+        .where(col(Unit.id) == unit_id, col(Unit.archived_at).is_(None))).first()
+    if row is None:
+        return None
+    group = conn.execute(
+        select(col(ContactGroup.id)).where(col(ContactGroup.unit_id) == unit_id,
+                                           col(ContactGroup.archived_at).is_(None))
+        .order_by(col(ContactGroup.created_at), col(ContactGroup.id)).limit(1)).scalar()
+    return UnitInbox(row[0], row[1], OrgKind(row[2]), group)
+
+
+def home_health_care_inboxes(conn: Connection, person_id: uuid.UUID, today: dt.date
+                             ) -> list[uuid.UUID]:
+    """The functional inboxes of home health care units with an engagement with the
+    person active today (the person is enrolled there)."""
+    units = conn.execute(
+        select(col(Engagement.unit_id)).distinct()
+        .join(Unit, col(Unit.id) == Engagement.unit_id)
+        .join(Organization, col(Organization.id) == Unit.organization_id)
+        .where(col(Engagement.person_id) == person_id,
+               col(Organization.kind) == OrgKind.HOME_HEALTH_CARE.value,
+               col(Engagement.state) == EngagementState.ACTIVE.value,
+               col(Engagement.starts_on) <= today,
+               or_(col(Engagement.ends_on).is_(None), col(Engagement.ends_on) >= today))
+        .order_by(col(Engagement.unit_id))).scalars().all()
+    inboxes = []
+    for unit in units:
+        found = unit_inbox(conn, unit)
+        if found is not None and found.group_id is not None:
+            inboxes.append(found.group_id)
+    return inboxes

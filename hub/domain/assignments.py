@@ -1,0 +1,100 @@
+"""The assignment (uppdrag) as a state machine: who takes each step, from which state.
+
+The routine for choosing and assigning a home-care provider
+(`../shared/seeds/002_*.txt`): the case worker distributes the assignment to the
+chosen provider's unit; the provider confirms receipt, then reports the date of the
+first visit and any service not started, with the reason; the case worker confirms
+the start date back. Every step is a message in the assignment's thread, carrying
+its `RoutineStep`.
+
+    distributed --receipt--> received --first visit--> started --start confirmed-->
+         \\_______________first visit_______________/^                 start_confirmed
+
+A first visit reported without a receipt first counts as the receipt too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hub.domain.roles import OrgKind, Role
+from hub.domain.vocabulary import AssignmentState, RoutineStep
+
+
+class Step(StrEnum):
+    DISTRIBUTE = "distribute"
+    RECEIPT = "receipt"
+    FIRST_VISIT = "first_visit"
+    CONFIRM_START = "confirm_start"
+
+
+# The state each step may be taken from, and the state it leads to.
+TRANSITIONS: dict[Step, tuple[frozenset[AssignmentState | None], AssignmentState]] = {
+    Step.DISTRIBUTE: (frozenset({None}), AssignmentState.DISTRIBUTED),
+    Step.RECEIPT: (frozenset({AssignmentState.DISTRIBUTED}), AssignmentState.RECEIVED),
+    Step.FIRST_VISIT: (frozenset({AssignmentState.DISTRIBUTED, AssignmentState.RECEIVED}),
+                       AssignmentState.STARTED),
+    Step.CONFIRM_START: (frozenset({AssignmentState.STARTED}),
+                         AssignmentState.START_CONFIRMED),
+}
+
+# The message each step sends, and whose step it is.
+STEP_MESSAGES: dict[Step, RoutineStep] = {
+    Step.DISTRIBUTE: RoutineStep.ASSIGNMENT,
+    Step.RECEIPT: RoutineStep.RECEIPT,
+    Step.FIRST_VISIT: RoutineStep.FIRST_VISIT,
+    Step.CONFIRM_START: RoutineStep.START_CONFIRMED,
+}
+CASE_MANAGEMENT_STEPS = frozenset({Step.DISTRIBUTE, Step.CONFIRM_START})
+
+# Steps only the assignment's own actions send (they change its state); the reports a
+# provider makes at any time (changed needs, consent refused, a service not started,
+# provider change) are ordinary messages that carry their step.
+FLOW_STEPS = frozenset({RoutineStep.ASSIGNMENT, RoutineStep.RECEIPT, RoutineStep.FIRST_VISIT,
+                        RoutineStep.START_CONFIRMED, RoutineStep.CHOSEN_PROVIDER})
+
+# Organizations an assignment can go to: those that give services under a decision.
+PROVIDER_KINDS = frozenset({
+    OrgKind.PRIVATE_HOME_CARE, OrgKind.CITY_HOME_CARE, OrgKind.NIGHT_SERVICE,
+    OrgKind.ALARM_SERVICE, OrgKind.CAMERA_SUPERVISION, OrgKind.RELIEF_ESCORT,
+})
+
+
+class StepRefused(Exception):
+    """The step does not follow from the assignment's state."""
+
+    def __init__(self, state: AssignmentState | None, step: Step) -> None:
+        super().__init__(f"{step} does not follow {state}")
+        self.state = state
+        self.step = step
+
+
+def next_state(state: AssignmentState | None, step: Step) -> AssignmentState:
+    """The state after `step`; raises `StepRefused` if it may not be taken now."""
+    allowed_from, to = TRANSITIONS[step]
+    if state not in allowed_from:
+        raise StepRefused(state, step)
+    return to
+
+
+@dataclass(frozen=True)
+class Parties:
+    case_management: uuid.UUID  # organization
+    provider: uuid.UUID  # organization
+
+
+def may_take(step: Step, roles: frozenset[Role], organization_id: uuid.UUID | None,
+             parties: Parties) -> bool:
+    """Case workers of the distributing organization distribute and confirm the start;
+    staff of the provider's organization confirm receipt and report the first visit.
+    A provider never creates its own assignment (and so its own care relationship)."""
+    if step in CASE_MANAGEMENT_STEPS:
+        return Role.CASE_WORKER in roles and organization_id == parties.case_management
+    return Role.STAFF in roles and organization_id == parties.provider
+
+
+def may_distribute(roles: frozenset[Role], organization_kind: OrgKind | None) -> bool:
+    """Only a case worker of a case-management organization distributes assignments."""
+    return Role.CASE_WORKER in roles and organization_kind is OrgKind.CASE_MANAGEMENT

@@ -1,0 +1,92 @@
+"""The table of legal bases (`legal_bases.toml`), read once and checked as it is read.
+
+The table is data so that it can be read against the routines it comes from; this
+module only gives it types. What each kind of basis means is decided in
+`hub.domain.policy`, the one place that evaluates it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+from hub.domain.roles import OrgKind
+from hub.domain.vocabulary import RoutineStep
+
+
+class BasisKind(StrEnum):
+    SAME_ORGANIZATION = "same_organization"
+    ASSIGNMENT = "assignment"
+    NOTICE = "notice"
+    COMMUNITY = "community"
+    CONSENT = "consent"
+
+
+class Side(StrEnum):
+    """Which party to an assignment sends a step."""
+
+    CASE_MANAGEMENT = "case_management"
+    PROVIDER = "provider"
+    EITHER = "either"
+
+
+@dataclass(frozen=True)
+class Basis:
+    id: str
+    kind: BasisKind
+    sv: str
+    en: str
+    # assignment, notice: the steps the basis covers, and who sends each.
+    steps: dict[RoutineStep, Side]
+    # notice: the kind of organization told.
+    to_kind: OrgKind | None = None
+
+
+@dataclass(frozen=True)
+class Community:
+    id: str
+    sv: str
+    en: str
+    organization_kinds: frozenset[OrgKind]
+
+
+@dataclass(frozen=True)
+class Table:
+    bases: tuple[Basis, ...]
+    communities: tuple[Community, ...]
+
+    def basis(self, basis_id: str) -> Basis:
+        return next(b for b in self.bases if b.id == basis_id)
+
+
+def _basis(raw: dict[str, Any]) -> Basis:
+    kind = BasisKind(raw["kind"])
+    steps = {RoutineStep(step): Side(side) for step, side in raw.get("steps", {}).items()}
+    if (kind in (BasisKind.ASSIGNMENT, BasisKind.NOTICE)) != bool(steps):
+        raise ValueError(f"basis {raw['id']}: steps belong to assignment and notice bases")
+    to_kind = OrgKind(raw["to_kind"]) if "to_kind" in raw else None
+    if (kind is BasisKind.NOTICE) != (to_kind is not None):
+        raise ValueError(f"basis {raw['id']}: a notice, and only a notice, has to_kind")
+    return Basis(raw["id"], kind, raw["sv"], raw["en"], steps, to_kind)
+
+
+def parse(text: str) -> Table:
+    """The table from TOML text; raises ValueError (or KeyError) on a malformed one."""
+    raw = tomllib.loads(text)
+    bases = tuple(_basis(b) for b in raw["basis"])
+    if len({b.id for b in bases}) != len(bases):
+        raise ValueError("basis ids must be unique")
+    communities = tuple(
+        Community(c["id"], c["sv"], c["en"], frozenset(OrgKind(k) for k in c["organization_kinds"]))
+        for c in raw.get("community", ()))
+    return Table(bases, communities)
+
+
+def load() -> Table:
+    return parse(resources.files("hub.domain").joinpath("legal_bases.toml").read_text("utf-8"))
+
+
+TABLE = load()

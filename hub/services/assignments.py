@@ -1,0 +1,487 @@
+"""Assignments (uppdrag): the city's routine for assigning a home-care provider.
+
+A case worker distributes an assignment for a person to the chosen provider's unit:
+the services, the case number, a contact's phone number and a later start if one
+was set. In one transaction the hub records the assignment, creates one "assigned"
+engagement per service at the provider's unit (the care relationship comes from the
+assignment: a provider never creates its own), sends the assignment to the unit's
+functional inbox, and, if the person is enrolled in home health care, tells that
+unit's functional inbox which provider was chosen. The provider confirms receipt,
+then reports the first visit and any service not started (with the reason); the
+engagements become active from the first visit. The case worker confirms the start
+date back. Each step is a message in the assignment's thread, carrying its routine
+step, which the legal bases allow without consent; each step is audited.
+
+What the steps say (the case number, a phone number, why a service did not start)
+is sealed in those messages; the assignment row keeps only states and dates. The
+start clock (hub/domain/start_clock.py) gives the moment the provider must have
+started by.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from hub.clock import Clock, local_date
+from hub.db import assignments as store
+from hub.db import messages as message_store
+from hub.db import persons as person_store
+from hub.db.engine import Database
+from hub.db.persons import EngagementRow
+from hub.domain.assignments import (
+    PROVIDER_KINDS,
+    STEP_MESSAGES,
+    Parties,
+    Step,
+    StepRefused,
+    may_distribute,
+    may_take,
+    next_state,
+)
+from hub.domain.audit import Action, ids
+from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
+from hub.domain.localtime import STOCKHOLM
+from hub.domain.roles import Role
+from hub.domain.start_clock import start_due
+from hub.domain.vocabulary import (
+    SERVICE_KIND_LABELS_SV,
+    AssignmentState,
+    Category,
+    EngagementState,
+    RoutineStep,
+    ServiceKind,
+)
+from hub.errors import Conflict, Forbidden, NotFound, PolicyRefused, ValidationFailed
+from hub.services.actor import Actor
+from hub.services.audit import AuditLog, event_of
+from hub.services.messages import MessageDraft, MessageService, PreparedSend, StoredSend
+from hub.services.persons import PersonService
+
+log = structlog.get_logger(__name__)
+
+# A step's columns from the locked row and the moment; what else it writes.
+Change = Callable[["store.AssignmentRow", dt.datetime], dict[str, object]]
+Also = Callable[[Connection, "store.AssignmentRow", dt.datetime], None]
+
+MAX_CASE_NUMBER = 40
+MAX_PHONE = 40
+MAX_NOTE = 2000
+MAX_REASON = 1000
+# How far ahead a later start or a reported first visit may lie.
+MAX_AHEAD = dt.timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class NewAssignment:
+    provider_unit_id: uuid.UUID
+    services: tuple[str, ...]
+    case_number: str
+    person_id: uuid.UUID | None = None
+    personnummer: str | None = None
+    requested_start: dt.date | None = None
+    contact_phone: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NotStarted:
+    service_kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AssignmentView(store.AssignmentRow):
+    """An assignment as its parties see it."""
+
+    # Not started by the time the start clock gives (and no first visit reported).
+    overdue: bool = False
+    services: list[store.ServiceRow] = field(default_factory=list)
+    # Home health care units told which provider was chosen (at distribution).
+    home_health_care_notified: int = 0
+
+
+class AssignmentService:
+    def __init__(self, db: Database, clock: Clock, messages: MessageService,
+                 persons: PersonService, audit: AuditLog) -> None:
+        self._db = db
+        self._clock = clock
+        self._messages = messages
+        self._persons = persons
+        self._audit = audit
+
+    # -- distribute ------------------------------------------------------------------------
+
+    async def distribute(self, actor: Actor, new: NewAssignment) -> AssignmentView:
+        """Distribute an assignment to the chosen provider's unit (see the module doc).
+
+        Raises:
+            Forbidden: not a case worker of a case-management organization.
+            ValidationFailed: bad fields; a unit that is not a provider's, or that has
+                no functional inbox.
+            NotFound: no such person.
+            Conflict: the unit already has one of these services for the person from
+                the same day.
+        """
+        if actor.user_id is None or actor.organization_id is None:
+            raise Forbidden()
+        now = self._clock.now()
+        self._validate(new, now)
+        person_index = None
+        if new.personnummer is not None:
+            try:
+                person_index = self._persons.index_of(
+                    normalize_personnummer(new.personnummer, local_date(now)))
+            except InvalidIdentityNumber as err:
+                raise ValidationFailed(errors={"personnummer": str(err)}) from None
+        org_id = actor.organization_id
+        today = local_date(now)
+
+        def look(conn: Connection) -> tuple[object, ...]:
+            kind = message_store.organization_kinds(conn, [org_id]).get(org_id)
+            if not may_distribute(actor.roles, kind):
+                raise Forbidden("only case workers distribute assignments")
+            person = person_store.find_person(conn, person_id=new.person_id,
+                                              index=person_index)
+            if person is None:
+                raise NotFound("no such person")
+            provider = store.unit_inbox(conn, new.provider_unit_id)
+            own = store.unit_inbox(conn, actor.unit_id) if actor.unit_id else None
+            nurses = store.home_health_care_inboxes(conn, person.id, today)
+            return person.id, provider, own, nurses
+
+        person_id, provider, own, nurses = await self._db.interaction(look)
+        assert isinstance(person_id, uuid.UUID) and isinstance(nurses, list)
+        if not isinstance(provider, store.UnitInbox) or provider.organization_kind \
+                not in PROVIDER_KINDS:
+            raise ValidationFailed(errors={"provider_unit_id": "not a provider's unit"})
+        if provider.group_id is None:
+            raise ValidationFailed(errors={
+                "provider_unit_id": "the unit has no functional inbox (contact group)"})
+        if not isinstance(own, store.UnitInbox) or own.group_id is None:
+            raise ValidationFailed(errors={
+                "unit": "your unit needs a functional inbox (contact group) for the "
+                        "provider's answers"})
+        assert actor.unit_id is not None
+        assignment_id = uuid.uuid4()
+        due = start_due(now, new.requested_start)
+        services = tuple(dict.fromkeys(new.services))
+        assignment_message = await self._messages.prepare(MessageDraft(
+            group_ids=(provider.group_id,), person_id=person_id,
+            subject="Uppdrag: " + ", ".join(SERVICE_KIND_LABELS_SV[ServiceKind(k)]
+                                            for k in services),
+            body=_assignment_body(new, services, due),
+            category=Category.ASSIGNMENT, routine_step=RoutineStep.ASSIGNMENT))
+        notices = [await self._messages.prepare(MessageDraft(
+            group_ids=(group,), person_id=person_id, subject="Vald utförare",
+            body=("Personen har valt utförare för " + ", ".join(
+                SERVICE_KIND_LABELS_SV[ServiceKind(k)] for k in services)
+                + ". Uppdraget är fördelat; utföraren ska ha påbörjat insatsen senast "
+                + _local(due) + "."),
+            category=Category.ASSIGNMENT, routine_step=RoutineStep.CHOSEN_PROVIDER))
+            for group in nurses]
+        row = store.AssignmentRow(
+            id=assignment_id, person_id=person_id, case_management_unit_id=actor.unit_id,
+            case_management_organization_id=org_id, provider_unit_id=provider.unit_id,
+            provider_organization_id=provider.organization_id,
+            thread_id=assignment_message.message_id, state=AssignmentState.DISTRIBUTED,
+            requested_start=new.requested_start, distributed_by=actor.user_id,
+            distributed_at=now, start_due_at=due, received_by=None, received_at=None,
+            first_visit_on=None, reported_by=None, reported_at=None,
+            start_confirmed_on=None, start_confirmed_by=None, start_confirmed_at=None)
+
+        def write(conn: Connection) -> list[StoredSend]:
+            next_state(None, Step.DISTRIBUTE)
+            engagements = [EngagementRow(
+                id=uuid.uuid4(), person_id=person_id, unit_id=provider.unit_id,
+                service_kind=kind, starts_on=new.requested_start or today, ends_on=None,
+                state=EngagementState.ASSIGNED) for kind in services]
+            person_store.insert_engagements(conn, engagements, actor.user_id, now)
+            store.insert_assignment(conn, row, [
+                store.ServiceRow(e.service_kind, e.id, False) for e in engagements])
+            stored = [self._messages.store_sync(conn, actor, prepared)
+                      for prepared in (assignment_message, *notices)]
+            self._audit.append_many_sync(conn, [event_of(
+                actor, Action.ASSIGNMENT_DISTRIBUTE, person_id=person_id,
+                targets={"assignment": assignment_id, "message": stored[0].sent.id,
+                         "engagements": ids(e.id for e in engagements)},
+                organizations=[provider.organization_id],
+                detail={"services": ",".join(services),
+                        "home_health_care_notified": len(notices)})])
+            return stored
+
+        stored = await self._write(actor, write, (assignment_message, *notices))
+        log.info("assignment_distributed", assignment_id=str(assignment_id),
+                 services=len(services), home_health_care_notified=len(notices))
+        view = await self._view(assignment_id)
+        return AssignmentView(**{**vars(view), "home_health_care_notified": len(stored) - 1})
+
+    # -- the provider's and the case worker's steps ------------------------------------
+
+    async def confirm_receipt(self, actor: Actor, assignment_id: uuid.UUID) -> AssignmentView:
+        """The provider confirms that the assignment arrived.
+
+        Raises:
+            NotFound: no such assignment that the actor's organization is party to.
+            Forbidden: not the provider's staff.
+            Conflict: the assignment is past this step.
+        """
+        return await self._step(actor, assignment_id, Step.RECEIPT, "Uppdraget är mottaget",
+                                "Vi har tagit emot uppdraget.", lambda row, now: {
+                                    "received_by": actor.user_id, "received_at": now})
+
+    async def report_first_visit(self, actor: Actor, assignment_id: uuid.UUID,
+                                 first_visit_on: dt.date,
+                                 not_started: tuple[NotStarted, ...] = ()) -> AssignmentView:
+        """The provider reports the day of the first visit and any service it did not
+        start, with the reason. The started services' engagements become active from
+        that day; the others end without having started.
+
+        Raises:
+            ValidationFailed: a day too far off, a service the assignment does not
+                have, every service not started, a missing reason.
+            NotFound, Forbidden, Conflict: see `confirm_receipt`.
+        """
+        errors: dict[str, str] = {}
+        today = local_date(self._clock.now())
+        if first_visit_on > today + MAX_AHEAD:
+            errors["first_visit_on"] = "at most a year ahead"
+        kinds = [n.service_kind for n in not_started]
+        if len(set(kinds)) != len(kinds):
+            errors["not_started"] = "each service once"
+        for i, item in enumerate(not_started):
+            if not 1 <= len(item.reason.strip()) <= MAX_REASON:
+                errors[f"not_started.{i}.reason"] = f"1-{MAX_REASON} characters: say why"
+        if errors:
+            raise ValidationFailed(errors=errors)
+        lines = [f"Första besöket: {first_visit_on.isoformat()}."]
+        for item in not_started:
+            label = SERVICE_KIND_LABELS_SV.get(ServiceKind(item.service_kind), "") \
+                if item.service_kind in {k.value for k in ServiceKind} else item.service_kind
+            lines.append(f"Insatsen {label} verkställs inte. Orsak: {item.reason.strip()}")
+
+        def change(row: store.AssignmentRow, now: dt.datetime) -> dict[str, object]:
+            return {"first_visit_on": first_visit_on, "reported_by": actor.user_id,
+                    "reported_at": now, "received_by": row.received_by or actor.user_id,
+                    "received_at": row.received_at or now}
+
+        def also(conn: Connection, row: store.AssignmentRow, now: dt.datetime) -> None:
+            services = store.services(conn, row.id)
+            have = {s.service_kind for s in services}
+            unknown = [k for k in kinds if k not in have]
+            if unknown:
+                raise ValidationFailed(errors={"not_started": "not a service of the assignment"})
+            if set(kinds) == have:
+                raise ValidationFailed(errors={
+                    "not_started": "at least one service starts with a first visit; report "
+                                   "a service that cannot start at all as a message "
+                                   "(routine step service_not_started)"})
+            store.mark_not_started(conn, row.id, kinds)
+            store.start_engagements(conn, [s.engagement_id for s in services
+                                           if s.service_kind not in kinds], first_visit_on)
+            assert actor.user_id is not None
+            store.end_engagements(conn, [s.engagement_id for s in services
+                                         if s.service_kind in kinds],
+                                  local_date(now), actor.user_id, now)
+
+        return await self._step(actor, assignment_id, Step.FIRST_VISIT, "Första besök",
+                                "\n".join(lines), change, also,
+                                detail={"not_started": ",".join(sorted(kinds))})
+
+    async def confirm_start(self, actor: Actor, assignment_id: uuid.UUID,
+                            start_on: dt.date | None = None) -> AssignmentView:
+        """The case worker confirms the start date (the first visit, unless another day
+        is given) back to the provider.
+
+        Raises:
+            NotFound, Conflict: see `confirm_receipt`.
+            Forbidden: not a case worker of the distributing organization.
+        """
+        def change(row: store.AssignmentRow, now: dt.datetime) -> dict[str, object]:
+            return {"start_confirmed_on": start_on or row.first_visit_on,
+                    "start_confirmed_by": actor.user_id, "start_confirmed_at": now}
+
+        body = "Verkställighetsdatum bekräftat" + (
+            f": {start_on.isoformat()}." if start_on else " (första besöket).")
+        return await self._step(actor, assignment_id, Step.CONFIRM_START,
+                                "Verkställighetsdatum bekräftat", body, change)
+
+    async def _step(self, actor: Actor, assignment_id: uuid.UUID, step: Step, subject: str,
+                    body: str, change: Change, also: Also | None = None,
+                    detail: dict[str, str | int | bool] | None = None) -> AssignmentView:
+        """Take `step`: check who and when, then in one transaction move the state
+        (`change` gives the columns), do `also`, send the step's message to the other
+        party's functional inbox in the assignment's thread, and audit it."""
+        row = await self._db.interaction(lambda conn: store.get(conn, assignment_id))
+        if row is None or not _may_read(actor, _view_of(row, [], self._clock.now())):
+            raise NotFound("no such assignment")
+        if actor.user_id is None or actor.organization_id is None:
+            raise Forbidden()
+        parties = Parties(row.case_management_organization_id, row.provider_organization_id)
+        if not may_take(step, actor.roles, actor.organization_id, parties):
+            raise Forbidden("this step is the other party's")
+        to_unit = row.provider_unit_id if step in (Step.DISTRIBUTE, Step.CONFIRM_START) \
+            else row.case_management_unit_id
+        inbox = await self._db.interaction(lambda conn: store.unit_inbox(conn, to_unit))
+        if inbox is None or inbox.group_id is None:
+            raise ValidationFailed(errors={"unit": "the other party's unit has no functional "
+                                                   "inbox (contact group)"})
+        prepared = await self._messages.prepare(MessageDraft(
+            group_ids=(inbox.group_id,), person_id=row.person_id, subject=subject, body=body,
+            category=Category.ASSIGNMENT, routine_step=STEP_MESSAGES[step]),
+            thread_id=row.thread_id)
+        action = {Step.RECEIPT: Action.ASSIGNMENT_RECEIPT,
+                  Step.FIRST_VISIT: Action.ASSIGNMENT_FIRST_VISIT,
+                  Step.CONFIRM_START: Action.ASSIGNMENT_CONFIRM_START}[step]
+
+        def write(conn: Connection) -> list[StoredSend]:
+            locked = store.get(conn, assignment_id, lock=True)
+            assert locked is not None
+            try:
+                state = next_state(AssignmentState(locked.state), step)
+            except StepRefused:
+                raise Conflict(f"the assignment is {locked.state}") from None
+            now = self._clock.now()
+            store.update_assignment(conn, assignment_id, state=state, **change(locked, now))
+            if also is not None:
+                also(conn, locked, now)
+            stored = self._messages.store_sync(conn, actor, prepared)
+            self._audit.append_many_sync(conn, [event_of(
+                actor, action, person_id=locked.person_id,
+                targets={"assignment": assignment_id, "message": stored.sent.id},
+                organizations=[parties.provider if actor.organization_id
+                               == parties.case_management else parties.case_management],
+                detail={"state": state.value, **(detail or {})})])
+            return [stored]
+
+        await self._write(actor, write, (prepared,))
+        return await self._view(assignment_id)
+
+    async def _write(self, actor: Actor, work: Callable[[Connection], list[StoredSend]],
+                     prepared: tuple[PreparedSend, ...]) -> list[StoredSend]:
+        try:
+            stored = await self._db.interaction(work, write=True)
+        except PolicyRefused as refused:
+            for p in prepared:
+                await self._messages.audit_refusal(actor, p.draft, refused)
+            raise
+        except IntegrityError:
+            raise Conflict("the provider's unit already has one of these services for the "
+                           "person from that day") from None
+        for result in stored:
+            await self._messages.publish(result)
+        return stored
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def get(self, actor: Actor, assignment_id: uuid.UUID) -> AssignmentView:
+        """One assignment, for the case workers of the distributing organization and the
+        provider's staff; audited as a reading about the person.
+
+        Raises:
+            NotFound: no such assignment that the actor's organization is party to.
+        """
+        view = await self._view(assignment_id)
+        if not _may_read(actor, view):
+            raise NotFound("no such assignment")
+        await self._audit.append(event_of(
+            actor, Action.ASSIGNMENT_READ, person_id=view.person_id,
+            targets={"assignment": assignment_id}))
+        return view
+
+    async def list(self, actor: Actor, state: str | None = None, overdue: bool = False,
+                   limit: int = 50) -> list[AssignmentView]:
+        """The assignments the actor's organization distributed or received, newest
+        first; `overdue`: only those past their start deadline without a first visit.
+
+        Raises:
+            Forbidden: not a case worker or staff.
+        """
+        if actor.organization_id is None or not (actor.has(Role.CASE_WORKER)
+                                                 or actor.has(Role.STAFF)):
+            raise Forbidden()
+        if state is not None and state not in {s.value for s in AssignmentState}:
+            raise ValidationFailed(errors={"state": "one of " + ", ".join(AssignmentState)})
+        org = actor.organization_id
+        now = self._clock.now()
+        rows = await self._db.interaction(
+            lambda conn: store.list_for(conn, org, limit if not overdue else 1000, state))
+        views = [_view_of(r, [], now) for r in rows]
+        views = [v for v in views if _may_read(actor, v) and (not overdue or v.overdue)]
+        return views[:limit]
+
+    async def _view(self, assignment_id: uuid.UUID) -> AssignmentView:
+        def read(conn: Connection) -> tuple[store.AssignmentRow | None, list[store.ServiceRow]]:
+            return store.get(conn, assignment_id), store.services(conn, assignment_id)
+
+        row, services = await self._db.interaction(read, snapshot=True)
+        if row is None:
+            raise NotFound("no such assignment")
+        return _view_of(row, services, self._clock.now())
+
+    def _validate(self, new: NewAssignment, now: dt.datetime) -> None:
+        errors: dict[str, str] = {}
+        if (new.person_id is None) == (new.personnummer is None):
+            errors["person"] = "give person_id or personnummer"
+        if not 1 <= len(new.services) <= len(ServiceKind):
+            errors["services"] = "at least one service"
+        for i, kind in enumerate(new.services):
+            if kind not in {k.value for k in ServiceKind} or kind in (
+                    ServiceKind.CASE_MANAGEMENT, ServiceKind.HOME_HEALTH_CARE):
+                errors[f"services.{i}"] = "a service a provider gives"
+        if not 1 <= len(new.case_number.strip()) <= MAX_CASE_NUMBER:
+            errors["case_number"] = f"1-{MAX_CASE_NUMBER} characters"
+        if new.contact_phone is not None and not 1 <= len(new.contact_phone.strip()) <= MAX_PHONE:
+            errors["contact_phone"] = f"1-{MAX_PHONE} characters"
+        if len(new.note) > MAX_NOTE:
+            errors["note"] = f"at most {MAX_NOTE} characters"
+        if new.requested_start is not None:
+            today = local_date(now)
+            if new.requested_start < today:
+                errors["requested_start"] = "not in the past"
+            elif new.requested_start > today + MAX_AHEAD:
+                errors["requested_start"] = "at most a year ahead"
+        if errors:
+            raise ValidationFailed(errors=errors)
+
+
+def _may_read(actor: Actor, view: AssignmentView) -> bool:
+    if actor.organization_id == view.case_management_organization_id:
+        return actor.has(Role.CASE_WORKER)
+    if actor.organization_id == view.provider_organization_id:
+        return actor.has(Role.STAFF)
+    return False
+
+
+def _view_of(row: store.AssignmentRow, services: list[store.ServiceRow],
+             now: dt.datetime) -> AssignmentView:
+    overdue = row.state in (AssignmentState.DISTRIBUTED, AssignmentState.RECEIVED) \
+        and now > row.start_due_at
+    return AssignmentView(**vars(row), overdue=overdue, services=services)
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+def _assignment_body(new: NewAssignment, services: tuple[str, ...], due: dt.datetime) -> str:
+    lines = [
+        "Insatser: " + ", ".join(SERVICE_KIND_LABELS_SV[ServiceKind(k)] for k in services) + ".",
+        f"Ärendenummer: {new.case_number.strip()}.",
+        ("Start enligt biståndshandläggaren: " + new.requested_start.isoformat() + "."
+         if new.requested_start else "Start inom 24 timmar från fördelningen."),
+        f"Uppdraget ska vara verkställt senast {_local(due)}.",
+    ]
+    if new.contact_phone:
+        lines.append(f"Närståendes telefonnummer: {new.contact_phone.strip()}.")
+    if new.note.strip():
+        lines += ["", new.note.strip()]
+    lines += ["", "Bekräfta mottagandet och meddela datum för första besöket, och om någon "
+                  "insats inte verkställs, orsaken."]
+    return "\n".join(lines)

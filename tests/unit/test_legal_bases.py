@@ -1,0 +1,217 @@
+"""The table of legal bases (hub/domain/legal_bases.toml), read as the city's routines.
+
+Each test is a sentence of a routine: who may tell whom about a person, and on what
+basis. The last tests check that every basis of the table is reached by some send and
+that a malformed table is refused when it is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from hub.domain import bases
+from hub.domain.assignments import PROVIDER_KINDS, may_distribute
+from hub.domain.bases import TABLE
+from hub.domain.policy import (
+    AssignmentFacts,
+    ConsentFacts,
+    OrgFacts,
+    RecipientFacts,
+    Rule,
+    SendFacts,
+    evaluate_send,
+)
+from hub.domain.roles import OrgKind, Role
+from hub.domain.vocabulary import RoutineStep
+
+AT = dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC)
+TODAY = dt.date(2026, 12, 3)
+
+CASE_MANAGEMENT = OrgFacts(uuid.uuid4(), OrgKind.CASE_MANAGEMENT, False)
+PRIVATE = OrgFacts(uuid.uuid4(), OrgKind.PRIVATE_HOME_CARE, True)
+OTHER_PRIVATE = OrgFacts(uuid.uuid4(), OrgKind.PRIVATE_HOME_CARE, True)
+# Not yet engaged: an assignment was distributed, the first visit is not reported.
+ASSIGNED_PRIVATE = OrgFacts(uuid.uuid4(), OrgKind.PRIVATE_HOME_CARE, False)
+CITY_HOME_CARE = OrgFacts(uuid.uuid4(), OrgKind.CITY_HOME_CARE, True)
+NIGHT = OrgFacts(uuid.uuid4(), OrgKind.NIGHT_SERVICE, True)
+ALARM = OrgFacts(uuid.uuid4(), OrgKind.ALARM_SERVICE, True)
+CAMERA = OrgFacts(uuid.uuid4(), OrgKind.CAMERA_SUPERVISION, True)
+RELIEF = OrgFacts(uuid.uuid4(), OrgKind.RELIEF_ESCORT, True)
+NURSES = OrgFacts(uuid.uuid4(), OrgKind.HOME_HEALTH_CARE, True)
+DISABILITY_CASE_MANAGEMENT = OrgFacts(uuid.uuid4(), OrgKind.CASE_MANAGEMENT, True)
+
+ASSIGNMENT = AssignmentFacts(CASE_MANAGEMENT.organization_id, ASSIGNED_PRIVATE.organization_id)
+CONSENT = ConsentFacts(True, frozenset(), TODAY - dt.timedelta(days=10))
+
+
+def send(sender: OrgFacts, recipient: OrgFacts, step: RoutineStep | None = None,
+         consent: bool = False, assignments: tuple[AssignmentFacts, ...] = (ASSIGNMENT,),
+         ) -> tuple[Rule | None, str | None]:
+    """The rule that refuses, or the basis the send rests on."""
+    group = uuid.uuid4()
+    decision = evaluate_send(SendFacts(
+        True, sender, (RecipientFacts(group, recipient),), AT,
+        (CONSENT,) if consent else (), step, assignments))
+    if decision.refusals:
+        return decision.refusals[0].rule, None
+    return None, dict(decision.bases)[group]
+
+
+# -- Rutin för val, omval och uppdrag till utförare av hemtjänst ------------------------
+
+def test_the_case_worker_distributes_the_assignment_to_the_chosen_provider() -> None:
+    # "Biståndshandläggaren fördelar uppdraget ... till vald utförare": no consent needed.
+    assert send(CASE_MANAGEMENT, ASSIGNED_PRIVATE, RoutineStep.ASSIGNMENT) == (
+        None, "assignment")
+
+
+def test_the_provider_confirms_receipt_and_reports_the_first_visit_and_what_did_not_start(
+) -> None:
+    # "Utföraren bekräftar snarast ... att uppdraget mottagits"; "meddelar ... datum för
+    # första insats ... om någon insats inte verkställs, och orsak".
+    for step in (RoutineStep.RECEIPT, RoutineStep.FIRST_VISIT,
+                 RoutineStep.SERVICE_NOT_STARTED):
+        assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT, step) == (None, "assignment")
+
+
+def test_the_case_worker_confirms_the_start_date_back() -> None:
+    # "Biståndshandläggaren bekräftar verkställighetsdatum till utföraren".
+    assert send(CASE_MANAGEMENT, ASSIGNED_PRIVATE, RoutineStep.START_CONFIRMED) == (
+        None, "assignment")
+
+
+def test_each_step_goes_one_way_only() -> None:
+    # A provider does not distribute assignments, nor confirm its own start.
+    assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT, RoutineStep.ASSIGNMENT) == (
+        Rule.LEGAL_BASIS, None)
+    assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT, RoutineStep.START_CONFIRMED) == (
+        Rule.LEGAL_BASIS, None)
+    assert send(CASE_MANAGEMENT, ASSIGNED_PRIVATE, RoutineStep.RECEIPT) == (
+        Rule.LEGAL_BASIS, None)
+
+
+def test_the_assignment_relationship_covers_its_steps_not_everything() -> None:
+    # Care information from the provider to the case worker still needs consent.
+    assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT) == (Rule.LEGAL_BASIS, None)
+    assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT, consent=True) == (None, "consent")
+
+
+def test_the_relationship_is_between_the_two_parties_only() -> None:
+    # Another provider has no assignment relationship with this case-management unit.
+    assert send(OTHER_PRIVATE, CASE_MANAGEMENT, RoutineStep.CHANGED_NEEDS) == (
+        Rule.LEGAL_BASIS, None)
+    # And without any assignment, the assigned provider has no relationship at all.
+    assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT, RoutineStep.RECEIPT,
+                assignments=()) == (Rule.CARE_RELATIONSHIP, None)
+
+
+def test_the_case_worker_tells_the_home_health_nurses_which_provider_was_chosen() -> None:
+    # "... skickar då meddelande om vald utförare via gemensam sändlista till
+    # sjuksköterskor för hemsjukvård."
+    assert send(CASE_MANAGEMENT, NURSES, RoutineStep.CHOSEN_PROVIDER) == (
+        None, "home_health_care_notice")
+    # Only to home health care the person is enrolled in.
+    not_enrolled = OrgFacts(uuid.uuid4(), OrgKind.HOME_HEALTH_CARE, False)
+    assert send(CASE_MANAGEMENT, not_enrolled, RoutineStep.CHOSEN_PROVIDER)[0] is not None
+
+
+def test_the_outgoing_provider_tells_home_health_care_of_a_provider_change() -> None:
+    # "Om kunden har pågående hemsjukvårdsinsatser meddelar frånträdande utförare
+    # hemsjukvården ..."
+    assert send(ASSIGNED_PRIVATE, NURSES, RoutineStep.PROVIDER_CHANGE) == (
+        None, "home_health_care_notice")
+
+
+# -- Rutin för underlag vid uppföljning ----------------------------------------------------
+
+def test_the_provider_tells_the_social_secretary_that_the_person_refused_consent() -> None:
+    # "Om den enskilde inte samtycker ska socialsekreteraren meddelas detta": that
+    # notice cannot itself need the consent that was refused.
+    assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT, RoutineStep.CONSENT_REFUSED) == (
+        None, "assignment")
+
+
+def test_the_case_management_units_and_the_citys_home_care_share_without_consent() -> None:
+    # "... möjlig utan den enskildes samtycke inom ÄVO, FFS och Göteborgs Stads
+    # hemtjänst (26 kap. 9 c § OSL)."
+    assert send(DISABILITY_CASE_MANAGEMENT, CITY_HOME_CARE) == (None, "secrecy_community")
+    assert send(CITY_HOME_CARE, DISABILITY_CASE_MANAGEMENT) == (None, "secrecy_community")
+
+
+def test_a_private_providers_material_needs_the_persons_consent() -> None:
+    # "Socialsekreterare ... kan få åtkomst till privata utförare av hemtjänsts underlag
+    # om den enskilde gett samtycke."
+    assert send(PRIVATE, DISABILITY_CASE_MANAGEMENT) == (Rule.LEGAL_BASIS, None)
+    assert send(PRIVATE, DISABILITY_CASE_MANAGEMENT, consent=True) == (None, "consent")
+
+
+def test_home_health_care_is_not_in_the_secrecy_community() -> None:
+    # Home health care works under the health-care act.
+    assert send(CITY_HOME_CARE, NURSES) == (Rule.LEGAL_BASIS, None)
+    assert send(NURSES, DISABILITY_CASE_MANAGEMENT) == (Rule.LEGAL_BASIS, None)
+
+
+# -- Göteborgs Stads rutin för informationsöverföring mellan privata utförare och staden --
+
+@pytest.mark.parametrize(("sender", "recipient"), [
+    (PRIVATE, NIGHT),  # day and evening to the night service
+    (NIGHT, PRIVATE),  # what happened at night
+    (RELIEF, PRIVATE), (PRIVATE, RELIEF),  # relief and escort, both ways
+    (ALARM, PRIVATE),  # what the alarm response found
+    (CAMERA, PRIVATE), (PRIVATE, CAMERA),  # Trygghetsjouren, both ways
+])
+def test_the_providers_tell_each_other_with_the_persons_consent(
+        sender: OrgFacts, recipient: OrgFacts) -> None:
+    # "Informationsöverföring ska ske med beaktande av regler om sekretess och
+    # tystnadsplikt och den enskildes samtycke."
+    assert send(sender, recipient) == (Rule.LEGAL_BASIS, None)
+    assert send(sender, recipient, consent=True) == (None, "consent")
+
+
+def test_the_citys_other_services_are_not_the_citys_home_care() -> None:
+    # The routine names the night service, the alarm service, camera supervision and
+    # relief and escort apart from "Göteborgs Stads hemtjänst": one authority is not
+    # one secrecy community.
+    for other in (NIGHT, ALARM, CAMERA, RELIEF):
+        assert send(CITY_HOME_CARE, other) == (Rule.LEGAL_BASIS, None)
+
+
+def test_within_one_organization_no_other_basis_is_needed() -> None:
+    assert send(NIGHT, NIGHT) == (None, "same_organization")
+
+
+# -- the table itself ------------------------------------------------------------------------
+
+def test_every_basis_of_the_table_is_reached() -> None:
+    reached = {
+        send(NIGHT, NIGHT)[1],
+        send(CASE_MANAGEMENT, ASSIGNED_PRIVATE, RoutineStep.ASSIGNMENT)[1],
+        send(CASE_MANAGEMENT, NURSES, RoutineStep.CHOSEN_PROVIDER)[1],
+        send(CITY_HOME_CARE, DISABILITY_CASE_MANAGEMENT)[1],
+        send(PRIVATE, NIGHT, consent=True)[1],
+    }
+    assert reached == {b.id for b in TABLE.bases}
+
+
+def test_a_provider_never_creates_its_own_care_relationship() -> None:
+    for kind in OrgKind:
+        for roles in ({Role.STAFF}, {Role.IT_CONTACT}, {Role.CASE_WORKER},
+                      {Role.STAFF, Role.CASE_WORKER, Role.IT_CONTACT}):
+            allowed = may_distribute(frozenset(roles), kind)
+            assert allowed == (kind is OrgKind.CASE_MANAGEMENT and Role.CASE_WORKER in roles)
+            if kind in PROVIDER_KINDS:
+                assert not allowed
+
+
+def test_a_malformed_table_is_refused_when_read() -> None:
+    with pytest.raises(ValueError, match="steps"):
+        bases.parse('[[basis]]\nid = "x"\nkind = "consent"\nsv = ""\nen = ""\n'
+                    '[basis.steps]\nreceipt = "provider"\n')
+    with pytest.raises(ValueError):
+        bases.parse('[[basis]]\nid = "x"\nkind = "gossip"\nsv = ""\nen = ""\n')
+    with pytest.raises(ValueError):
+        bases.parse('[[basis]]\nid = "x"\nkind = "assignment"\nsv = ""\nen = ""\n'
+                    '[basis.steps]\nreceipt = "everyone"\n')
