@@ -143,3 +143,50 @@ def test_a_nurse_finds_a_person_and_records_and_withdraws_a_consent(
                 .is_visible()
         finally:
             context.close()
+
+
+def test_an_assignment_distributed_in_the_browser_is_confirmed_reported_and_started(
+        running_hub: RunningHub, tmp_path: Path) -> None:
+    """The routine for assigning a provider, in the browser: the case worker
+    distributes, the provider's staff confirm and report the first visit, the case
+    worker sees it started and confirms the start date."""
+    with browser() as chromium:
+        case_context = chromium.new_context(ignore_https_errors=True)
+        staff_context = chromium.new_context(ignore_https_errors=True)
+        try:
+            case_worker = sign_in(case_context, running_hub, "bistand.handlaggare")
+            case_worker.get_by_role("link", name="Uppdrag", exact=True).click()
+            case_worker.get_by_role("link", name="Nytt uppdrag").click()
+            case_worker.get_by_label("Personnummer").fill("19451103-9846")
+            case_worker.get_by_label("Utförare (enhet)").select_option(
+                label="Omsorg Väst AB / Hemtjänst Majorna")
+            case_worker.get_by_label("Hemtjänst", exact=True).check()
+            case_worker.get_by_label("Ärendenummer").fill("SN 2026-4711")
+            case_worker.get_by_label("Närståendes telefonnummer").fill("070-111 22 33")
+            case_worker.get_by_role("button", name="Fördela uppdraget").click()
+            case_worker.wait_for_url("**/uppdrag/**")
+            case_worker.get_by_role("heading", name="Uppdrag: Fördelat").wait_for()
+            assignment_url = case_worker.url.split("?")[0]
+            assert "4711" not in case_worker.url and "9846" not in case_worker.url
+
+            staff = sign_in(staff_context, running_hub, "omsorgvast.sara")
+            # The assignment arrived in the unit's inbox, about the person.
+            assert staff.locator("li.message.unread", has_text="Uppdrag: hemtjänst").count() == 1
+            staff.get_by_role("link", name="Uppdrag", exact=True).click()
+            staff.locator("table.assignments a").first.click()
+            staff.wait_for_url(assignment_url)
+            staff.get_by_role("button", name="Bekräfta att uppdraget tagits emot").click()
+            staff.get_by_role("heading", name="Uppdrag: Mottaget").wait_for()
+            staff.get_by_role("button", name="Rapportera första besöket").click()
+            staff.get_by_role("heading", name="Uppdrag: Påbörjat").wait_for()
+            staff.screenshot(path=str(tmp_path / "provider-assignment.png"), full_page=True)
+
+            case_worker.goto(assignment_url)
+            case_worker.get_by_role("heading", name="Uppdrag: Påbörjat").wait_for()
+            case_worker.get_by_role("button", name="Bekräfta verkställighetsdatum").click()
+            case_worker.get_by_role("heading", name="Uppdrag: Verkställt").wait_for()
+            case_worker.get_by_role("link", name="Uppdrag", exact=True).click()
+            assert case_worker.locator("table.assignments tr", has_text="Verkställt").count() == 1
+        finally:
+            case_context.close()
+            staff_context.close()

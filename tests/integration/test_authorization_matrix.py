@@ -698,8 +698,15 @@ async def test_every_web_page_answers_every_role_and_offers_the_send_form_only_t
         Actor(kind="user", organization_id=night.id, user_id=night_staff.id,
               unit_id=night_unit.id, roles=frozenset({Role.STAFF})),
         MessageDraft(group_ids=(group, case_group), subject="Natten", body="Lugn natt"))
+    assignment = await hub.assignments.distribute(
+        Actor(kind="user", organization_id=case_management.id,
+              user_id=accounts["case_worker"].id, unit_id=case_unit.id,
+              roles=frozenset({Role.CASE_WORKER})),
+        NewAssignment(provider_unit_id=unit.id, services=("relief",), case_number="SN 1",
+                      person_id=person_id))
     fills = {"/meddelanden/{message_id}": f"/meddelanden/{received.id}",
-             "/personer/{person_id}": f"/personer/{person_id}", "/lang/{lang}": "/lang/sv"}
+             "/personer/{person_id}": f"/personer/{person_id}", "/lang/{lang}": "/lang/sv",
+             "/uppdrag/{assignment_id}": f"/uppdrag/{assignment.id}"}
     pages = sorted({resource.canonical for resource in client.app.router.resources()
                     for route in resource if route.method == hdrs.METH_GET
                     and is_browser_route(resource.canonical)
