@@ -57,6 +57,7 @@ def create_app(settings: Settings, clock: Clock | None = None,
         own = build_hub(settings, clock, master, passwords)
         own.db.start_checkpointer()
         own.audit.start_checkpointer()
+        own.escalations.start_worker()
         app[HUB] = own
         log.info("hub_started", database=own.db.dialect)
         yield

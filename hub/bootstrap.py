@@ -23,6 +23,7 @@ from hub.services.audit import AuditLog
 from hub.services.auth import AuthService, SessionPolicy
 from hub.services.compliance import ComplianceService
 from hub.services.consents import ConsentService
+from hub.services.escalations import EscalationService
 from hub.services.groups import GroupService
 from hub.services.inbox import InboxService
 from hub.services.keystore import KeyStore
@@ -46,6 +47,7 @@ class Hub:
     messages: MessageService
     inbox: InboxService
     assignments: AssignmentService
+    escalations: EscalationService
     audit: AuditLog
     compliance: ComplianceService
     notifier: Notifier
@@ -66,6 +68,7 @@ class Hub:
             raise NotReady("database schema is not migrated; run `hub migrate`")
 
     async def close(self) -> None:
+        await self.escalations.stop_worker()
         await self.audit.stop_checkpointer()
         await self.db.close()
 
@@ -124,4 +127,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         messages=messages,
         inbox=InboxService(db, keystore, clock, notifier, audit, persons),
         assignments=AssignmentService(db, clock, messages, persons, audit),
+        escalations=EscalationService(
+            db, clock, audit, grace=dt.timedelta(minutes=settings.escalation_grace_minutes),
+            interval=settings.escalation_interval_seconds),
     )

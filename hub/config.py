@@ -67,6 +67,11 @@ class Settings(BaseSettings):
                               pattern=r"^[^\s+]{1,200}$")
     audit_checkpoint_entries: int = Field(default=1000, ge=1)
     audit_checkpoint_seconds: float = Field(default=60.0, gt=0)
+    # The escalation worker: how often it looks for deadlines that passed, and how long
+    # a receiving unit has after its own reminder before the organization's lead group
+    # is told.
+    escalation_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+    escalation_grace_minutes: float = Field(default=60.0, ge=0, le=7 * 24 * 60)
 
     @classmethod
     def settings_customise_sources(

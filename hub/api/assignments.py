@@ -1,5 +1,6 @@
 """API handlers for assignments (uppdrag): distribute, the provider's receipt and first
-visit report, the case worker's start confirmation, and reading them."""
+visit report, the case worker's start confirmation, and reading them; and for the
+escalations of their deadlines (and of acknowledgement deadlines)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,17 @@ async def confirm_start(request: web.Request) -> web.Response:
     body = await parse_json(request, s.StartConfirmation)
     return _out(await hub_of(request).assignments.confirm_start(
         actor, path_uuid(request, "assignment_id"), body.start_on))
+
+
+async def open_escalations(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    views = await hub_of(request).escalations.open_for(actor)
+    return json_of([s.EscalationOut.model_validate(v) for v in views])
+
+
+async def set_escalation_lead(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.EscalationLeadIn)
+    org_id = path_uuid(request, "org_id")
+    group = await hub_of(request).escalations.set_lead(actor, org_id, body.group_id)
+    return json_of(s.EscalationLeadOut(organization_id=org_id, group_id=group))

@@ -126,6 +126,14 @@ OPERATIONS = [
     Operation("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation",
               a.confirm_start, "Confirm the start date back to the provider (case worker)",
               body=s.StartConfirmation, response=s.AssignmentOut, tag="assignments"),
+    Operation("GET", f"{V1}/escalations", a.open_escalations,
+              "Open escalations told to groups that reach me: acknowledgement deadlines "
+              "and assignment starts that passed", response=s.EscalationOut,
+              list_response=True, tag="assignments"),
+    Operation("PUT", f"{V1}/organizations/{{org_id}}/escalation-lead", a.set_escalation_lead,
+              "Set the group told when a deadline stays unmet after the units' own "
+              "reminder (the organization's IT contact)", body=s.EscalationLeadIn,
+              response=s.EscalationLeadOut, tag="assignments"),
     # contact groups and the directory
     Operation("GET", f"{V1}/groups", m.directory,
               "Directory of contact groups; filters organization_id, organization_kind, "

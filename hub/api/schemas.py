@@ -17,6 +17,7 @@ from hub.domain.vocabulary import (
     ConsentMethod,
     ConsentScope,
     EngagementState,
+    EscalationKind,
     Priority,
     RoutineStep,
     ServiceKind,
@@ -636,3 +637,30 @@ class AssignmentOut(Response):
     home_health_care_notified: int = Field(
         description="Home health care units told which provider was chosen (on "
         "distribution)")
+
+
+# -- escalations -------------------------------------------------------------------------
+
+class EscalationOut(Response):
+    id: uuid.UUID
+    kind: EscalationKind = Field(description="ack_deadline: a message not acknowledged by "
+                                 "the organization by its deadline (subject: the message); "
+                                 "assignment_start: an assignment without a first visit "
+                                 "when the start clock ran out (subject: the assignment)")
+    subject_id: uuid.UUID
+    organization_id: uuid.UUID = Field(description="The organization that let it pass")
+    level: int = Field(description="1: the receiving unit's functional inbox; 2: the "
+                       "organization's lead group, after the grace period")
+    group_id: uuid.UUID = Field(description="The group told")
+    due_at: dt.datetime
+    escalated_at: dt.datetime
+
+
+class EscalationLeadIn(Request):
+    group_id: uuid.UUID | None = Field(description="A group of the organization (its duty "
+                                       "manager, say); null: no lead")
+
+
+class EscalationLeadOut(Response):
+    organization_id: uuid.UUID
+    group_id: uuid.UUID | None

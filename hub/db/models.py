@@ -37,6 +37,7 @@ from hub.domain.vocabulary import (
     ConsentMethod,
     ConsentScope,
     EngagementState,
+    EscalationKind,
     Priority,
     ReceiptKind,
     RoutineStep,
@@ -71,7 +72,8 @@ class Organization(SQLModel, table=True):
     # City services share the municipality's number, so it is not unique.
     org_number: str = Field(sa_column=Column(String(10), nullable=False, index=True))
     # The huvudman's organisationsnummer: the city's for city services, the
-    # company's own for a private provider. The consent rule compares these.
+    # company's own for a private provider. (One authority is not one secrecy
+    # community: the legal bases go by the organization's kind.)
     authority: str = Field(sa_column=Column(String(10), nullable=False))
     created_at: dt.datetime = Field(sa_column=_utc())
 
@@ -433,6 +435,42 @@ class AssignmentService(SQLModel, table=True):
     # report's message).
     not_started: bool = Field(default=False, sa_column=Column(
         Boolean, nullable=False, server_default=false()))
+
+
+class EscalationLead(SQLModel, table=True):
+    """The contact group an organization's escalations go to once its units' own
+    functional inboxes have let a deadline pass (a duty manager, jourhavande)."""
+
+    __tablename__ = "escalation_lead"
+
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", primary_key=True)
+    group_id: uuid.UUID = Field(foreign_key="contact_group.id")
+
+
+class Escalation(SQLModel, table=True):
+    """A deadline that passed, told to a group once: level 1 the receiving unit's
+    functional inbox, level 2 the organization's lead. The unique key makes each
+    escalation happen once, whichever process (replica) finds it first."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        CheckConstraint(_in("kind", EscalationKind), name="ck_escalation_kind"),
+        CheckConstraint("level IN (1, 2)", name="ck_escalation_level"),
+        UniqueConstraint("kind", "subject_id", "organization_id", "level",
+                         name="uq_escalation_once"),
+        Index("ix_escalation_group", "group_id", "escalated_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    # The message (acknowledgement deadline) or the assignment (start).
+    subject_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False))
+    # The organization that let the deadline pass.
+    organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    level: int
+    group_id: uuid.UUID = Field(foreign_key="contact_group.id")
+    due_at: dt.datetime = Field(sa_column=_utc())
+    escalated_at: dt.datetime = Field(sa_column=_utc())
 
 
 class ReachSet(SQLModel, table=True):

@@ -57,6 +57,9 @@ class Action(StrEnum):
     CONSENT_LIST = "consent.list"
     GROUP_CREATE = "group.create"
     GROUP_UPDATE = "group.update"
+    # A deadline passed and a group was told (by the hub's escalation worker).
+    ESCALATION = "escalation"
+    ESCALATION_LEAD = "organization.escalation_lead"
     GROUP_MEMBER_ADD = "group.member.add"
     GROUP_MEMBER_REMOVE = "group.member.remove"
     ORG_CREATE = "organization.create"

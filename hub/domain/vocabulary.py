@@ -62,6 +62,16 @@ class EngagementState(StrEnum):
     UPCOMING = "upcoming"
 
 
+class EscalationKind(StrEnum):
+    """The deadlines the escalation worker watches."""
+
+    # A message that asks for acknowledgement, not acknowledged by a receiving
+    # organization by its deadline.
+    ACK_DEADLINE = "ack_deadline"
+    # An assignment without a reported first visit when the start clock ran out.
+    ASSIGNMENT_START = "assignment_start"
+
+
 class Priority(StrEnum):
     NORMAL = "normal"
     URGENT = "urgent"

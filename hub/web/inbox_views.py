@@ -102,8 +102,10 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     names = {g.group.id: g.group.name
              for g in await hub.groups.directory(DirectoryQuery(include_archived=True))
              if g.group.id in counts}
+    escalations = await hub.escalations.open_for(actor) if actor.user_id else []
     return aiohttp_jinja2.render_template("inbox.html", request, page_context(
         request, items=items, query=query, page="inbox", live_from=live_from,
+        escalations=escalations,
         next_cursor=items[-1].cursor if len(items) == query.limit else None,
         unread=[(names.get(g, "?"), n) for g, n in counts.items()]))
 

@@ -149,6 +149,11 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
         (401, 200, 404, 403, 404, 404, 404, 404),
     ("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation"):
         (401, 403, 404, 200, 404, 404, 404, 404),
+    # Administrators are told nothing; a system client has no inbox.
+    ("GET", f"{V1}/escalations"):
+        (401, 200, 200, 200, 200, 200, 200, 404),
+    ("PUT", f"{V1}/organizations/{{org_id}}/escalation-lead"):
+        (401, 403, 200, 403, 403, 403, 403, 403),
     # -- contact groups -----------------------------------------------------------------
     #    anon staf it   cw   comp city op   tok
     ("GET", f"{V1}/groups"):
@@ -573,6 +578,12 @@ async def _start_confirmation(w: World, actor: str) -> Call:
     await w.hub.assignments.report_first_visit(w.staff_actor, assignment.id,
                                                assignment.requested_start)
     return Call(f"{V1}/assignments/{assignment.id}/start-confirmation", json={})
+
+
+@builds("PUT", f"{V1}/organizations/{{org_id}}/escalation-lead")
+async def _escalation_lead(w: World, actor: str) -> Call:
+    return Call(f"{V1}/organizations/{w.provider.id}/escalation-lead",
+                json={"group_id": str(w.group_id)})
 
 
 @builds("POST", f"{V1}/audit/search")
