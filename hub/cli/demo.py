@@ -22,6 +22,7 @@ from hub.clock import local_date
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.admin import NewOrganization, NewUser
+from hub.services.assignments import NewAssignment
 from hub.services.consents import NewConsent
 from hub.services.persons import NewEngagement, NewPerson
 
@@ -94,7 +95,15 @@ PERSONS = (
      "Hemtjänst natt Göteborg"),
     ("19520228-9889", "Bertil Exempelsson", False,
      (("Hemtjänst Hisingen", "home_care"), ("Larmcentralen", "alarm_response")), "withdrawn"),
+    # Enrolled in home health care; her home-care assignment is distributed below.
+    ("19470315-9808", "Karin Uppdragsdotter", False,
+     (("Hemsjukvård Nordost", "home_health_care"),), None),
 )
+# Assignments the case worker distributes: (personnummer, provider unit, services).
+ASSIGNMENTS = (("19470315-9808", "Hemtjänst Majorna", ("home_care",)),)
+# Each organization's lead group (jourhavande), told when a deadline stays unmet:
+# (organization, group name, member usernames).
+LEADS = (("Omsorg Väst AB", "Jourhavande chef", ("omsorgvast.sara",)),)
 
 
 async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
@@ -105,6 +114,7 @@ async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
     units: dict[str, uuid.UUID] = {}
     organizations: dict[str, uuid.UUID] = {}
     credentials = []
+    actors: dict[str, Actor] = {}
     for demo in ORGS:
         org = await hub.admin.create_organization(CLI_OPERATOR, NewOrganization(
             name=demo.name, kind=demo.kind, org_number=demo.org_number, authority=(
@@ -126,6 +136,10 @@ async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
                 password=DEMO_PASSWORD, roles=frozenset(roles), unit_id=first_unit))
             credentials.append((username, ", ".join(r.value for r in roles), demo.name,
                                 created.totp_secret))
+            # As the account acts when signed in (for the assignments below).
+            actors[username] = Actor(kind="user", organization_id=org.id,
+                                     user_id=created.user.id, unit_id=first_unit,
+                                     roles=frozenset(roles))
 
     today = local_date(hub.clock.now())
     for personnummer, name, protected, engagements, consent in PERSONS:
@@ -145,6 +159,21 @@ async def seed_demo(hub: Hub, console: Console, if_empty: bool = True) -> None:
             valid_from=today - dt.timedelta(days=60)))
         if consent == "withdrawn":
             await hub.consents.withdraw(CLI_OPERATOR, recorded.id)
+
+    case_actor = actors["bistand.handlaggare"]
+    for personnummer, unit_name, services in ASSIGNMENTS:
+        await hub.assignments.distribute(case_actor, NewAssignment(
+            provider_unit_id=units[unit_name], services=services, case_number="SN 2026-1042",
+            personnummer=personnummer, contact_phone="070-000 00 00 (demo)"))
+    for org_name, group_name, members in LEADS:
+        org_id = organizations[org_name]
+        it_contact = Actor(kind="user", organization_id=org_id,
+                           roles=frozenset({Role.IT_CONTACT}))
+        group = await hub.groups.create(it_contact, group_name)
+        for username in members:
+            await hub.groups.add_member(it_contact, group.id,
+                                        user_id=actors[username].user_id)
+        await hub.escalations.set_lead(it_contact, org_id, group.id)
 
     path = hub.settings.data_dir / "demo-accounts.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Date, Uuid, bindparam, insert, select, update
+from sqlalchemy import Connection, Date, Uuid, and_, bindparam, insert, or_, select, update
 from sqlmodel import col
 
 from hub.db.models import Engagement, Organization, Person, Unit
@@ -210,10 +210,12 @@ def _engaged_persons(count: int) -> Prepared:
         .where(col(Engagement.person_id).in_(numbered("person", count)),
                col(Unit.organization_id) == bindparam("organization", type_=Uuid()),
                # hub.domain.care.engaged_on, in SQL: keep the two in step.
-               col(Engagement.state) == EngagementState.ACTIVE.value,
-               col(Engagement.starts_on) <= bindparam("today", type_=Date()),
-               col(Engagement.ends_on).is_(None)
-               | (col(Engagement.ends_on) >= bindparam("today", type_=Date()))))
+               or_(and_(col(Engagement.state) == EngagementState.ACTIVE.value,
+                        col(Engagement.starts_on) <= bindparam("today", type_=Date()),
+                        col(Engagement.ends_on).is_(None)
+                        | (col(Engagement.ends_on) >= bindparam("today", type_=Date()))),
+                   and_(col(Engagement.state) != EngagementState.ACTIVE.value,
+                        col(Engagement.ends_on).is_(None)))))
 
 
 def engaged_persons(conn: Connection, organization_id: uuid.UUID,

@@ -31,21 +31,23 @@ class EngagementActor:
 
 def engaged_on(starts_on: dt.date, ends_on: dt.date | None, day: dt.date,
                state: str = EngagementState.ACTIVE) -> bool:
-    """Is an engagement active on `day` (a Swedish calendar day)? An active one from its
-    first day through its last, `ends_on` included; without `ends_on` it runs on. An
-    assigned or upcoming one is not yet active. This is "engaged today" everywhere; the
-    store's SQL filter (`hub.db.persons.engaged_persons`) says the same and must stay
-    in step with it."""
-    return state == EngagementState.ACTIVE and starts_on <= day \
-        and (ends_on is None or day <= ends_on)
+    """Does an engagement give its unit's organization a care relationship with the
+    person on `day` (a Swedish calendar day)? An active one from its first day through
+    its last, `ends_on` included (without `ends_on` it runs on). An assigned one (its
+    assignment distributed, the first visit not yet reported) or an upcoming one (an
+    incoming provider before takeover) until it is ended: the provider prepares the
+    start, meets the person and records their consent. This is "engaged today"
+    everywhere; the store's SQL filter (`hub.db.persons.engaged_persons`) says the same
+    and must stay in step with it."""
+    if state != EngagementState.ACTIVE:
+        return ends_on is None
+    return starts_on <= day and (ends_on is None or day <= ends_on)
 
 
-def in_care_on(starts_on: dt.date, ends_on: dt.date | None, day: dt.date, state: str) -> bool:
-    """A care relationship for the send policy: engaged on `day`, or an incoming
-    provider's upcoming engagement that has not been ended."""
-    if state == EngagementState.UPCOMING:
-        return ends_on is None or day <= ends_on
-    return engaged_on(starts_on, ends_on, day, state)
+def gives_care_on(starts_on: dt.date, ends_on: dt.date | None, day: dt.date,
+                  state: str) -> bool:
+    """The unit gives the service on `day`: an active engagement in its period."""
+    return state == EngagementState.ACTIVE and engaged_on(starts_on, ends_on, day, state)
 
 
 def may_record_engagement(actor: EngagementActor, unit_organization: uuid.UUID) -> bool:

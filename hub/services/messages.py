@@ -34,7 +34,7 @@ from hub.db.engine import Database
 from hub.domain import policy
 from hub.domain.assignments import FLOW_STEPS
 from hub.domain.audit import Action, AuditEvent, Outcome, ids
-from hub.domain.care import in_care_on
+from hub.domain.care import engaged_on
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
 from hub.domain.text import MAX_BODY_BYTES
@@ -500,7 +500,7 @@ class MessageService:
         today = local_date(now)
         assignments = assignment_store.in_force(conn, person_id, today)
         engaged = {p.organization_id for p in periods
-                   if in_care_on(p.starts_on, p.ends_on, today, p.state)}
+                   if engaged_on(p.starts_on, p.ends_on, today, p.state)}
 
         def facts(org_id: uuid.UUID) -> policy.OrgFacts:
             return policy.OrgFacts(org_id, kinds[org_id], org_id in engaged)

@@ -27,7 +27,7 @@ from hub.db.persons import EngagementListed, EngagementRow, PersonRow, UnitRow
 from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.care import (
     EngagementActor,
-    engaged_on,
+    gives_care_on,
     may_end_engagement,
     may_import_engagements,
     may_record_engagement,
@@ -407,8 +407,8 @@ class PersonService:
 
     def _view(self, row: EngagementListed) -> EngagementView:
         return EngagementView(**vars(row),
-                              active=engaged_on(row.starts_on, row.ends_on, self.today(),
-                                                row.state))
+                              active=gives_care_on(row.starts_on, row.ends_on, self.today(),
+                                                   row.state))
 
     # -- who is engaged ------------------------------------------------------------------
 

@@ -170,8 +170,10 @@ def test_an_assignment_distributed_in_the_browser_is_confirmed_reported_and_star
             assert "4711" not in case_worker.url and "9846" not in case_worker.url
 
             staff = sign_in(staff_context, running_hub, "omsorgvast.sara")
-            # The assignment arrived in the unit's inbox, about the person.
-            assert staff.locator("li.message.unread", has_text="Uppdrag: hemtjänst").count() == 1
+            # The assignment arrived in the unit's inbox, about the person, whose name
+            # the assigned provider sees (it is to start the care).
+            arrived = staff.locator("li.message.unread", has_text="Uppdrag: hemtjänst")
+            assert arrived.filter(has_text="Gösta Provström").count() == 1
             staff.get_by_role("link", name="Uppdrag", exact=True).click()
             staff.locator("table.assignments a").first.click()
             staff.wait_for_url(assignment_url)

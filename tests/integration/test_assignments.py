@@ -79,6 +79,8 @@ async def _engagements(hub: Any, person_id: uuid.UUID) -> dict[str, tuple[str, d
 
 async def test_the_routine_from_distribution_to_confirmed_start(client, hub, clock):
     w = await _world(hub, client)
+    person_path = f"{V1}/persons/{w['person_id']}"
+    assert (await client.get(person_path, headers=w["st"])).status == 404  # not yet theirs
     response = await client.post(f"{V1}/assignments", headers=w["cw"], json=_assignment(w))
     assert response.status == 201, await response.text()
     assignment = await response.json()
@@ -92,6 +94,11 @@ async def test_the_routine_from_distribution_to_confirmed_start(client, hub, clo
     assert await _engagements(hub, w["person_id"]) == {
         "home_care": ("assigned", dt.date(2027, 3, 25)),
         "escort": ("assigned", dt.date(2027, 3, 25))}
+
+    # The assigned provider finds the person (to plan the start, and to record their
+    # consent), though it gives no care yet.
+    found = await client.get(person_path, headers=w["st"])
+    assert found.status == 200 and (await found.json())["name"] == "Tolvan Tolvansson"
 
     # The assignment arrives in the unit's functional inbox, about the person, with the
     # case number and the contact's phone inside the sealed message only.
