@@ -30,6 +30,7 @@ from hub.services.keystore import KeyStore
 from hub.services.messages import MessageService
 from hub.services.passwords import Passwords
 from hub.services.persons import PersonService
+from hub.services.provider_changes import ProviderChangeService
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Hub:
     inbox: InboxService
     assignments: AssignmentService
     escalations: EscalationService
+    provider_changes: ProviderChangeService
     audit: AuditLog
     compliance: ComplianceService
     notifier: Notifier
@@ -115,6 +117,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
     persons = PersonService(db, keystore, clock, audit)
     auth = AuthService(db, keystore, clock, policy, audit, notifier, passwords)
     messages = MessageService(db, keystore, clock, notifier, persons, audit)
+    assignments = AssignmentService(db, clock, messages, persons, audit)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
         audit=audit, compliance=ComplianceService(db, persons, audit, clock, keystore),
@@ -126,7 +129,8 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         groups=GroupService(db, clock, audit),
         messages=messages,
         inbox=InboxService(db, keystore, clock, notifier, audit, persons),
-        assignments=AssignmentService(db, clock, messages, persons, audit),
+        assignments=assignments,
+        provider_changes=ProviderChangeService(db, clock, messages, assignments, audit),
         escalations=EscalationService(
             db, clock, audit, grace=dt.timedelta(minutes=settings.escalation_grace_minutes),
             interval=settings.escalation_interval_seconds),

@@ -12,6 +12,7 @@ from hub.api.render import json_of
 from hub.errors import ValidationFailed
 from hub.http.context import actor_of, hub_of
 from hub.services.assignments import AssignmentView, NewAssignment, NotStarted
+from hub.services.provider_changes import NewProviderChange
 
 
 def _out(view: AssignmentView, status: int = 200) -> web.Response:
@@ -81,3 +82,30 @@ async def set_escalation_lead(request: web.Request) -> web.Response:
     org_id = path_uuid(request, "org_id")
     group = await hub_of(request).escalations.set_lead(actor, org_id, body.group_id)
     return json_of(s.EscalationLeadOut(organization_id=org_id, group_id=group))
+
+
+async def announce_provider_change(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.ProviderChangeCreate)
+    view = await hub_of(request).provider_changes.announce(actor, NewProviderChange(
+        outgoing_unit_id=body.outgoing_unit_id, incoming_unit_id=body.incoming_unit_id,
+        services=tuple(k.value for k in body.services), case_number=body.case_number,
+        person_id=body.person_id, personnummer=body.personnummer,
+        contact_phone=body.contact_phone, note=body.note))
+    response = json_of(s.ProviderChangeOut.model_validate(view), status=201)
+    response.headers["Location"] = f"/api/v1/provider-changes/{view.id}"
+    return response
+
+
+async def get_provider_change(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    view = await hub_of(request).provider_changes.get(actor, path_uuid(request, "change_id"))
+    return json_of(s.ProviderChangeOut.model_validate(view))
+
+
+async def record_takeover(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.TakeoverReport)
+    view = await hub_of(request).provider_changes.record_takeover(
+        actor, path_uuid(request, "change_id"), body.takeover_on)
+    return json_of(s.ProviderChangeOut.model_validate(view))

@@ -126,6 +126,17 @@ OPERATIONS = [
     Operation("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation",
               a.confirm_start, "Confirm the start date back to the provider (case worker)",
               body=s.StartConfirmation, response=s.AssignmentOut, tag="assignments"),
+    Operation("POST", f"{V1}/provider-changes", a.announce_provider_change,
+              "Announce a change of provider (case worker): the incoming provider's unit "
+              "gets an assignment and the outgoing one a notice, at the same moment",
+              body=s.ProviderChangeCreate, response=s.ProviderChangeOut, status=201,
+              tag="assignments"),
+    Operation("GET", f"{V1}/provider-changes/{{change_id}}", a.get_provider_change,
+              "One provider change (its case workers, the two providers' staff); audited",
+              response=s.ProviderChangeOut, tag="assignments"),
+    Operation("POST", f"{V1}/provider-changes/{{change_id}}/takeover", a.record_takeover,
+              "Report the takeover day (the incoming provider's staff)",
+              body=s.TakeoverReport, response=s.ProviderChangeOut, tag="assignments"),
     Operation("GET", f"{V1}/escalations", a.open_escalations,
               "Open escalations told to groups that reach me: acknowledgement deadlines "
               "and assignment starts that passed", response=s.EscalationOut,

@@ -664,3 +664,40 @@ class EscalationLeadIn(Request):
 class EscalationLeadOut(Response):
     organization_id: uuid.UUID
     group_id: uuid.UUID | None
+
+
+# -- provider changes ----------------------------------------------------------------------
+
+class ProviderChangeCreate(Request):
+    person_id: uuid.UUID | None = None
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=20)] | None = None
+    outgoing_unit_id: uuid.UUID = Field(description="The unit the person leaves")
+    incoming_unit_id: uuid.UUID = Field(description="The unit the person chose; it gets "
+                                        "an assignment")
+    services: Annotated[list[ServiceKind], Field(min_length=1, max_length=8)]
+    case_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    contact_phone: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class TakeoverReport(Request):
+    takeover_on: dt.date = Field(description="The day the incoming provider takes over, "
+                                 "agreed with the outgoing one and the person")
+
+
+class ProviderChangeOut(Response):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    case_management_unit_id: uuid.UUID
+    case_management_organization_id: uuid.UUID
+    outgoing_unit_id: uuid.UUID
+    outgoing_organization_id: uuid.UUID
+    incoming_unit_id: uuid.UUID
+    incoming_organization_id: uuid.UUID
+    incoming_assignment_id: uuid.UUID
+    announced_at: dt.datetime
+    complete_by: dt.date = Field(description="The change is to be complete by the end of "
+                                 "this day (14 days from the announcement)")
+    takeover_on: dt.date | None
+    takeover_reported_at: dt.datetime | None
+    overdue: bool = Field(description="Past complete_by without a takeover day")

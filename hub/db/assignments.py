@@ -111,11 +111,12 @@ def mark_not_started(conn: Connection, assignment_id: uuid.UUID,
 
 def start_engagements(conn: Connection, engagement_ids: Sequence[uuid.UUID],
                       first_day: dt.date) -> None:
-    """Assigned engagements become active from the first visit."""
+    """Assigned (or upcoming) engagements become active from the first visit."""
     if engagement_ids:
         conn.execute(update(Engagement).where(
             col(Engagement.id).in_(engagement_ids),
-            col(Engagement.state) == EngagementState.ASSIGNED.value,
+            col(Engagement.state).in_([EngagementState.ASSIGNED.value,
+                                       EngagementState.UPCOMING.value]),
         ).values(state=EngagementState.ACTIVE.value, starts_on=first_day))
 
 

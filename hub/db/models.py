@@ -437,6 +437,36 @@ class AssignmentService(SQLModel, table=True):
         Boolean, nullable=False, server_default=false()))
 
 
+class ProviderChange(SQLModel, table=True):
+    """A change of provider (omval): the incoming provider's assignment, and the unit
+    it takes over from. Taken over on `takeover_on`; to be complete by `complete_by`."""
+
+    __tablename__ = "provider_change"
+    __table_args__ = (
+        Index("ix_provider_change_outgoing", "outgoing_organization_id", "announced_at"),
+        Index("ix_provider_change_incoming", "incoming_organization_id", "announced_at"),
+        Index("ix_provider_change_case_management", "case_management_organization_id",
+              "announced_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    case_management_unit_id: uuid.UUID = Field(foreign_key="unit.id")
+    case_management_organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    outgoing_unit_id: uuid.UUID = Field(foreign_key="unit.id")
+    outgoing_organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    incoming_unit_id: uuid.UUID = Field(foreign_key="unit.id")
+    incoming_organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    incoming_assignment_id: uuid.UUID = Field(foreign_key="assignment.id", unique=True)
+    announced_by: uuid.UUID = Field(foreign_key="account.id")
+    announced_at: dt.datetime = Field(sa_column=_utc())
+    complete_by: dt.date
+    takeover_on: dt.date | None = None
+    takeover_reported_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    takeover_reported_at: dt.datetime | None = Field(default=None,
+                                                     sa_column=_utc(nullable=True))
+
+
 class EscalationLead(SQLModel, table=True):
     """The contact group an organization's escalations go to once its units' own
     functional inboxes have let a deadline pass (a duty manager, jourhavande)."""

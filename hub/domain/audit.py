@@ -52,6 +52,9 @@ class Action(StrEnum):
     ASSIGNMENT_FIRST_VISIT = "assignment.first_visit"
     ASSIGNMENT_CONFIRM_START = "assignment.confirm_start"
     ASSIGNMENT_READ = "assignment.read"
+    PROVIDER_CHANGE_ANNOUNCE = "provider_change.announce"
+    PROVIDER_CHANGE_TAKEOVER = "provider_change.takeover"
+    PROVIDER_CHANGE_READ = "provider_change.read"
     CONSENT_RECORD = "consent.record"
     CONSENT_WITHDRAW = "consent.withdraw"
     CONSENT_LIST = "consent.list"
@@ -88,7 +91,8 @@ class Outcome(StrEnum):
 READS_PERSON = frozenset({
     Action.MESSAGE_OPEN, Action.MESSAGE_OPEN_PROTECTED, Action.ATTACHMENT_OPEN,
     Action.PERSON_LOOKUP, Action.PERSON_LOOKUP_PROTECTED, Action.ENGAGEMENT_LIST,
-    Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ, Action.ASSIGNMENT_READ})
+    Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ, Action.ASSIGNMENT_READ,
+    Action.PROVIDER_CHANGE_READ})
 # Accounts given roles (created with roles, or roles changed): a review queue of their own.
 GRANTS_ROLES = frozenset({Action.USER_CREATE, Action.USER_ROLES})
 # Openings that showed a protected identity: a review queue of their own.

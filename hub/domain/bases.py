@@ -21,6 +21,7 @@ class BasisKind(StrEnum):
     SAME_ORGANIZATION = "same_organization"
     ASSIGNMENT = "assignment"
     NOTICE = "notice"
+    PROVIDER_CHANGE = "provider_change"
     COMMUNITY = "community"
     CONSENT = "consent"
 
@@ -65,8 +66,10 @@ class Table:
 def _basis(raw: dict[str, Any]) -> Basis:
     kind = BasisKind(raw["kind"])
     steps = {RoutineStep(step): Side(side) for step, side in raw.get("steps", {}).items()}
-    if (kind in (BasisKind.ASSIGNMENT, BasisKind.NOTICE)) != bool(steps):
-        raise ValueError(f"basis {raw['id']}: steps belong to assignment and notice bases")
+    if (kind in (BasisKind.ASSIGNMENT, BasisKind.NOTICE, BasisKind.PROVIDER_CHANGE)) \
+            != bool(steps):
+        raise ValueError(f"basis {raw['id']}: steps belong to assignment, notice and "
+                         "provider-change bases")
     to_kind = OrgKind(raw["to_kind"]) if "to_kind" in raw else None
     if (kind is BasisKind.NOTICE) != (to_kind is not None):
         raise ValueError(f"basis {raw['id']}: a notice, and only a notice, has to_kind")

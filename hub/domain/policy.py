@@ -6,8 +6,9 @@ group, in Swedish and English. The rules: a care relationship (the sender's and
 the recipient's organizations are engaged with the person, or parties to an
 assignment for them), then a legal basis: the first row of the table of bases
 (`legal_bases.toml`: one organization, the assignment relationship for the
-assignment's steps and reports, a notice to home health care, a secrecy community,
-the person's consent) that holds for the group. Messages that are not about a person skip the
+assignment's steps and reports, a change of provider for its takeover messages, a
+notice to home health care, a secrecy community, the person's consent) that holds for
+the group. Messages that are not about a person skip the
 person rules. An emergency override (nödåtkomst) sets aside the rules marked
 overridable: the message goes, and the decision lists what was set aside so the
 service can put it in the compliance officer's review queue.
@@ -70,6 +71,19 @@ class AssignmentFacts:
 
 
 @dataclass(frozen=True)
+class ChangeFacts:
+    """A change of provider for the person that has not taken over yet."""
+
+    case_management: uuid.UUID
+    outgoing: uuid.UUID
+    incoming: uuid.UUID
+
+    @property
+    def parties(self) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+        return (self.case_management, self.outgoing, self.incoming)
+
+
+@dataclass(frozen=True)
 class SendFacts:
     about_person: bool
     sender: OrgFacts
@@ -80,6 +94,7 @@ class SendFacts:
     # The routine step the message carries, if any.
     step: RoutineStep | None = None
     assignments: tuple[AssignmentFacts, ...] = ()
+    changes: tuple[ChangeFacts, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,10 +133,11 @@ class RuleSpec:
 
 
 def related(facts: SendFacts, org: OrgFacts) -> bool:
-    """A care relationship with the person: engaged (active today, or upcoming), or a
-    party to an assignment for the person in force."""
+    """A care relationship with the person: engaged (see `hub.domain.care.engaged_on`),
+    or a party to an assignment for the person in force, or to a change of provider."""
     return org.engaged or any(org.organization_id in (a.case_management, a.provider)
-                              for a in facts.assignments)
+                              for a in facts.assignments) \
+        or any(org.organization_id in c.parties for c in facts.changes)
 
 
 def _care_relationship(facts: SendFacts, recipient: RecipientFacts) -> Refusal | None:
@@ -165,12 +181,17 @@ def _sends(side: Side, assignment: AssignmentFacts, sender: uuid.UUID,
     return forward or backward
 
 
-def _party(side: Side, assignment: AssignmentFacts, sender: uuid.UUID) -> bool:
+def _party(side: Side, facts: SendFacts, sender: uuid.UUID) -> bool:
+    """The sender is that side of an assignment for the person, or of a change of
+    provider (its outgoing provider as the provider)."""
+    case_management = {a.case_management for a in facts.assignments} \
+        | {c.case_management for c in facts.changes}
+    providers = {a.provider for a in facts.assignments} | {c.outgoing for c in facts.changes}
     if side is Side.CASE_MANAGEMENT:
-        return assignment.case_management == sender
+        return sender in case_management
     if side is Side.PROVIDER:
-        return assignment.provider == sender
-    return sender in (assignment.case_management, assignment.provider)
+        return sender in providers
+    return sender in case_management | providers
 
 
 def basis_holds(basis: Basis, facts: SendFacts, recipient: OrgFacts) -> bool:
@@ -187,8 +208,11 @@ def basis_holds(basis: Basis, facts: SendFacts, recipient: OrgFacts) -> bool:
                 for a in facts.assignments)
         case BasisKind.NOTICE:
             return side is not None and recipient.kind is basis.to_kind \
-                and recipient.engaged \
-                and any(_party(side, a, sender.organization_id) for a in facts.assignments)
+                and recipient.engaged and _party(side, facts, sender.organization_id)
+        case BasisKind.PROVIDER_CHANGE:
+            return side is not None and sender.organization_id != recipient.organization_id \
+                and any(sender.organization_id in c.parties
+                        and recipient.organization_id in c.parties for c in facts.changes)
         case BasisKind.COMMUNITY:
             return any(sender.kind in c.organization_kinds
                        and recipient.kind in c.organization_kinds

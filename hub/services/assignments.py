@@ -69,6 +69,8 @@ log = structlog.get_logger(__name__)
 # A step's columns from the locked row and the moment; what else it writes.
 Change = Callable[["store.AssignmentRow", dt.datetime], dict[str, object]]
 Also = Callable[[Connection, "store.AssignmentRow", dt.datetime], None]
+# What else a first visit writes, given the services started and the moment.
+Started = Callable[[Connection, list[str], dt.datetime], None]
 
 MAX_CASE_NUMBER = 40
 MAX_PHONE = 40
@@ -107,6 +109,25 @@ class AssignmentView(store.AssignmentRow):
     home_health_care_notified: int = 0
 
 
+@dataclass(frozen=True)
+class PreparedDistribution:
+    """A checked distribution with its messages sealed (`prepare_distribution`)."""
+
+    actor: Actor
+    row: store.AssignmentRow
+    engagements: list[EngagementRow]
+    # The assignment's message, then the home health care notices.
+    sends: tuple[PreparedSend, ...]
+
+
+@dataclass(frozen=True)
+class _Looked:
+    person_id: uuid.UUID
+    provider: store.UnitInbox | None
+    own: store.UnitInbox | None
+    nurses: list[uuid.UUID]
+
+
 class AssignmentService:
     def __init__(self, db: Database, clock: Clock, messages: MessageService,
                  persons: PersonService, audit: AuditLog) -> None:
@@ -129,6 +150,21 @@ class AssignmentService:
             Conflict: the unit already has one of these services for the person from
                 the same day.
         """
+        prepared = await self.prepare_distribution(actor, new)
+        stored = await self.write(
+            actor, lambda conn: self.store_distribution_sync(conn, prepared), prepared.sends)
+        log.info("assignment_distributed", assignment_id=str(prepared.row.id),
+                 services=len(prepared.engagements),
+                 home_health_care_notified=len(stored) - 1)
+        view = await self.view(prepared.row.id)
+        return AssignmentView(**{**vars(view), "home_health_care_notified": len(stored) - 1})
+
+    async def prepare_distribution(
+            self, actor: Actor, new: NewAssignment,
+            engagement_state: EngagementState = EngagementState.ASSIGNED,
+            tell_home_health_care: bool = True) -> PreparedDistribution:
+        """Check a distribution and seal its messages, before the write interaction
+        (`store_distribution_sync`). Raises as `distribute` does."""
         if actor.user_id is None or actor.organization_id is None:
             raise Forbidden()
         now = self._clock.now()
@@ -143,7 +179,7 @@ class AssignmentService:
         org_id = actor.organization_id
         today = local_date(now)
 
-        def look(conn: Connection) -> tuple[object, ...]:
+        def look(conn: Connection) -> _Looked:
             kind = message_store.organization_kinds(conn, [org_id]).get(org_id)
             if not may_distribute(actor.roles, kind):
                 raise Forbidden("only case workers distribute assignments")
@@ -151,43 +187,40 @@ class AssignmentService:
                                               index=person_index)
             if person is None:
                 raise NotFound("no such person")
-            provider = store.unit_inbox(conn, new.provider_unit_id)
-            own = store.unit_inbox(conn, actor.unit_id) if actor.unit_id else None
-            nurses = store.home_health_care_inboxes(conn, person.id, today)
-            return person.id, provider, own, nurses
+            return _Looked(
+                person.id, store.unit_inbox(conn, new.provider_unit_id),
+                store.unit_inbox(conn, actor.unit_id) if actor.unit_id else None,
+                store.home_health_care_inboxes(conn, person.id, today)
+                if tell_home_health_care else [])
 
-        person_id, provider, own, nurses = await self._db.interaction(look)
-        assert isinstance(person_id, uuid.UUID) and isinstance(nurses, list)
-        if not isinstance(provider, store.UnitInbox) or provider.organization_kind \
-                not in PROVIDER_KINDS:
+        looked = await self._db.interaction(look)
+        provider = looked.provider
+        if provider is None or provider.organization_kind not in PROVIDER_KINDS:
             raise ValidationFailed(errors={"provider_unit_id": "not a provider's unit"})
         if provider.group_id is None:
             raise ValidationFailed(errors={
                 "provider_unit_id": "the unit has no functional inbox (contact group)"})
-        if not isinstance(own, store.UnitInbox) or own.group_id is None:
+        if looked.own is None or looked.own.group_id is None:
             raise ValidationFailed(errors={
                 "unit": "your unit needs a functional inbox (contact group) for the "
                         "provider's answers"})
         assert actor.unit_id is not None
-        assignment_id = uuid.uuid4()
+        person_id = looked.person_id
         due = start_due(now, new.requested_start)
         services = tuple(dict.fromkeys(new.services))
+        labels = ", ".join(SERVICE_KIND_LABELS_SV[ServiceKind(k)] for k in services)
         assignment_message = await self._messages.prepare(MessageDraft(
             group_ids=(provider.group_id,), person_id=person_id,
-            subject="Uppdrag: " + ", ".join(SERVICE_KIND_LABELS_SV[ServiceKind(k)]
-                                            for k in services),
-            body=_assignment_body(new, services, due),
+            subject="Uppdrag: " + labels, body=_assignment_body(new, services, due),
             category=Category.ASSIGNMENT, routine_step=RoutineStep.ASSIGNMENT))
         notices = [await self._messages.prepare(MessageDraft(
             group_ids=(group,), person_id=person_id, subject="Vald utförare",
-            body=("Personen har valt utförare för " + ", ".join(
-                SERVICE_KIND_LABELS_SV[ServiceKind(k)] for k in services)
-                + ". Uppdraget är fördelat; utföraren ska ha påbörjat insatsen senast "
-                + _local(due) + "."),
+            body=(f"Personen har valt utförare för {labels}. Uppdraget är fördelat; "
+                  f"utföraren ska ha påbörjat insatsen senast {_local(due)}."),
             category=Category.ASSIGNMENT, routine_step=RoutineStep.CHOSEN_PROVIDER))
-            for group in nurses]
+            for group in looked.nurses]
         row = store.AssignmentRow(
-            id=assignment_id, person_id=person_id, case_management_unit_id=actor.unit_id,
+            id=uuid.uuid4(), person_id=person_id, case_management_unit_id=actor.unit_id,
             case_management_organization_id=org_id, provider_unit_id=provider.unit_id,
             provider_organization_id=provider.organization_id,
             thread_id=assignment_message.message_id, state=AssignmentState.DISTRIBUTED,
@@ -195,32 +228,33 @@ class AssignmentService:
             distributed_at=now, start_due_at=due, received_by=None, received_at=None,
             first_visit_on=None, reported_by=None, reported_at=None,
             start_confirmed_on=None, start_confirmed_by=None, start_confirmed_at=None)
+        engagements = [EngagementRow(
+            id=uuid.uuid4(), person_id=person_id, unit_id=provider.unit_id,
+            service_kind=kind, starts_on=new.requested_start or today, ends_on=None,
+            state=engagement_state) for kind in services]
+        return PreparedDistribution(actor, row, engagements,
+                                    (assignment_message, *notices))
 
-        def write(conn: Connection) -> list[StoredSend]:
-            next_state(None, Step.DISTRIBUTE)
-            engagements = [EngagementRow(
-                id=uuid.uuid4(), person_id=person_id, unit_id=provider.unit_id,
-                service_kind=kind, starts_on=new.requested_start or today, ends_on=None,
-                state=EngagementState.ASSIGNED) for kind in services]
-            person_store.insert_engagements(conn, engagements, actor.user_id, now)
-            store.insert_assignment(conn, row, [
-                store.ServiceRow(e.service_kind, e.id, False) for e in engagements])
-            stored = [self._messages.store_sync(conn, actor, prepared)
-                      for prepared in (assignment_message, *notices)]
-            self._audit.append_many_sync(conn, [event_of(
-                actor, Action.ASSIGNMENT_DISTRIBUTE, person_id=person_id,
-                targets={"assignment": assignment_id, "message": stored[0].sent.id,
-                         "engagements": ids(e.id for e in engagements)},
-                organizations=[provider.organization_id],
-                detail={"services": ",".join(services),
-                        "home_health_care_notified": len(notices)})])
-            return stored
-
-        stored = await self._write(actor, write, (assignment_message, *notices))
-        log.info("assignment_distributed", assignment_id=str(assignment_id),
-                 services=len(services), home_health_care_notified=len(notices))
-        view = await self._view(assignment_id)
-        return AssignmentView(**{**vars(view), "home_health_care_notified": len(stored) - 1})
+    def store_distribution_sync(self, conn: Connection,
+                                prepared: PreparedDistribution) -> list[StoredSend]:
+        """Write a prepared distribution in the write interaction `conn`: the
+        assignment, its engagements, its messages (the assignment first) and the audit
+        entry. Hand the result to `write`'s caller, which publishes it."""
+        next_state(None, Step.DISTRIBUTE)
+        actor, row, engagements = prepared.actor, prepared.row, prepared.engagements
+        person_store.insert_engagements(conn, engagements, actor.user_id, row.distributed_at)
+        store.insert_assignment(conn, row, [
+            store.ServiceRow(e.service_kind, e.id, False) for e in engagements])
+        # After the assignment: its messages' legal basis.
+        stored = [self._messages.store_sync(conn, actor, p) for p in prepared.sends]
+        self._audit.append_sync(conn, event_of(
+            actor, Action.ASSIGNMENT_DISTRIBUTE, person_id=row.person_id,
+            targets={"assignment": row.id, "message": stored[0].sent.id,
+                     "engagements": ids(e.id for e in engagements)},
+            organizations=[row.provider_organization_id],
+            detail={"services": ",".join(e.service_kind for e in engagements),
+                    "home_health_care_notified": len(prepared.sends) - 1}))
+        return stored
 
     # -- the provider's and the case worker's steps ------------------------------------
 
@@ -238,7 +272,8 @@ class AssignmentService:
 
     async def report_first_visit(self, actor: Actor, assignment_id: uuid.UUID,
                                  first_visit_on: dt.date,
-                                 not_started: tuple[NotStarted, ...] = ()) -> AssignmentView:
+                                 not_started: tuple[NotStarted, ...] = (),
+                                 also_sync: Started | None = None) -> AssignmentView:
         """The provider reports the day of the first visit and any service it did not
         start, with the reason. The started services' engagements become active from
         that day; the others end without having started.
@@ -289,6 +324,9 @@ class AssignmentService:
             store.end_engagements(conn, [s.engagement_id for s in services
                                          if s.service_kind in kinds],
                                   local_date(now), actor.user_id, now)
+            if also_sync is not None:  # a provider change's takeover, say
+                also_sync(conn, [s.service_kind for s in services
+                                 if s.service_kind not in kinds], now)
 
         return await self._step(actor, assignment_id, Step.FIRST_VISIT, "Första besök",
                                 "\n".join(lines), change, also,
@@ -360,11 +398,13 @@ class AssignmentService:
                 detail={"state": state.value, **(detail or {})})])
             return [stored]
 
-        await self._write(actor, write, (prepared,))
-        return await self._view(assignment_id)
+        await self.write(actor, write, (prepared,))
+        return await self.view(assignment_id)
 
-    async def _write(self, actor: Actor, work: Callable[[Connection], list[StoredSend]],
-                     prepared: tuple[PreparedSend, ...]) -> list[StoredSend]:
+    async def write(self, actor: Actor, work: Callable[[Connection], list[StoredSend]],
+                    prepared: tuple[PreparedSend, ...]) -> list[StoredSend]:
+        """Run `work` as a write interaction and publish the messages it stored; a
+        refusal by the policy is audited for each prepared message."""
         try:
             stored = await self._db.interaction(work, write=True)
         except PolicyRefused as refused:
@@ -387,7 +427,7 @@ class AssignmentService:
         Raises:
             NotFound: no such assignment that the actor's organization is party to.
         """
-        view = await self._view(assignment_id)
+        view = await self.view(assignment_id)
         if not _may_read(actor, view):
             raise NotFound("no such assignment")
         await self._audit.append(event_of(
@@ -416,7 +456,8 @@ class AssignmentService:
         views = [v for v in views if _may_read(actor, v) and (not overdue or v.overdue)]
         return views[:limit]
 
-    async def _view(self, assignment_id: uuid.UUID) -> AssignmentView:
+    async def view(self, assignment_id: uuid.UUID) -> AssignmentView:
+        """The assignment, unchecked: for the services that checked who asks."""
         def read(conn: Connection) -> tuple[store.AssignmentRow | None, list[store.ServiceRow]]:
             return store.get(conn, assignment_id), store.services(conn, assignment_id)
 

@@ -29,6 +29,7 @@ from hub.db import assignments as assignment_store
 from hub.db import inbox as inbox_store
 from hub.db import messages as store
 from hub.db import persons as person_store
+from hub.db import provider_changes as change_store
 from hub.db.consents import consent_facts
 from hub.db.engine import Database
 from hub.domain import policy
@@ -499,6 +500,7 @@ class MessageService:
         now = self._clock.now()
         today = local_date(now)
         assignments = assignment_store.in_force(conn, person_id, today)
+        changes = change_store.in_force(conn, person_id, today)
         engaged = {p.organization_id for p in periods
                    if engaged_on(p.starts_on, p.ends_on, today, p.state)}
 
@@ -511,7 +513,8 @@ class MessageService:
                              for g in groups),
             at=now, consents=consents, step=step,
             assignments=tuple(policy.AssignmentFacts(cm, provider)
-                              for cm, provider in assignments)),
+                              for cm, provider in assignments),
+            changes=tuple(policy.ChangeFacts(*change) for change in changes)),
             emergency_override=emergency_override)
         if not decision.allowed:
             log.info("message_refused", rules=sorted({r.rule for r in decision.refusals}))

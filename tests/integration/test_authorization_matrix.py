@@ -29,6 +29,7 @@ from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.assignments import AssignmentView, NewAssignment
 from hub.services.messages import AttachmentDraft, MessageDraft
 from hub.services.persons import NewEngagement
+from hub.services.provider_changes import NewProviderChange
 from tests.factories import (
     PASSWORD,
     Account,
@@ -149,6 +150,15 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
         (401, 200, 404, 403, 404, 404, 404, 404),
     ("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation"):
         (401, 403, 404, 200, 404, 404, 404, 404),
+    # A change from the provider's unit to the night service's (the world's) or to
+    # relief and escort's (each request).
+    ("POST", f"{V1}/provider-changes"):
+        (401, 403, 403, 201, 403, 403, 403, 403),
+    ("GET", f"{V1}/provider-changes/{{change_id}}"):
+        (401, 200, 404, 200, 404, 404, 404, 404),
+    # The incoming provider (the night service) reports it: none of these actors.
+    ("POST", f"{V1}/provider-changes/{{change_id}}/takeover"):
+        (401, 403, 404, 403, 404, 404, 404, 404),
     # Administrators are told nothing; a system client has no inbox.
     ("GET", f"{V1}/escalations"):
         (401, 200, 200, 200, 200, 200, 200, 404),
@@ -290,6 +300,8 @@ class World:
     case_actor: Actor  # the case worker, distributing assignments to the provider's unit
     staff_actor: Actor
     assignment_id: uuid.UUID
+    change_id: uuid.UUID
+    relief_unit: Unit  # a provider unit the person may change to, in each request
 
     def auth(self, actor: str) -> dict[str, str]:
         return bearer(self.tokens[actor]) if actor in self.tokens else {}
@@ -304,7 +316,7 @@ class World:
             org_id=self.provider.id, user_id=self.spare_it.id, group_id=self.group_id,
             message_id=self.received_id, thread_id=self.received_thread,
             person_id=self.person_id, seq=self.audit_seq, position=0,
-            assignment_id=self.assignment_id)
+            assignment_id=self.assignment_id, change_id=self.change_id)
 
 
 async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
@@ -365,6 +377,13 @@ async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
                         user_id=accounts["staff"].id, unit_id=unit.id,
                         roles=frozenset({Role.STAFF}))
     assignment = (await _assign(hub, case_actor, unit, person_id)).id
+    relief = await make_org(hub, OrgKind.RELIEF_ESCORT, name="Avlösning")
+    relief_unit = await make_unit(hub, relief, "Avlösning Centrum")
+    await make_user(hub, relief, Role.STAFF, unit=relief_unit)
+    await make_group(hub, relief, relief_unit, unit=relief_unit)
+    change = await hub.provider_changes.announce(case_actor, NewProviderChange(
+        outgoing_unit_id=unit.id, incoming_unit_id=night_unit.id, services=("home_care",),
+        case_number="SN 2026-8", person_id=person_id))
     return World(
         client=client, hub=hub, provider=provider, unit=unit, accounts=accounts,
         tokens=tokens, spare_it=spare_it, target_staff=target_staff, group_id=group_id,
@@ -372,7 +391,8 @@ async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
         received_id=received.id, received_thread=received.thread_id,
         sent_id=(await sent.json())["id"], audit_seq=audit_seq,
         checkpoints=(first_checkpoint, second_checkpoint), case_actor=case_actor,
-        staff_actor=staff_actor, assignment_id=assignment)
+        staff_actor=staff_actor, assignment_id=assignment, change_id=change.id,
+        relief_unit=relief_unit)
 
 
 _later_starts = itertools.count(30)
@@ -578,6 +598,20 @@ async def _start_confirmation(w: World, actor: str) -> Call:
     await w.hub.assignments.report_first_visit(w.staff_actor, assignment.id,
                                                assignment.requested_start)
     return Call(f"{V1}/assignments/{assignment.id}/start-confirmation", json={})
+
+
+@builds("POST", f"{V1}/provider-changes")
+async def _announce_change(w: World, actor: str) -> Call:
+    return Call(f"{V1}/provider-changes", json={
+        "person_id": str(w.person_id), "outgoing_unit_id": str(w.unit.id),
+        "incoming_unit_id": str(w.relief_unit.id), "services": ["home_care"],
+        "case_number": "SN 2026-9"})
+
+
+@builds("POST", f"{V1}/provider-changes/{{change_id}}/takeover")
+async def _takeover(w: World, actor: str) -> Call:
+    return Call(f"{V1}/provider-changes/{w.change_id}/takeover",
+                json={"takeover_on": w.hub.persons.today().isoformat()})
 
 
 @builds("PUT", f"{V1}/organizations/{{org_id}}/escalation-lead")

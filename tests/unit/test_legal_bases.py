@@ -17,6 +17,7 @@ from hub.domain.assignments import PROVIDER_KINDS, may_distribute
 from hub.domain.bases import TABLE
 from hub.domain.policy import (
     AssignmentFacts,
+    ChangeFacts,
     ConsentFacts,
     OrgFacts,
     RecipientFacts,
@@ -44,17 +45,27 @@ NURSES = OrgFacts(uuid.uuid4(), OrgKind.HOME_HEALTH_CARE, True)
 DISABILITY_CASE_MANAGEMENT = OrgFacts(uuid.uuid4(), OrgKind.CASE_MANAGEMENT, True)
 
 ASSIGNMENT = AssignmentFacts(CASE_MANAGEMENT.organization_id, ASSIGNED_PRIVATE.organization_id)
+# The person leaves OTHER_PRIVATE for an incoming provider, not yet engaged.
+INCOMING = OrgFacts(uuid.uuid4(), OrgKind.PRIVATE_HOME_CARE, False)
+CHANGE = ChangeFacts(CASE_MANAGEMENT.organization_id, OTHER_PRIVATE.organization_id,
+                     INCOMING.organization_id)
 CONSENT = ConsentFacts(True, frozenset(), TODAY - dt.timedelta(days=10))
 
 
 def send(sender: OrgFacts, recipient: OrgFacts, step: RoutineStep | None = None,
          consent: bool = False, assignments: tuple[AssignmentFacts, ...] = (ASSIGNMENT,),
+         changes: tuple[ChangeFacts, ...] = (), named: OrgFacts | None = None,
          ) -> tuple[Rule | None, str | None]:
-    """The rule that refuses, or the basis the send rests on."""
+    """The rule that refuses, or the basis the send rests on. `consent`: the person
+    consented for everyone involved; `named`: for that organization."""
     group = uuid.uuid4()
+    consents = (CONSENT,) if consent else ()
+    if named is not None:
+        consents += (ConsentFacts(False, frozenset({named.organization_id}),
+                                  TODAY - dt.timedelta(days=1)),)
     decision = evaluate_send(SendFacts(
-        True, sender, (RecipientFacts(group, recipient),), AT,
-        (CONSENT,) if consent else (), step, assignments))
+        True, sender, (RecipientFacts(group, recipient),), AT, consents, step, assignments,
+        changes))
     if decision.refusals:
         return decision.refusals[0].rule, None
     return None, dict(decision.bases)[group]
@@ -125,6 +136,37 @@ def test_the_outgoing_provider_tells_home_health_care_of_a_provider_change() -> 
         None, "home_health_care_notice")
 
 
+def test_the_case_worker_tells_both_providers_of_a_change_at_once() -> None:
+    # "Meddelandet till utförarna ska ske vid samma tidpunkt."
+    for provider in (OTHER_PRIVATE, INCOMING):
+        assert send(CASE_MANAGEMENT, provider, RoutineStep.PROVIDER_CHANGE,
+                    changes=(CHANGE,)) == (None, "provider_change")
+
+
+def test_the_outgoing_provider_tells_the_incoming_one_the_takeover_date() -> None:
+    # "Frånträdande utförare kontaktar tillträdande för att meddela datum för
+    # övertagande" - and the incoming one answers; without a change, no basis.
+    assert send(OTHER_PRIVATE, INCOMING, RoutineStep.PROVIDER_CHANGE,
+                changes=(CHANGE,)) == (None, "provider_change")
+    assert send(INCOMING, OTHER_PRIVATE, RoutineStep.PROVIDER_CHANGE,
+                changes=(CHANGE,)) == (None, "provider_change")
+    assert send(OTHER_PRIVATE, PRIVATE, RoutineStep.PROVIDER_CHANGE,
+                changes=(CHANGE,)) == (Rule.LEGAL_BASIS, None)
+
+
+def test_the_documentation_goes_to_the_incoming_provider_only_with_consent() -> None:
+    # "Utföraren frågar kund om hen önskar att utförarens dokumentationer ska delges den
+    # nya utföraren."
+    assert send(OTHER_PRIVATE, INCOMING, changes=(CHANGE,)) == (Rule.LEGAL_BASIS, None)
+    assert send(OTHER_PRIVATE, INCOMING, changes=(CHANGE,), named=INCOMING) == (
+        None, "consent")
+
+
+def test_the_outgoing_provider_of_a_change_tells_home_health_care() -> None:
+    assert send(OTHER_PRIVATE, NURSES, RoutineStep.PROVIDER_CHANGE, assignments=(),
+                changes=(CHANGE,)) == (None, "home_health_care_notice")
+
+
 # -- Rutin för underlag vid uppföljning ----------------------------------------------------
 
 def test_the_provider_tells_the_social_secretary_that_the_person_refused_consent() -> None:
@@ -189,6 +231,7 @@ def test_every_basis_of_the_table_is_reached() -> None:
     reached = {
         send(NIGHT, NIGHT)[1],
         send(CASE_MANAGEMENT, ASSIGNED_PRIVATE, RoutineStep.ASSIGNMENT)[1],
+        send(OTHER_PRIVATE, INCOMING, RoutineStep.PROVIDER_CHANGE, changes=(CHANGE,))[1],
         send(CASE_MANAGEMENT, NURSES, RoutineStep.CHOSEN_PROVIDER)[1],
         send(CITY_HOME_CARE, DISABILITY_CASE_MANAGEMENT)[1],
         send(PRIVATE, NIGHT, consent=True)[1],

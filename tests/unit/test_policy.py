@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hub.domain.bases import TABLE
 from hub.domain.policy import (
     AssignmentFacts,
+    ChangeFacts,
     ConsentFacts,
     OrgFacts,
     RecipientFacts,
@@ -73,11 +74,15 @@ def scenarios(draw: st.DrawFn) -> SendFacts:
         AssignmentFacts(draw(st.sampled_from(orgs)).organization_id,
                         draw(st.sampled_from(orgs)).organization_id)
         for _ in range(draw(st.integers(0, 2))))
+    changes = tuple(
+        ChangeFacts(*(draw(st.sampled_from(orgs)).organization_id for _ in range(3)))
+        for _ in range(draw(st.integers(0, 1))))
     step = draw(st.none() | st.sampled_from(list(RoutineStep)))
     sender = draw(st.sampled_from(orgs))
     recipients = tuple(RecipientFacts(uuid.uuid4(), draw(st.sampled_from(orgs)))
                        for _ in range(draw(st.integers(1, 4))))
-    return SendFacts(True, sender, recipients, at, tuple(consents), step, assignments)
+    return SendFacts(True, sender, recipients, at, tuple(consents), step, assignments,
+                     changes)
 
 
 def _sends(side: str, a: AssignmentFacts, sender: uuid.UUID, recipient: uuid.UUID) -> bool:
@@ -86,10 +91,15 @@ def _sends(side: str, a: AssignmentFacts, sender: uuid.UUID, recipient: uuid.UUI
     return {CM: forward, P: backward, EITHER: forward or backward}[side]
 
 
+def _in_change(c: ChangeFacts, org: uuid.UUID) -> bool:
+    return org in (c.case_management, c.outgoing, c.incoming)
+
+
 def related(facts: SendFacts, o: OrgFacts) -> bool:
-    """Engaged, or a party to an assignment for the person."""
+    """Engaged, or a party to an assignment for the person, or to a provider change."""
     return o.engaged or any(o.organization_id in (a.case_management, a.provider)
-                            for a in facts.assignments)
+                            for a in facts.assignments) \
+        or any(_in_change(c, o.organization_id) for c in facts.changes)
 
 
 def has_basis(facts: SendFacts, recipient: OrgFacts) -> bool:
@@ -100,10 +110,16 @@ def has_basis(facts: SendFacts, recipient: OrgFacts) -> bool:
             _sends(ASSIGNMENT_STEPS[step], a, sender.organization_id,
                    recipient.organization_id) for a in facts.assignments):
         return True
+    if step == "provider_change" and any(
+            _in_change(c, sender.organization_id) and _in_change(c, recipient.organization_id)
+            and sender.organization_id != recipient.organization_id for c in facts.changes):
+        return True
     if step in HOME_HEALTH_CARE_NOTICES and recipient.kind is OrgKind.HOME_HEALTH_CARE \
-            and recipient.engaged and any(
+            and recipient.engaged and (any(
                 (a.case_management if HOME_HEALTH_CARE_NOTICES[step] == CM else a.provider)
-                == sender.organization_id for a in facts.assignments):
+                == sender.organization_id for a in facts.assignments) or any(
+                (c.case_management if HOME_HEALTH_CARE_NOTICES[step] == CM else c.outgoing)
+                == sender.organization_id for c in facts.changes)):
         return True
     if sender.kind in SECRECY_COMMUNITY and recipient.kind in SECRECY_COMMUNITY:
         return True
