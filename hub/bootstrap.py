@@ -24,6 +24,7 @@ from hub.services.auth import AuthService, SessionPolicy
 from hub.services.compliance import ComplianceService
 from hub.services.consents import ConsentService
 from hub.services.escalations import EscalationService
+from hub.services.follow_ups import FollowUpService
 from hub.services.groups import GroupService
 from hub.services.inbox import InboxService
 from hub.services.keystore import KeyStore
@@ -50,6 +51,7 @@ class Hub:
     assignments: AssignmentService
     escalations: EscalationService
     provider_changes: ProviderChangeService
+    follow_ups: FollowUpService
     audit: AuditLog
     compliance: ComplianceService
     notifier: Notifier
@@ -131,6 +133,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         inbox=InboxService(db, keystore, clock, notifier, audit, persons),
         assignments=assignments,
         provider_changes=ProviderChangeService(db, clock, messages, assignments, audit),
+        follow_ups=FollowUpService(db, clock, messages, audit),
         escalations=EscalationService(
             db, clock, audit, grace=dt.timedelta(minutes=settings.escalation_grace_minutes),
             interval=settings.escalation_interval_seconds),

@@ -7,11 +7,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub.api import schemas as s
+from hub.api.messaging import MESSAGE_BODY_LIMIT, decode_attachment
 from hub.api.parsing import parse_json, path_uuid, query_bool, query_int
 from hub.api.render import json_of
 from hub.errors import ValidationFailed
 from hub.http.context import actor_of, hub_of
 from hub.services.assignments import AssignmentView, NewAssignment, NotStarted
+from hub.services.follow_ups import FollowUpAnswer, NewFollowUp
 from hub.services.provider_changes import NewProviderChange
 
 
@@ -109,3 +111,40 @@ async def record_takeover(request: web.Request) -> web.Response:
     view = await hub_of(request).provider_changes.record_takeover(
         actor, path_uuid(request, "change_id"), body.takeover_on)
     return json_of(s.ProviderChangeOut.model_validate(view))
+
+
+async def request_follow_up(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.FollowUpCreate)
+    view = await hub_of(request).follow_ups.request(actor, NewFollowUp(
+        person_id=body.person_id, provider_unit_id=body.provider_unit_id,
+        due_on=body.due_on, period_from=body.period_from, period_to=body.period_to,
+        granted_minutes=body.granted_minutes, note=body.note))
+    response = json_of(s.FollowUpOut.model_validate(view), status=201)
+    response.headers["Location"] = f"/api/v1/follow-ups/{view.id}"
+    return response
+
+
+async def get_follow_up(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    view = await hub_of(request).follow_ups.get(actor, path_uuid(request, "follow_up_id"))
+    return json_of(s.FollowUpOut.model_validate(view))
+
+
+async def answer_follow_up(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.FollowUpAnswerIn, max_bytes=MESSAGE_BODY_LIMIT)
+    view = await hub_of(request).follow_ups.answer(
+        actor, path_uuid(request, "follow_up_id"), FollowUpAnswer(
+            performed_minutes=body.performed_minutes, addition=body.addition,
+            deviation_reason=body.deviation_reason,
+            attachments=tuple(decode_attachment(i, a)
+                              for i, a in enumerate(body.attachments))))
+    return json_of(s.FollowUpOut.model_validate(view))
+
+
+async def follow_up_consent_refused(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    view = await hub_of(request).follow_ups.consent_refused(
+        actor, path_uuid(request, "follow_up_id"))
+    return json_of(s.FollowUpOut.model_validate(view))

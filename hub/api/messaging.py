@@ -114,7 +114,7 @@ async def remove_member(request: web.Request) -> web.Response:
 
 # -- messages -------------------------------------------------------------------------------
 
-def _decode_attachment(index: int, attachment: s.AttachmentIn) -> AttachmentDraft:
+def decode_attachment(index: int, attachment: s.AttachmentIn) -> AttachmentDraft:
     try:
         data = base64.b64decode(attachment.data, validate=True)
     except (binascii.Error, ValueError):
@@ -134,7 +134,7 @@ async def send_message(request: web.Request) -> web.Response:
         group_ids=tuple(body.group_ids), subject=body.subject, body=body.body,
         category=body.category, priority=body.priority, person_id=body.person_id,
         personnummer=body.personnummer,
-        attachments=tuple(_decode_attachment(i, a) for i, a in enumerate(body.attachments)),
+        attachments=tuple(decode_attachment(i, a) for i, a in enumerate(body.attachments)),
         reply_to=body.reply_to, requires_ack=body.requires_ack,
         ack_deadline=body.ack_deadline, idempotency_key=key,
         emergency_reason=body.emergency_reason,

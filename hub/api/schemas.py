@@ -18,6 +18,7 @@ from hub.domain.vocabulary import (
     ConsentScope,
     EngagementState,
     EscalationKind,
+    FollowUpState,
     Priority,
     RoutineStep,
     ServiceKind,
@@ -701,3 +702,47 @@ class ProviderChangeOut(Response):
     takeover_on: dt.date | None
     takeover_reported_at: dt.datetime | None
     overdue: bool = Field(description="Past complete_by without a takeover day")
+
+
+# -- follow-up requests ---------------------------------------------------------------------
+
+class FollowUpCreate(Request):
+    person_id: uuid.UUID
+    provider_unit_id: uuid.UUID
+    due_on: dt.date = Field(description="The material is due by the end of this day")
+    period_from: dt.date
+    period_to: dt.date
+    granted_minutes: int | None = Field(default=None, description="Time granted for the "
+                                        "period; the provider then reports the time "
+                                        "performed, and why they differ")
+    note: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+class FollowUpAnswerIn(Request):
+    performed_minutes: int | None = None
+    addition: Annotated[str, StringConstraints(max_length=4000)] = ""
+    deviation_reason: Annotated[str, StringConstraints(max_length=4000)] = Field(
+        default="", description="Required when performed time is more than 5 % off the "
+        "granted time")
+    attachments: Annotated[list[AttachmentIn], Field(max_length=20)] = Field(
+        default=[], description="The implementation plan, the compiled daily notes")
+
+
+class FollowUpOut(Response):
+    id: uuid.UUID
+    person_id: uuid.UUID
+    case_management_unit_id: uuid.UUID
+    provider_unit_id: uuid.UUID
+    provider_organization_id: uuid.UUID
+    thread_id: uuid.UUID = Field(description="The request's thread: the material is there")
+    state: FollowUpState
+    requested_at: dt.datetime
+    due_on: dt.date
+    period_from: dt.date
+    period_to: dt.date
+    granted_minutes: int | None
+    performed_minutes: int | None
+    answered_at: dt.datetime | None
+    deviation_flagged: bool = Field(description="Performed time more than about 5 % off "
+                                    "the granted time")
+    overdue: bool = Field(description="Past due_on without an answer")

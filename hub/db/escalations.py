@@ -22,12 +22,14 @@ from hub.db.models import (
     Delivery,
     Escalation,
     EscalationLead,
+    FollowUp,
     Message,
     MessageRecipient,
     User,
 )
 from hub.db.prepared import insert_of
-from hub.domain.vocabulary import AssignmentState, EscalationKind
+from hub.domain.localtime import end_of_day, local_date
+from hub.domain.vocabulary import AssignmentState, EscalationKind, FollowUpState
 
 # Assignments not started: no first visit reported yet.
 _NOT_STARTED = (AssignmentState.DISTRIBUTED.value, AssignmentState.RECEIVED.value)
@@ -108,6 +110,21 @@ def first_level(conn: Connection, now: dt.datetime, since: dt.datetime) -> list[
         if inbox is not None and inbox.group_id is not None:
             due.append(Due(EscalationKind.ASSIGNMENT_START, assignment, organization, 1,
                            inbox.group_id, deadline, person))
+    # Follow-up requests are due by the end of their due day in Gothenburg.
+    today, first_day = local_date(now), local_date(since)
+    for follow_up, organization, unit, due_on, person in conn.execute(
+            select(col(FollowUp.id), col(FollowUp.provider_organization_id),
+                   col(FollowUp.provider_unit_id), col(FollowUp.due_on),
+                   col(FollowUp.person_id))
+            .where(col(FollowUp.state) == FollowUpState.REQUESTED.value,
+                   col(FollowUp.due_on) < today, col(FollowUp.due_on) >= first_day,
+                   ~_escalated(EscalationKind.FOLLOW_UP_DUE, FollowUp.id,
+                               FollowUp.provider_organization_id, 1))
+            .order_by(col(FollowUp.id))):
+        inbox = unit_inbox(conn, unit)
+        if inbox is not None and inbox.group_id is not None:
+            due.append(Due(EscalationKind.FOLLOW_UP_DUE, follow_up, organization, 1,
+                           inbox.group_id, end_of_day(due_on), person))
     return due
 
 
@@ -120,7 +137,10 @@ def second_level(conn: Connection, told_before: dt.datetime, since: dt.datetime
              ~_acked_by(Escalation.subject_id, Escalation.organization_id)),
         and_(col(Escalation.kind) == EscalationKind.ASSIGNMENT_START.value,
              exists().where(col(Assignment.id) == Escalation.subject_id,
-                            col(Assignment.state).in_(_NOT_STARTED))))
+                            col(Assignment.state).in_(_NOT_STARTED))),
+        and_(col(Escalation.kind) == EscalationKind.FOLLOW_UP_DUE.value,
+             exists().where(col(FollowUp.id) == Escalation.subject_id,
+                            col(FollowUp.state) == FollowUpState.REQUESTED.value)))
     second = aliased(Escalation)
     told_lead = exists().where(col(second.kind) == Escalation.kind,
                                col(second.subject_id) == Escalation.subject_id,
@@ -181,10 +201,17 @@ def still_open(conn: Connection, rows: Sequence[EscalationRow]) -> list[Escalati
         not_started = set(conn.execute(select(col(Assignment.id)).where(
             col(Assignment.id).in_([r.subject_id for r in starts]),
             col(Assignment.state).in_(_NOT_STARTED))).scalars())
+    follow_ups = [r.subject_id for r in rows if r.kind == EscalationKind.FOLLOW_UP_DUE]
+    unanswered: set[uuid.UUID] = set()
+    if follow_ups:
+        unanswered = set(conn.execute(select(col(FollowUp.id)).where(
+            col(FollowUp.id).in_(follow_ups),
+            col(FollowUp.state) == FollowUpState.REQUESTED.value)).scalars())
     return [r for r in rows
             if (r.kind == EscalationKind.ACK_DEADLINE
                 and (r.subject_id, r.organization_id) not in acked)
-            or (r.kind == EscalationKind.ASSIGNMENT_START and r.subject_id in not_started)]
+            or (r.kind == EscalationKind.ASSIGNMENT_START and r.subject_id in not_started)
+            or (r.kind == EscalationKind.FOLLOW_UP_DUE and r.subject_id in unanswered)]
 
 
 def groups_reaching(conn: Connection, user_id: uuid.UUID) -> list[uuid.UUID]:

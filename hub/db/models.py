@@ -38,6 +38,7 @@ from hub.domain.vocabulary import (
     ConsentScope,
     EngagementState,
     EscalationKind,
+    FollowUpState,
     Priority,
     ReceiptKind,
     RoutineStep,
@@ -465,6 +466,44 @@ class ProviderChange(SQLModel, table=True):
     takeover_reported_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
     takeover_reported_at: dt.datetime | None = Field(default=None,
                                                      sa_column=_utc(nullable=True))
+
+
+class FollowUp(SQLModel, table=True):
+    """A follow-up request (uppföljning): the social secretary asks the provider for its
+    material about a person by a due day. The material travels in the request's thread
+    (sealed); this row keeps the state, the days and the hours to compare."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        CheckConstraint(_in("state", FollowUpState), name="ck_follow_up_state"),
+        CheckConstraint("granted_minutes IS NULL OR granted_minutes > 0",
+                        name="ck_follow_up_granted"),
+        CheckConstraint("performed_minutes IS NULL OR performed_minutes >= 0",
+                        name="ck_follow_up_performed"),
+        Index("ix_follow_up_provider", "provider_organization_id", "requested_at"),
+        Index("ix_follow_up_case_management", "case_management_organization_id",
+              "requested_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    person_id: uuid.UUID = Field(foreign_key="person.id", index=True)
+    case_management_unit_id: uuid.UUID = Field(foreign_key="unit.id")
+    case_management_organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    provider_unit_id: uuid.UUID = Field(foreign_key="unit.id")
+    provider_organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    thread_id: uuid.UUID = Field(sa_column=Column(Uuid(), nullable=False, unique=True))
+    state: str = Field(sa_column=Column(String(20), nullable=False))
+    requested_by: uuid.UUID = Field(foreign_key="account.id")
+    requested_at: dt.datetime = Field(sa_column=_utc())
+    due_on: dt.date
+    # The period followed up, and the time granted for it (minutes) if the request
+    # asks why granted and performed time differ.
+    period_from: dt.date
+    period_to: dt.date
+    granted_minutes: int | None = None
+    answered_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    answered_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    performed_minutes: int | None = None
 
 
 class EscalationLead(SQLModel, table=True):

@@ -55,6 +55,10 @@ class Action(StrEnum):
     PROVIDER_CHANGE_ANNOUNCE = "provider_change.announce"
     PROVIDER_CHANGE_TAKEOVER = "provider_change.takeover"
     PROVIDER_CHANGE_READ = "provider_change.read"
+    FOLLOW_UP_REQUEST = "follow_up.request"
+    FOLLOW_UP_ANSWER = "follow_up.answer"
+    FOLLOW_UP_CONSENT_REFUSED = "follow_up.consent_refused"
+    FOLLOW_UP_READ = "follow_up.read"
     CONSENT_RECORD = "consent.record"
     CONSENT_WITHDRAW = "consent.withdraw"
     CONSENT_LIST = "consent.list"
@@ -92,7 +96,7 @@ READS_PERSON = frozenset({
     Action.MESSAGE_OPEN, Action.MESSAGE_OPEN_PROTECTED, Action.ATTACHMENT_OPEN,
     Action.PERSON_LOOKUP, Action.PERSON_LOOKUP_PROTECTED, Action.ENGAGEMENT_LIST,
     Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ, Action.ASSIGNMENT_READ,
-    Action.PROVIDER_CHANGE_READ})
+    Action.PROVIDER_CHANGE_READ, Action.FOLLOW_UP_READ})
 # Accounts given roles (created with roles, or roles changed): a review queue of their own.
 GRANTS_ROLES = frozenset({Action.USER_CREATE, Action.USER_ROLES})
 # Openings that showed a protected identity: a review queue of their own.

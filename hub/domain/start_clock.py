@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import holidays
 
-from hub.domain.localtime import STOCKHOLM
+from hub.domain.localtime import STOCKHOLM, end_of_day
 
 START_WITHIN = dt.timedelta(hours=24)
 # A distribution after this wall-clock time counts from `NEXT_WEEKDAY_AT`.
@@ -70,7 +70,5 @@ def start_due(distributed_at: dt.datetime, later_start: dt.date | None = None) -
     end of `later_start` (Swedish day) when that is later."""
     due = counts_from(distributed_at).astimezone(dt.UTC) + START_WITHIN
     if later_start is not None:
-        end_of_day = dt.datetime.combine(later_start + dt.timedelta(days=1), dt.time(0),
-                                         STOCKHOLM).astimezone(dt.UTC)
-        due = max(due, end_of_day)
+        due = max(due, end_of_day(later_start))
     return due

@@ -41,6 +41,10 @@ class RoutineStep(StrEnum):
     PROVIDER_CHANGE = "provider_change"
     # Home health care is told which provider the person chose.
     CHOSEN_PROVIDER = "chosen_provider"
+    # Follow-up (uppföljning): the social secretary asks the provider for the material,
+    # the provider answers (on consent, or within the secrecy community).
+    FOLLOW_UP_REQUEST = "follow_up_request"
+    FOLLOW_UP_ANSWER = "follow_up_answer"
 
 
 class AssignmentState(StrEnum):
@@ -50,6 +54,15 @@ class AssignmentState(StrEnum):
     RECEIVED = "received"
     STARTED = "started"
     START_CONFIRMED = "start_confirmed"
+
+
+class FollowUpState(StrEnum):
+    """Where a follow-up request is: asked, answered, or the person refused consent to
+    the provider's material going to the social secretary."""
+
+    REQUESTED = "requested"
+    ANSWERED = "answered"
+    CONSENT_REFUSED = "consent_refused"
 
 
 class EngagementState(StrEnum):
@@ -70,6 +83,8 @@ class EscalationKind(StrEnum):
     ACK_DEADLINE = "ack_deadline"
     # An assignment without a reported first visit when the start clock ran out.
     ASSIGNMENT_START = "assignment_start"
+    # A follow-up request not answered by its due date.
+    FOLLOW_UP_DUE = "follow_up_due"
 
 
 class Priority(StrEnum):

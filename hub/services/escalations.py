@@ -1,6 +1,7 @@
-"""Deadlines and escalation: a worker watches acknowledgement deadlines and assignment
-starts, and tells the receiving unit's functional inbox when one passes, then, if it
-stays unmet for the grace period, the organization's lead group.
+"""Deadlines and escalation: a worker watches acknowledgement deadlines, assignment
+starts (a provider change's 14 days among them) and follow-up due days, and tells the
+receiving unit's functional inbox when one passes, then, if it stays unmet for the
+grace period, the organization's lead group.
 
 Each escalation is recorded once: its key (kind, subject, organization, level) is
 unique, and the worker inserts with ON CONFLICT DO NOTHING, so several hub processes
@@ -154,7 +155,9 @@ class EscalationService:
 
 
 def _event(due: store.Due) -> AuditEvent:
-    subject = "message" if due.kind is EscalationKind.ACK_DEADLINE else "assignment"
+    subject = {EscalationKind.ACK_DEADLINE: "message",
+               EscalationKind.ASSIGNMENT_START: "assignment",
+               EscalationKind.FOLLOW_UP_DUE: "follow_up"}[due.kind]
     targets: dict[str, uuid.UUID | tuple[uuid.UUID, ...]] = {
         subject: due.subject_id, "group": due.group_id}
     return event_of(WORKER, Action.ESCALATION, person_id=due.person_id, targets=targets,

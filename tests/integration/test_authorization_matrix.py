@@ -27,6 +27,7 @@ from hub.domain.roles import OrgKind, Role
 from hub.http.middleware import is_browser_route
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.assignments import AssignmentView, NewAssignment
+from hub.services.follow_ups import FollowUpView, NewFollowUp
 from hub.services.messages import AttachmentDraft, MessageDraft
 from hub.services.persons import NewEngagement
 from hub.services.provider_changes import NewProviderChange
@@ -159,6 +160,15 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
     # The incoming provider (the night service) reports it: none of these actors.
     ("POST", f"{V1}/provider-changes/{{change_id}}/takeover"):
         (401, 403, 404, 403, 404, 404, 404, 404),
+    # A follow-up request to the provider's unit (on the world's assignment).
+    ("POST", f"{V1}/follow-ups"):
+        (401, 403, 403, 201, 403, 403, 403, 403),
+    ("GET", f"{V1}/follow-ups/{{follow_up_id}}"):
+        (401, 200, 404, 200, 404, 404, 404, 404),
+    ("POST", f"{V1}/follow-ups/{{follow_up_id}}/answer"):
+        (401, 200, 404, 403, 404, 404, 404, 404),
+    ("POST", f"{V1}/follow-ups/{{follow_up_id}}/consent-refused"):
+        (401, 200, 404, 403, 404, 404, 404, 404),
     # Administrators are told nothing; a system client has no inbox.
     ("GET", f"{V1}/escalations"):
         (401, 200, 200, 200, 200, 200, 200, 404),
@@ -301,6 +311,7 @@ class World:
     staff_actor: Actor
     assignment_id: uuid.UUID
     change_id: uuid.UUID
+    follow_up_id: uuid.UUID
     relief_unit: Unit  # a provider unit the person may change to, in each request
 
     def auth(self, actor: str) -> dict[str, str]:
@@ -316,7 +327,8 @@ class World:
             org_id=self.provider.id, user_id=self.spare_it.id, group_id=self.group_id,
             message_id=self.received_id, thread_id=self.received_thread,
             person_id=self.person_id, seq=self.audit_seq, position=0,
-            assignment_id=self.assignment_id, change_id=self.change_id)
+            assignment_id=self.assignment_id, change_id=self.change_id,
+            follow_up_id=self.follow_up_id)
 
 
 async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
@@ -392,10 +404,19 @@ async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
         sent_id=(await sent.json())["id"], audit_seq=audit_seq,
         checkpoints=(first_checkpoint, second_checkpoint), case_actor=case_actor,
         staff_actor=staff_actor, assignment_id=assignment, change_id=change.id,
+        follow_up_id=(await _follow_up(hub, case_actor, unit, person_id)).id,
         relief_unit=relief_unit)
 
 
 _later_starts = itertools.count(30)
+
+
+async def _follow_up(hub: Hub, case_actor: Actor, unit: Unit, person_id: uuid.UUID
+                     ) -> FollowUpView:
+    today = hub.persons.today()
+    return await hub.follow_ups.request(case_actor, NewFollowUp(
+        person_id=person_id, provider_unit_id=unit.id, due_on=today + dt.timedelta(days=7),
+        period_from=today - dt.timedelta(days=30), period_to=today))
 
 
 async def _assign(hub: Hub, case_actor: Actor, unit: Unit, person_id: uuid.UUID
@@ -612,6 +633,28 @@ async def _announce_change(w: World, actor: str) -> Call:
 async def _takeover(w: World, actor: str) -> Call:
     return Call(f"{V1}/provider-changes/{w.change_id}/takeover",
                 json={"takeover_on": w.hub.persons.today().isoformat()})
+
+
+@builds("POST", f"{V1}/follow-ups")
+async def _request_follow_up(w: World, actor: str) -> Call:
+    today = w.hub.persons.today()
+    return Call(f"{V1}/follow-ups", json={
+        "person_id": str(w.person_id), "provider_unit_id": str(w.unit.id),
+        "due_on": (today + dt.timedelta(days=7)).isoformat(),
+        "period_from": (today - dt.timedelta(days=30)).isoformat(),
+        "period_to": today.isoformat()})
+
+
+@builds("POST", f"{V1}/follow-ups/{{follow_up_id}}/answer")
+async def _answer_follow_up(w: World, actor: str) -> Call:
+    fresh = await _follow_up(w.hub, w.case_actor, w.unit, w.person_id)
+    return Call(f"{V1}/follow-ups/{fresh.id}/answer", json={"addition": "Allt väl"})
+
+
+@builds("POST", f"{V1}/follow-ups/{{follow_up_id}}/consent-refused")
+async def _refused_follow_up(w: World, actor: str) -> Call:
+    fresh = await _follow_up(w.hub, w.case_actor, w.unit, w.person_id)
+    return Call(f"{V1}/follow-ups/{fresh.id}/consent-refused")
 
 
 @builds("PUT", f"{V1}/organizations/{{org_id}}/escalation-lead")

@@ -15,6 +15,7 @@ import pytest
 from hub.domain import bases
 from hub.domain.assignments import PROVIDER_KINDS, may_distribute
 from hub.domain.bases import TABLE
+from hub.domain.follow_up import deviates
 from hub.domain.policy import (
     AssignmentFacts,
     ChangeFacts,
@@ -176,6 +177,19 @@ def test_the_provider_tells_the_social_secretary_that_the_person_refused_consent
         None, "assignment")
 
 
+def test_the_social_secretary_asks_the_provider_for_the_follow_up_material() -> None:
+    # "... begär skriftligt via kontaktgrupperna ..." on the assignment relationship.
+    assert send(CASE_MANAGEMENT, ASSIGNED_PRIVATE, RoutineStep.FOLLOW_UP_REQUEST) == (
+        None, "assignment")
+    # The material itself: a private provider's needs the person's consent.
+    assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT, RoutineStep.FOLLOW_UP_ANSWER) == (
+        Rule.LEGAL_BASIS, None)
+    assert send(ASSIGNED_PRIVATE, CASE_MANAGEMENT, RoutineStep.FOLLOW_UP_ANSWER,
+                consent=True) == (None, "consent")
+    assert send(CITY_HOME_CARE, DISABILITY_CASE_MANAGEMENT,
+                RoutineStep.FOLLOW_UP_ANSWER) == (None, "secrecy_community")
+
+
 def test_the_case_management_units_and_the_citys_home_care_share_without_consent() -> None:
     # "... möjlig utan den enskildes samtycke inom ÄVO, FFS och Göteborgs Stads
     # hemtjänst (26 kap. 9 c § OSL)."
@@ -258,3 +272,9 @@ def test_a_malformed_table_is_refused_when_read() -> None:
     with pytest.raises(ValueError):
         bases.parse('[[basis]]\nid = "x"\nkind = "assignment"\nsv = ""\nen = ""\n'
                     '[basis.steps]\nreceipt = "everyone"\n')
+
+
+def test_about_five_percent_between_granted_and_performed_time_is_normal() -> None:
+    assert not deviates(1000, 1050) and not deviates(1000, 950)
+    assert deviates(1000, 1051) and deviates(1000, 949)
+    assert not deviates(None, 10) and not deviates(1000, None)

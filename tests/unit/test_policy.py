@@ -40,7 +40,7 @@ CM, P, EITHER = "cm", "provider", "either"
 ASSIGNMENT_STEPS = {
     "assignment": CM, "receipt": P, "first_visit": P, "service_not_started": P,
     "start_confirmed": CM, "changed_needs": EITHER, "consent_refused": P,
-    "provider_change": EITHER,
+    "provider_change": EITHER, "follow_up_request": CM,
 }
 HOME_HEALTH_CARE_NOTICES = {"chosen_provider": CM, "provider_change": P}
 # OSL 26 kap. 9 c §: ÄVO, FFS and the city's home care.

@@ -24,7 +24,8 @@ branch_labels = None
 depends_on = None
 
 _STEPS = ("'assignment', 'receipt', 'first_visit', 'service_not_started', 'start_confirmed', "
-          "'changed_needs', 'consent_refused', 'provider_change', 'chosen_provider'")
+          "'changed_needs', 'consent_refused', 'provider_change', 'chosen_provider', "
+          "'follow_up_request', 'follow_up_answer'")
 _SERVICES = ("'home_care', 'night_care', 'alarm_response', 'camera_supervision', 'relief', "
              "'escort', 'home_health_care', 'case_management'")
 

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("group_id", sa.Uuid(), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("escalated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("kind IN ('ack_deadline', 'assignment_start')",
+        sa.CheckConstraint("kind IN ('ack_deadline', 'assignment_start', 'follow_up_due')",
                            name="ck_escalation_kind"),
         sa.CheckConstraint("level IN (1, 2)", name="ck_escalation_level"),
         sa.ForeignKeyConstraint(["organization_id"], ["organization.id"]),
