@@ -17,6 +17,7 @@ from hub.db.engine import Database
 from hub.db.migrate import head_revision, schema_revision
 from hub.errors import NotReady
 from hub.live import LocalNotifier, Notifier
+from hub.services.acute_lists import AcuteListService
 from hub.services.admin import AdminService
 from hub.services.assignments import AssignmentService
 from hub.services.audit import AuditLog
@@ -52,6 +53,7 @@ class Hub:
     escalations: EscalationService
     provider_changes: ProviderChangeService
     follow_ups: FollowUpService
+    acute_lists: AcuteListService
     audit: AuditLog
     compliance: ComplianceService
     notifier: Notifier
@@ -134,6 +136,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         assignments=assignments,
         provider_changes=ProviderChangeService(db, clock, messages, assignments, audit),
         follow_ups=FollowUpService(db, clock, messages, audit),
+        acute_lists=AcuteListService(db, clock, assignments, persons, audit),
         escalations=EscalationService(
             db, clock, audit, grace=dt.timedelta(minutes=settings.escalation_grace_minutes),
             interval=settings.escalation_interval_seconds),

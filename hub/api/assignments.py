@@ -12,6 +12,7 @@ from hub.api.parsing import parse_json, path_uuid, query_bool, query_int
 from hub.api.render import json_of
 from hub.errors import ValidationFailed
 from hub.http.context import actor_of, hub_of
+from hub.services.acute_lists import NewAcuteAssignment
 from hub.services.assignments import AssignmentView, NewAssignment, NotStarted
 from hub.services.follow_ups import FollowUpAnswer, NewFollowUp
 from hub.services.provider_changes import NewProviderChange
@@ -148,3 +149,32 @@ async def follow_up_consent_refused(request: web.Request) -> web.Response:
     view = await hub_of(request).follow_ups.consent_refused(
         actor, path_uuid(request, "follow_up_id"))
     return json_of(s.FollowUpOut.model_validate(view))
+
+
+async def acute_lists(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    views = await hub_of(request).acute_lists.lists(actor)
+    return json_of([s.AcuteListOut.model_validate(v) for v in views])
+
+
+async def set_acute_list(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.AcuteListIn)
+    view = await hub_of(request).acute_lists.set_list(
+        actor, request.match_info["area"], tuple(body.unit_ids))
+    return json_of(s.AcuteListOut.model_validate(view))
+
+
+async def acute_assignment(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.AcuteAssignmentCreate)
+    done = await hub_of(request).acute_lists.distribute(
+        actor, request.match_info["area"], NewAcuteAssignment(
+            services=tuple(k.value for k in body.services), case_number=body.case_number,
+            person_id=body.person_id, personnummer=body.personnummer,
+            contact_phone=body.contact_phone, note=body.note))
+    response = json_of(s.AcuteAssignmentOut(
+        assignment=s.AssignmentOut.model_validate(done.assignment),
+        existing_provider=done.existing_provider), status=201)
+    response.headers["Location"] = f"/api/v1/assignments/{done.assignment.id}"
+    return response

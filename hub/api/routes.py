@@ -126,6 +126,18 @@ OPERATIONS = [
     Operation("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation",
               a.confirm_start, "Confirm the start date back to the provider (case worker)",
               body=s.StartConfirmation, response=s.AssignmentOut, tag="assignments"),
+    Operation("GET", f"{V1}/acute-lists", a.acute_lists,
+              "The acute and no-choice lists per area (case workers, the alarm service, "
+              "the night patrol)", response=s.AcuteListOut, list_response=True,
+              tag="assignments"),
+    Operation("PUT", f"{V1}/acute-lists/{{area}}", a.set_acute_list,
+              "Replace an area's list (case worker)", body=s.AcuteListIn,
+              response=s.AcuteListOut, tag="assignments"),
+    Operation("POST", f"{V1}/acute-lists/{{area}}/assignments", a.acute_assignment,
+              "An urgent or no-choice assignment: to the person's own home-care provider, "
+              "else to the unit in turn (case worker, alarm service, night patrol)",
+              body=s.AcuteAssignmentCreate, response=s.AcuteAssignmentOut, status=201,
+              tag="assignments"),
     Operation("POST", f"{V1}/provider-changes", a.announce_provider_change,
               "Announce a change of provider (case worker): the incoming provider's unit "
               "gets an assignment and the outgoing one a notice, at the same moment",

@@ -746,3 +746,31 @@ class FollowUpOut(Response):
     deviation_flagged: bool = Field(description="Performed time more than about 5 % off "
                                     "the granted time")
     overdue: bool = Field(description="Past due_on without an answer")
+
+
+# -- the acute and no-choice list ---------------------------------------------------------
+
+class AcuteListIn(Request):
+    unit_ids: Annotated[list[uuid.UUID], Field(max_length=50)] = Field(
+        description="Provider units in turn order; the turn starts at the first")
+
+
+class AcuteListOut(Response):
+    area: str
+    unit_ids: list[uuid.UUID]
+    next_unit_id: uuid.UUID | None = Field(description="The unit whose turn it is")
+
+
+class AcuteAssignmentCreate(Request):
+    person_id: uuid.UUID | None = None
+    personnummer: Annotated[str, StringConstraints(min_length=10, max_length=20)] | None = None
+    services: Annotated[list[ServiceKind], Field(min_length=1, max_length=8)]
+    case_number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    contact_phone: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class AcuteAssignmentOut(Response):
+    assignment: AssignmentOut
+    existing_provider: bool = Field(description="The person's own home-care provider got "
+                                    "it, not the one in turn")

@@ -168,6 +168,12 @@ def unit_inbox(conn: Connection, unit_id: uuid.UUID) -> UnitInbox | None:
     return UnitInbox(row[0], row[1], OrgKind(row[2]), group)
 
 
+def organization_kind(conn: Connection, organization_id: uuid.UUID) -> OrgKind | None:
+    kind = conn.execute(select(col(Organization.kind)).where(
+        col(Organization.id) == organization_id)).scalar()
+    return OrgKind(kind) if kind is not None else None
+
+
 def home_health_care_inboxes(conn: Connection, person_id: uuid.UUID, today: dt.date
                              ) -> list[uuid.UUID]:
     """The functional inboxes of home health care units with an engagement with the

@@ -506,6 +506,33 @@ class FollowUp(SQLModel, table=True):
     performed_minutes: int | None = None
 
 
+class AcuteListEntry(SQLModel, table=True):
+    """A provider unit's place in an area's acute and no-choice list (akut- och
+    ickevalslistan), which the case workers keep."""
+
+    __tablename__ = "acute_list_entry"
+    __table_args__ = (
+        CheckConstraint("position >= 0", name="ck_acute_list_entry_position"),
+        UniqueConstraint("area", "unit_id", name="uq_acute_list_entry_unit"),
+    )
+
+    area: str = Field(sa_column=Column(String(100), primary_key=True))
+    position: int = Field(primary_key=True)
+    unit_id: uuid.UUID = Field(foreign_key="unit.id")
+
+
+class AcuteListTurn(SQLModel, table=True):
+    """Whose turn it is in an area's list."""
+
+    __tablename__ = "acute_list_turn"
+    __table_args__ = (
+        CheckConstraint("next_position >= 0", name="ck_acute_list_turn_position"),
+    )
+
+    area: str = Field(sa_column=Column(String(100), primary_key=True))
+    next_position: int
+
+
 class EscalationLead(SQLModel, table=True):
     """The contact group an organization's escalations go to once its units' own
     functional inboxes have let a deadline pass (a duty manager, jourhavande)."""

@@ -52,6 +52,9 @@ class Action(StrEnum):
     ASSIGNMENT_FIRST_VISIT = "assignment.first_visit"
     ASSIGNMENT_CONFIRM_START = "assignment.confirm_start"
     ASSIGNMENT_READ = "assignment.read"
+    # An assignment given from the acute and no-choice list; a list changed.
+    ASSIGNMENT_ACUTE = "assignment.acute_list"
+    ACUTE_LIST_SET = "acute_list.set"
     PROVIDER_CHANGE_ANNOUNCE = "provider_change.announce"
     PROVIDER_CHANGE_TAKEOVER = "provider_change.takeover"
     PROVIDER_CHANGE_READ = "provider_change.read"

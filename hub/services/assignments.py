@@ -55,6 +55,7 @@ from hub.domain.vocabulary import (
     AssignmentState,
     Category,
     EngagementState,
+    Priority,
     RoutineStep,
     ServiceKind,
 )
@@ -162,7 +163,8 @@ class AssignmentService:
     async def prepare_distribution(
             self, actor: Actor, new: NewAssignment,
             engagement_state: EngagementState = EngagementState.ASSIGNED,
-            tell_home_health_care: bool = True) -> PreparedDistribution:
+            tell_home_health_care: bool = True, acute: bool = False,
+            priority: Priority = Priority.NORMAL) -> PreparedDistribution:
         """Check a distribution and seal its messages, before the write interaction
         (`store_distribution_sync`). Raises as `distribute` does."""
         if actor.user_id is None or actor.organization_id is None:
@@ -181,7 +183,7 @@ class AssignmentService:
 
         def look(conn: Connection) -> _Looked:
             kind = message_store.organization_kinds(conn, [org_id]).get(org_id)
-            if not may_distribute(actor.roles, kind):
+            if not may_distribute(actor.roles, kind, acute):
                 raise Forbidden("only case workers distribute assignments")
             person = person_store.find_person(conn, person_id=new.person_id,
                                               index=person_index)
@@ -212,7 +214,8 @@ class AssignmentService:
         assignment_message = await self._messages.prepare(MessageDraft(
             group_ids=(provider.group_id,), person_id=person_id,
             subject="Uppdrag: " + labels, body=_assignment_body(new, services, due),
-            category=Category.ASSIGNMENT, routine_step=RoutineStep.ASSIGNMENT))
+            category=Category.ASSIGNMENT, routine_step=RoutineStep.ASSIGNMENT,
+            priority=priority))
         notices = [await self._messages.prepare(MessageDraft(
             group_ids=(group,), person_id=person_id, subject="Vald utförare",
             body=(f"Personen har valt utförare för {labels}. Uppdraget är fördelat; "

@@ -160,6 +160,13 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
     # The incoming provider (the night service) reports it: none of these actors.
     ("POST", f"{V1}/provider-changes/{{change_id}}/takeover"):
         (401, 403, 404, 403, 404, 404, 404, 404),
+    # The acute list "Nordost" (the provider's unit); the person has that provider.
+    ("GET", f"{V1}/acute-lists"):
+        (401, 403, 403, 200, 403, 403, 403, 403),
+    ("PUT", f"{V1}/acute-lists/{{area}}"):
+        (401, 403, 403, 200, 403, 403, 403, 403),
+    ("POST", f"{V1}/acute-lists/{{area}}/assignments"):
+        (401, 403, 403, 201, 403, 403, 403, 403),
     # A follow-up request to the provider's unit (on the world's assignment).
     ("POST", f"{V1}/follow-ups"):
         (401, 403, 403, 201, 403, 403, 403, 403),
@@ -328,7 +335,7 @@ class World:
             message_id=self.received_id, thread_id=self.received_thread,
             person_id=self.person_id, seq=self.audit_seq, position=0,
             assignment_id=self.assignment_id, change_id=self.change_id,
-            follow_up_id=self.follow_up_id)
+            follow_up_id=self.follow_up_id, area="Nordost")
 
 
 async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
@@ -633,6 +640,17 @@ async def _announce_change(w: World, actor: str) -> Call:
 async def _takeover(w: World, actor: str) -> Call:
     return Call(f"{V1}/provider-changes/{w.change_id}/takeover",
                 json={"takeover_on": w.hub.persons.today().isoformat()})
+
+
+@builds("PUT", f"{V1}/acute-lists/{{area}}")
+async def _set_acute_list(w: World, actor: str) -> Call:
+    return Call(f"{V1}/acute-lists/Nordost", json={"unit_ids": [str(w.unit.id)]})
+
+
+@builds("POST", f"{V1}/acute-lists/{{area}}/assignments")
+async def _acute_assignment(w: World, actor: str) -> Call:
+    return Call(f"{V1}/acute-lists/Nordost/assignments", json={
+        "person_id": str(w.person_id), "services": ["escort"], "case_number": "SN 7"})
 
 
 @builds("POST", f"{V1}/follow-ups")

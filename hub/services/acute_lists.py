@@ -1,0 +1,220 @@
+"""The acute and no-choice list (akut- och ickevalslistan).
+
+The routine for choosing and assigning a home-care provider (`../shared/seeds/002_*`,
+steps 1 and 6): a person who does not choose gets the provider whose turn it is on the
+list, which the case workers keep; when a start faster than 24 hours is needed, the
+case worker, or the city's alarm service and night patrol, gives the assignment to the
+provider in turn, or to the person's own provider if they have one.
+
+Per area the list is a rotation of provider units. `distribute` picks the person's
+existing home-care provider, else the unit whose turn it is, and distributes the
+assignment (an urgent message) as `AssignmentService` does. The turn moves in the same
+transaction, on the turn row locked (PostgreSQL) or the one writer (SQLite): two
+distributions at once never get the same turn; the later one, finding the turn taken,
+picks again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import Connection
+
+from hub.clock import Clock, local_date
+from hub.db import acute_lists as store
+from hub.db import assignments as assignment_store
+from hub.db import persons as person_store
+from hub.db.engine import Database
+from hub.domain.assignments import PROVIDER_KINDS, may_keep_acute_lists, may_read_acute_lists
+from hub.domain.audit import Action, ids
+from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
+from hub.domain.vocabulary import Priority
+from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.services.actor import Actor
+from hub.services.assignments import AssignmentService, AssignmentView, NewAssignment
+from hub.services.audit import AuditLog, event_of
+from hub.services.messages import StoredSend
+from hub.services.persons import PersonService
+
+log = structlog.get_logger(__name__)
+
+MAX_AREA = 100
+MAX_UNITS = 50
+# Distributions that find the turn taken by one beside them pick again this often.
+ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class AcuteList:
+    area: str
+    unit_ids: list[uuid.UUID]
+    # The unit whose turn it is.
+    next_unit_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class NewAcuteAssignment:
+    services: tuple[str, ...]
+    case_number: str
+    person_id: uuid.UUID | None = None
+    personnummer: str | None = None
+    contact_phone: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AcuteDistribution:
+    assignment: AssignmentView
+    # The person's own provider got it (not the one in turn).
+    existing_provider: bool
+
+
+class _TurnTaken(Exception):
+    """Another distribution took this turn first."""
+
+
+class AcuteListService:
+    def __init__(self, db: Database, clock: Clock, assignments: AssignmentService,
+                 persons: PersonService, audit: AuditLog) -> None:
+        self._db = db
+        self._clock = clock
+        self._assignments = assignments
+        self._persons = persons
+        self._audit = audit
+
+    async def set_list(self, actor: Actor, area: str,
+                       unit_ids: tuple[uuid.UUID, ...]) -> AcuteList:
+        """Replace an area's list (a case worker); the turn starts at its first unit.
+
+        Raises:
+            Forbidden: not a case worker.
+            ValidationFailed: a bad area name, a unit twice, a unit that is not a
+                provider's or has no functional inbox.
+        """
+        if not may_keep_acute_lists(actor.roles):
+            raise Forbidden("case workers keep the acute and no-choice lists")
+        area = area.strip()
+        errors: dict[str, str] = {}
+        if not 1 <= len(area) <= MAX_AREA:
+            errors["area"] = f"1-{MAX_AREA} characters"
+        if len(unit_ids) > MAX_UNITS or len(set(unit_ids)) != len(unit_ids):
+            errors["unit_ids"] = f"at most {MAX_UNITS} units, each once"
+        if errors:
+            raise ValidationFailed(errors=errors)
+
+        def write(conn: Connection) -> None:
+            for i, unit in enumerate(unit_ids):
+                inbox = assignment_store.unit_inbox(conn, unit)
+                if inbox is None or inbox.organization_kind not in PROVIDER_KINDS \
+                        or inbox.group_id is None:
+                    raise ValidationFailed(errors={
+                        f"unit_ids.{i}": "a provider's unit with a functional inbox"})
+            store.replace(conn, area, unit_ids)
+            self._audit.append_sync(conn, event_of(
+                actor, Action.ACUTE_LIST_SET, targets={"units": ids(unit_ids)},
+                detail={"area": area}))
+
+        await self._db.interaction(write, write=True)
+        return AcuteList(area, list(unit_ids), unit_ids[0] if unit_ids else None)
+
+    async def lists(self, actor: Actor) -> list[AcuteList]:
+        """Every area's list (case workers, the alarm service and the night patrol).
+
+        Raises:
+            Forbidden: anyone else.
+        """
+        kind = await self._kind(actor)
+        if not may_read_acute_lists(actor.roles, kind):
+            raise Forbidden()
+        found = await self._db.interaction(store.areas)
+        return [AcuteList(area, units, units[turn] if units else None)
+                for area, (units, turn) in sorted(found.items())]
+
+    async def distribute(self, actor: Actor, area: str,
+                         new: NewAcuteAssignment) -> AcuteDistribution:
+        """Give an urgent (or no-choice) assignment to the person's own home-care
+        provider, else to the unit in turn on the area's list.
+
+        Raises:
+            Forbidden: not a case worker, nor staff of the alarm service or night patrol.
+            NotFound: no such area, or no such person.
+            ValidationFailed: bad fields; the unit in turn is the actor's own.
+            Conflict: as `AssignmentService.distribute`.
+        """
+        kind = await self._kind(actor)
+        if not may_read_acute_lists(actor.roles, kind):
+            raise Forbidden("case workers, the alarm service and the night patrol")
+        person_index = None
+        if new.personnummer is not None:
+            try:
+                person_index = self._persons.index_of(normalize_personnummer(
+                    new.personnummer, local_date(self._clock.now())))
+            except InvalidIdentityNumber as err:
+                raise ValidationFailed(errors={"personnummer": str(err)}) from None
+        for _ in range(ATTEMPTS):
+            done = await self._attempt(actor, area, new, person_index)
+            if done is not None:
+                return done
+        raise ValidationFailed(errors={"area": "the list is busy: try again"})
+
+    async def _attempt(self, actor: Actor, area: str, new: NewAcuteAssignment,
+                       person_index: str | None) -> AcuteDistribution | None:
+        """Pick and distribute; None if another distribution took the turn first."""
+        today = local_date(self._clock.now())
+
+        def pick(conn: Connection) -> tuple[uuid.UUID, uuid.UUID | None,
+                                            tuple[int, int] | None]:
+            person = person_store.find_person(conn, person_id=new.person_id,
+                                              index=person_index)
+            if person is None:
+                raise NotFound("no such person")
+            own = store.existing_provider(conn, person.id, today)
+            if own is not None:
+                return person.id, own, None
+            units = store.units(conn, area)
+            position = store.turn(conn, area)
+            if not units or position is None:
+                return person.id, None, None
+            return person.id, units[position], (position, len(units))
+
+        person_id, unit, turn = await self._db.interaction(pick)
+        if unit is None:
+            raise NotFound("no acute list for this area")
+        prepared = await self._assignments.prepare_distribution(actor, NewAssignment(
+            provider_unit_id=unit, services=new.services, case_number=new.case_number,
+            person_id=person_id, contact_phone=new.contact_phone, note=new.note),
+            acute=True, priority=Priority.URGENT)
+        if prepared.row.provider_organization_id == actor.organization_id:
+            raise ValidationFailed(errors={"area": "the unit in turn is your own "
+                                                   "organization's"})
+
+        def write(conn: Connection) -> list[StoredSend]:
+            if turn is not None:
+                if store.turn(conn, area, lock=True) != turn[0]:
+                    raise _TurnTaken()
+                store.advance(conn, area, *turn)
+            stored = self._assignments.store_distribution_sync(conn, prepared)
+            self._audit.append_sync(conn, event_of(
+                actor, Action.ASSIGNMENT_ACUTE, person_id=person_id,
+                targets={"assignment": prepared.row.id},
+                organizations=[prepared.row.provider_organization_id],
+                detail={"area": area, "existing_provider": turn is None}))
+            return stored
+
+        try:
+            await self._assignments.write(actor, write, prepared.sends)
+        except _TurnTaken:
+            return None
+        log.info("acute_assignment", assignment_id=str(prepared.row.id),
+                 existing_provider=turn is None)
+        return AcuteDistribution(await self._assignments.view(prepared.row.id),
+                                 existing_provider=turn is None)
+
+    async def _kind(self, actor: Actor) -> object:
+        org = actor.organization_id
+        if org is None:
+            return None
+        return await self._db.interaction(
+            lambda conn: assignment_store.organization_kind(conn, org))
