@@ -18,6 +18,7 @@ from hub.db.models import (
     ContactGroup,
     Engagement,
     Organization,
+    ProviderChange,
     Unit,
 )
 from hub.domain.roles import OrgKind
@@ -117,6 +118,7 @@ def start_engagements(conn: Connection, engagement_ids: Sequence[uuid.UUID],
             col(Engagement.id).in_(engagement_ids),
             col(Engagement.state).in_([EngagementState.ASSIGNED.value,
                                        EngagementState.UPCOMING.value]),
+            col(Engagement.ends_on).is_(None),  # one a case worker ended stays ended
         ).values(state=EngagementState.ACTIVE.value, starts_on=first_day))
 
 
@@ -166,6 +168,12 @@ def unit_inbox(conn: Connection, unit_id: uuid.UUID) -> UnitInbox | None:
                                            col(ContactGroup.archived_at).is_(None))
         .order_by(col(ContactGroup.created_at), col(ContactGroup.id)).limit(1)).scalar()
     return UnitInbox(row[0], row[1], OrgKind(row[2]), group)
+
+
+def is_change_incoming(conn: Connection, assignment_id: uuid.UUID) -> bool:
+    """The assignment is the incoming provider's of a provider change."""
+    return conn.execute(select(col(ProviderChange.id)).where(
+        col(ProviderChange.incoming_assignment_id) == assignment_id)).first() is not None
 
 
 def organization_kind(conn: Connection, organization_id: uuid.UUID) -> OrgKind | None:

@@ -83,17 +83,20 @@ def list_for(conn: Connection, organization_id: uuid.UUID, limit: int) -> list[P
 
 
 def outgoing_engagements(conn: Connection, person_id: uuid.UUID, unit_id: uuid.UUID,
-                         service_kinds: list[str], today: dt.date
-                         ) -> list[tuple[uuid.UUID, dt.date]]:
+                         service_kinds: list[str], today: dt.date, lock: bool = False
+                         ) -> list[tuple[uuid.UUID, dt.date, dt.date | None]]:
     """The outgoing unit's active engagements with the person for these services:
-    (id, first day)."""
-    return [(e, starts_on) for e, starts_on in conn.execute(
-        select(col(Engagement.id), col(Engagement.starts_on)).where(
+    (id, first day, last day); with `lock`, locked until commit."""
+    statement = (
+        select(col(Engagement.id), col(Engagement.starts_on), col(Engagement.ends_on)).where(
             col(Engagement.person_id) == person_id, col(Engagement.unit_id) == unit_id,
             col(Engagement.service_kind).in_(service_kinds),
             col(Engagement.state) == EngagementState.ACTIVE.value,
             col(Engagement.starts_on) <= today,
-            or_(col(Engagement.ends_on).is_(None), col(Engagement.ends_on) >= today)))]
+            or_(col(Engagement.ends_on).is_(None), col(Engagement.ends_on) >= today)))
+    if lock:
+        statement = statement.with_for_update()
+    return [(e, starts_on, ends_on) for e, starts_on, ends_on in conn.execute(statement)]
 
 
 def end_engagement(conn: Connection, engagement_id: uuid.UUID, last_day: dt.date,

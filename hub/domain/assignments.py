@@ -95,26 +95,10 @@ def may_take(step: Step, roles: frozenset[Role], organization_id: uuid.UUID | No
     return Role.STAFF in roles and organization_id == parties.provider
 
 
-# The city's alarm service and night patrol give urgent assignments from the acute list.
-_URGENT_STARTERS = frozenset({OrgKind.ALARM_SERVICE, OrgKind.NIGHT_SERVICE})
-
-
-def may_distribute(roles: frozenset[Role], organization_kind: OrgKind | None,
-                   acute: bool = False) -> bool:
-    """A case worker of a case-management organization distributes assignments; from the
-    acute list (a start faster than 24 hours), also the staff of the alarm service and
-    the night patrol, to the provider in turn (never to themselves)."""
-    if Role.CASE_WORKER in roles and organization_kind is OrgKind.CASE_MANAGEMENT:
-        return True
-    return acute and Role.STAFF in roles and organization_kind in _URGENT_STARTERS
-
-
-def may_keep_acute_lists(roles: frozenset[Role]) -> bool:
-    """The case workers keep the acute and no-choice lists."""
-    return Role.CASE_WORKER in roles
-
-
-def may_read_acute_lists(roles: frozenset[Role], organization_kind: object) -> bool:
-    """Whoever may distribute from them."""
-    return isinstance(organization_kind, OrgKind) and may_distribute(
-        roles, organization_kind, acute=True)
+def may_distribute(roles: frozenset[Role], organization_kind: OrgKind | None) -> bool:
+    """A case worker of a case-management organization distributes assignments, from
+    the acute and no-choice list too. (The routine also lets the alarm service and the
+    night patrol give urgent starts from that list; the hub does not yet: it would have
+    to record the responsible case-management unit as the assignment's party, not the
+    alarm service, which must not gain a care relationship of its own.)"""
+    return Role.CASE_WORKER in roles and organization_kind is OrgKind.CASE_MANAGEMENT

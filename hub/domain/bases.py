@@ -44,6 +44,9 @@ class Basis:
     steps: dict[RoutineStep, Side]
     # notice: the kind of organization told.
     to_kind: OrgKind | None = None
+    # Whether a message with attachments (documents: a plan, the journal) may rest on
+    # it. The routine steps' own bases carry the step's words, not the documentation.
+    attachments: bool = True
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,10 @@ def _basis(raw: dict[str, Any]) -> Basis:
     to_kind = OrgKind(raw["to_kind"]) if "to_kind" in raw else None
     if (kind is BasisKind.NOTICE) != (to_kind is not None):
         raise ValueError(f"basis {raw['id']}: a notice, and only a notice, has to_kind")
-    return Basis(raw["id"], kind, raw["sv"], raw["en"], steps, to_kind)
+    attachments = raw.get("attachments", True)
+    if not isinstance(attachments, bool):
+        raise ValueError(f"basis {raw['id']}: attachments is true or false")
+    return Basis(raw["id"], kind, raw["sv"], raw["en"], steps, to_kind, attachments)
 
 
 def parse(text: str) -> Table:

@@ -95,6 +95,8 @@ class SendFacts:
     step: RoutineStep | None = None
     assignments: tuple[AssignmentFacts, ...] = ()
     changes: tuple[ChangeFacts, ...] = ()
+    # The message carries attachments (documents).
+    attachments: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,11 +184,15 @@ def _sends(side: Side, assignment: AssignmentFacts, sender: uuid.UUID,
 
 
 def _party(side: Side, facts: SendFacts, sender: uuid.UUID) -> bool:
-    """The sender is that side of an assignment for the person, or of a change of
-    provider (its outgoing provider as the provider)."""
-    case_management = {a.case_management for a in facts.assignments} \
-        | {c.case_management for c in facts.changes}
-    providers = {a.provider for a in facts.assignments} | {c.outgoing for c in facts.changes}
+    """The sender is that side of an assignment for the person, or, for a provider
+    change's own step, of a change of provider (its outgoing provider as the
+    provider): only the outgoing provider of a change tells of it."""
+    if facts.step is RoutineStep.PROVIDER_CHANGE:
+        case_management = {c.case_management for c in facts.changes}
+        providers = {c.outgoing for c in facts.changes}
+    else:
+        case_management = {a.case_management for a in facts.assignments}
+        providers = {a.provider for a in facts.assignments}
     if side is Side.CASE_MANAGEMENT:
         return sender in case_management
     if side is Side.PROVIDER:
@@ -198,6 +204,8 @@ def basis_holds(basis: Basis, facts: SendFacts, recipient: OrgFacts) -> bool:
     """Whether `basis` (a row of the table) lets the sender tell `recipient` about the
     person. The one place that says what each kind of basis means."""
     sender = facts.sender
+    if facts.attachments and not basis.attachments:
+        return False
     side = basis.steps.get(facts.step) if facts.step is not None else None
     match basis.kind:
         case BasisKind.SAME_ORGANIZATION:

@@ -4,7 +4,9 @@ The routine for choosing and assigning a home-care provider (`../shared/seeds/00
 steps 1 and 6): a person who does not choose gets the provider whose turn it is on the
 list, which the case workers keep; when a start faster than 24 hours is needed, the
 case worker, or the city's alarm service and night patrol, gives the assignment to the
-provider in turn, or to the person's own provider if they have one.
+provider in turn, or to the person's own provider if they have one. Here the case
+workers do (the alarm service and night patrol not yet: see
+`hub.domain.assignments.may_distribute`).
 
 Per area the list is a rotation of provider units. `distribute` picks the person's
 existing home-care provider, else the unit whose turn it is, and distributes the
@@ -21,17 +23,19 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock, local_date
 from hub.db import acute_lists as store
 from hub.db import assignments as assignment_store
 from hub.db import persons as person_store
 from hub.db.engine import Database
-from hub.domain.assignments import PROVIDER_KINDS, may_keep_acute_lists, may_read_acute_lists
+from hub.domain.assignments import PROVIDER_KINDS, may_distribute
 from hub.domain.audit import Action, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
+from hub.domain.roles import OrgKind
 from hub.domain.vocabulary import Priority
-from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.assignments import AssignmentService, AssignmentView, NewAssignment
 from hub.services.audit import AuditLog, event_of
@@ -93,7 +97,7 @@ class AcuteListService:
             ValidationFailed: a bad area name, a unit twice, a unit that is not a
                 provider's or has no functional inbox.
         """
-        if not may_keep_acute_lists(actor.roles):
+        if not may_distribute(actor.roles, await self._kind(actor)):
             raise Forbidden("case workers keep the acute and no-choice lists")
         area = area.strip()
         errors: dict[str, str] = {}
@@ -116,17 +120,19 @@ class AcuteListService:
                 actor, Action.ACUTE_LIST_SET, targets={"units": ids(unit_ids)},
                 detail={"area": area}))
 
-        await self._db.interaction(write, write=True)
+        try:
+            await self._db.interaction(write, write=True)
+        except IntegrityError:
+            raise Conflict("the list was changed at the same moment: try again") from None
         return AcuteList(area, list(unit_ids), unit_ids[0] if unit_ids else None)
 
     async def lists(self, actor: Actor) -> list[AcuteList]:
-        """Every area's list (case workers, the alarm service and the night patrol).
+        """Every area's list (case workers).
 
         Raises:
             Forbidden: anyone else.
         """
-        kind = await self._kind(actor)
-        if not may_read_acute_lists(actor.roles, kind):
+        if not may_distribute(actor.roles, await self._kind(actor)):
             raise Forbidden()
         found = await self._db.interaction(store.areas)
         return [AcuteList(area, units, units[turn] if units else None)
@@ -138,14 +144,13 @@ class AcuteListService:
         provider, else to the unit in turn on the area's list.
 
         Raises:
-            Forbidden: not a case worker, nor staff of the alarm service or night patrol.
+            Forbidden: not a case worker.
             NotFound: no such area, or no such person.
             ValidationFailed: bad fields; the unit in turn is the actor's own.
             Conflict: as `AssignmentService.distribute`.
         """
-        kind = await self._kind(actor)
-        if not may_read_acute_lists(actor.roles, kind):
-            raise Forbidden("case workers, the alarm service and the night patrol")
+        if not may_distribute(actor.roles, await self._kind(actor)):
+            raise Forbidden("case workers distribute from the acute list")
         person_index = None
         if new.personnummer is not None:
             try:
@@ -185,16 +190,20 @@ class AcuteListService:
         prepared = await self._assignments.prepare_distribution(actor, NewAssignment(
             provider_unit_id=unit, services=new.services, case_number=new.case_number,
             person_id=person_id, contact_phone=new.contact_phone, note=new.note),
-            acute=True, priority=Priority.URGENT)
+            priority=Priority.URGENT)
         if prepared.row.provider_organization_id == actor.organization_id:
             raise ValidationFailed(errors={"area": "the unit in turn is your own "
                                                    "organization's"})
 
         def write(conn: Connection) -> list[StoredSend]:
             if turn is not None:
-                if store.turn(conn, area, lock=True) != turn[0]:
+                # Under the lock: the turn and the list as they are now (a list
+                # replaced since the pick, or a turn taken, means pick again).
+                position = store.turn(conn, area, lock=True)
+                units = store.units(conn, area)
+                if position != turn[0] or position >= len(units) or units[position] != unit:
                     raise _TurnTaken()
-                store.advance(conn, area, *turn)
+                store.advance(conn, area, position, len(units))
             stored = self._assignments.store_distribution_sync(conn, prepared)
             self._audit.append_sync(conn, event_of(
                 actor, Action.ASSIGNMENT_ACUTE, person_id=person_id,
@@ -212,7 +221,7 @@ class AcuteListService:
         return AcuteDistribution(await self._assignments.view(prepared.row.id),
                                  existing_provider=turn is None)
 
-    async def _kind(self, actor: Actor) -> object:
+    async def _kind(self, actor: Actor) -> OrgKind | None:
         org = actor.organization_id
         if org is None:
             return None

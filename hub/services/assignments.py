@@ -163,7 +163,7 @@ class AssignmentService:
     async def prepare_distribution(
             self, actor: Actor, new: NewAssignment,
             engagement_state: EngagementState = EngagementState.ASSIGNED,
-            tell_home_health_care: bool = True, acute: bool = False,
+            tell_home_health_care: bool = True,
             priority: Priority = Priority.NORMAL) -> PreparedDistribution:
         """Check a distribution and seal its messages, before the write interaction
         (`store_distribution_sync`). Raises as `distribute` does."""
@@ -183,7 +183,7 @@ class AssignmentService:
 
         def look(conn: Connection) -> _Looked:
             kind = message_store.organization_kinds(conn, [org_id]).get(org_id)
-            if not may_distribute(actor.roles, kind, acute):
+            if not may_distribute(actor.roles, kind):
                 raise Forbidden("only case workers distribute assignments")
             person = person_store.find_person(conn, person_id=new.person_id,
                                               index=person_index)
@@ -305,6 +305,9 @@ class AssignmentService:
             lines.append(f"Insatsen {label} verkställs inte. Orsak: {item.reason.strip()}")
 
         def change(row: store.AssignmentRow, now: dt.datetime) -> dict[str, object]:
+            if first_visit_on < local_date(row.distributed_at):
+                raise ValidationFailed(errors={
+                    "first_visit_on": "not before the assignment was distributed"})
             return {"first_visit_on": first_visit_on, "reported_by": actor.user_id,
                     "reported_at": now, "received_by": row.received_by or actor.user_id,
                     "received_at": row.received_at or now}
@@ -320,6 +323,9 @@ class AssignmentService:
                     "not_started": "at least one service starts with a first visit; report "
                                    "a service that cannot start at all as a message "
                                    "(routine step service_not_started)"})
+            if also_sync is None and store.is_change_incoming(conn, row.id):
+                raise Conflict("the assignment is a provider change's: report the "
+                               "takeover day on the change")
             store.mark_not_started(conn, row.id, kinds)
             store.start_engagements(conn, [s.engagement_id for s in services
                                            if s.service_kind not in kinds], first_visit_on)
@@ -345,6 +351,11 @@ class AssignmentService:
             Forbidden: not a case worker of the distributing organization.
         """
         def change(row: store.AssignmentRow, now: dt.datetime) -> dict[str, object]:
+            if start_on is not None and not (
+                    local_date(row.distributed_at) <= start_on
+                    <= local_date(now) + MAX_AHEAD):
+                raise ValidationFailed(errors={
+                    "start_on": "from the distribution day, at most a year ahead"})
             return {"start_confirmed_on": start_on or row.first_visit_on,
                     "start_confirmed_by": actor.user_id, "start_confirmed_at": now}
 
@@ -415,8 +426,8 @@ class AssignmentService:
                 await self._messages.audit_refusal(actor, p.draft, refused)
             raise
         except IntegrityError:
-            raise Conflict("the provider's unit already has one of these services for the "
-                           "person from that day") from None
+            raise Conflict("an engagement of the person at that unit, for one of these "
+                           "services from that day, is already registered") from None
         for result in stored:
             await self._messages.publish(result)
         return stored

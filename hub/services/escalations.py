@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
 from hub.db import escalations as store
@@ -29,7 +30,7 @@ from hub.db.engine import Database
 from hub.domain.audit import Action, AuditEvent
 from hub.domain.roles import Role, reads_care_messages
 from hub.domain.vocabulary import EscalationKind
-from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
 
@@ -147,7 +148,10 @@ class EscalationService:
                 actor, Action.ESCALATION_LEAD, organizations=[organization_id],
                 targets=targets))
 
-        await self._db.interaction(write, write=True)
+        try:
+            await self._db.interaction(write, write=True)
+        except IntegrityError:
+            raise Conflict("the lead was set at the same moment: try again") from None
         return group_id
 
     async def lead(self, organization_id: uuid.UUID) -> uuid.UUID | None:

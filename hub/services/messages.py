@@ -366,7 +366,8 @@ class MessageService:
             decision = self._check_policy(
                 conn, actor.organization_id, groups, person_id or uuid.uuid4(),
                 draft.emergency_reason is not None, known=person_id is not None,
-                step=RoutineStep(draft.routine_step) if draft.routine_step else None)
+                step=RoutineStep(draft.routine_step) if draft.routine_step else None,
+                attachments=bool(draft.attachments))
             if person_id is None:
                 # Only an emergency override gets this far: it is told, and audited.
                 raise UnknownPerson(
@@ -485,7 +486,8 @@ class MessageService:
     def _check_policy(self, conn: Connection, sender_org: uuid.UUID,
                       groups: list[store.AddressedGroup], person_id: uuid.UUID,
                       emergency_override: bool, known: bool = True,
-                      step: RoutineStep | None = None) -> policy.Decision:
+                      step: RoutineStep | None = None,
+                      attachments: bool = False) -> policy.Decision:
         """Load the facts, ask the policy, raise `PolicyRefused` if it says no.
 
         The engagement and consent rows read are share-locked (PostgreSQL; SQLite
@@ -514,7 +516,8 @@ class MessageService:
             at=now, consents=consents, step=step,
             assignments=tuple(policy.AssignmentFacts(cm, provider)
                               for cm, provider in assignments),
-            changes=tuple(policy.ChangeFacts(*change) for change in changes)),
+            changes=tuple(policy.ChangeFacts(*change) for change in changes),
+            attachments=attachments),
             emergency_override=emergency_override)
         if not decision.allowed:
             log.info("message_refused", rules=sorted({r.rule for r in decision.refusals}))

@@ -192,12 +192,12 @@ class ProviderChangeService:
                 raise ValidationFailed(errors={"takeover_on": "already recorded"})
             store.update_change(conn, change_id, takeover_on=takeover_on,
                                 takeover_reported_by=user_id, takeover_reported_at=now)
-            for engagement_id, starts_on in store.outgoing_engagements(
+            for engagement_id, starts_on, ends_on in store.outgoing_engagements(
                     conn, change.person_id, change.outgoing_unit_id, services,
-                    local_date(now)):
-                store.end_engagement(conn, engagement_id,
-                                     max(starts_on, takeover_on - dt.timedelta(days=1)),
-                                     user_id, now)
+                    local_date(now), lock=True):
+                last_day = max(starts_on, takeover_on - dt.timedelta(days=1))
+                if ends_on is None or last_day < ends_on:  # never lengthened
+                    store.end_engagement(conn, engagement_id, last_day, user_id, now)
             self._audit.append_sync(conn, event_of(
                 actor, Action.PROVIDER_CHANGE_TAKEOVER, person_id=change.person_id,
                 targets={"provider_change": change_id},

@@ -288,3 +288,39 @@ async def test_bad_input_is_refused_and_stores_nothing(client, hub, change, fiel
     assert await scalar(hub, select(func.count()).select_from(Assignment)) == 0
     assert await scalar(hub, select(func.count()).select_from(Message)) == 0
     assert await scalar(hub, select(func.count()).select_from(Engagement)) == 0
+
+
+async def test_documents_need_consent_even_as_a_report_and_dates_are_checked(client, hub):
+    w = await _world(hub, client)
+    assignment = await (await client.post(f"{V1}/assignments", headers=w["cw"],
+                                          json=_assignment(w))).json()
+    report = {"group_ids": [str(w["case_group"])], "subject": "Förändrat behov",
+              "body": "Se bifogat", "person_id": str(w["person_id"]),
+              "routine_step": "changed_needs"}
+    journal = {"filename": "journal.txt", "content_type": "text/plain",
+               "data": "RGFnYW50ZWNrbmluZ2Fy"}
+    with_journal = await client.post(f"{V1}/messages", headers=w["st"],
+                                     json={**report, "attachments": [journal]})
+    assert with_journal.status == 403
+    assert (await client.post(f"{V1}/messages", headers=w["st"], json=report)).status == 201
+    # A first visit before the distribution is refused; so is a start date before it.
+    early = await client.post(f"{V1}/assignments/{assignment['id']}/first-visit",
+                              headers=w["st"], json={"first_visit_on": "2027-03-24"})
+    assert early.status == 422
+    assert await scalar(hub, select(Assignment.state)) == "distributed"
+
+
+async def test_an_engagement_the_case_worker_ended_stays_ended_at_the_first_visit(
+        client, hub):
+    w = await _world(hub, client)
+    assignment = await (await client.post(f"{V1}/assignments", headers=w["cw"], json={
+        **_assignment(w), "services": ["home_care"]})).json()
+    [service] = assignment["services"]
+    ended = await client.post(f"{V1}/engagements/{service['engagement_id']}/end",
+                              headers=w["cw"], json={})
+    assert ended.status == 200, await ended.text()
+    reported = await client.post(f"{V1}/assignments/{assignment['id']}/first-visit",
+                                 headers=w["st"], json={"first_visit_on": "2027-03-25"})
+    assert reported.status == 200, await reported.text()
+    assert await _engagements(hub, w["person_id"]) == {
+        "home_care": ("assigned", dt.date(2027, 3, 25))}

@@ -112,6 +112,7 @@ async def test_both_providers_are_told_at_once_agree_the_takeover_and_it_happens
                     Engagement.ends_on))}
     assert periods[w["in_unit"].id] == ("active", takeover, None)
     assert periods[w["out_unit"].id][2] == takeover - dt.timedelta(days=1)
+    # (Only the takeover starts the incoming assignment.)
     again = await client.post(f"{V1}/provider-changes/{change['id']}/takeover",
                               headers=w["in_staff_token"],
                               json={"takeover_on": takeover.isoformat()})
@@ -170,3 +171,15 @@ async def test_a_change_that_does_not_fit_is_refused_and_stores_nothing(client, 
     assert response.status == 422, await response.text()
     assert await scalar(hub, select(func.count()).select_from(ProviderChange)) == 0
     assert await scalar(hub, select(func.count()).select_from(Message)) == 0
+
+
+async def test_the_takeover_is_the_only_way_the_incoming_assignment_starts(client, hub):
+    w = await _world(hub, client)
+    change = await (await client.post(f"{V1}/provider-changes",
+                                      headers=w["case_worker_token"], json=_change(w))).json()
+    plain = await client.post(
+        f"{V1}/assignments/{change['incoming_assignment_id']}/first-visit",
+        headers=w["in_staff_token"], json={"first_visit_on": TODAY.isoformat()})
+    assert plain.status == 409
+    states = dict(await rows(hub, select(Engagement.unit_id, Engagement.state)))
+    assert states[w["in_unit"].id] == "upcoming"

@@ -130,13 +130,6 @@ def test_the_case_worker_tells_the_home_health_nurses_which_provider_was_chosen(
     assert send(CASE_MANAGEMENT, not_enrolled, RoutineStep.CHOSEN_PROVIDER)[0] is not None
 
 
-def test_the_outgoing_provider_tells_home_health_care_of_a_provider_change() -> None:
-    # "Om kunden har pågående hemsjukvårdsinsatser meddelar frånträdande utförare
-    # hemsjukvården ..."
-    assert send(ASSIGNED_PRIVATE, NURSES, RoutineStep.PROVIDER_CHANGE) == (
-        None, "home_health_care_notice")
-
-
 def test_the_case_worker_tells_both_providers_of_a_change_at_once() -> None:
     # "Meddelandet till utförarna ska ske vid samma tidpunkt."
     for provider in (OTHER_PRIVATE, INCOMING):
@@ -164,8 +157,31 @@ def test_the_documentation_goes_to_the_incoming_provider_only_with_consent() -> 
 
 
 def test_the_outgoing_provider_of_a_change_tells_home_health_care() -> None:
+    # "Om kunden har pågående hemsjukvårdsinsatser meddelar frånträdande utförare
+    # hemsjukvården ..."
     assert send(OTHER_PRIVATE, NURSES, RoutineStep.PROVIDER_CHANGE, assignments=(),
                 changes=(CHANGE,)) == (None, "home_health_care_notice")
+    # Without a change, a provider has no change to tell of.
+    assert send(ASSIGNED_PRIVATE, NURSES, RoutineStep.PROVIDER_CHANGE) == (
+        Rule.LEGAL_BASIS, None)
+
+
+def test_documents_never_rest_on_a_routine_steps_basis() -> None:
+    # The journal sent as a "changed needs" report, or the documentation as a
+    # "provider change" message, still needs consent.
+    def with_documents(sender: OrgFacts, recipient: OrgFacts, step: RoutineStep,
+                       changes: tuple[ChangeFacts, ...] = ()) -> Rule | None:
+        decision = evaluate_send(SendFacts(
+            True, sender, (RecipientFacts(uuid.uuid4(), recipient),), AT, (), step,
+            (ASSIGNMENT,), changes, attachments=True))
+        return decision.refusals[0].rule if decision.refusals else None
+
+    assert with_documents(ASSIGNED_PRIVATE, CASE_MANAGEMENT,
+                          RoutineStep.CHANGED_NEEDS) is Rule.LEGAL_BASIS
+    assert with_documents(OTHER_PRIVATE, INCOMING, RoutineStep.PROVIDER_CHANGE,
+                          (CHANGE,)) is Rule.LEGAL_BASIS
+    assert with_documents(CITY_HOME_CARE, DISABILITY_CASE_MANAGEMENT,
+                          RoutineStep.CHANGED_NEEDS) is None  # the secrecy community
 
 
 # -- Rutin för underlag vid uppföljning ----------------------------------------------------

@@ -82,7 +82,7 @@ def scenarios(draw: st.DrawFn) -> SendFacts:
     recipients = tuple(RecipientFacts(uuid.uuid4(), draw(st.sampled_from(orgs)))
                        for _ in range(draw(st.integers(1, 4))))
     return SendFacts(True, sender, recipients, at, tuple(consents), step, assignments,
-                     changes)
+                     changes, draw(st.booleans()))
 
 
 def _sends(side: str, a: AssignmentFacts, sender: uuid.UUID, recipient: uuid.UUID) -> bool:
@@ -106,20 +106,23 @@ def has_basis(facts: SendFacts, recipient: OrgFacts) -> bool:
     sender, step = facts.sender, facts.step
     if sender.organization_id == recipient.organization_id:
         return True
-    if step in ASSIGNMENT_STEPS and any(
+    # Documents go on consent or the secrecy community, never on a routine step's basis.
+    routine = not facts.attachments
+    if routine and step in ASSIGNMENT_STEPS and any(
             _sends(ASSIGNMENT_STEPS[step], a, sender.organization_id,
                    recipient.organization_id) for a in facts.assignments):
         return True
-    if step == "provider_change" and any(
+    if routine and step == "provider_change" and any(
             _in_change(c, sender.organization_id) and _in_change(c, recipient.organization_id)
             and sender.organization_id != recipient.organization_id for c in facts.changes):
         return True
-    if step in HOME_HEALTH_CARE_NOTICES and recipient.kind is OrgKind.HOME_HEALTH_CARE \
-            and recipient.engaged and (any(
-                (a.case_management if HOME_HEALTH_CARE_NOTICES[step] == CM else a.provider)
-                == sender.organization_id for a in facts.assignments) or any(
-                (c.case_management if HOME_HEALTH_CARE_NOTICES[step] == CM else c.outgoing)
-                == sender.organization_id for c in facts.changes)):
+    # Home health care hears of the chosen provider from the case worker of an
+    # assignment, and of a provider change from the change's outgoing provider.
+    notifiers = {a.case_management for a in facts.assignments} if step == "chosen_provider" \
+        else {c.outgoing for c in facts.changes}
+    if routine and step in HOME_HEALTH_CARE_NOTICES \
+            and recipient.kind is OrgKind.HOME_HEALTH_CARE and recipient.engaged \
+            and sender.organization_id in notifiers:
         return True
     if sender.kind in SECRECY_COMMUNITY and recipient.kind in SECRECY_COMMUNITY:
         return True
