@@ -95,6 +95,17 @@ def may_take(step: Step, roles: frozenset[Role], organization_id: uuid.UUID | No
     return Role.STAFF in roles and organization_id == parties.provider
 
 
+def party_may_see(roles: frozenset[Role], organization_id: uuid.UUID | None,
+                  case_management: uuid.UUID, providers: tuple[uuid.UUID, ...]) -> bool:
+    """Who sees a flow between a case-management organization and providers (an
+    assignment, a provider change, a follow-up request): its case workers, and the
+    providers' staff. To anyone else, accounts that only administer and system clients
+    included, it does not exist."""
+    if organization_id == case_management:
+        return Role.CASE_WORKER in roles
+    return organization_id in providers and Role.STAFF in roles
+
+
 def may_distribute(roles: frozenset[Role], organization_kind: OrgKind | None) -> bool:
     """A case worker of a case-management organization distributes assignments, from
     the acute and no-choice list too. (The routine also lets the alarm service and the

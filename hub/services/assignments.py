@@ -44,6 +44,7 @@ from hub.domain.assignments import (
     may_distribute,
     may_take,
     next_state,
+    party_may_see,
 )
 from hub.domain.audit import Action, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
@@ -371,7 +372,7 @@ class AssignmentService:
         (`change` gives the columns), do `also`, send the step's message to the other
         party's functional inbox in the assignment's thread, and audit it."""
         row = await self._db.interaction(lambda conn: store.get(conn, assignment_id))
-        if row is None or not _may_read(actor, _view_of(row, [], self._clock.now())):
+        if row is None or not _may_read(actor, row):
             raise NotFound("no such assignment")
         if actor.user_id is None or actor.organization_id is None:
             raise Forbidden()
@@ -506,12 +507,10 @@ class AssignmentService:
             raise ValidationFailed(errors=errors)
 
 
-def _may_read(actor: Actor, view: AssignmentView) -> bool:
-    if actor.organization_id == view.case_management_organization_id:
-        return actor.has(Role.CASE_WORKER)
-    if actor.organization_id == view.provider_organization_id:
-        return actor.has(Role.STAFF)
-    return False
+def _may_read(actor: Actor, row: store.AssignmentRow) -> bool:
+    return party_may_see(actor.roles, actor.organization_id,
+                         row.case_management_organization_id,
+                         (row.provider_organization_id,))
 
 
 def _view_of(row: store.AssignmentRow, services: list[store.ServiceRow],

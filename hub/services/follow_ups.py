@@ -28,7 +28,7 @@ from hub.clock import Clock, local_date
 from hub.db import assignments as assignment_store
 from hub.db import follow_ups as store
 from hub.db.engine import Database
-from hub.domain.assignments import PROVIDER_KINDS
+from hub.domain.assignments import PROVIDER_KINDS, party_may_see
 from hub.domain.audit import Action
 from hub.domain.follow_up import deviates
 from hub.domain.roles import Role
@@ -291,8 +291,5 @@ class FollowUpService:
 
 
 def _may_read(actor: Actor, row: store.FollowUpRow) -> bool:
-    if actor.organization_id == row.case_management_organization_id:
-        return actor.has(Role.CASE_WORKER)
-    if actor.organization_id == row.provider_organization_id:
-        return actor.has(Role.STAFF)
-    return False
+    return party_may_see(actor.roles, actor.organization_id,
+                         row.case_management_organization_id, (row.provider_organization_id,))

@@ -33,7 +33,7 @@ from hub.clock import Clock, local_date
 from hub.db import assignments as assignment_store
 from hub.db import provider_changes as store
 from hub.db.engine import Database
-from hub.domain.assignments import PROVIDER_KINDS
+from hub.domain.assignments import PROVIDER_KINDS, party_may_see
 from hub.domain.audit import Action, ids
 from hub.domain.roles import Role
 from hub.domain.vocabulary import (
@@ -232,9 +232,6 @@ class ProviderChangeService:
 
 
 def _may_read(actor: Actor, change: store.ProviderChangeRow) -> bool:
-    if actor.organization_id == change.case_management_organization_id:
-        return actor.has(Role.CASE_WORKER)
-    if actor.organization_id in (change.outgoing_organization_id,
-                                 change.incoming_organization_id):
-        return actor.has(Role.STAFF)
-    return False
+    return party_may_see(actor.roles, actor.organization_id,
+                         change.case_management_organization_id,
+                         (change.outgoing_organization_id, change.incoming_organization_id))
