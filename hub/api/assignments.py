@@ -37,12 +37,9 @@ async def distribute(request: web.Request) -> web.Response:
 
 async def list_assignments(request: web.Request) -> web.Response:
     actor = await actor_of(request)
-    limit = query_int(request, "limit", 50)
-    if limit is None or limit < 1:
-        raise ValidationFailed(errors={"limit": "at least 1"})
     views = await hub_of(request).assignments.list(
         actor, state=request.query.get("state") or None,
-        overdue=query_bool(request, "overdue"), limit=min(limit, 100))
+        overdue=query_bool(request, "overdue"), limit=_limit(request))
     return json_of([s.AssignmentOut.model_validate(v) for v in views])
 
 
@@ -98,6 +95,25 @@ async def announce_provider_change(request: web.Request) -> web.Response:
     response = json_of(s.ProviderChangeOut.model_validate(view), status=201)
     response.headers["Location"] = f"/api/v1/provider-changes/{view.id}"
     return response
+
+
+def _limit(request: web.Request) -> int:
+    limit = query_int(request, "limit", 50)
+    if limit is None or limit < 1:
+        raise ValidationFailed(errors={"limit": "at least 1"})
+    return min(limit, 100)
+
+
+async def list_provider_changes(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    views = await hub_of(request).provider_changes.list(actor, limit=_limit(request))
+    return json_of([s.ProviderChangeOut.model_validate(v) for v in views])
+
+
+async def list_follow_ups(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    views = await hub_of(request).follow_ups.list(actor, limit=_limit(request))
+    return json_of([s.FollowUpOut.model_validate(v) for v in views])
 
 
 async def get_provider_change(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from hub.db.models import (
     AssignmentService,
     ContactGroup,
     Engagement,
+    FollowUp,
     Organization,
     ProviderChange,
     Unit,
@@ -174,6 +175,43 @@ def is_change_incoming(conn: Connection, assignment_id: uuid.UUID) -> bool:
     """The assignment is the incoming provider's of a provider change."""
     return conn.execute(select(col(ProviderChange.id)).where(
         col(ProviderChange.incoming_assignment_id) == assignment_id)).first() is not None
+
+
+@dataclass(frozen=True)
+class ThreadFlow:
+    """A flow whose messages are a thread: what it is, and who takes part."""
+
+    kind: str  # "assignment", "provider_change" or "follow_up"
+    id: uuid.UUID
+    case_management_organization_id: uuid.UUID
+    provider_organization_ids: tuple[uuid.UUID, ...]
+
+
+def flows_in_thread(conn: Connection, thread_id: uuid.UUID) -> list[ThreadFlow]:
+    """The assignment (and the provider change it is the incoming side of) or the
+    follow-up request whose thread this is."""
+    found: list[ThreadFlow] = []
+    assignment = conn.execute(
+        select(col(Assignment.id), col(Assignment.case_management_organization_id),
+               col(Assignment.provider_organization_id))
+        .where(col(Assignment.thread_id) == thread_id)).first()
+    if assignment is not None:
+        found.append(ThreadFlow("assignment", assignment[0], assignment[1], (assignment[2],)))
+        change = conn.execute(
+            select(col(ProviderChange.id), col(ProviderChange.case_management_organization_id),
+                   col(ProviderChange.outgoing_organization_id),
+                   col(ProviderChange.incoming_organization_id))
+            .where(col(ProviderChange.incoming_assignment_id) == assignment[0])).first()
+        if change is not None:
+            found.append(ThreadFlow("provider_change", change[0], change[1],
+                                    (change[2], change[3])))
+    follow_up = conn.execute(
+        select(col(FollowUp.id), col(FollowUp.case_management_organization_id),
+               col(FollowUp.provider_organization_id))
+        .where(col(FollowUp.thread_id) == thread_id)).first()
+    if follow_up is not None:
+        found.append(ThreadFlow("follow_up", follow_up[0], follow_up[1], (follow_up[2],)))
+    return found
 
 
 def organization_kind(conn: Connection, organization_id: uuid.UUID) -> OrgKind | None:

@@ -221,6 +221,14 @@ class AcuteListService:
         return AcuteDistribution(await self._assignments.view(prepared.row.id),
                                  existing_provider=turn is None)
 
+    async def may_keep(self, actor: Actor) -> bool:
+        """Whether the actor keeps the lists (a case worker)."""
+        return may_distribute(actor.roles, await self._kind(actor))
+
+    async def may_start(self, actor: Actor) -> bool:
+        """Whether the actor sees the lists and distributes from them."""
+        return await self.may_keep(actor)
+
     async def _kind(self, actor: Actor) -> OrgKind | None:
         org = actor.organization_id
         if org is None:

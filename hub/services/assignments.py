@@ -450,6 +450,16 @@ class AssignmentService:
             targets={"assignment": assignment_id}))
         return view
 
+    async def flows_in_thread(self, actor: Actor,
+                              thread_id: uuid.UUID) -> list[store.ThreadFlow]:
+        """The assignment, provider change or follow-up request a message thread
+        belongs to, those the actor takes part in (the message page links to them, so
+        that the provider confirms and reports from the message)."""
+        flows = await self._db.interaction(lambda conn: store.flows_in_thread(conn, thread_id))
+        return [f for f in flows if party_may_see(
+            actor.roles, actor.organization_id, f.case_management_organization_id,
+            f.provider_organization_ids)]
+
     async def list(self, actor: Actor, state: str | None = None, overdue: bool = False,
                    limit: int = 50) -> list[AssignmentView]:
         """The assignments the actor's organization distributed or received, newest

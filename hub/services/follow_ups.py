@@ -230,6 +230,21 @@ class FollowUpService:
                                           targets={"follow_up": follow_up_id}))
         return view
 
+    async def list(self, actor: Actor, limit: int = 50) -> list[FollowUpView]:
+        """The follow-up requests the actor's organization asked or was asked, newest
+        first.
+
+        Raises:
+            Forbidden: not a case worker or staff.
+        """
+        if actor.organization_id is None or not (actor.has(Role.CASE_WORKER)
+                                                 or actor.has(Role.STAFF)):
+            raise Forbidden()
+        org = actor.organization_id
+        rows = await self._db.interaction(lambda conn: store.list_for(conn, org, limit))
+        today = local_date(self._clock.now())
+        return [_view_of(row, today) for row in rows if _may_read(actor, row)]
+
     # -- the parts -------------------------------------------------------------------------
 
     async def _provider_step(self, actor: Actor, follow_up_id: uuid.UUID) -> store.FollowUpRow:
@@ -282,12 +297,13 @@ class FollowUpService:
         row = await self._db.interaction(lambda conn: store.get(conn, follow_up_id))
         if row is None:
             raise NotFound("no such follow-up")
-        today = local_date(self._clock.now())
-        return FollowUpView(**vars(row),
-                            deviation_flagged=deviates(row.granted_minutes,
-                                                       row.performed_minutes),
-                            overdue=row.state == FollowUpState.REQUESTED
-                            and today > row.due_on)
+        return _view_of(row, local_date(self._clock.now()))
+
+
+def _view_of(row: store.FollowUpRow, today: dt.date) -> FollowUpView:
+    return FollowUpView(**vars(row),
+                        deviation_flagged=deviates(row.granted_minutes, row.performed_minutes),
+                        overdue=row.state == FollowUpState.REQUESTED and today > row.due_on)
 
 
 def _may_read(actor: Actor, row: store.FollowUpRow) -> bool:

@@ -220,15 +220,33 @@ class ProviderChangeService:
                                           targets={"provider_change": change_id}))
         return view
 
+    async def list(self, actor: Actor, limit: int = 50) -> list[ProviderChangeView]:
+        """The changes the actor's organization announced, gives up or takes over,
+        newest first (without their assignments: `get` has those).
+
+        Raises:
+            Forbidden: not a case worker or staff.
+        """
+        if actor.organization_id is None or not (actor.has(Role.CASE_WORKER)
+                                                 or actor.has(Role.STAFF)):
+            raise Forbidden()
+        org = actor.organization_id
+        rows = await self._db.interaction(lambda conn: store.list_for(conn, org, limit))
+        today = local_date(self._clock.now())
+        return [_view_of(row, today) for row in rows if _may_read(actor, row)]
+
     async def _view(self, change_id: uuid.UUID) -> ProviderChangeView:
         row = await self._db.interaction(lambda conn: store.get(conn, change_id))
         if row is None:
             raise NotFound("no such provider change")
         assignment = await self._assignments.view(row.incoming_assignment_id)
-        today = local_date(self._clock.now())
-        return ProviderChangeView(**vars(row), overdue=row.takeover_on is None
-                                  and today > row.complete_by,
-                                  incoming_assignment=assignment)
+        return _view_of(row, local_date(self._clock.now()), assignment)
+
+
+def _view_of(row: store.ProviderChangeRow, today: dt.date,
+             assignment: AssignmentView | None = None) -> ProviderChangeView:
+    return ProviderChangeView(**vars(row), incoming_assignment=assignment,
+                              overdue=row.takeover_on is None and today > row.complete_by)
 
 
 def _may_read(actor: Actor, change: store.ProviderChangeRow) -> bool:

@@ -19,6 +19,7 @@ from hub.domain.roles import Role
 from hub.domain.vocabulary import AssignmentState, ServiceKind
 from hub.errors import Conflict, Forbidden, NotFound, PolicyRefused, ValidationFailed
 from hub.http.context import hub_of, preferred_language
+from hub.services.actor import Actor
 from hub.services.assignments import NewAssignment, NotStarted
 from hub.services.groups import DirectoryQuery
 from hub.web.i18n import TEXTS
@@ -44,21 +45,32 @@ async def list_page(request: web.Request) -> web.StreamResponse:
         if actor.has(Role.CASE_WORKER) or actor.has(Role.STAFF) else []
     return aiohttp_jinja2.render_template("assignments.html", request, page_context(
         request, page="assignments", items=items, overdue=overdue,
-        units=await _unit_names(request), case_worker=actor.has(Role.CASE_WORKER)))
+        case_worker=actor.has(Role.CASE_WORKER), **await flows_context(request, actor)))
 
 
-async def _unit_names(request: web.Request) -> dict[uuid.UUID, str]:
+async def unit_names(request: web.Request) -> dict[uuid.UUID, str]:
     """Unit id -> "Organization / Unit", for the units of functional inboxes."""
     return {v.unit.id: f"{v.organization.name} / {v.unit.name}"
             for v in await hub_of(request).groups.directory(DirectoryQuery())
             if v.unit is not None}
 
 
+async def provider_units(request: web.Request) -> list[tuple[str, str, uuid.UUID]]:
+    """(organization, unit, unit id) of the providers' units with functional inboxes."""
+    return sorted({(v.organization.name, v.unit.name, v.unit.id)
+                   for v in await hub_of(request).groups.directory(DirectoryQuery())
+                   if v.unit is not None and v.organization.kind in PROVIDER_KINDS})
+
+
+async def flows_context(request: web.Request, actor: Actor) -> dict[str, Any]:
+    """What the pages of the assignments and the other flows share: unit names, and
+    whether the acute list is the actor's to see."""
+    return {"units": await unit_names(request),
+            "acute_link": await hub_of(request).acute_lists.may_start(actor)}
+
+
 async def _new_context(request: web.Request, **extra: Any) -> dict[str, Any]:
-    providers = sorted(
-        {(v.organization.name, v.unit.name, v.unit.id)
-         for v in await hub_of(request).groups.directory(DirectoryQuery())
-         if v.unit is not None and v.organization.kind in PROVIDER_KINDS})
+    providers = await provider_units(request)
     return page_context(request, page="assignments", providers=providers,
                         services=ASSIGNABLE, today=hub_of(request).persons.today().isoformat(),
                         **extra)
@@ -117,7 +129,7 @@ async def detail_page(request: web.Request, errors: list[str] | None = None,
         raise web.HTTPNotFound() from None
     provider_side = actor.organization_id == view.provider_organization_id
     return aiohttp_jinja2.render_template("assignment.html", request, page_context(
-        request, page="assignments", a=view, units=await _unit_names(request),
+        request, page="assignments", a=view, **await flows_context(request, actor),
         provider_side=provider_side, errors=errors or [], States=AssignmentState,
         done=request.query.get("skickat") == "1",
         today=hub_of(request).persons.today().isoformat()), status=status)

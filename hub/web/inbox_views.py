@@ -136,8 +136,10 @@ async def message_page(request: web.Request) -> web.StreamResponse:
     except NotFound:
         receipts = None
     thread = await hub.inbox.thread(actor, detail.summary.thread_id)
+    flows = await hub.assignments.flows_in_thread(actor, detail.summary.thread_id)
     return aiohttp_jinja2.render_template("message.html", request, page_context(
         request, m=detail.summary, detail=detail, receipts=receipts, page="message",
+        flows=flows,
         live_from=live_from, emergency_sent=request.query.get("skickat") == "nodatkomst",
         thread=thread if len(thread) > 1 else []))
 

@@ -29,6 +29,7 @@ from hub.http.context import (
 from hub.services.auth import LoginAttempt
 from hub.web.assignment_views import add_assignment_routes
 from hub.web.error_pages import render_error_page
+from hub.web.flow_views import add_flow_routes
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import add_inbox_routes, read_form
 from hub.web.person_views import add_person_routes
@@ -123,6 +124,7 @@ def add_web_routes(app: web.Application) -> None:
     add_inbox_routes(app)
     add_person_routes(app)
     add_assignment_routes(app)
+    add_flow_routes(app)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout_submit)

@@ -155,6 +155,8 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
     # relief and escort's (each request).
     ("POST", f"{V1}/provider-changes"):
         (401, 403, 403, 201, 403, 403, 403, 403),
+    ("GET", f"{V1}/provider-changes"):
+        (401, 200, 403, 200, 403, 403, 403, 403),
     ("GET", f"{V1}/provider-changes/{{change_id}}"):
         (401, 200, 404, 200, 404, 404, 404, 404),
     # The incoming provider (the night service) reports it: none of these actors.
@@ -170,6 +172,8 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
     # A follow-up request to the provider's unit (on the world's assignment).
     ("POST", f"{V1}/follow-ups"):
         (401, 403, 403, 201, 403, 403, 403, 403),
+    ("GET", f"{V1}/follow-ups"):
+        (401, 200, 403, 200, 403, 403, 403, 403),
     ("GET", f"{V1}/follow-ups/{{follow_up_id}}"):
         (401, 200, 404, 200, 404, 404, 404, 404),
     ("POST", f"{V1}/follow-ups/{{follow_up_id}}/answer"):
@@ -810,9 +814,22 @@ async def test_every_web_page_answers_every_role_and_offers_the_send_form_only_t
               roles=frozenset({Role.CASE_WORKER})),
         NewAssignment(provider_unit_id=unit.id, services=("relief",), case_number="SN 1",
                       person_id=person_id))
+    case_actor = Actor(kind="user", organization_id=case_management.id,
+                       user_id=accounts["case_worker"].id, unit_id=case_unit.id,
+                       roles=frozenset({Role.CASE_WORKER}))
+    incoming = await make_org(hub, OrgKind.PRIVATE_HOME_CARE, name="Omsorg Väst")
+    incoming_unit = await make_unit(hub, incoming, "Väst")
+    await make_user(hub, incoming, Role.STAFF, unit=incoming_unit)
+    await make_group(hub, incoming, incoming_unit, unit=incoming_unit)
+    change = await hub.provider_changes.announce(case_actor, NewProviderChange(
+        outgoing_unit_id=unit.id, incoming_unit_id=incoming_unit.id, services=("home_care",),
+        case_number="SN 2", person_id=person_id))
+    follow_up = await _follow_up(hub, case_actor, unit, person_id)
     fills = {"/meddelanden/{message_id}": f"/meddelanden/{received.id}",
              "/personer/{person_id}": f"/personer/{person_id}", "/lang/{lang}": "/lang/sv",
-             "/uppdrag/{assignment_id}": f"/uppdrag/{assignment.id}"}
+             "/uppdrag/{assignment_id}": f"/uppdrag/{assignment.id}",
+             "/omval/{change_id}": f"/omval/{change.id}",
+             "/uppfoljning/{follow_up_id}": f"/uppfoljning/{follow_up.id}"}
     pages = sorted({resource.canonical for resource in client.app.router.resources()
                     for route in resource if route.method == hdrs.METH_GET
                     and is_browser_route(resource.canonical)

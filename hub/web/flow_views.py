@@ -1,0 +1,429 @@
+"""Web pages for the routine's other flows: provider changes (omval), follow-up
+requests (uppföljning) and the acute and no-choice list (akut- och ickevalslistan).
+
+The case worker announces a change, asks for follow-up material and keeps the acute
+list; the providers' staff report the takeover day, answer with the material (or
+report that the person refused consent) from the same pages, which the messages of
+each flow link to. Thin handlers over the services, as in the API: the same rules,
+the same audit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import BodyPartReader, web
+from multidict import MultiDict
+
+from hub.domain.roles import Role
+from hub.domain.text import UNSTORABLE_MESSAGE, storable
+from hub.domain.vocabulary import FollowUpState
+from hub.errors import Conflict, Forbidden, NotFound, PolicyRefused, ValidationFailed
+from hub.http.context import hub_of, preferred_language, require_same_origin
+from hub.services.actor import Actor
+from hub.services.acute_lists import NewAcuteAssignment
+from hub.services.follow_ups import FollowUpAnswer, NewFollowUp
+from hub.services.messages import (
+    MAX_ATTACHMENTS,
+    MAX_TOTAL_ATTACHMENT_BYTES,
+    AttachmentDraft,
+)
+from hub.services.provider_changes import NewProviderChange
+from hub.web.assignment_views import ASSIGNABLE, flows_context, provider_units
+from hub.web.i18n import TEXTS
+from hub.web.inbox_views import page_context, read_form, signed_in
+
+# Room for the attachments and the form's own fields.
+MULTIPART_LIMIT = MAX_TOTAL_ATTACHMENT_BYTES + 256 * 1024
+# Empty places shown after an area's units, to add more.
+FREE_PLACES = 3
+
+
+def _uuid(request: web.Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+def _date(value: Any) -> dt.date | None:
+    text = str(value or "").strip()
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _optional_uuid(value: Any) -> uuid.UUID | None:
+    text = str(value or "").strip()
+    return uuid.UUID(text) if text else None
+
+
+def _int(value: Any) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text else None
+
+
+def _field_errors(texts: dict[str, str], err: ValidationFailed) -> list[str]:
+    return [f"{texts.get('field_' + k, k)}: {v}"
+            for k, v in dict(err.extra.get("errors", {})).items()]
+
+
+def _case_worker(actor: Actor) -> None:
+    if not actor.has(Role.CASE_WORKER):
+        raise web.HTTPForbidden()
+
+
+async def _render(request: web.Request, actor: Actor, template: str, status: int = 200,
+                  **context: Any) -> web.StreamResponse:
+    return aiohttp_jinja2.render_template(template, request, page_context(
+        request, page="assignments", **await flows_context(request, actor), **context),
+        status=status)
+
+
+async def _run(request: web.Request, action: Callable[[], Awaitable[Any]],
+               again: Callable[[list[str], int], Awaitable[web.StreamResponse]]
+               ) -> web.StreamResponse | None:
+    """Run a step; on a refusal the page again with what went wrong (None: done)."""
+    texts = TEXTS[preferred_language(request)]
+    try:
+        await action()
+    except ValueError:
+        return await again([texts["assignment_invalid"]], 422)
+    except ValidationFailed as err:
+        return await again([texts["assignment_invalid"], *_field_errors(texts, err)], 422)
+    except PolicyRefused as err:
+        lang = preferred_language(request)
+        return await again([texts["flow_refused"]] + [
+            r["reason_en" if lang == "en" else "reason_sv"]
+            for r in err.extra.get("refusals", [])], 403)
+    except (Conflict, Forbidden):
+        return await again([texts["assignment_step_refused"]], 409)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    return None
+
+
+# -- provider changes (omval) -------------------------------------------------------------
+
+async def changes_page(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    items = await hub_of(request).provider_changes.list(actor, limit=100) \
+        if actor.has(Role.CASE_WORKER) or actor.has(Role.STAFF) else []
+    return await _render(request, actor, "provider_changes.html", items=items,
+                         case_worker=actor.has(Role.CASE_WORKER))
+
+
+async def _change_form(request: web.Request, actor: Actor, form: Any,
+                       errors: list[str] | None = None,
+                       status: int = 200) -> web.StreamResponse:
+    return await _render(request, actor, "provider_change_new.html", status=status, form=form,
+                         errors=errors or [], providers=await provider_units(request),
+                         services=ASSIGNABLE, selected=set(form.getall("services", [])))
+
+
+async def change_new_page(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    _case_worker(actor)
+    form: MultiDict[str] = MultiDict()
+    assignment_id = request.query.get("uppdrag")
+    if assignment_id:  # from an assignment: its person, provider and services
+        try:
+            a = await hub_of(request).assignments.get(actor, uuid.UUID(assignment_id))
+        except (ValueError, NotFound):
+            raise web.HTTPNotFound() from None
+        form.update(person_id=str(a.person_id), outgoing_unit_id=str(a.provider_unit_id))
+        for s in a.services:
+            if not s.not_started:
+                form.add("services", s.service_kind)
+    return await _change_form(request, actor, form)
+
+
+async def change_new_submit(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    form = await read_form(request)
+    created: list[uuid.UUID] = []
+
+    async def announce() -> None:
+        view = await hub_of(request).provider_changes.announce(actor, NewProviderChange(
+            outgoing_unit_id=uuid.UUID(str(form.get("outgoing_unit_id", ""))),
+            incoming_unit_id=uuid.UUID(str(form.get("incoming_unit_id", ""))),
+            services=tuple(str(s) for s in form.getall("services", [])),
+            case_number=str(form.get("case_number", ""))[:100],
+            person_id=_optional_uuid(form.get("person_id")),
+            personnummer=None if form.get("person_id")
+            else str(form.get("personnummer", "")).strip()[:20] or None,
+            contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
+            note=str(form.get("note", ""))[:4000]))
+        created.append(view.id)
+
+    async def again(errors: list[str], status: int) -> web.StreamResponse:
+        return await _change_form(request, actor, form, errors, status)
+
+    refused = await _run(request, announce, again)
+    if refused is not None:
+        return refused
+    raise web.HTTPSeeOther(f"/omval/{created[0]}?skickat=1")
+
+
+async def change_page(request: web.Request, errors: list[str] | None = None,
+                      status: int = 200) -> web.StreamResponse:
+    actor = await signed_in(request)
+    try:
+        view = await hub_of(request).provider_changes.get(actor, _uuid(request, "change_id"))
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    return await _render(
+        request, actor, "provider_change.html", status=status, c=view, errors=errors or [],
+        incoming_side=actor.organization_id == view.incoming_organization_id
+        and actor.has(Role.STAFF), done=request.query.get("skickat") == "1",
+        today=hub_of(request).persons.today().isoformat())
+
+
+async def takeover_submit(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    form = await read_form(request)
+    change_id = _uuid(request, "change_id")
+
+    async def takeover() -> None:
+        day = _date(form.get("takeover_on"))
+        if day is None:
+            raise ValidationFailed(errors={"takeover_on": "required"})
+        await hub_of(request).provider_changes.record_takeover(actor, change_id, day)
+
+    refused = await _run(request, takeover, lambda errors, status: change_page(
+        request, errors, status))
+    if refused is not None:
+        return refused
+    raise web.HTTPSeeOther(f"/omval/{change_id}?skickat=1")
+
+
+# -- follow-up requests (uppföljning) ------------------------------------------------------
+
+async def follow_ups_page(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    items = await hub_of(request).follow_ups.list(actor, limit=100) \
+        if actor.has(Role.CASE_WORKER) or actor.has(Role.STAFF) else []
+    return await _render(request, actor, "follow_ups.html", items=items,
+                         case_worker=actor.has(Role.CASE_WORKER))
+
+
+async def _follow_up_form(request: web.Request, actor: Actor, form: Any,
+                          errors: list[str] | None = None,
+                          status: int = 200) -> web.StreamResponse:
+    return await _render(request, actor, "follow_up_new.html", status=status, form=form,
+                         errors=errors or [], providers=await provider_units(request),
+                         today=hub_of(request).persons.today().isoformat())
+
+
+async def follow_up_new_page(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    _case_worker(actor)
+    form: MultiDict[str] = MultiDict()
+    assignment_id = request.query.get("uppdrag")
+    if assignment_id:  # from an assignment: its person and provider
+        try:
+            a = await hub_of(request).assignments.get(actor, uuid.UUID(assignment_id))
+        except (ValueError, NotFound):
+            raise web.HTTPNotFound() from None
+        form.update(person_id=str(a.person_id), provider_unit_id=str(a.provider_unit_id))
+    return await _follow_up_form(request, actor, form)
+
+
+async def follow_up_new_submit(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    form = await read_form(request)
+    hub = hub_of(request)
+    created: list[uuid.UUID] = []
+
+    async def ask() -> None:
+        person_id = _optional_uuid(form.get("person_id"))
+        if person_id is None:
+            personnummer = str(form.get("personnummer", "")).strip()[:20]
+            if not personnummer:
+                raise ValidationFailed(errors={"personnummer": "required"})
+            person_id = (await hub.persons.lookup(actor, personnummer)).id
+        due, start, end = (_date(form.get(n)) for n in ("due_on", "period_from", "period_to"))
+        if due is None or start is None or end is None:
+            raise ValidationFailed(errors={n: "required" for n, v in (
+                ("due_on", due), ("period_from", start), ("period_to", end)) if v is None})
+        view = await hub.follow_ups.request(actor, NewFollowUp(
+            person_id=person_id,
+            provider_unit_id=uuid.UUID(str(form.get("provider_unit_id", ""))),
+            due_on=due, period_from=start, period_to=end,
+            granted_minutes=_int(form.get("granted_minutes")),
+            note=str(form.get("note", ""))[:5000]))
+        created.append(view.id)
+
+    async def again(errors: list[str], status: int) -> web.StreamResponse:
+        return await _follow_up_form(request, actor, form, errors, status)
+
+    refused = await _run(request, ask, again)
+    if refused is not None:
+        return refused
+    raise web.HTTPSeeOther(f"/uppfoljning/{created[0]}?skickat=1")
+
+
+async def follow_up_page(request: web.Request, errors: list[str] | None = None,
+                         status: int = 200) -> web.StreamResponse:
+    actor = await signed_in(request)
+    try:
+        view = await hub_of(request).follow_ups.get(actor, _uuid(request, "follow_up_id"))
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    return await _render(
+        request, actor, "follow_up.html", status=status, f=view, errors=errors or [],
+        provider_side=actor.organization_id == view.provider_organization_id
+        and actor.has(Role.STAFF), States=FollowUpState,
+        done=request.query.get("skickat") == "1", max_attachments=MAX_ATTACHMENTS)
+
+
+async def read_multipart_form(request: web.Request
+                              ) -> tuple[MultiDict[str], list[AttachmentDraft]]:
+    """A same-origin multipart form: its text fields, and its files as attachments
+    (empty file inputs skipped). Read part by part, never more than MULTIPART_LIMIT
+    bytes in all; text that cannot be stored is a 422."""
+    require_same_origin(request)
+    if request.content_type != "multipart/form-data":
+        raise web.HTTPUnsupportedMediaType()
+    if (request.content_length or 0) > MULTIPART_LIMIT:
+        raise web.HTTPRequestEntityTooLarge(max_size=MULTIPART_LIMIT,
+                                            actual_size=request.content_length or 0)
+    fields: MultiDict[str] = MultiDict()
+    files: list[AttachmentDraft] = []
+    total = 0
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or not part.name:
+                raise web.HTTPBadRequest()
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                total += len(chunk)
+                if total > MULTIPART_LIMIT:
+                    raise web.HTTPRequestEntityTooLarge(max_size=MULTIPART_LIMIT,
+                                                        actual_size=total)
+                data.extend(chunk)
+            if part.filename is not None:
+                if data or part.filename:
+                    files.append(AttachmentDraft(
+                        part.filename, part.headers.get("Content-Type",
+                                                        "application/octet-stream"),
+                        bytes(data)))
+                continue
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise web.HTTPBadRequest() from None
+            fields.add(part.name, text)
+    except ValueError:
+        raise web.HTTPBadRequest() from None
+    bad = {name if storable(name) else "form": UNSTORABLE_MESSAGE
+           for name, value in fields.items() if not storable(name) or not storable(value)}
+    if bad:
+        raise ValidationFailed(errors=bad)
+    return fields, files
+
+
+async def follow_up_step(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    follow_up_id = _uuid(request, "follow_up_id")
+    service = hub_of(request).follow_ups
+    step = request.match_info["step"]
+    if step == "svar":
+        form, files = await read_multipart_form(request)
+
+        async def act() -> None:
+            await service.answer(actor, follow_up_id, FollowUpAnswer(
+                performed_minutes=_int(form.get("performed_minutes")),
+                addition=str(form.get("addition", ""))[:5000],
+                deviation_reason=str(form.get("deviation_reason", ""))[:5000],
+                attachments=tuple(files)))
+    elif step == "samtycke-nekat":
+        await read_form(request)
+
+        async def act() -> None:
+            await service.consent_refused(actor, follow_up_id)
+    else:
+        raise web.HTTPNotFound()
+    refused = await _run(request, act, lambda errors, status: follow_up_page(
+        request, errors, status))
+    if refused is not None:
+        return refused
+    raise web.HTTPSeeOther(f"/uppfoljning/{follow_up_id}?skickat=1")
+
+
+# -- the acute and no-choice list -------------------------------------------------------
+
+async def acute_page(request: web.Request, errors: list[str] | None = None,
+                     status: int = 200, form: Any = None) -> web.StreamResponse:
+    actor = await signed_in(request)
+    try:
+        lists = await hub_of(request).acute_lists.lists(actor)
+    except Forbidden:
+        raise web.HTTPForbidden() from None
+    if form is None:  # "change" on an area: its list in the form
+        form = MultiDict({"area": request.query["omrade"]} if "omrade" in request.query
+                         else {})
+    return await _render(
+        request, actor, "acute_lists.html", status=status, lists=lists, errors=errors or [],
+        form=form, providers=await provider_units(request),
+        services=ASSIGNABLE, free_places=FREE_PLACES,
+        keeper=await hub_of(request).acute_lists.may_keep(actor),
+        done=request.query.get("skickat") == "1")
+
+
+async def acute_list_submit(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    form = await read_form(request)
+
+    async def save() -> None:
+        places = [str(form.get(f"unit_{i}", "")).strip() for i in range(60)]
+        await hub_of(request).acute_lists.set_list(
+            actor, str(form.get("area", ""))[:200],
+            tuple(uuid.UUID(p) for p in places if p))
+
+    refused = await _run(request, save, lambda errors, status: acute_page(
+        request, errors, status, form))
+    if refused is not None:
+        return refused
+    raise web.HTTPSeeOther("/akutlista?skickat=1")
+
+
+async def acute_assignment_submit(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    form = await read_form(request)
+    created: list[uuid.UUID] = []
+
+    async def distribute() -> None:
+        done = await hub_of(request).acute_lists.distribute(
+            actor, str(form.get("area", ""))[:200], NewAcuteAssignment(
+                services=tuple(str(s) for s in form.getall("services", [])),
+                case_number=str(form.get("case_number", ""))[:100],
+                personnummer=str(form.get("personnummer", "")).strip()[:20] or None,
+                contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
+                note=str(form.get("note", ""))[:4000]))
+        created.append(done.assignment.id)
+
+    refused = await _run(request, distribute, lambda errors, status: acute_page(
+        request, errors, status, form))
+    if refused is not None:
+        return refused
+    raise web.HTTPSeeOther(f"/uppdrag/{created[0]}?skickat=1")
+
+
+def add_flow_routes(app: web.Application) -> None:
+    app.router.add_get("/omval", changes_page)
+    app.router.add_get("/omval/nytt", change_new_page)
+    app.router.add_post("/omval", change_new_submit)
+    app.router.add_get("/omval/{change_id}", change_page)
+    app.router.add_post("/omval/{change_id}/overtagande", takeover_submit)
+    app.router.add_get("/uppfoljning", follow_ups_page)
+    app.router.add_get("/uppfoljning/ny", follow_up_new_page)
+    app.router.add_post("/uppfoljning", follow_up_new_submit)
+    app.router.add_get("/uppfoljning/{follow_up_id}", follow_up_page)
+    app.router.add_post("/uppfoljning/{follow_up_id}/{step}", follow_up_step)
+    app.router.add_get("/akutlista", acute_page)
+    app.router.add_post("/akutlista", acute_list_submit)
+    app.router.add_post("/akutlista/uppdrag", acute_assignment_submit)
