@@ -192,5 +192,7 @@ async def acute_assignment(request: web.Request) -> web.Response:
     response = json_of(s.AcuteAssignmentOut(
         assignment=s.AssignmentOut.model_validate(done.assignment),
         existing_provider=done.existing_provider), status=201)
-    response.headers["Location"] = f"/api/v1/assignments/{done.assignment.id}"
+    if done.assignment.urgent_by_organization_id is None:
+        # An urgent start is the case management's assignment, not the alarm service's.
+        response.headers["Location"] = f"/api/v1/assignments/{done.assignment.id}"
     return response

@@ -634,6 +634,9 @@ class AssignmentOut(Response):
     start_confirmed_on: dt.date | None
     start_confirmed_at: dt.datetime | None
     overdue: bool = Field(description="Past start_due_at without a first visit reported")
+    urgent_by_organization_id: uuid.UUID | None = Field(
+        default=None, description="The alarm service or night patrol that gave it as an "
+        "urgent start from the acute list, on behalf of the case-management unit")
     services: list[AssignmentServiceOut]
     home_health_care_notified: int = Field(
         description="Home health care units told which provider was chosen (on "

@@ -17,14 +17,17 @@ from hub.domain.vocabulary import EngagementState
 HOME_CARE_KINDS = (OrgKind.PRIVATE_HOME_CARE.value, OrgKind.CITY_HOME_CARE.value)
 
 
-def replace(conn: Connection, area: str, unit_ids: Sequence[uuid.UUID]) -> None:
-    """The area's list, in turn order; the turn starts again at the first."""
+def replace(conn: Connection, area: str, unit_ids: Sequence[uuid.UUID],
+            keeper_unit_id: uuid.UUID | None) -> None:
+    """The area's list, in turn order, kept by a case-management unit; the turn starts
+    again at the first."""
     conn.execute(delete(AcuteListEntry).where(col(AcuteListEntry.area) == area))
     conn.execute(delete(AcuteListTurn).where(col(AcuteListTurn.area) == area))
     if unit_ids:
         conn.execute(insert(AcuteListEntry), [
             {"area": area, "position": i, "unit_id": unit} for i, unit in enumerate(unit_ids)])
-        conn.execute(insert(AcuteListTurn).values(area=area, next_position=0))
+        conn.execute(insert(AcuteListTurn).values(area=area, next_position=0,
+                                                  case_management_unit_id=keeper_unit_id))
 
 
 def units(conn: Connection, area: str) -> list[uuid.UUID]:
@@ -53,6 +56,12 @@ def turn(conn: Connection, area: str, lock: bool = False) -> int | None:
     if lock:
         statement = statement.with_for_update()
     return conn.execute(statement).scalar()
+
+
+def keeper(conn: Connection, area: str) -> uuid.UUID | None:
+    """The case-management unit that keeps the area's list."""
+    return conn.execute(select(col(AcuteListTurn.case_management_unit_id))
+                        .where(col(AcuteListTurn.area) == area)).scalar()
 
 
 def advance(conn: Connection, area: str, taken: int, size: int) -> None:

@@ -48,6 +48,7 @@ class AssignmentRow:
     start_confirmed_on: dt.date | None
     start_confirmed_by: uuid.UUID | None
     start_confirmed_at: dt.datetime | None
+    urgent_by_organization_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -61,17 +62,19 @@ _COLUMNS = tuple(col(getattr(Assignment, name)) for name in AssignmentRow.__data
 
 
 def in_force(conn: Connection, person_id: uuid.UUID, today: dt.date
-             ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """(case-management organization, provider organization) of every assignment for
-    the person with a service whose engagement has not ended by `today`."""
+             ) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None]]:
+    """(case-management organization, provider organization, the organization that
+    gave it as an urgent start) of every assignment for the person with a service whose
+    engagement has not ended by `today`."""
     rows = conn.execute(
         select(col(Assignment.case_management_organization_id),
-               col(Assignment.provider_organization_id)).distinct()
+               col(Assignment.provider_organization_id),
+               col(Assignment.urgent_by_organization_id)).distinct()
         .join(AssignmentService, col(AssignmentService.assignment_id) == Assignment.id)
         .join(Engagement, col(Engagement.id) == AssignmentService.engagement_id)
         .where(col(Assignment.person_id) == person_id,
                or_(col(Engagement.ends_on).is_(None), col(Engagement.ends_on) >= today)))
-    return [(cm, provider) for cm, provider in rows]
+    return [(cm, provider, urgent_by) for cm, provider, urgent_by in rows]
 
 
 def insert_assignment(conn: Connection, row: AssignmentRow,

@@ -418,6 +418,11 @@ class Assignment(SQLModel, table=True):
     start_confirmed_on: dt.date | None = None
     start_confirmed_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
     start_confirmed_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # The alarm service or night patrol that gave it as an urgent start, on behalf of
+    # the case-management unit that keeps the area's acute list (its party).
+    urgent_by_organization_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid(), ForeignKey(
+            "organization.id", name="fk_assignment_urgent_by"), nullable=True))
 
 
 class AssignmentService(SQLModel, table=True):
@@ -531,6 +536,11 @@ class AcuteListTurn(SQLModel, table=True):
 
     area: str = Field(sa_column=Column(String(100), primary_key=True))
     next_position: int
+    # The case-management unit that keeps the list: urgent starts by the alarm service
+    # and the night patrol are given on its behalf.
+    case_management_unit_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid(), ForeignKey(
+            "unit.id", name="fk_acute_list_turn_case_management_unit"), nullable=True))
 
 
 class EscalationLead(SQLModel, table=True):

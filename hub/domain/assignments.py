@@ -108,8 +108,16 @@ def party_may_see(roles: frozenset[Role], organization_id: uuid.UUID | None,
 
 def may_distribute(roles: frozenset[Role], organization_kind: OrgKind | None) -> bool:
     """A case worker of a case-management organization distributes assignments, from
-    the acute and no-choice list too. (The routine also lets the alarm service and the
-    night patrol give urgent starts from that list; the hub does not yet: it would have
-    to record the responsible case-management unit as the assignment's party, not the
-    alarm service, which must not gain a care relationship of its own.)"""
+    the acute and no-choice list too, and keeps that list."""
     return Role.CASE_WORKER in roles and organization_kind is OrgKind.CASE_MANAGEMENT
+
+
+# "Kommunens Trygghetslarm och nattpatrull" give urgent starts from the acute list.
+URGENT_STARTERS = frozenset({OrgKind.ALARM_SERVICE, OrgKind.NIGHT_SERVICE})
+
+
+def may_start_urgently(roles: frozenset[Role], organization_kind: OrgKind | None) -> bool:
+    """Staff of the alarm service and the night patrol give an urgent start from the
+    acute list, on behalf of the case-management unit that keeps it: that unit is the
+    assignment's party, never the alarm service, which gains no care relationship."""
+    return Role.STAFF in roles and organization_kind in URGENT_STARTERS

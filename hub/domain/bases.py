@@ -22,6 +22,7 @@ class BasisKind(StrEnum):
     ASSIGNMENT = "assignment"
     NOTICE = "notice"
     PROVIDER_CHANGE = "provider_change"
+    URGENT_START = "urgent_start"
     COMMUNITY = "community"
     CONSENT = "consent"
 
@@ -69,10 +70,10 @@ class Table:
 def _basis(raw: dict[str, Any]) -> Basis:
     kind = BasisKind(raw["kind"])
     steps = {RoutineStep(step): Side(side) for step, side in raw.get("steps", {}).items()}
-    if (kind in (BasisKind.ASSIGNMENT, BasisKind.NOTICE, BasisKind.PROVIDER_CHANGE)) \
-            != bool(steps):
-        raise ValueError(f"basis {raw['id']}: steps belong to assignment, notice and "
-                         "provider-change bases")
+    if (kind in (BasisKind.ASSIGNMENT, BasisKind.NOTICE, BasisKind.PROVIDER_CHANGE,
+                 BasisKind.URGENT_START)) != bool(steps):
+        raise ValueError(f"basis {raw['id']}: steps belong to assignment, notice, "
+                         "provider-change and urgent-start bases")
     to_kind = OrgKind(raw["to_kind"]) if "to_kind" in raw else None
     if (kind is BasisKind.NOTICE) != (to_kind is not None):
         raise ValueError(f"basis {raw['id']}: a notice, and only a notice, has to_kind")

@@ -68,6 +68,9 @@ class AssignmentFacts:
 
     case_management: uuid.UUID  # the distributing case-management organization
     provider: uuid.UUID  # the organization of the chosen provider's unit
+    # The alarm service or night patrol that gave it as an urgent start on the case
+    # management's behalf (not a party to it).
+    urgent_by: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,11 @@ def basis_holds(basis: Basis, facts: SendFacts, recipient: OrgFacts) -> bool:
         case BasisKind.NOTICE:
             return side is not None and recipient.kind is basis.to_kind \
                 and recipient.engaged and _party(side, facts, sender.organization_id)
+        case BasisKind.URGENT_START:
+            return side is not None and any(
+                a.urgent_by is not None and sender.organization_id == a.urgent_by
+                and recipient.organization_id in (a.case_management, a.provider)
+                for a in facts.assignments)
         case BasisKind.PROVIDER_CHANGE:
             return side is not None and sender.organization_id != recipient.organization_id \
                 and any(sender.organization_id in c.parties

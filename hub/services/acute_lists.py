@@ -5,8 +5,11 @@ steps 1 and 6): a person who does not choose gets the provider whose turn it is 
 list, which the case workers keep; when a start faster than 24 hours is needed, the
 case worker, or the city's alarm service and night patrol, gives the assignment to the
 provider in turn, or to the person's own provider if they have one. Here the case
-workers do (the alarm service and night patrol not yet: see
-`hub.domain.assignments.may_distribute`).
+workers keep the lists and distribute from them; the alarm service's and the night
+patrol's staff give urgent starts from them for persons their organization is engaged
+with, on behalf of the case-management unit that keeps the list: that unit is the
+assignment's party and is told in the same message as the provider (the urgent-start
+basis of the table of legal bases), and the alarm service gains no care relationship.
 
 Per area the list is a rotation of provider units. `distribute` picks the person's
 existing home-care provider, else the unit whose turn it is, and distributes the
@@ -30,7 +33,7 @@ from hub.db import acute_lists as store
 from hub.db import assignments as assignment_store
 from hub.db import persons as person_store
 from hub.db.engine import Database
-from hub.domain.assignments import PROVIDER_KINDS, may_distribute
+from hub.domain.assignments import PROVIDER_KINDS, may_distribute, may_start_urgently
 from hub.domain.audit import Action, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind
@@ -75,6 +78,14 @@ class AcuteDistribution:
     existing_provider: bool
 
 
+@dataclass(frozen=True)
+class _Pick:
+    person_id: uuid.UUID
+    unit_id: uuid.UUID | None  # the person's own provider's, or the one in turn
+    turn: tuple[int, int] | None  # (position taken, list size); None: own provider
+    keeper: uuid.UUID | None  # the case-management unit that keeps the list
+
+
 class _TurnTaken(Exception):
     """Another distribution took this turn first."""
 
@@ -115,7 +126,7 @@ class AcuteListService:
                         or inbox.group_id is None:
                     raise ValidationFailed(errors={
                         f"unit_ids.{i}": "a provider's unit with a functional inbox"})
-            store.replace(conn, area, unit_ids)
+            store.replace(conn, area, unit_ids, actor.unit_id)
             self._audit.append_sync(conn, event_of(
                 actor, Action.ACUTE_LIST_SET, targets={"units": ids(unit_ids)},
                 detail={"area": area}))
@@ -127,12 +138,13 @@ class AcuteListService:
         return AcuteList(area, list(unit_ids), unit_ids[0] if unit_ids else None)
 
     async def lists(self, actor: Actor) -> list[AcuteList]:
-        """Every area's list (case workers).
+        """Every area's list (case workers, the alarm service's and the night
+        patrol's staff).
 
         Raises:
             Forbidden: anyone else.
         """
-        if not may_distribute(actor.roles, await self._kind(actor)):
+        if not await self.may_start(actor):
             raise Forbidden()
         found = await self._db.interaction(store.areas)
         return [AcuteList(area, units, units[turn] if units else None)
@@ -143,14 +155,24 @@ class AcuteListService:
         """Give an urgent (or no-choice) assignment to the person's own home-care
         provider, else to the unit in turn on the area's list.
 
+        A case worker distributes for their own unit; the alarm service's and the
+        night patrol's staff give an urgent start on behalf of the unit that keeps the
+        list, for a person their organization is engaged with.
+
         Raises:
-            Forbidden: not a case worker.
-            NotFound: no such area, or no such person.
-            ValidationFailed: bad fields; the unit in turn is the actor's own.
+            Forbidden: not a case worker, nor the alarm service's or the night
+                patrol's staff.
+            NotFound: no such area, or no such person (for the alarm service and the
+                night patrol: none they are engaged with).
+            ValidationFailed: bad fields; the unit in turn is the actor's own; a list
+                no case-management unit keeps (for an urgent start).
             Conflict: as `AssignmentService.distribute`.
         """
-        if not may_distribute(actor.roles, await self._kind(actor)):
-            raise Forbidden("case workers distribute from the acute list")
+        kind = await self._kind(actor)
+        urgent = not may_distribute(actor.roles, kind)
+        if urgent and not may_start_urgently(actor.roles, kind):
+            raise Forbidden("case workers, the alarm service and the night patrol "
+                            "distribute from the acute list")
         person_index = None
         if new.personnummer is not None:
             try:
@@ -159,38 +181,42 @@ class AcuteListService:
             except InvalidIdentityNumber as err:
                 raise ValidationFailed(errors={"personnummer": str(err)}) from None
         for _ in range(ATTEMPTS):
-            done = await self._attempt(actor, area, new, person_index)
+            done = await self._attempt(actor, area, new, person_index, urgent)
             if done is not None:
                 return done
         raise ValidationFailed(errors={"area": "the list is busy: try again"})
 
     async def _attempt(self, actor: Actor, area: str, new: NewAcuteAssignment,
-                       person_index: str | None) -> AcuteDistribution | None:
+                       person_index: str | None, urgent: bool) -> AcuteDistribution | None:
         """Pick and distribute; None if another distribution took the turn first."""
         today = local_date(self._clock.now())
 
-        def pick(conn: Connection) -> tuple[uuid.UUID, uuid.UUID | None,
-                                            tuple[int, int] | None]:
+        def pick(conn: Connection) -> _Pick:
             person = person_store.find_person(conn, person_id=new.person_id,
                                               index=person_index)
-            if person is None:
+            if person is None or not self._persons.may_see_sync(conn, actor, person.id):
                 raise NotFound("no such person")
+            keeper = store.keeper(conn, area)
             own = store.existing_provider(conn, person.id, today)
             if own is not None:
-                return person.id, own, None
+                return _Pick(person.id, own, None, keeper)
             units = store.units(conn, area)
             position = store.turn(conn, area)
             if not units or position is None:
-                return person.id, None, None
-            return person.id, units[position], (position, len(units))
+                return _Pick(person.id, None, None, keeper)
+            return _Pick(person.id, units[position], (position, len(units)), keeper)
 
-        person_id, unit, turn = await self._db.interaction(pick)
+        picked = await self._db.interaction(pick)
+        person_id, unit, turn = picked.person_id, picked.unit_id, picked.turn
         if unit is None:
             raise NotFound("no acute list for this area")
+        if urgent and picked.keeper is None:
+            raise ValidationFailed(errors={"area": "no case-management unit keeps this "
+                                                   "list: a case worker saves it again"})
         prepared = await self._assignments.prepare_distribution(actor, NewAssignment(
             provider_unit_id=unit, services=new.services, case_number=new.case_number,
             person_id=person_id, contact_phone=new.contact_phone, note=new.note),
-            priority=Priority.URGENT)
+            priority=Priority.URGENT, on_behalf_of=picked.keeper if urgent else None)
         if prepared.row.provider_organization_id == actor.organization_id:
             raise ValidationFailed(errors={"area": "the unit in turn is your own "
                                                    "organization's"})
@@ -226,8 +252,10 @@ class AcuteListService:
         return may_distribute(actor.roles, await self._kind(actor))
 
     async def may_start(self, actor: Actor) -> bool:
-        """Whether the actor sees the lists and distributes from them."""
-        return await self.may_keep(actor)
+        """Whether the actor sees the lists and distributes from them: case workers,
+        and the alarm service's and the night patrol's staff (urgent starts)."""
+        kind = await self._kind(actor)
+        return may_distribute(actor.roles, kind) or may_start_urgently(actor.roles, kind)
 
     async def _kind(self, actor: Actor) -> OrgKind | None:
         org = actor.organization_id

@@ -42,6 +42,7 @@ from hub.domain.assignments import (
     Step,
     StepRefused,
     may_distribute,
+    may_start_urgently,
     may_take,
     next_state,
     party_may_see,
@@ -49,7 +50,7 @@ from hub.domain.assignments import (
 from hub.domain.audit import Action, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.localtime import STOCKHOLM
-from hub.domain.roles import Role
+from hub.domain.roles import OrgKind, Role
 from hub.domain.start_clock import start_due
 from hub.domain.vocabulary import (
     SERVICE_KIND_LABELS_SV,
@@ -165,9 +166,15 @@ class AssignmentService:
             self, actor: Actor, new: NewAssignment,
             engagement_state: EngagementState = EngagementState.ASSIGNED,
             tell_home_health_care: bool = True,
-            priority: Priority = Priority.NORMAL) -> PreparedDistribution:
+            priority: Priority = Priority.NORMAL,
+            on_behalf_of: uuid.UUID | None = None) -> PreparedDistribution:
         """Check a distribution and seal its messages, before the write interaction
-        (`store_distribution_sync`). Raises as `distribute` does."""
+        (`store_distribution_sync`). Raises as `distribute` does.
+
+        `on_behalf_of`: an urgent start by the alarm service or the night patrol (the
+        actor, who must be engaged with the person) for the case-management unit given,
+        which becomes the assignment's party and is addressed with the provider; home
+        health care is then the case worker's to tell, as the routine has it."""
         if actor.user_id is None or actor.organization_id is None:
             raise Forbidden()
         now = self._clock.now()
@@ -184,17 +191,22 @@ class AssignmentService:
 
         def look(conn: Connection) -> _Looked:
             kind = message_store.organization_kinds(conn, [org_id]).get(org_id)
-            if not may_distribute(actor.roles, kind):
+            if on_behalf_of is None and not may_distribute(actor.roles, kind):
                 raise Forbidden("only case workers distribute assignments")
+            if on_behalf_of is not None and not may_start_urgently(actor.roles, kind):
+                raise Forbidden("the alarm service and the night patrol give urgent starts")
             person = person_store.find_person(conn, person_id=new.person_id,
                                               index=person_index)
-            if person is None:
+            if person is None or not self._persons.may_see_sync(conn, actor, person.id):
                 raise NotFound("no such person")
+            own_unit = on_behalf_of if on_behalf_of is not None else actor.unit_id
+            own = store.unit_inbox(conn, own_unit) if own_unit else None
+            if own is not None and own.organization_kind is not OrgKind.CASE_MANAGEMENT:
+                own = None
             return _Looked(
-                person.id, store.unit_inbox(conn, new.provider_unit_id),
-                store.unit_inbox(conn, actor.unit_id) if actor.unit_id else None,
+                person.id, store.unit_inbox(conn, new.provider_unit_id), own,
                 store.home_health_care_inboxes(conn, person.id, today)
-                if tell_home_health_care else [])
+                if tell_home_health_care and on_behalf_of is None else [])
 
         looked = await self._db.interaction(look)
         provider = looked.provider
@@ -203,18 +215,21 @@ class AssignmentService:
         if provider.group_id is None:
             raise ValidationFailed(errors={
                 "provider_unit_id": "the unit has no functional inbox (contact group)"})
-        if looked.own is None or looked.own.group_id is None:
+        own = looked.own
+        if own is None or own.group_id is None:
             raise ValidationFailed(errors={
-                "unit": "your unit needs a functional inbox (contact group) for the "
-                        "provider's answers"})
-        assert actor.unit_id is not None
+                "unit": "the case-management unit needs a functional inbox (contact "
+                        "group) for the provider's answers"})
         person_id = looked.person_id
         due = start_due(now, new.requested_start)
         services = tuple(dict.fromkeys(new.services))
         labels = ", ".join(SERVICE_KIND_LABELS_SV[ServiceKind(k)] for k in services)
+        # An urgent start is told to the case-management unit at once, in the thread.
         assignment_message = await self._messages.prepare(MessageDraft(
-            group_ids=(provider.group_id,), person_id=person_id,
-            subject="Uppdrag: " + labels, body=_assignment_body(new, services, due),
+            group_ids=(provider.group_id,) if on_behalf_of is None
+            else (provider.group_id, own.group_id), person_id=person_id,
+            subject="Uppdrag: " + labels,
+            body=_assignment_body(new, services, due, urgent=on_behalf_of is not None),
             category=Category.ASSIGNMENT, routine_step=RoutineStep.ASSIGNMENT,
             priority=priority))
         notices = [await self._messages.prepare(MessageDraft(
@@ -224,14 +239,16 @@ class AssignmentService:
             category=Category.ASSIGNMENT, routine_step=RoutineStep.CHOSEN_PROVIDER))
             for group in looked.nurses]
         row = store.AssignmentRow(
-            id=uuid.uuid4(), person_id=person_id, case_management_unit_id=actor.unit_id,
-            case_management_organization_id=org_id, provider_unit_id=provider.unit_id,
+            id=uuid.uuid4(), person_id=person_id, case_management_unit_id=own.unit_id,
+            case_management_organization_id=own.organization_id,
+            provider_unit_id=provider.unit_id,
             provider_organization_id=provider.organization_id,
             thread_id=assignment_message.message_id, state=AssignmentState.DISTRIBUTED,
             requested_start=new.requested_start, distributed_by=actor.user_id,
             distributed_at=now, start_due_at=due, received_by=None, received_at=None,
             first_visit_on=None, reported_by=None, reported_at=None,
-            start_confirmed_on=None, start_confirmed_by=None, start_confirmed_at=None)
+            start_confirmed_on=None, start_confirmed_by=None, start_confirmed_at=None,
+            urgent_by_organization_id=org_id if on_behalf_of is not None else None)
         engagements = [EngagementRow(
             id=uuid.uuid4(), person_id=person_id, unit_id=provider.unit_id,
             service_kind=kind, starts_on=new.requested_start or today, ends_on=None,
@@ -255,9 +272,11 @@ class AssignmentService:
             actor, Action.ASSIGNMENT_DISTRIBUTE, person_id=row.person_id,
             targets={"assignment": row.id, "message": stored[0].sent.id,
                      "engagements": ids(e.id for e in engagements)},
-            organizations=[row.provider_organization_id],
+            organizations=[row.provider_organization_id] if row.urgent_by_organization_id
+            is None else [row.provider_organization_id, row.case_management_organization_id],
             detail={"services": ",".join(e.service_kind for e in engagements),
-                    "home_health_care_notified": len(prepared.sends) - 1}))
+                    "home_health_care_notified": len(prepared.sends) - 1,
+                    "urgent_start": row.urgent_by_organization_id is not None}))
         return stored
 
     # -- the provider's and the case worker's steps ------------------------------------
@@ -534,8 +553,11 @@ def _local(moment: dt.datetime) -> str:
     return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
 
 
-def _assignment_body(new: NewAssignment, services: tuple[str, ...], due: dt.datetime) -> str:
+def _assignment_body(new: NewAssignment, services: tuple[str, ...], due: dt.datetime,
+                     urgent: bool = False) -> str:
     lines = [
+        *(["Akut igångsättning, lämnad enligt akut- och ickevalslistan för "
+           "biståndsenhetens räkning. Biståndsenheten får samma besked."] if urgent else []),
         "Insatser: " + ", ".join(SERVICE_KIND_LABELS_SV[ServiceKind(k)] for k in services) + ".",
         f"Ärendenummer: {new.case_number.strip()}.",
         ("Start enligt biståndshandläggaren: " + new.requested_start.isoformat() + "."

@@ -514,8 +514,7 @@ class MessageService:
             recipients=tuple(policy.RecipientFacts(g.id, facts(g.organization_id))
                              for g in groups),
             at=now, consents=consents, step=step,
-            assignments=tuple(policy.AssignmentFacts(cm, provider)
-                              for cm, provider in assignments),
+            assignments=tuple(policy.AssignmentFacts(*a) for a in assignments),
             changes=tuple(policy.ChangeFacts(*change) for change in changes),
             attachments=attachments),
             emergency_override=emergency_override)

@@ -394,7 +394,7 @@ async def acute_list_submit(request: web.Request) -> web.StreamResponse:
 async def acute_assignment_submit(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
-    created: list[uuid.UUID] = []
+    created: list[str] = []
 
     async def distribute() -> None:
         done = await hub_of(request).acute_lists.distribute(
@@ -404,13 +404,17 @@ async def acute_assignment_submit(request: web.Request) -> web.StreamResponse:
                 personnummer=str(form.get("personnummer", "")).strip()[:20] or None,
                 contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
                 note=str(form.get("note", ""))[:4000]))
-        created.append(done.assignment.id)
+        # An urgent start by the alarm service or the night patrol is the case
+        # management's assignment: its giver sees the message it sent.
+        a = done.assignment
+        created.append(f"/uppdrag/{a.id}" if a.urgent_by_organization_id is None
+                       else f"/meddelanden/{a.thread_id}")
 
     refused = await _run(request, distribute, lambda errors, status: acute_page(
         request, errors, status, form))
     if refused is not None:
         return refused
-    raise web.HTTPSeeOther(f"/uppdrag/{created[0]}?skickat=1")
+    raise web.HTTPSeeOther(f"{created[0]}?skickat=1")
 
 
 def add_flow_routes(app: web.Application) -> None:

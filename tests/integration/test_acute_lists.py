@@ -1,16 +1,20 @@
 """The acute and no-choice list through the API: case workers keep an area's rotation;
 a person without a provider gets the unit in turn, a person with one gets their own;
-only case workers give assignments from it (the alarm service not yet);
-two distributions at once never get the same turn."""
+case workers give assignments from it, and the alarm service and the night patrol give
+urgent starts on behalf of the case-management unit that keeps the list, for persons
+they are engaged with, gaining no care relationship; two distributions at once never
+get the same turn."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import pytest
+
 from sqlalchemy import select
 
-from hub.db.models import Assignment
+from hub.db.models import Assignment, Engagement
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import Actor
 from hub.services.acute_lists import NewAcuteAssignment
@@ -85,7 +89,7 @@ async def test_a_person_with_a_provider_gets_their_own_and_the_turn_stays(client
     assert listed[0]["next_unit_id"] == str(w["providers"][0][1].id)
 
 
-async def test_an_acute_assignment_is_urgent_and_only_case_workers_give_one(client, hub):
+async def test_an_acute_assignment_is_urgent_and_providers_give_none(client, hub):
     w = await _world(hub, client)
     person = await make_person(hub)
     response = await client.post(f"{V1}/acute-lists/Nordost/assignments",
@@ -96,13 +100,14 @@ async def test_an_acute_assignment_is_urgent_and_only_case_workers_give_one(clie
     inbox = await (await client.get(f"{V1}/inbox", headers=bearer(
         await login(client, hub, staff)))).json()
     assert [(m["priority"], m["category"]) for m in inbox["items"]] == [("urgent", "assignment")]
-    # Neither a provider nor (not yet) the alarm service gives one, nor sees the lists:
-    # neither may gain a care relationship with the person that way.
-    for account in (w["providers"][1][2], w["alarm_staff"]):
-        token = bearer(await login(client, hub, account))
-        assert (await client.post(f"{V1}/acute-lists/Nordost/assignments", headers=token,
-                                  json=_assignment(person))).status == 403
-        assert (await client.get(f"{V1}/acute-lists", headers=token)).status == 403
+    # A provider neither gives one nor sees the lists: it may not create its own care
+    # relationship. The alarm service sees them but does not keep them.
+    provider_token = bearer(await login(client, hub, w["providers"][1][2]))
+    assert (await client.post(f"{V1}/acute-lists/Nordost/assignments", headers=provider_token,
+                              json=_assignment(person))).status == 403
+    assert (await client.get(f"{V1}/acute-lists", headers=provider_token)).status == 403
+    alarm_token = bearer(await login(client, hub, w["alarm_staff"]))
+    for token in (provider_token, alarm_token):
         assert (await client.put(f"{V1}/acute-lists/Nordost", headers=token,
                                  json={"unit_ids": []})).status == 403
     assert (await client.post(f"{V1}/acute-lists/Söder/assignments", headers=w["token"],
@@ -129,3 +134,59 @@ async def test_a_list_naming_a_unit_twice_is_refused_and_the_old_one_stays(clien
     assert response.status == 422
     listed = await (await client.get(f"{V1}/acute-lists", headers=w["token"])).json()
     assert len(listed[0]["unit_ids"]) == 3
+
+
+@pytest.mark.parametrize("kind", [OrgKind.ALARM_SERVICE, OrgKind.NIGHT_SERVICE])
+async def test_the_alarm_service_and_the_night_patrol_start_urgently_for_case_management(
+        client, hub, kind):
+    w = await _world(hub, client)
+    starter = await make_org(hub, kind, name="Trygghetslarm och nattpatrull")
+    starter_unit = await make_unit(hub, starter, "Natt")
+    starter_staff = await make_user(hub, starter, Role.STAFF, unit=starter_unit)
+    await make_group(hub, starter, starter_unit, unit=starter_unit)
+    token = bearer(await login(client, hub, starter_staff))
+    engaged = await make_person(hub, personnummer=personnummer(500),
+                                engaged_units=(starter_unit,))
+    stranger = await make_person(hub, personnummer=personnummer(501))
+    assert (await client.get(f"{V1}/acute-lists", headers=token)).status == 200
+
+    # Only for a person they are engaged with; to them, another does not exist.
+    refused = await client.post(f"{V1}/acute-lists/Nordost/assignments", headers=token,
+                                json={**_assignment(stranger), "services": ["home_care"]})
+    assert refused.status == 404
+    assert await scalars(hub, select(Assignment.id)) == []
+
+    response = await client.post(f"{V1}/acute-lists/Nordost/assignments", headers=token,
+                                 json=_assignment(engaged))
+    assert response.status == 201, await response.text()
+    assert "Location" not in response.headers  # the case management's, not theirs
+    answer = (await response.json())["assignment"]
+    first_unit = w["providers"][0][1]
+    assert answer["provider_unit_id"] == str(first_unit.id)
+    assert answer["case_management_organization_id"] == str(w["case_actor"].organization_id)
+    assert answer["case_management_unit_id"] == str(w["case_actor"].unit_id)
+    assert answer["urgent_by_organization_id"] == str(starter.id)
+
+    # The provider in turn and the case workers hear it at once, in one thread.
+    provider_token = bearer(await login(client, hub, w["providers"][0][2]))
+    [told] = (await (await client.get(f"{V1}/inbox", headers=provider_token)).json())["items"]
+    assert told["priority"] == "urgent" and told["thread_id"] == answer["thread_id"]
+    [case_told] = (await (await client.get(f"{V1}/inbox", headers=w["token"])).json())["items"]
+    assert case_told["id"] == told["id"]
+
+    # The assignment is the case management's: the giver does not see it afterwards
+    # and gains no engagement from it; the provider answers the case workers.
+    assert (await client.get(f"{V1}/assignments/{answer['id']}", headers=token)).status == 404
+    engaged_units = await scalars(hub, select(Engagement.unit_id).where(
+        Engagement.person_id == engaged))
+    assert sorted(map(str, engaged_units)) == sorted([str(starter_unit.id), str(first_unit.id)])
+    receipt = await client.post(f"{V1}/assignments/{answer['id']}/receipt",
+                                headers=provider_token)
+    assert receipt.status == 200, await receipt.text()
+    subjects = [m["subject"] for m in (await (await client.get(
+        f"{V1}/inbox", headers=w["token"])).json())["items"]]
+    assert "Uppdraget är mottaget" in subjects
+    # The alarm service cannot take a case worker's step either.
+    confirm = await client.post(f"{V1}/assignments/{answer['id']}/start-confirmation",
+                                headers=token, json={})
+    assert confirm.status == 404

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from hub.domain import bases
-from hub.domain.assignments import PROVIDER_KINDS, may_distribute
+from hub.domain.assignments import PROVIDER_KINDS, may_distribute, may_start_urgently
 from hub.domain.bases import TABLE
 from hub.domain.follow_up import deviates
 from hub.domain.policy import (
@@ -226,6 +226,50 @@ def test_home_health_care_is_not_in_the_secrecy_community() -> None:
     assert send(NURSES, DISABILITY_CASE_MANAGEMENT) == (Rule.LEGAL_BASIS, None)
 
 
+@pytest.mark.parametrize("starter", [ALARM, NIGHT])
+def test_the_alarm_service_and_the_night_patrol_give_urgent_starts_for_case_management(
+        starter: OrgFacts) -> None:
+    # "Vid behov av snabbare igångsättning än 24 timmar lämnar biståndshandläggare eller
+    # kommunens Trygghetslarm och nattpatrull uppdrag till utförare, enligt akut- och
+    # icke-valslistan." They act for the case-management unit that keeps the list: it
+    # is the assignment's party, and is told with the provider.
+    urgent = (AssignmentFacts(CASE_MANAGEMENT.organization_id,
+                              ASSIGNED_PRIVATE.organization_id, starter.organization_id),)
+    step = RoutineStep.ASSIGNMENT
+    assert send(starter, ASSIGNED_PRIVATE, step, assignments=urgent) == (None, "urgent_start")
+    assert send(starter, CASE_MANAGEMENT, step, assignments=urgent) == (None, "urgent_start")
+    # The assignment only: the urgent start gives them no other step, nor a say to
+    # home health care, nor any basis for another assignment's provider.
+    for other in (RoutineStep.CHANGED_NEEDS, RoutineStep.CHOSEN_PROVIDER,
+                  RoutineStep.START_CONFIRMED, None):
+        assert send(starter, ASSIGNED_PRIVATE, other, assignments=urgent) \
+            == (Rule.LEGAL_BASIS, None)
+    assert send(starter, NURSES, RoutineStep.CHOSEN_PROVIDER, assignments=urgent) \
+        == (Rule.LEGAL_BASIS, None)
+    assert send(starter, ASSIGNED_PRIVATE, step) == (Rule.LEGAL_BASIS, None)
+    # Another organization of the same kind has no part in it.
+    stranger = OrgFacts(uuid.uuid4(), starter.kind, True)
+    assert send(stranger, ASSIGNED_PRIVATE, step, assignments=urgent) \
+        == (Rule.LEGAL_BASIS, None)
+    # They are engaged with the person themselves, or they have nothing to say.
+    unengaged = OrgFacts(starter.organization_id, starter.kind, False)
+    assert send(unengaged, ASSIGNED_PRIVATE, step, assignments=urgent) \
+        == (Rule.CARE_RELATIONSHIP, None)
+
+
+def test_an_urgent_start_gives_its_giver_no_care_relationship() -> None:
+    urgent = (AssignmentFacts(CASE_MANAGEMENT.organization_id,
+                              ASSIGNED_PRIVATE.organization_id, ALARM.organization_id),)
+    unengaged = OrgFacts(ALARM.organization_id, ALARM.kind, False)
+    # The provider, asked to answer, has no care relationship to tell the alarm service.
+    assert send(ASSIGNED_PRIVATE, unengaged, RoutineStep.RECEIPT, assignments=urgent) \
+        == (Rule.CARE_RELATIONSHIP, None)
+    for kind in OrgKind:
+        for roles in ({Role.STAFF}, {Role.IT_CONTACT}, {Role.CASE_WORKER}):
+            assert may_start_urgently(frozenset(roles), kind) == (
+                Role.STAFF in roles and kind in (OrgKind.ALARM_SERVICE, OrgKind.NIGHT_SERVICE))
+
+
 # -- Göteborgs Stads rutin för informationsöverföring mellan privata utförare och staden --
 
 @pytest.mark.parametrize(("sender", "recipient"), [
@@ -261,6 +305,9 @@ def test_every_basis_of_the_table_is_reached() -> None:
     reached = {
         send(NIGHT, NIGHT)[1],
         send(CASE_MANAGEMENT, ASSIGNED_PRIVATE, RoutineStep.ASSIGNMENT)[1],
+        send(ALARM, ASSIGNED_PRIVATE, RoutineStep.ASSIGNMENT, assignments=(AssignmentFacts(
+            CASE_MANAGEMENT.organization_id, ASSIGNED_PRIVATE.organization_id,
+            ALARM.organization_id),))[1],
         send(OTHER_PRIVATE, INCOMING, RoutineStep.PROVIDER_CHANGE, changes=(CHANGE,))[1],
         send(CASE_MANAGEMENT, NURSES, RoutineStep.CHOSEN_PROVIDER)[1],
         send(CITY_HOME_CARE, DISABILITY_CASE_MANAGEMENT)[1],

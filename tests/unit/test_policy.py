@@ -72,7 +72,8 @@ def scenarios(draw: st.DrawFn) -> SendFacts:
             withdrawn_at=None if withdrawn is None else at + dt.timedelta(hours=withdrawn)))
     assignments = tuple(
         AssignmentFacts(draw(st.sampled_from(orgs)).organization_id,
-                        draw(st.sampled_from(orgs)).organization_id)
+                        draw(st.sampled_from(orgs)).organization_id,
+                        draw(st.none() | st.sampled_from(orgs).map(lambda o: o.organization_id)))
         for _ in range(draw(st.integers(0, 2))))
     changes = tuple(
         ChangeFacts(*(draw(st.sampled_from(orgs)).organization_id for _ in range(3)))
@@ -111,6 +112,13 @@ def has_basis(facts: SendFacts, recipient: OrgFacts) -> bool:
     if routine and step in ASSIGNMENT_STEPS and any(
             _sends(ASSIGNMENT_STEPS[step], a, sender.organization_id,
                    recipient.organization_id) for a in facts.assignments):
+        return True
+    # An urgent start: its giver (the alarm service, the night patrol) tells the provider
+    # and the case management it acts for, of the assignment only.
+    if routine and step == "assignment" and any(
+            a.urgent_by == sender.organization_id
+            and recipient.organization_id in (a.case_management, a.provider)
+            for a in facts.assignments):
         return True
     if routine and step == "provider_change" and any(
             _in_change(c, sender.organization_id) and _in_change(c, recipient.organization_id)
