@@ -30,9 +30,12 @@ QUEUE_LIMIT = 256
 
 @dataclass(frozen=True)
 class LiveEvent:
-    """`seq` is the delivery seq for "message" events, the receipt seq for "receipt"."""
+    """`seq` is the delivery seq for "message" events, the receipt seq for "receipt";
+    "escalation" events (a deadline passed, told to a group that reaches the user) are
+    a hint without a position: the open escalations are state the client re-reads
+    (`GET /api/v1/escalations`, the inbox page), so a reconnect has nothing to replay."""
 
-    kind: Literal["message", "receipt"]
+    kind: Literal["message", "receipt", "escalation"]
     seq: int
     data: Mapping[str, str | int | None]
 
@@ -43,6 +46,14 @@ def message_event(seq: int, message_id: uuid.UUID, thread_id: uuid.UUID,
     return LiveEvent("message", seq, {
         "message_id": str(message_id), "thread_id": str(thread_id),
         "group_id": str(group_id), "priority": priority})
+
+
+def escalation_event(escalation_id: uuid.UUID, kind: str, group_id: uuid.UUID,
+                     level: int) -> LiveEvent:
+    """A deadline passed and was told to a group that reaches the stream's user."""
+    return LiveEvent("escalation", 0, {
+        "escalation_id": str(escalation_id), "kind": kind, "group_id": str(group_id),
+        "level": level})
 
 
 @dataclass(eq=False, slots=True)

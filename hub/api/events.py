@@ -1,7 +1,9 @@
 """Server-Sent Events: one stream per signed-in user.
 
 The event id is "<delivery seq>.<receipt seq>", the positions in the two streams a
-user follows (messages to them; receipts on messages from them or their unit). A
+user follows (messages to them; receipts on messages from them or their unit).
+"escalation" events (a deadline passed, told to a group that reaches the user) carry
+no position: the open escalations are state the client re-reads. A
 reconnect with Last-Event-ID replays everything after those positions from the
 database, so nothing is lost across a reconnect. The subscription is taken before
 the replay, and events already replayed are skipped, so nothing falls in between.
@@ -61,12 +63,17 @@ class _Positions:
         return cls(delivery, receipt)
 
     def seen(self, event: LiveEvent) -> bool:
+        if event.kind == "escalation":  # no position: a hint to re-read the state
+            return False
         return event.seq <= (self.delivery if event.kind == "message" else self.receipt)
 
     def written(self, event: LiveEvent) -> bool:
-        return self._written is not None and (event.kind, event.seq) in self._written
+        return event.kind != "escalation" and self._written is not None \
+            and (event.kind, event.seq) in self._written
 
     def advance(self, event: LiveEvent) -> None:
+        if event.kind == "escalation":
+            return
         if event.kind == "message":
             self.delivery = max(self.delivery, event.seq)
         else:

@@ -225,6 +225,22 @@ def groups_reaching(conn: Connection, user_id: uuid.UUID) -> list[uuid.UUID]:
                    col(ContactGroupMember.unit_id) == unit))).scalars())
 
 
+def members_reached(conn: Connection, group_ids: Collection[uuid.UUID]
+                    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(group, user) for each enabled account a group of `group_ids` names, itself or
+    through the user's unit."""
+    if not group_ids:
+        return []
+    rows = conn.execute(
+        select(col(ContactGroupMember.group_id), col(User.id)).distinct()
+        .join(User, or_(col(User.id) == ContactGroupMember.user_id,
+                        and_(col(ContactGroupMember.unit_id).is_not(None),
+                             col(User.unit_id) == ContactGroupMember.unit_id)))
+        .where(col(ContactGroupMember.group_id).in_(list(group_ids)),
+               col(User.disabled_at).is_(None)))
+    return [(group, user) for group, user in rows]
+
+
 def lead_of(conn: Connection, organization_id: uuid.UUID) -> uuid.UUID | None:
     return conn.execute(select(col(EscalationLead.group_id)).where(
         col(EscalationLead.organization_id) == organization_id)).scalar()

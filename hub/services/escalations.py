@@ -31,6 +31,7 @@ from hub.domain.audit import Action, AuditEvent
 from hub.domain.roles import Role, reads_care_messages
 from hub.domain.vocabulary import EscalationKind
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.live import Notifier, escalation_event
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
 
@@ -55,31 +56,48 @@ class EscalationView:
 
 
 class EscalationService:
-    def __init__(self, db: Database, clock: Clock, audit: AuditLog,
+    def __init__(self, db: Database, clock: Clock, audit: AuditLog, notifier: Notifier,
                  grace: dt.timedelta, interval: float) -> None:
         self._db = db
         self._clock = clock
         self._audit = audit
+        self._notifier = notifier
         self.grace = grace
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
 
     async def run(self) -> list[store.Due]:
-        """One round: record and audit every escalation that is due now. Returns those
-        this process recorded."""
+        """One round: record and audit every escalation that is due now, and tell the
+        listening members of the groups told, live. Returns those this process
+        recorded."""
         now = self._clock.now()
 
-        def work(conn: Connection) -> list[store.Due]:
+        def work(conn: Connection) -> list[tuple[store.Due, uuid.UUID]]:
             due = store.first_level(conn, now, now - WINDOW) + store.second_level(
                 conn, now - self.grace, now - WINDOW)
-            told = [d for d in due if store.insert_once(conn, d, now) is not None]
-            self._audit.append_many_sync(conn, [_event(d) for d in told])
+            told = [(d, e) for d in due if (e := store.insert_once(conn, d, now)) is not None]
+            self._audit.append_many_sync(conn, [_event(d) for d, _ in told])
             return told
 
         told = await self._db.interaction(work, write=True)
         if told:
             log.info("escalations", count=len(told))
-        return told
+            await self._push(told)
+        return [d for d, _ in told]
+
+    async def _push(self, told: list[tuple[store.Due, uuid.UUID]]) -> None:
+        listening = self._notifier.listening_users()
+        if not listening:
+            return
+        groups = {d.group_id for d, _ in told}
+        reached = await self._db.interaction(lambda conn: store.members_reached(conn, groups))
+        members: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for group, user in reached:
+            if user in listening:
+                members.setdefault(group, []).append(user)
+        await self._notifier.publish(
+            (user, escalation_event(escalation_id, due.kind.value, due.group_id, due.level))
+            for due, escalation_id in told for user in members.get(due.group_id, ()))
 
     def start_worker(self) -> None:
         if self._task is not None:

@@ -181,3 +181,41 @@ async def test_only_the_organizations_it_contact_sets_its_lead_to_its_own_group(
     assert await hub.escalations.lead(w["provider"].id) is None
     cleared = await client.put(path, headers=it, json={"group_id": None})
     assert (cleared.status, (await cleared.json())["group_id"]) == (200, None)
+
+
+async def test_an_escalation_reaches_the_groups_listening_members_live_and_no_one_else(
+        client, hub, clock):
+    from tests.integration.test_live_events import connect
+
+    w = await _world(hub)
+    await _set_lead(client, hub, w)
+    hub.clock.advance(seconds=30)
+    staff_stream = await connect(client, await login(client, hub, w["staff"]))
+    hub.clock.advance(seconds=30)
+    lead_stream = await connect(client, await login(client, hub, w["lead"]))
+    sent = await hub.messages.send(w["night_actor"], MessageDraft(
+        group_ids=(w["inbox"],), subject="Larmet gick 02:10", body="Titta till henne",
+        requires_ack=True, ack_deadline=MONDAY_10 + dt.timedelta(minutes=30)))
+    message = await staff_stream.event()
+    assert message.event == "message"
+    clock.advance(minutes=30, seconds=1)
+    [told] = await hub.escalations.run()
+    assert told.group_id == w["inbox"]
+    [seen] = await _open(client, hub, w["staff"])
+
+    frame = await staff_stream.event()
+    assert frame.event == "escalation"
+    assert frame.data == {"escalation_id": seen["id"], "kind": "ack_deadline",
+                          "group_id": str(w["inbox"]), "level": 1}
+    assert frame.id == message.id  # no position of its own: nothing to replay
+    assert seen["subject_id"] == str(sent.id)
+
+    # The lead hears of the second level only; its first event is that one.
+    clock.advance(minutes=60)
+    [to_lead] = await hub.escalations.run()
+    frame = await lead_stream.event()
+    assert (frame.event, frame.data["level"], frame.data["group_id"]) == (
+        "escalation", 2, str(w["lead_group"]))
+    assert to_lead.group_id == w["lead_group"]
+    staff_stream.close()
+    lead_stream.close()

@@ -20,6 +20,14 @@
       document.getElementById("live-banner").hidden = false;
     }
   });
+  // A deadline passed for a group that reaches this user: the inbox shows it on top.
+  source.addEventListener("escalation", function () {
+    if (page === "inbox" && !editing() && window.scrollY < 200) {
+      window.location.reload();
+    } else {
+      document.getElementById("escalation-banner").hidden = false;
+    }
+  });
   source.addEventListener("receipt", function (event) {
     var data = JSON.parse(event.data);
     if (page === "message" && data.message_id === messageId && !editing()) {
