@@ -138,6 +138,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         follow_ups=FollowUpService(db, clock, messages, audit),
         acute_lists=AcuteListService(db, clock, assignments, persons, audit),
         escalations=EscalationService(
-            db, clock, audit, notifier, grace=dt.timedelta(minutes=settings.escalation_grace_minutes),
+            db, clock, audit, notifier,
+            grace=dt.timedelta(minutes=settings.escalation_grace_minutes),
             interval=settings.escalation_interval_seconds),
     )

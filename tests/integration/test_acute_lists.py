@@ -11,7 +11,6 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from sqlalchemy import select
 
 from hub.db.models import Assignment, Engagement
