@@ -23,7 +23,7 @@ from hub.db.models import (
     Unit,
 )
 from hub.domain.roles import OrgKind
-from hub.domain.vocabulary import EngagementState
+from hub.domain.vocabulary import AssignmentState, EngagementState
 
 
 @dataclass(frozen=True)
@@ -138,13 +138,20 @@ def end_engagements(conn: Connection, engagement_ids: Sequence[uuid.UUID], last_
 
 
 def list_for(conn: Connection, organization_id: uuid.UUID, limit: int,
-             state: str | None = None) -> list[AssignmentRow]:
-    """Assignments an organization distributed or received, newest first."""
+             state: str | None = None, overdue_at: dt.datetime | None = None
+             ) -> list[AssignmentRow]:
+    """Assignments an organization distributed or received, newest first; with
+    `overdue_at`, only those not started by their deadline as of that moment."""
     statement = select(*_COLUMNS).where(or_(
         col(Assignment.case_management_organization_id) == organization_id,
         col(Assignment.provider_organization_id) == organization_id))
     if state is not None:
         statement = statement.where(col(Assignment.state) == state)
+    if overdue_at is not None:
+        statement = statement.where(
+            col(Assignment.state).in_([AssignmentState.DISTRIBUTED.value,
+                                       AssignmentState.RECEIVED.value]),
+            col(Assignment.start_due_at) < overdue_at)
     statement = statement.order_by(col(Assignment.distributed_at).desc(),
                                    col(Assignment.id)).limit(limit)
     return [AssignmentRow(*row) for row in conn.execute(statement)]

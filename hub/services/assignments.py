@@ -494,11 +494,9 @@ class AssignmentService:
             raise ValidationFailed(errors={"state": "one of " + ", ".join(AssignmentState)})
         org = actor.organization_id
         now = self._clock.now()
-        rows = await self._db.interaction(
-            lambda conn: store.list_for(conn, org, limit if not overdue else 1000, state))
-        views = [_view_of(r, [], now) for r in rows]
-        views = [v for v in views if _may_read(actor, v) and (not overdue or v.overdue)]
-        return views[:limit]
+        rows = await self._db.interaction(lambda conn: store.list_for(
+            conn, org, limit, state, overdue_at=now if overdue else None))
+        return [v for v in (_view_of(r, [], now) for r in rows) if _may_read(actor, v)]
 
     async def view(self, assignment_id: uuid.UUID) -> AssignmentView:
         """The assignment, unchecked: for the services that checked who asks."""
