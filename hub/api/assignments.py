@@ -70,6 +70,13 @@ async def confirm_start(request: web.Request) -> web.Response:
         actor, path_uuid(request, "assignment_id"), body.start_on))
 
 
+async def withdraw(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.AssignmentWithdrawal)
+    return _out(await hub_of(request).assignments.withdraw(
+        actor, path_uuid(request, "assignment_id"), body.reason))
+
+
 async def open_escalations(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     views = await hub_of(request).escalations.open_for(actor)

@@ -126,6 +126,11 @@ OPERATIONS = [
     Operation("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation",
               a.confirm_start, "Confirm the start date back to the provider (case worker)",
               body=s.StartConfirmation, response=s.AssignmentOut, tag="assignments"),
+    Operation("POST", f"{V1}/assignments/{{assignment_id}}/withdrawal", a.withdraw,
+              "Withdraw an assignment not yet started, saying why (case worker): the "
+              "provider is told, its engagements end; a provider change's incoming "
+              "assignment cancels the change", body=s.AssignmentWithdrawal,
+              response=s.AssignmentOut, tag="assignments"),
     Operation("GET", f"{V1}/acute-lists", a.acute_lists,
               "The acute and no-choice lists per area (case workers, the alarm service, "
               "the night patrol)", response=s.AcuteListOut, list_response=True,

@@ -610,6 +610,11 @@ class StartConfirmation(Request):
                                      "the reported first visit if not given")
 
 
+class AssignmentWithdrawal(Request):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)] = Field(
+        description="Why (told to the provider in the assignment's thread)")
+
+
 class AssignmentServiceOut(Response):
     service_kind: ServiceKind
     engagement_id: uuid.UUID
@@ -637,6 +642,9 @@ class AssignmentOut(Response):
     urgent_by_organization_id: uuid.UUID | None = Field(
         default=None, description="The alarm service or night patrol that gave it as an "
         "urgent start from the acute list, on behalf of the case-management unit")
+    withdrawn_at: dt.datetime | None = Field(
+        default=None, description="Withdrawn by the case worker before it started: no "
+        "step follows, its engagements ended")
     services: list[AssignmentServiceOut]
     home_health_care_notified: int = Field(
         description="Home health care units told which provider was chosen (on "
@@ -704,6 +712,8 @@ class ProviderChangeOut(Response):
                                  "this day (14 days from the announcement)")
     takeover_on: dt.date | None
     takeover_reported_at: dt.datetime | None
+    cancelled_at: dt.datetime | None = Field(
+        default=None, description="Cancelled with its incoming assignment (withdrawn)")
     overdue: bool = Field(description="Past complete_by without a takeover day")
 
 

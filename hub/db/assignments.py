@@ -49,6 +49,8 @@ class AssignmentRow:
     start_confirmed_by: uuid.UUID | None
     start_confirmed_at: dt.datetime | None
     urgent_by_organization_id: uuid.UUID | None = None
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_by: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def in_force(conn: Connection, person_id: uuid.UUID, today: dt.date
                col(Assignment.urgent_by_organization_id)).distinct()
         .join(AssignmentService, col(AssignmentService.assignment_id) == Assignment.id)
         .join(Engagement, col(Engagement.id) == AssignmentService.engagement_id)
-        .where(col(Assignment.person_id) == person_id,
+        .where(col(Assignment.person_id) == person_id, col(Assignment.withdrawn_at).is_(None),
                or_(col(Engagement.ends_on).is_(None), col(Engagement.ends_on) >= today)))
     return [(cm, provider, urgent_by) for cm, provider, urgent_by in rows]
 
@@ -151,7 +153,7 @@ def list_for(conn: Connection, organization_id: uuid.UUID, limit: int,
         statement = statement.where(
             col(Assignment.state).in_([AssignmentState.DISTRIBUTED.value,
                                        AssignmentState.RECEIVED.value]),
-            col(Assignment.start_due_at) < overdue_at)
+            col(Assignment.withdrawn_at).is_(None), col(Assignment.start_due_at) < overdue_at)
     statement = statement.order_by(col(Assignment.distributed_at).desc(),
                                    col(Assignment.id)).limit(limit)
     return [AssignmentRow(*row) for row in conn.execute(statement)]
@@ -183,8 +185,13 @@ def unit_inbox(conn: Connection, unit_id: uuid.UUID) -> UnitInbox | None:
 
 def is_change_incoming(conn: Connection, assignment_id: uuid.UUID) -> bool:
     """The assignment is the incoming provider's of a provider change."""
+    return change_of_incoming(conn, assignment_id) is not None
+
+
+def change_of_incoming(conn: Connection, assignment_id: uuid.UUID) -> uuid.UUID | None:
+    """The provider change whose incoming assignment this is."""
     return conn.execute(select(col(ProviderChange.id)).where(
-        col(ProviderChange.incoming_assignment_id) == assignment_id)).first() is not None
+        col(ProviderChange.incoming_assignment_id) == assignment_id)).scalar()
 
 
 @dataclass(frozen=True)

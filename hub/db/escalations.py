@@ -35,6 +35,12 @@ from hub.domain.vocabulary import AssignmentState, EscalationKind, FollowUpState
 _NOT_STARTED = (AssignmentState.DISTRIBUTED.value, AssignmentState.RECEIVED.value)
 
 
+def _not_started() -> Any:
+    """An assignment still waiting for its first visit (not withdrawn)."""
+    return and_(col(Assignment.state).in_(_NOT_STARTED),
+                col(Assignment.withdrawn_at).is_(None))
+
+
 @dataclass(frozen=True)
 class Due:
     """A deadline that passed for one organization, and the group to tell."""
@@ -101,7 +107,7 @@ def first_level(conn: Connection, now: dt.datetime, since: dt.datetime) -> list[
             select(col(Assignment.id), col(Assignment.provider_organization_id),
                    col(Assignment.provider_unit_id), col(Assignment.start_due_at),
                    col(Assignment.person_id))
-            .where(col(Assignment.state).in_(_NOT_STARTED),
+            .where(_not_started(),
                    col(Assignment.start_due_at) < now, col(Assignment.start_due_at) > since,
                    ~_escalated(EscalationKind.ASSIGNMENT_START, Assignment.id,
                                Assignment.provider_organization_id, 1))
@@ -137,7 +143,7 @@ def second_level(conn: Connection, told_before: dt.datetime, since: dt.datetime
              ~_acked_by(Escalation.subject_id, Escalation.organization_id)),
         and_(col(Escalation.kind) == EscalationKind.ASSIGNMENT_START.value,
              exists().where(col(Assignment.id) == Escalation.subject_id,
-                            col(Assignment.state).in_(_NOT_STARTED))),
+                            _not_started())),
         and_(col(Escalation.kind) == EscalationKind.FOLLOW_UP_DUE.value,
              exists().where(col(FollowUp.id) == Escalation.subject_id,
                             col(FollowUp.state) == FollowUpState.REQUESTED.value)))
@@ -200,7 +206,7 @@ def still_open(conn: Connection, rows: Sequence[EscalationRow]) -> list[Escalati
     if starts:
         not_started = set(conn.execute(select(col(Assignment.id)).where(
             col(Assignment.id).in_([r.subject_id for r in starts]),
-            col(Assignment.state).in_(_NOT_STARTED))).scalars())
+            _not_started())).scalars())
     follow_ups = [r.subject_id for r in rows if r.kind == EscalationKind.FOLLOW_UP_DUE]
     unanswered: set[uuid.UUID] = set()
     if follow_ups:

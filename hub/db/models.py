@@ -423,6 +423,11 @@ class Assignment(SQLModel, table=True):
     urgent_by_organization_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid(), ForeignKey(
             "organization.id", name="fk_assignment_urgent_by"), nullable=True))
+    # Withdrawn by the case worker before it started: no step follows.
+    withdrawn_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    withdrawn_by: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid(), ForeignKey(
+            "account.id", name="fk_assignment_withdrawn_by"), nullable=True))
 
 
 class AssignmentService(SQLModel, table=True):
@@ -471,6 +476,8 @@ class ProviderChange(SQLModel, table=True):
     takeover_reported_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
     takeover_reported_at: dt.datetime | None = Field(default=None,
                                                      sa_column=_utc(nullable=True))
+    # Cancelled with its incoming assignment (withdrawn before the takeover).
+    cancelled_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class FollowUp(SQLModel, table=True):

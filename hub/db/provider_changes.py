@@ -35,6 +35,8 @@ class ProviderChangeRow:
     takeover_on: dt.date | None
     takeover_reported_by: uuid.UUID | None
     takeover_reported_at: dt.datetime | None
+    # Cancelled with its incoming assignment, before the takeover.
+    cancelled_at: dt.datetime | None = None
 
 
 _COLUMNS = tuple(col(getattr(ProviderChange, name))
@@ -61,12 +63,14 @@ def update_change(conn: Connection, change_id: uuid.UUID, **values: Any) -> None
 def in_force(conn: Connection, person_id: uuid.UUID, today: dt.date
              ) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
     """(case management, outgoing, incoming) organizations of the person's changes
-    that have not taken over yet (takeover day not recorded, or today or later)."""
+    that have not taken over yet (takeover day not recorded, or today or later) and
+    were not cancelled."""
     return [(cm, outgoing, incoming) for cm, outgoing, incoming in conn.execute(
         select(col(ProviderChange.case_management_organization_id),
                col(ProviderChange.outgoing_organization_id),
                col(ProviderChange.incoming_organization_id))
         .where(col(ProviderChange.person_id) == person_id,
+               col(ProviderChange.cancelled_at).is_(None),
                or_(col(ProviderChange.takeover_on).is_(None),
                    col(ProviderChange.takeover_on) >= today)))]
 

@@ -10,7 +10,8 @@ its `RoutineStep`.
     distributed --receipt--> received --first visit--> started --start confirmed-->
          \\_______________first visit_______________/^                 start_confirmed
 
-A first visit reported without a receipt first counts as the receipt too.
+A first visit reported without a receipt first counts as the receipt too. Before the
+first visit the case worker may withdraw the assignment; then no step follows.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Step(StrEnum):
     RECEIPT = "receipt"
     FIRST_VISIT = "first_visit"
     CONFIRM_START = "confirm_start"
+    WITHDRAW = "withdraw"
 
 
 # The state each step may be taken from, and the state it leads to.
@@ -46,8 +48,15 @@ STEP_MESSAGES: dict[Step, RoutineStep] = {
     Step.RECEIPT: RoutineStep.RECEIPT,
     Step.FIRST_VISIT: RoutineStep.FIRST_VISIT,
     Step.CONFIRM_START: RoutineStep.START_CONFIRMED,
+    # The case management's word on its own assignment.
+    Step.WITHDRAW: RoutineStep.ASSIGNMENT,
 }
-CASE_MANAGEMENT_STEPS = frozenset({Step.DISTRIBUTE, Step.CONFIRM_START})
+CASE_MANAGEMENT_STEPS = frozenset({Step.DISTRIBUTE, Step.CONFIRM_START, Step.WITHDRAW})
+
+# The case worker withdraws an assignment that has not started (the person changed
+# their mind, moved into a care home, died): no step follows. A started one ends by
+# ending its engagements instead.
+WITHDRAWABLE = frozenset({AssignmentState.DISTRIBUTED, AssignmentState.RECEIVED})
 
 # Steps only the assignment's own actions send (they change its state); the reports a
 # provider makes at any time (changed needs, consent refused, a service not started,
@@ -71,8 +80,16 @@ class StepRefused(Exception):
         self.step = step
 
 
-def next_state(state: AssignmentState | None, step: Step) -> AssignmentState:
-    """The state after `step`; raises `StepRefused` if it may not be taken now."""
+def next_state(state: AssignmentState | None, step: Step,
+               withdrawn: bool = False) -> AssignmentState:
+    """The state after `step`; raises `StepRefused` if it may not be taken now. No
+    step follows a withdrawal; a withdrawal keeps the state (the last step taken)."""
+    if withdrawn:
+        raise StepRefused(state, step)
+    if step is Step.WITHDRAW:
+        if state is None or state not in WITHDRAWABLE:
+            raise StepRefused(state, step)
+        return state
     allowed_from, to = TRANSITIONS[step]
     if state not in allowed_from:
         raise StepRefused(state, step)

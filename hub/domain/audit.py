@@ -51,6 +51,7 @@ class Action(StrEnum):
     ASSIGNMENT_RECEIPT = "assignment.receipt"
     ASSIGNMENT_FIRST_VISIT = "assignment.first_visit"
     ASSIGNMENT_CONFIRM_START = "assignment.confirm_start"
+    ASSIGNMENT_WITHDRAW = "assignment.withdraw"
     ASSIGNMENT_READ = "assignment.read"
     # An assignment given from the acute and no-choice list; a list changed.
     ASSIGNMENT_ACUTE = "assignment.acute_list"

@@ -33,9 +33,11 @@ from hub.clock import Clock, local_date
 from hub.db import assignments as store
 from hub.db import messages as message_store
 from hub.db import persons as person_store
+from hub.db import provider_changes as change_store
 from hub.db.engine import Database
 from hub.db.persons import EngagementRow
 from hub.domain.assignments import (
+    CASE_MANAGEMENT_STEPS,
     PROVIDER_KINDS,
     STEP_MESSAGES,
     Parties,
@@ -384,12 +386,60 @@ class AssignmentService:
         return await self._step(actor, assignment_id, Step.CONFIRM_START,
                                 "Verkställighetsdatum bekräftat", body, change)
 
+    async def withdraw(self, actor: Actor, assignment_id: uuid.UUID,
+                       reason: str) -> AssignmentView:
+        """The case worker withdraws an assignment that has not started, saying why: the
+        provider is told in the assignment's thread and its engagements end; no step
+        follows. A provider change's incoming assignment cancels the change: the
+        outgoing provider is told that it goes on.
+
+        Raises:
+            NotFound, Conflict: see `confirm_receipt` (Conflict: started, or withdrawn).
+            Forbidden: not a case worker of the distributing organization.
+            ValidationFailed: no reason, or one too long.
+        """
+        if not 1 <= len(reason.strip()) <= MAX_REASON:
+            raise ValidationFailed(errors={"reason": f"1-{MAX_REASON} characters: say why"})
+        change_id = await self._db.interaction(
+            lambda conn: store.change_of_incoming(conn, assignment_id))
+        notice: PreparedSend | None = None
+        if change_id is not None:
+            change = await self._db.interaction(lambda conn: change_store.get(conn, change_id))
+            assert change is not None  # it names the assignment
+            outgoing = await self._db.interaction(
+                lambda conn: store.unit_inbox(conn, change.outgoing_unit_id))
+            if outgoing is not None and outgoing.group_id is not None:
+                notice = await self._messages.prepare(MessageDraft(
+                    group_ids=(outgoing.group_id,), person_id=change.person_id,
+                    subject="Bytet av utförare återkallas",
+                    body="Bytet av utförare är återkallat: ni fortsätter att ge insatserna. "
+                         f"Orsak: {reason.strip()}",
+                    category=Category.PROVIDER_CHANGE,
+                    routine_step=RoutineStep.PROVIDER_CHANGE))
+
+        def also(conn: Connection, row: store.AssignmentRow, now: dt.datetime) -> None:
+            # After the messages: the assignment and the change were their legal basis.
+            assert actor.user_id is not None  # checked by the step
+            store.update_assignment(conn, row.id, withdrawn_at=now, withdrawn_by=actor.user_id)
+            store.end_engagements(conn, [s.engagement_id for s in store.services(conn, row.id)],
+                                  local_date(now), actor.user_id, now)
+            if change_id is not None:
+                change_store.update_change(conn, change_id, cancelled_at=now)
+
+        return await self._step(
+            actor, assignment_id, Step.WITHDRAW, "Uppdraget återkallas",
+            f"Biståndshandläggaren har återkallat uppdraget. Orsak: {reason.strip()}",
+            lambda row, now: {}, also, extra=(notice,) if notice is not None else (),
+            detail={"provider_change_cancelled": change_id is not None})
+
     async def _step(self, actor: Actor, assignment_id: uuid.UUID, step: Step, subject: str,
                     body: str, change: Change, also: Also | None = None,
-                    detail: dict[str, str | int | bool] | None = None) -> AssignmentView:
+                    detail: dict[str, str | int | bool] | None = None,
+                    extra: tuple[PreparedSend, ...] = ()) -> AssignmentView:
         """Take `step`: check who and when, then in one transaction move the state
-        (`change` gives the columns), do `also`, send the step's message to the other
-        party's functional inbox in the assignment's thread, and audit it."""
+        (`change` gives the columns), send the step's message to the other party's
+        functional inbox in the assignment's thread (and the `extra` messages), do
+        `also`, and audit it."""
         row = await self._db.interaction(lambda conn: store.get(conn, assignment_id))
         if row is None or not _may_read(actor, row):
             raise NotFound("no such assignment")
@@ -398,7 +448,7 @@ class AssignmentService:
         parties = Parties(row.case_management_organization_id, row.provider_organization_id)
         if not may_take(step, actor.roles, actor.organization_id, parties):
             raise Forbidden("this step is the other party's")
-        to_unit = row.provider_unit_id if step in (Step.DISTRIBUTE, Step.CONFIRM_START) \
+        to_unit = row.provider_unit_id if step in CASE_MANAGEMENT_STEPS \
             else row.case_management_unit_id
         inbox = await self._db.interaction(lambda conn: store.unit_inbox(conn, to_unit))
         if inbox is None or inbox.group_id is None:
@@ -410,29 +460,32 @@ class AssignmentService:
             thread_id=row.thread_id)
         action = {Step.RECEIPT: Action.ASSIGNMENT_RECEIPT,
                   Step.FIRST_VISIT: Action.ASSIGNMENT_FIRST_VISIT,
-                  Step.CONFIRM_START: Action.ASSIGNMENT_CONFIRM_START}[step]
+                  Step.CONFIRM_START: Action.ASSIGNMENT_CONFIRM_START,
+                  Step.WITHDRAW: Action.ASSIGNMENT_WITHDRAW}[step]
 
         def write(conn: Connection) -> list[StoredSend]:
             locked = store.get(conn, assignment_id, lock=True)
             assert locked is not None
             try:
-                state = next_state(AssignmentState(locked.state), step)
+                state = next_state(AssignmentState(locked.state), step,
+                                   withdrawn=locked.withdrawn_at is not None)
             except StepRefused:
-                raise Conflict(f"the assignment is {locked.state}") from None
+                raise Conflict("the assignment is " + (
+                    "withdrawn" if locked.withdrawn_at else locked.state)) from None
             now = self._clock.now()
             store.update_assignment(conn, assignment_id, state=state, **change(locked, now))
+            stored = [self._messages.store_sync(conn, actor, p) for p in (prepared, *extra)]
             if also is not None:
                 also(conn, locked, now)
-            stored = self._messages.store_sync(conn, actor, prepared)
             self._audit.append_many_sync(conn, [event_of(
                 actor, action, person_id=locked.person_id,
-                targets={"assignment": assignment_id, "message": stored.sent.id},
+                targets={"assignment": assignment_id, "message": stored[0].sent.id},
                 organizations=[parties.provider if actor.organization_id
                                == parties.case_management else parties.case_management],
                 detail={"state": state.value, **(detail or {})})])
-            return [stored]
+            return stored
 
-        await self.write(actor, write, (prepared,))
+        await self.write(actor, write, (prepared, *extra))
         return await self.view(assignment_id)
 
     async def write(self, actor: Actor, work: Callable[[Connection], list[StoredSend]],
@@ -543,7 +596,7 @@ def _may_read(actor: Actor, row: store.AssignmentRow) -> bool:
 def _view_of(row: store.AssignmentRow, services: list[store.ServiceRow],
              now: dt.datetime) -> AssignmentView:
     overdue = row.state in (AssignmentState.DISTRIBUTED, AssignmentState.RECEIVED) \
-        and now > row.start_due_at
+        and row.withdrawn_at is None and now > row.start_due_at
     return AssignmentView(**vars(row), overdue=overdue, services=services)
 
 

@@ -246,7 +246,8 @@ class ProviderChangeService:
 def _view_of(row: store.ProviderChangeRow, today: dt.date,
              assignment: AssignmentView | None = None) -> ProviderChangeView:
     return ProviderChangeView(**vars(row), incoming_assignment=assignment,
-                              overdue=row.takeover_on is None and today > row.complete_by)
+                              overdue=row.takeover_on is None and row.cancelled_at is None
+                              and today > row.complete_by)
 
 
 def _may_read(actor: Actor, change: store.ProviderChangeRow) -> bool:

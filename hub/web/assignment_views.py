@@ -155,6 +155,8 @@ async def step_submit(request: web.Request) -> web.StreamResponse:
             await service.report_first_visit(actor, assignment_id, first, not_started)
         elif step == "bekrafta-start":
             await service.confirm_start(actor, assignment_id, _date(form.get("start_on")))
+        elif step == "aterkalla":
+            await service.withdraw(actor, assignment_id, str(form.get("reason", ""))[:2000])
         else:
             raise web.HTTPNotFound()
     except ValueError:

@@ -280,6 +280,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_acute_lists": "Inga listor ännu.",
         "field_area": "Område",
         "field_unit_ids": "Utförare",
+        "assignment_withdrawn": "Återkallat",
+        "withdraw_assignment": "Återkalla uppdraget",
+        "withdraw_help": ("Uppdraget har inte börjat. Utföraren får beskedet med orsaken, och "
+                          "insatserna avslutas. Gäller det ett byte av utförare återkallas "
+                          "bytet, och den frånträdande utföraren fortsätter."),
+        "withdraw_reason": "Orsak (utföraren får veta)",
+        "field_reason": "Orsak",
+        "change_cancelled": "Återkallat",
     },
     "en": {
         "app_name": "Care hub",
@@ -558,5 +566,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_acute_lists": "No lists yet.",
         "field_area": "Area",
         "field_unit_ids": "Providers",
+        "assignment_withdrawn": "Withdrawn",
+        "withdraw_assignment": "Withdraw the assignment",
+        "withdraw_help": ("The assignment has not started. The provider is told, with the "
+                          "reason, and the services end. For a provider change the change "
+                          "is withdrawn, and the outgoing provider goes on."),
+        "withdraw_reason": "Reason (the provider is told)",
+        "field_reason": "Reason",
+        "change_cancelled": "Withdrawn",
     },
 }

@@ -324,3 +324,65 @@ async def test_an_engagement_the_case_worker_ended_stays_ended_at_the_first_visi
     assert reported.status == 200, await reported.text()
     assert await _engagements(hub, w["person_id"]) == {
         "home_care": ("assigned", dt.date(2027, 3, 25))}
+
+
+async def test_the_case_worker_withdraws_an_assignment_not_started_and_nothing_follows(
+        client, hub, clock):
+    w = await _world(hub, client)
+    assignment = await (await client.post(f"{V1}/assignments", headers=w["cw"],
+                                          json=_assignment(w))).json()
+    path = f"{V1}/assignments/{assignment['id']}"
+    assert (await client.post(f"{path}/receipt", headers=w["st"])).status == 200
+
+    # Without a reason, or by the provider: refused, and nothing changes.
+    assert (await client.post(f"{path}/withdrawal", headers=w["cw"],
+                              json={"reason": ""})).status == 422
+    assert (await client.post(f"{path}/withdrawal", headers=w["st"],
+                              json={"reason": "Fel utförare"})).status == 403
+    assert await scalar(hub, select(Assignment.withdrawn_at)) is None
+
+    withdrawn = await client.post(f"{path}/withdrawal", headers=w["cw"],
+                                  json={"reason": "Personen har flyttat till ett boende"})
+    assert withdrawn.status == 200, await withdrawn.text()
+    body = await withdrawn.json()
+    assert body["withdrawn_at"] is not None and body["state"] == "received"
+    # The provider is told in the assignment's thread, and gives the person nothing now.
+    told = [m for m in await _inbox(client, w["st"]) if m["subject"] == "Uppdraget återkallas"]
+    assert [m["thread_id"] for m in told] == [assignment["thread_id"]]
+    opened = await (await client.get(f"{V1}/messages/{told[0]['id']}",
+                                     headers=w["st"])).json()
+    assert "flyttat till ett boende" in opened["body"]
+    assert (await client.post(f"{V1}/persons/lookup", headers=w["st"], json={
+        "personnummer": "19121212-1212"})).status == 404
+    # No step follows, not a second withdrawal either, and nobody is reminded of it.
+    assert (await client.post(f"{path}/first-visit", headers=w["st"],
+                              json={"first_visit_on": "2027-03-26"})).status == 409
+    assert (await client.post(f"{path}/withdrawal", headers=w["cw"],
+                              json={"reason": "Igen"})).status == 409
+    clock.advance(days=10)
+    assert await hub.escalations.run() == []
+    w["cw"] = bearer(await login(client, hub, w["case_worker"]))
+    assert await (await client.get(f"{V1}/assignments?overdue=true",
+                                   headers=w["cw"])).json() == []
+    # Its reports are gone with it: no basis any more to tell the provider about the
+    # person without consent.
+    refused = await client.post(f"{V1}/messages", headers=w["cw"], json={
+        "group_ids": [str(w["provider_group"])], "subject": "Ändrade behov",
+        "body": "Behoven har ändrats", "person_id": str(w["person_id"]),
+        "routine_step": "changed_needs"})
+    assert refused.status == 403
+    assert await scalar(hub, select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "assignment.withdraw")) == 1
+
+
+async def test_a_started_assignment_is_not_withdrawn(client, hub):
+    w = await _world(hub, client)
+    assignment = await (await client.post(f"{V1}/assignments", headers=w["cw"],
+                                          json=_assignment(w))).json()
+    path = f"{V1}/assignments/{assignment['id']}"
+    assert (await client.post(f"{path}/first-visit", headers=w["st"],
+                              json={"first_visit_on": "2027-03-26"})).status == 200
+    refused = await client.post(f"{path}/withdrawal", headers=w["cw"],
+                                json={"reason": "För sent"})
+    assert refused.status == 409
+    assert await scalar(hub, select(Assignment.withdrawn_at)) is None

@@ -151,6 +151,8 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
         (401, 200, 404, 403, 404, 404, 404, 404),
     ("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation"):
         (401, 403, 404, 200, 404, 404, 404, 404),
+    ("POST", f"{V1}/assignments/{{assignment_id}}/withdrawal"):
+        (401, 403, 404, 200, 404, 404, 404, 404),
     # A change from the provider's unit to the night service's (the world's) or to
     # relief and escort's (each request).
     ("POST", f"{V1}/provider-changes"):
@@ -621,6 +623,13 @@ async def _first_visit(w: World, actor: str) -> Call:
     assert assignment.requested_start is not None
     return Call(f"{V1}/assignments/{assignment.id}/first-visit",
                 json={"first_visit_on": assignment.requested_start.isoformat()})
+
+
+@builds("POST", f"{V1}/assignments/{{assignment_id}}/withdrawal")
+async def _withdrawal(w: World, actor: str) -> Call:
+    assignment = await _assign(w.hub, w.case_actor, w.unit, w.person_id)
+    return Call(f"{V1}/assignments/{assignment.id}/withdrawal",
+                json={"reason": "Personen har flyttat till ett vård- och omsorgsboende"})
 
 
 @builds("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation")

@@ -235,3 +235,28 @@ async def test_the_acute_list_is_kept_and_used_in_the_browser(client, hub):
         Assignment.id == new_id)) == w["city_unit"].id  # first in turn
     after = await (await client.get("/akutlista", headers=w["secretary"])).text()
     assert after.index("Omsorg Centrum") < after.index("Står i tur")  # the turn moved on
+
+
+async def test_the_case_worker_withdraws_an_assignment_from_its_page(client, hub):
+    w = await _world(hub, client)
+    fresh = await hub.assignments.distribute(w["case_actor"], NewAssignment(
+        provider_unit_id=w["city_unit"].id, services=("home_care",), case_number="SN 4",
+        person_id=w["person_id"]))
+    page = await (await client.get(f"/uppdrag/{fresh.id}", headers=w["secretary"])).text()
+    assert f'action="/uppdrag/{fresh.id}/aterkalla"' in page
+    provider_page = await (await client.get(f"/uppdrag/{fresh.id}", headers=w["city"])).text()
+    assert "aterkalla" not in provider_page
+    # A started one cannot be withdrawn: no form.
+    started = await (await client.get(f"/uppdrag/{w['assignment'].id}",
+                                      headers=w["secretary"])).text()
+    assert "aterkalla" not in started
+
+    no_reason = await client.post(f"/uppdrag/{fresh.id}/aterkalla", headers=w["secretary"],
+                                  data={"reason": " "}, allow_redirects=False)
+    assert no_reason.status == 422 and "Orsak" in await no_reason.text()
+    done = await client.post(f"/uppdrag/{fresh.id}/aterkalla", headers=w["secretary"],
+                             data={"reason": "Personen valde annan utförare"},
+                             allow_redirects=False)
+    assert done.status == 303, await done.text()
+    after = await (await client.get(f"/uppdrag/{fresh.id}", headers=w["city"])).text()
+    assert "Återkallat" in after and "Bekräfta att uppdraget tagits emot" not in after

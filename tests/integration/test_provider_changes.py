@@ -183,3 +183,33 @@ async def test_the_takeover_is_the_only_way_the_incoming_assignment_starts(clien
     assert plain.status == 409
     states = dict(await rows(hub, select(Engagement.unit_id, Engagement.state)))
     assert states[w["in_unit"].id] == "upcoming"
+
+
+async def test_withdrawing_the_incoming_assignment_cancels_the_change_and_the_outgoing_goes_on(
+        client, hub, clock):
+    w = await _world(hub, client)
+    change = await (await client.post(f"{V1}/provider-changes", headers=w["case_worker_token"],
+                                      json=_change(w))).json()
+    withdrawn = await client.post(
+        f"{V1}/assignments/{change['incoming_assignment_id']}/withdrawal",
+        headers=w["case_worker_token"], json={"reason": "Personen ångrade sitt val"})
+    assert withdrawn.status == 200, await withdrawn.text()
+    got = await (await client.get(f"{V1}/provider-changes/{change['id']}",
+                                  headers=w["case_worker_token"])).json()
+    assert got["cancelled_at"] is not None and got["takeover_on"] is None
+    # The outgoing provider is told it goes on; its engagement stays as it was.
+    subjects = [m["subject"] for m in (await (await client.get(
+        f"{V1}/inbox", headers=w["out_staff_token"])).json())["items"]]
+    assert "Bytet av utförare återkallas" in subjects
+    periods = {unit: (state, ends) for unit, state, ends in await rows(
+        hub, select(Engagement.unit_id, Engagement.state, Engagement.ends_on))}
+    assert periods[w["out_unit"].id] == ("active", None)
+    assert periods[w["in_unit"].id][1] is not None  # the upcoming one ended
+    # The two providers have nothing more to agree about the person.
+    assert await _message(client, w["out_staff_token"], w["in_group"], w["person_id"],
+                          "provider_change", "Sista dag") == 403
+    assert (await client.post(f"{V1}/provider-changes/{change['id']}/takeover",
+                              headers=w["in_staff_token"],
+                              json={"takeover_on": TODAY.isoformat()})).status == 409
+    clock.advance(days=15)
+    assert await hub.escalations.run() == []  # a cancelled change is not watched
