@@ -132,15 +132,15 @@ OPERATIONS = [
               "assignment cancels the change", body=s.AssignmentWithdrawal,
               response=s.AssignmentOut, tag="assignments"),
     Operation("GET", f"{V1}/acute-lists", a.acute_lists,
-              "The acute and no-choice lists per area (case workers, the alarm service, "
-              "the night patrol)", response=s.AcuteListOut, list_response=True,
+              "The acute and no-choice lists per area (case workers, the alarm and night "
+              "patrol service)", response=s.AcuteListOut, list_response=True,
               tag="assignments"),
     Operation("PUT", f"{V1}/acute-lists/{{area}}", a.set_acute_list,
               "Replace an area's list (case worker)", body=s.AcuteListIn,
               response=s.AcuteListOut, tag="assignments"),
     Operation("POST", f"{V1}/acute-lists/{{area}}/assignments", a.acute_assignment,
               "An urgent or no-choice assignment: to the person's own home-care provider, "
-              "else to the unit in turn (case worker, alarm service, night patrol)",
+              "else to the unit in turn (case worker, the alarm and night patrol service)",
               body=s.AcuteAssignmentCreate, response=s.AcuteAssignmentOut, status=201,
               tag="assignments"),
     Operation("POST", f"{V1}/provider-changes", a.announce_provider_change,

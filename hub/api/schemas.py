@@ -640,7 +640,7 @@ class AssignmentOut(Response):
     start_confirmed_at: dt.datetime | None
     overdue: bool = Field(description="Past start_due_at without a first visit reported")
     urgent_by_organization_id: uuid.UUID | None = Field(
-        default=None, description="The alarm service or night patrol that gave it as an "
+        default=None, description="The alarm and night patrol service that gave it as an "
         "urgent start from the acute list, on behalf of the case-management unit")
     withdrawn_at: dt.datetime | None = Field(
         default=None, description="Withdrawn by the case worker before it started: no "

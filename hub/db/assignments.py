@@ -79,6 +79,20 @@ def in_force(conn: Connection, person_id: uuid.UUID, today: dt.date
     return [(cm, provider, urgent_by) for cm, provider, urgent_by in rows]
 
 
+def case_management_unit_of(conn: Connection, person_id: uuid.UUID, today: dt.date
+                            ) -> uuid.UUID | None:
+    """The case-management unit of the person's newest assignment in force (not
+    withdrawn, a service not ended by `today`): the unit that handles the person."""
+    return conn.execute(
+        select(col(Assignment.case_management_unit_id))
+        .join(AssignmentService, col(AssignmentService.assignment_id) == Assignment.id)
+        .join(Engagement, col(Engagement.id) == AssignmentService.engagement_id)
+        .where(col(Assignment.person_id) == person_id, col(Assignment.withdrawn_at).is_(None),
+               or_(col(Engagement.ends_on).is_(None), col(Engagement.ends_on) >= today))
+        .order_by(col(Assignment.distributed_at).desc(), col(Assignment.id)).limit(1)
+    ).scalar()
+
+
 def insert_assignment(conn: Connection, row: AssignmentRow,
                       services: Sequence[ServiceRow]) -> None:
     conn.execute(insert(Assignment).values(**vars(row)))
@@ -93,6 +107,12 @@ def get(conn: Connection, assignment_id: uuid.UUID, lock: bool = False) -> Assig
     if lock:
         statement = statement.with_for_update()
     row = conn.execute(statement).first()
+    return AssignmentRow(*row) if row is not None else None
+
+
+def of_thread(conn: Connection, thread_id: uuid.UUID) -> AssignmentRow | None:
+    """The assignment whose messages are this thread."""
+    row = conn.execute(select(*_COLUMNS).where(col(Assignment.thread_id) == thread_id)).first()
     return AssignmentRow(*row) if row is not None else None
 
 
@@ -165,13 +185,15 @@ class UnitInbox:
     organization_id: uuid.UUID
     organization_kind: OrgKind
     group_id: uuid.UUID | None  # the unit's functional inbox, if it has one
+    name: str = ""  # "Organization, unit": who the provider is, for a notice
 
 
 def unit_inbox(conn: Connection, unit_id: uuid.UUID) -> UnitInbox | None:
     """An active unit, its organization and its functional inbox (the oldest active
     group kept for the unit)."""
     row = conn.execute(
-        select(col(Unit.id), col(Unit.organization_id), col(Organization.kind))
+        select(col(Unit.id), col(Unit.organization_id), col(Organization.kind),
+               col(Organization.name), col(Unit.name))
         .join(Organization, col(Organization.id) == Unit.organization_id)
         .where(col(Unit.id) == unit_id, col(Unit.archived_at).is_(None))).first()
     if row is None:
@@ -180,7 +202,7 @@ def unit_inbox(conn: Connection, unit_id: uuid.UUID) -> UnitInbox | None:
         select(col(ContactGroup.id)).where(col(ContactGroup.unit_id) == unit_id,
                                            col(ContactGroup.archived_at).is_(None))
         .order_by(col(ContactGroup.created_at), col(ContactGroup.id)).limit(1)).scalar()
-    return UnitInbox(row[0], row[1], OrgKind(row[2]), group)
+    return UnitInbox(row[0], row[1], OrgKind(row[2]), group, f"{row[3]}, {row[4]}")
 
 
 def is_change_incoming(conn: Connection, assignment_id: uuid.UUID) -> bool:

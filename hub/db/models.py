@@ -418,8 +418,8 @@ class Assignment(SQLModel, table=True):
     start_confirmed_on: dt.date | None = None
     start_confirmed_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
     start_confirmed_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    # The alarm service or night patrol that gave it as an urgent start, on behalf of
-    # the case-management unit that keeps the area's acute list (its party).
+    # The alarm and night patrol service that gave it as an urgent start, on behalf of
+    # a case-management unit (its party).
     urgent_by_organization_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid(), ForeignKey(
             "organization.id", name="fk_assignment_urgent_by"), nullable=True))
@@ -543,8 +543,8 @@ class AcuteListTurn(SQLModel, table=True):
 
     area: str = Field(sa_column=Column(String(100), primary_key=True))
     next_position: int
-    # The case-management unit that keeps the list: urgent starts by the alarm service
-    # and the night patrol are given on its behalf.
+    # The case-management unit that keeps the list: urgent starts by the alarm and
+    # night patrol service for persons no unit handles yet are given on its behalf.
     case_management_unit_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid(), ForeignKey(
             "unit.id", name="fk_acute_list_turn_case_management_unit"), nullable=True))

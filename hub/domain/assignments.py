@@ -129,12 +129,14 @@ def may_distribute(roles: frozenset[Role], organization_kind: OrgKind | None) ->
     return Role.CASE_WORKER in roles and organization_kind is OrgKind.CASE_MANAGEMENT
 
 
-# "Kommunens Trygghetslarm och nattpatrull" give urgent starts from the acute list.
-URGENT_STARTERS = frozenset({OrgKind.ALARM_SERVICE, OrgKind.NIGHT_SERVICE})
+# "Kommunens Trygghetslarm och nattpatrull" give urgent starts from the acute list: the
+# city's alarm service, whose night patrol answers the alarms (one service). Not the
+# night service (hemtjänst natt), which is a provider like any other.
+URGENT_STARTERS = frozenset({OrgKind.ALARM_SERVICE})
 
 
 def may_start_urgently(roles: frozenset[Role], organization_kind: OrgKind | None) -> bool:
-    """Staff of the alarm service and the night patrol give an urgent start from the
-    acute list, on behalf of the case-management unit that keeps it: that unit is the
-    assignment's party, never the alarm service, which gains no care relationship."""
+    """Staff of the alarm and night patrol service give an urgent start from the acute
+    list, on behalf of a case-management unit: that unit is the assignment's party,
+    never the alarm service, which gains no care relationship."""
     return Role.STAFF in roles and organization_kind in URGENT_STARTERS

@@ -68,7 +68,7 @@ class AssignmentFacts:
 
     case_management: uuid.UUID  # the distributing case-management organization
     provider: uuid.UUID  # the organization of the chosen provider's unit
-    # The alarm service or night patrol that gave it as an urgent start on the case
+    # the alarm and night patrol service that gave it as an urgent start on the case
     # management's behalf (not a party to it).
     urgent_by: uuid.UUID | None = None
 
@@ -187,14 +187,17 @@ def _sends(side: Side, assignment: AssignmentFacts, sender: uuid.UUID,
 
 
 def _party(side: Side, facts: SendFacts, sender: uuid.UUID) -> bool:
-    """The sender is that side of an assignment for the person, or, for a provider
+    """The sender is that side of an assignment for the person (the alarm service that
+    gave it as an urgent start on the case management's side), or, for a provider
     change's own step, of a change of provider (its outgoing provider as the
     provider): only the outgoing provider of a change tells of it."""
     if facts.step is RoutineStep.PROVIDER_CHANGE:
         case_management = {c.case_management for c in facts.changes}
         providers = {c.outgoing for c in facts.changes}
     else:
-        case_management = {a.case_management for a in facts.assignments}
+        # The alarm service that gave an urgent start acts for the case management.
+        case_management = {a.case_management for a in facts.assignments} | {
+            a.urgent_by for a in facts.assignments if a.urgent_by is not None}
         providers = {a.provider for a in facts.assignments}
     if side is Side.CASE_MANAGEMENT:
         return sender in case_management

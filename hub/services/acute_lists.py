@@ -3,13 +3,15 @@
 The routine for choosing and assigning a home-care provider (`../shared/seeds/002_*`,
 steps 1 and 6): a person who does not choose gets the provider whose turn it is on the
 list, which the case workers keep; when a start faster than 24 hours is needed, the
-case worker, or the city's alarm service and night patrol, gives the assignment to the
-provider in turn, or to the person's own provider if they have one. Here the case
-workers keep the lists and distribute from them; the alarm service's and the night
-patrol's staff give urgent starts from them for persons their organization is engaged
-with, on behalf of the case-management unit that keeps the list: that unit is the
-assignment's party and is told in the same message as the provider (the urgent-start
-basis of the table of legal bases), and the alarm service gains no care relationship.
+case worker, or the city's alarm and night patrol service (Trygghetslarm och
+nattpatrull), gives the assignment to the provider in turn, or to the person's own
+provider if they have one. Here the case workers keep the lists and distribute from
+them; the alarm service's staff give urgent starts from them for persons their
+organization is engaged with, on behalf of the case-management unit of the person's
+assignment in force, else the unit that keeps the list: that unit is the assignment's
+party and is told in the same message as the provider (the urgent-start basis of the
+table of legal bases), the alarm service tells home health care in its stead, and it
+gains no care relationship.
 
 Per area the list is a rotation of provider units. `distribute` picks the person's
 existing home-care provider, else the unit whose turn it is, and distributes the
@@ -34,7 +36,7 @@ from hub.db import assignments as assignment_store
 from hub.db import persons as person_store
 from hub.db.engine import Database
 from hub.domain.assignments import PROVIDER_KINDS, may_distribute, may_start_urgently
-from hub.domain.audit import Action, ids
+from hub.domain.audit import Action, Outcome, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import OrgKind
 from hub.domain.vocabulary import Priority
@@ -120,13 +122,19 @@ class AcuteListService:
             raise ValidationFailed(errors=errors)
 
         def write(conn: Connection) -> None:
+            # The unit that keeps the list: urgent starts are given on its behalf.
+            keeper = assignment_store.unit_inbox(conn, actor.unit_id) if actor.unit_id else None
+            if keeper is None or keeper.group_id is None:
+                raise ValidationFailed(errors={
+                    "unit": "your unit needs a functional inbox (contact group): urgent "
+                            "starts from the list are told to it"})
             for i, unit in enumerate(unit_ids):
                 inbox = assignment_store.unit_inbox(conn, unit)
                 if inbox is None or inbox.organization_kind not in PROVIDER_KINDS \
                         or inbox.group_id is None:
                     raise ValidationFailed(errors={
                         f"unit_ids.{i}": "a provider's unit with a functional inbox"})
-            store.replace(conn, area, unit_ids, actor.unit_id)
+            store.replace(conn, area, unit_ids, keeper.unit_id)
             self._audit.append_sync(conn, event_of(
                 actor, Action.ACUTE_LIST_SET, targets={"units": ids(unit_ids)},
                 detail={"area": area}))
@@ -138,8 +146,8 @@ class AcuteListService:
         return AcuteList(area, list(unit_ids), unit_ids[0] if unit_ids else None)
 
     async def lists(self, actor: Actor) -> list[AcuteList]:
-        """Every area's list (case workers, the alarm service's and the night
-        patrol's staff).
+        """Every area's list (case workers, the alarm and night patrol
+        service's staff).
 
         Raises:
             Forbidden: anyone else.
@@ -155,15 +163,15 @@ class AcuteListService:
         """Give an urgent (or no-choice) assignment to the person's own home-care
         provider, else to the unit in turn on the area's list.
 
-        A case worker distributes for their own unit; the alarm service's and the
-        night patrol's staff give an urgent start on behalf of the unit that keeps the
-        list, for a person their organization is engaged with.
+        A case worker distributes for their own unit; the alarm and night
+        patrol service's staff give an urgent start for a person their organization is
+        engaged with, on behalf of the case-management unit of the person's assignment
+        in force, else the unit that keeps the list.
 
         Raises:
-            Forbidden: not a case worker, nor the alarm service's or the night
-                patrol's staff.
-            NotFound: no such area, or no such person (for the alarm service and the
-                night patrol: none they are engaged with).
+            Forbidden: not a case worker, nor the alarm service's staff.
+            NotFound: no such area, or no such person (for the alarm service: none it
+                is engaged with; audited).
             ValidationFailed: bad fields; the unit in turn is the actor's own; a list
                 no case-management unit keeps (for an urgent start).
             Conflict: as `AssignmentService.distribute`.
@@ -171,7 +179,7 @@ class AcuteListService:
         kind = await self._kind(actor)
         urgent = not may_distribute(actor.roles, kind)
         if urgent and not may_start_urgently(actor.roles, kind):
-            raise Forbidden("case workers, the alarm service and the night patrol "
+            raise Forbidden("case workers, the alarm and night patrol service "
                             "distribute from the acute list")
         person_index = None
         if new.personnummer is not None:
@@ -194,9 +202,16 @@ class AcuteListService:
         def pick(conn: Connection) -> _Pick:
             person = person_store.find_person(conn, person_id=new.person_id,
                                               index=person_index)
-            if person is None or not self._persons.may_see_sync(conn, actor, person.id):
+            # The alarm service starts care only for persons it serves; to it, another
+            # person does not exist.
+            if person is None or (urgent and (actor.organization_id is None or not
+                                              self._persons.engaged_sync(
+                                                  conn, actor.organization_id, person.id))):
                 raise NotFound("no such person")
-            keeper = store.keeper(conn, area)
+            # On whose behalf an urgent start is given: the unit that already handles
+            # the person, else the one that keeps the area's list.
+            keeper = assignment_store.case_management_unit_of(conn, person.id, today) \
+                or store.keeper(conn, area)
             own = store.existing_provider(conn, person.id, today)
             if own is not None:
                 return _Pick(person.id, own, None, keeper)
@@ -206,7 +221,14 @@ class AcuteListService:
                 return _Pick(person.id, None, None, keeper)
             return _Pick(person.id, units[position], (position, len(units)), keeper)
 
-        picked = await self._db.interaction(pick)
+        try:
+            picked = await self._db.interaction(pick)
+        except NotFound:
+            if urgent:  # a refusal, audited (the person not named: none was found)
+                await self._audit.append(event_of(
+                    actor, Action.ASSIGNMENT_ACUTE, outcome=Outcome.REFUSED,
+                    detail={"area": area}))
+            raise
         person_id, unit, turn = picked.person_id, picked.unit_id, picked.turn
         if unit is None:
             raise NotFound("no acute list for this area")
@@ -229,13 +251,19 @@ class AcuteListService:
                 units = store.units(conn, area)
                 if position != turn[0] or position >= len(units) or units[position] != unit:
                     raise _TurnTaken()
+                if urgent and prepared.row.case_management_unit_id != (
+                        assignment_store.case_management_unit_of(conn, person_id, today)
+                        or store.keeper(conn, area)):
+                    raise _TurnTaken()  # the list was saved again by another unit
                 store.advance(conn, area, position, len(units))
             stored = self._assignments.store_distribution_sync(conn, prepared)
             self._audit.append_sync(conn, event_of(
                 actor, Action.ASSIGNMENT_ACUTE, person_id=person_id,
                 targets={"assignment": prepared.row.id},
-                organizations=[prepared.row.provider_organization_id],
-                detail={"area": area, "existing_provider": turn is None}))
+                organizations=[prepared.row.provider_organization_id,
+                               prepared.row.case_management_organization_id],
+                detail={"area": area, "existing_provider": turn is None,
+                        "urgent_start": urgent}))
             return stored
 
         try:
@@ -253,7 +281,7 @@ class AcuteListService:
 
     async def may_start(self, actor: Actor) -> bool:
         """Whether the actor sees the lists and distributes from them: case workers,
-        and the alarm service's and the night patrol's staff (urgent starts)."""
+        and the alarm and night patrol service's staff (urgent starts)."""
         kind = await self._kind(actor)
         return may_distribute(actor.roles, kind) or may_start_urgently(actor.roles, kind)
 

@@ -173,10 +173,11 @@ class AssignmentService:
         """Check a distribution and seal its messages, before the write interaction
         (`store_distribution_sync`). Raises as `distribute` does.
 
-        `on_behalf_of`: an urgent start by the alarm service or the night patrol (the
-        actor, who must be engaged with the person) for the case-management unit given,
-        which becomes the assignment's party and is addressed with the provider; home
-        health care is then the case worker's to tell, as the routine has it."""
+        `on_behalf_of`: an urgent start by the alarm and night patrol service (the
+        actor, whose organization the caller checked is engaged with the person) for
+        the case-management unit given, which becomes the assignment's party and is
+        addressed with the provider; the alarm service tells home health care in its
+        stead."""
         if actor.user_id is None or actor.organization_id is None:
             raise Forbidden()
         now = self._clock.now()
@@ -196,7 +197,7 @@ class AssignmentService:
             if on_behalf_of is None and not may_distribute(actor.roles, kind):
                 raise Forbidden("only case workers distribute assignments")
             if on_behalf_of is not None and not may_start_urgently(actor.roles, kind):
-                raise Forbidden("the alarm service and the night patrol give urgent starts")
+                raise Forbidden("the alarm and night patrol service give urgent starts")
             person = person_store.find_person(conn, person_id=new.person_id,
                                               index=person_index)
             if person is None or not self._persons.may_see_sync(conn, actor, person.id):
@@ -208,7 +209,7 @@ class AssignmentService:
             return _Looked(
                 person.id, store.unit_inbox(conn, new.provider_unit_id), own,
                 store.home_health_care_inboxes(conn, person.id, today)
-                if tell_home_health_care and on_behalf_of is None else [])
+                if tell_home_health_care else [])
 
         looked = await self._db.interaction(look)
         provider = looked.provider
@@ -234,9 +235,13 @@ class AssignmentService:
             body=_assignment_body(new, services, due, urgent=on_behalf_of is not None),
             category=Category.ASSIGNMENT, routine_step=RoutineStep.ASSIGNMENT,
             priority=priority))
+        chosen = (f"Akut igångsättning av {labels} hos {provider.name} enligt akut- och "
+                  "ickevalslistan, lämnad av Trygghetslarm och nattpatrull för "
+                  "biståndsenhetens räkning." if on_behalf_of is not None
+                  else f"Personen har valt {provider.name} som utförare för {labels}.")
         notices = [await self._messages.prepare(MessageDraft(
             group_ids=(group,), person_id=person_id, subject="Vald utförare",
-            body=(f"Personen har valt utförare för {labels}. Uppdraget är fördelat; "
+            body=(f"{chosen} Uppdraget är fördelat; "
                   f"utföraren ska ha påbörjat insatsen senast {_local(due)}."),
             category=Category.ASSIGNMENT, routine_step=RoutineStep.CHOSEN_PROVIDER))
             for group in looked.nurses]
@@ -607,8 +612,9 @@ def _local(moment: dt.datetime) -> str:
 def _assignment_body(new: NewAssignment, services: tuple[str, ...], due: dt.datetime,
                      urgent: bool = False) -> str:
     lines = [
-        *(["Akut igångsättning, lämnad enligt akut- och ickevalslistan för "
-           "biståndsenhetens räkning. Biståndsenheten får samma besked."] if urgent else []),
+        *(["Akut igångsättning, lämnad av Trygghetslarm och nattpatrull enligt akut- och "
+           "ickevalslistan för biståndsenhetens räkning. Biståndsenheten får samma "
+           "besked."] if urgent else []),
         "Insatser: " + ", ".join(SERVICE_KIND_LABELS_SV[ServiceKind(k)] for k in services) + ".",
         f"Ärendenummer: {new.case_number.strip()}.",
         ("Start enligt biståndshandläggaren: " + new.requested_start.isoformat() + "."

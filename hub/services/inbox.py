@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import Connection
 
 from hub.clock import Clock, local_date
+from hub.db import assignments as assignment_store
 from hub.db import inbox as store
 from hub.db.engine import Database
 from hub.db.inbox import MessageRow
@@ -273,11 +274,21 @@ class InboxService:
 
     async def reply_groups(self, actor: Actor, message_id: uuid.UUID) -> list[uuid.UUID]:
         """Where a reply naturally goes: the functional inboxes of the sender's unit
-        (for a received message), or the groups it was sent to (for a sent one)."""
+        (for a received message), or the groups it was sent to (for a sent one). In an
+        assignment's thread, the other party's (an urgent start's sender, the alarm
+        service, is not a party)."""
         def work(conn: Connection) -> list[uuid.UUID]:
             row = self._visible(conn, actor, message_id)
             if row.delivery_seq is None:
                 return store.addressed_groups(conn, [message_id]).get(message_id, [])
+            assignment = assignment_store.of_thread(conn, row.thread_id)
+            if assignment is not None and actor.organization_id in (
+                    assignment.provider_organization_id,
+                    assignment.case_management_organization_id):
+                return store.unit_groups(
+                    conn, assignment.case_management_unit_id
+                    if actor.organization_id == assignment.provider_organization_id
+                    else assignment.provider_unit_id)
             if row.sender_unit_id is None:
                 return []
             return store.unit_groups(conn, row.sender_unit_id)

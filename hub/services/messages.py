@@ -38,7 +38,7 @@ from hub.domain.audit import Action, AuditEvent, Outcome, ids
 from hub.domain.care import engaged_on
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
-from hub.domain.text import MAX_BODY_BYTES
+from hub.domain.text import MAX_BODY_BYTES, UNSTORABLE_MESSAGE, storable
 from hub.domain.visibility import may_see_message
 from hub.domain.vocabulary import Category, Priority, RoutineStep, not_one_of
 from hub.errors import (
@@ -576,6 +576,8 @@ def _basis_detail(draft: MessageDraft, decision: policy.Decision | None) -> dict
 
 
 def _attachment_problem(attachment: AttachmentDraft) -> str | None:
+    if not storable(attachment.filename) or not storable(attachment.content_type):
+        return UNSTORABLE_MESSAGE
     if attachment.content_type not in ALLOWED_TYPES:
         return "content type must be PDF, PNG, JPEG or plain text"
     if not attachment.data:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 from multidict import MultiDict
 
 from hub.domain.roles import Role
@@ -39,8 +42,15 @@ from hub.web.inbox_views import page_context, read_form, signed_in
 
 # Room for the attachments and the form's own fields.
 MULTIPART_LIMIT = MAX_TOTAL_ATTACHMENT_BYTES + 256 * 1024
+MULTIPART_PARTS = MAX_ATTACHMENTS + 10
+# aiohttp warns of a malformed Content-Disposition on stderr, quoting it: a file name
+# may name a person. The part is refused (400) without it.
+warnings.filterwarnings("ignore", category=BadContentDispositionHeader)
+warnings.filterwarnings("ignore", category=BadContentDispositionParam)
 # Empty places shown after an area's units, to add more.
 FREE_PLACES = 3
+
+T = TypeVar("T")
 
 
 def _uuid(request: web.Request, name: str) -> uuid.UUID:
@@ -50,19 +60,35 @@ def _uuid(request: web.Request, name: str) -> uuid.UUID:
         raise web.HTTPNotFound() from None
 
 
-def _date(value: Any) -> dt.date | None:
-    text = str(value or "").strip()
-    return dt.date.fromisoformat(text) if text else None
+def _parsed(form: Any, name: str, parse: Callable[[str], T]) -> T | None:
+    """A form field parsed, None if empty; a field that does not parse is a refusal
+    naming it (so a ValueError from anywhere else stays the bug it is)."""
+    text = str(form.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        raise ValidationFailed(errors={name: "not valid"}) from None
 
 
-def _optional_uuid(value: Any) -> uuid.UUID | None:
-    text = str(value or "").strip()
-    return uuid.UUID(text) if text else None
+def _date(form: Any, name: str) -> dt.date | None:
+    return _parsed(form, name, dt.date.fromisoformat)
 
 
-def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text else None
+def _optional_uuid(form: Any, name: str) -> uuid.UUID | None:
+    return _parsed(form, name, uuid.UUID)
+
+
+def _required_uuid(form: Any, name: str) -> uuid.UUID:
+    found = _optional_uuid(form, name)
+    if found is None:
+        raise ValidationFailed(errors={name: "required"})
+    return found
+
+
+def _int(form: Any, name: str) -> int | None:
+    return _parsed(form, name, int)
 
 
 def _field_errors(texts: dict[str, str], err: ValidationFailed) -> list[str]:
@@ -89,8 +115,6 @@ async def _run(request: web.Request, action: Callable[[], Awaitable[Any]],
     texts = TEXTS[preferred_language(request)]
     try:
         await action()
-    except ValueError:
-        return await again([texts["assignment_invalid"]], 422)
     except ValidationFailed as err:
         return await again([texts["assignment_invalid"], *_field_errors(texts, err)], 422)
     except PolicyRefused as err:
@@ -98,8 +122,10 @@ async def _run(request: web.Request, action: Callable[[], Awaitable[Any]],
         return await again([texts["flow_refused"]] + [
             r["reason_en" if lang == "en" else "reason_sv"]
             for r in err.extra.get("refusals", [])], 403)
-    except (Conflict, Forbidden):
+    except Conflict:
         return await again([texts["assignment_step_refused"]], 409)
+    except Forbidden:
+        return await again([texts["assignment_step_refused"]], 403)
     except NotFound:
         raise web.HTTPNotFound() from None
     return None
@@ -147,11 +173,11 @@ async def change_new_submit(request: web.Request) -> web.StreamResponse:
 
     async def announce() -> None:
         view = await hub_of(request).provider_changes.announce(actor, NewProviderChange(
-            outgoing_unit_id=uuid.UUID(str(form.get("outgoing_unit_id", ""))),
-            incoming_unit_id=uuid.UUID(str(form.get("incoming_unit_id", ""))),
+            outgoing_unit_id=_required_uuid(form, "outgoing_unit_id"),
+            incoming_unit_id=_required_uuid(form, "incoming_unit_id"),
             services=tuple(str(s) for s in form.getall("services", [])),
             case_number=str(form.get("case_number", ""))[:100],
-            person_id=_optional_uuid(form.get("person_id")),
+            person_id=_optional_uuid(form, "person_id"),
             personnummer=None if form.get("person_id")
             else str(form.get("personnummer", "")).strip()[:20] or None,
             contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
@@ -187,7 +213,7 @@ async def takeover_submit(request: web.Request) -> web.StreamResponse:
     change_id = _uuid(request, "change_id")
 
     async def takeover() -> None:
-        day = _date(form.get("takeover_on"))
+        day = _date(form, "takeover_on")
         if day is None:
             raise ValidationFailed(errors={"takeover_on": "required"})
         await hub_of(request).provider_changes.record_takeover(actor, change_id, day)
@@ -238,21 +264,21 @@ async def follow_up_new_submit(request: web.Request) -> web.StreamResponse:
     created: list[uuid.UUID] = []
 
     async def ask() -> None:
-        person_id = _optional_uuid(form.get("person_id"))
+        person_id = _optional_uuid(form, "person_id")
         if person_id is None:
             personnummer = str(form.get("personnummer", "")).strip()[:20]
             if not personnummer:
                 raise ValidationFailed(errors={"personnummer": "required"})
             person_id = (await hub.persons.lookup(actor, personnummer)).id
-        due, start, end = (_date(form.get(n)) for n in ("due_on", "period_from", "period_to"))
+        due, start, end = (_date(form, n) for n in ("due_on", "period_from", "period_to"))
         if due is None or start is None or end is None:
             raise ValidationFailed(errors={n: "required" for n, v in (
                 ("due_on", due), ("period_from", start), ("period_to", end)) if v is None})
         view = await hub.follow_ups.request(actor, NewFollowUp(
             person_id=person_id,
-            provider_unit_id=uuid.UUID(str(form.get("provider_unit_id", ""))),
+            provider_unit_id=_required_uuid(form, "provider_unit_id"),
             due_on=due, period_from=start, period_to=end,
-            granted_minutes=_int(form.get("granted_minutes")),
+            granted_minutes=_int(form, "granted_minutes"),
             note=str(form.get("note", ""))[:5000]))
         created.append(view.id)
 
@@ -282,8 +308,9 @@ async def follow_up_page(request: web.Request, errors: list[str] | None = None,
 async def read_multipart_form(request: web.Request
                               ) -> tuple[MultiDict[str], list[AttachmentDraft]]:
     """A same-origin multipart form: its text fields, and its files as attachments
-    (empty file inputs skipped). Read part by part, never more than MULTIPART_LIMIT
-    bytes in all; text that cannot be stored is a 422."""
+    (empty file inputs skipped). Read part by part: at most MULTIPART_PARTS parts and
+    MULTIPART_LIMIT bytes of their bodies in all, whatever the request says of its
+    length; a malformed body is a 400, text that cannot be stored a 422."""
     require_same_origin(request)
     if request.content_type != "multipart/form-data":
         raise web.HTTPUnsupportedMediaType()
@@ -295,8 +322,11 @@ async def read_multipart_form(request: web.Request
     total = 0
     try:
         reader = await request.multipart()
+        parts = 0
         while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or not part.name:
+            parts += 1
+            if parts > MULTIPART_PARTS or not isinstance(part, BodyPartReader) \
+                    or not part.name:
                 raise web.HTTPBadRequest()
             data = bytearray()
             while chunk := await part.read_chunk():
@@ -313,11 +343,10 @@ async def read_multipart_form(request: web.Request
                         bytes(data)))
                 continue
             try:
-                text = data.decode("utf-8")
+                fields.add(part.name, data.decode("utf-8"))
             except UnicodeDecodeError:
                 raise web.HTTPBadRequest() from None
-            fields.add(part.name, text)
-    except ValueError:
+    except (ValueError, HttpProcessingError):
         raise web.HTTPBadRequest() from None
     bad = {name if storable(name) else "form": UNSTORABLE_MESSAGE
            for name, value in fields.items() if not storable(name) or not storable(value)}
@@ -331,12 +360,14 @@ async def follow_up_step(request: web.Request) -> web.StreamResponse:
     follow_up_id = _uuid(request, "follow_up_id")
     service = hub_of(request).follow_ups
     step = request.match_info["step"]
+    if not actor.has(Role.STAFF):  # the provider's staff answer; read no body for others
+        raise web.HTTPForbidden()
     if step == "svar":
         form, files = await read_multipart_form(request)
 
         async def act() -> None:
             await service.answer(actor, follow_up_id, FollowUpAnswer(
-                performed_minutes=_int(form.get("performed_minutes")),
+                performed_minutes=_int(form, "performed_minutes"),
                 addition=str(form.get("addition", ""))[:5000],
                 deviation_reason=str(form.get("deviation_reason", ""))[:5000],
                 attachments=tuple(files)))
@@ -379,10 +410,9 @@ async def acute_list_submit(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
 
     async def save() -> None:
-        places = [str(form.get(f"unit_{i}", "")).strip() for i in range(60)]
+        places = [_optional_uuid(form, f"unit_{i}") for i in range(60)]
         await hub_of(request).acute_lists.set_list(
-            actor, str(form.get("area", ""))[:200],
-            tuple(uuid.UUID(p) for p in places if p))
+            actor, str(form.get("area", ""))[:200], tuple(p for p in places if p is not None))
 
     refused = await _run(request, save, lambda errors, status: acute_page(
         request, errors, status, form))
@@ -404,7 +434,7 @@ async def acute_assignment_submit(request: web.Request) -> web.StreamResponse:
                 personnummer=str(form.get("personnummer", "")).strip()[:20] or None,
                 contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
                 note=str(form.get("note", ""))[:4000]))
-        # An urgent start by the alarm service or the night patrol is the case
+        # An urgent start by the alarm and night patrol service is the case
         # management's assignment: its giver sees the message it sent.
         a = done.assignment
         created.append(f"/uppdrag/{a.id}" if a.urgent_by_organization_id is None

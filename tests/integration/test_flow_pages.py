@@ -123,7 +123,7 @@ async def test_a_provider_change_is_announced_and_taken_over_in_the_browser(clie
     # The outgoing provider may not report it.
     refused = await client.post(f"{change_path}/overtagande", headers=w["private"],
                                 data={"takeover_on": "2026-12-15"}, allow_redirects=False)
-    assert refused.status == 409
+    assert refused.status == 403
 
 
 def _answer(data: bytes | None, **fields: str) -> FormData:
@@ -260,3 +260,43 @@ async def test_the_case_worker_withdraws_an_assignment_from_its_page(client, hub
     assert done.status == 303, await done.text()
     after = await (await client.get(f"/uppdrag/{fresh.id}", headers=w["city"])).text()
     assert "Återkallat" in after and "Bekräfta att uppdraget tagits emot" not in after
+
+
+def _raw_multipart(*parts: bytes) -> tuple[bytes, dict[str, str]]:
+    boundary = "grans0123456789"
+    body = b"".join(b"--" + boundary.encode() + b"\r\n" + p + b"\r\n" for p in parts)
+    return body + b"--" + boundary.encode() + b"--\r\n", {
+        "Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+async def test_a_malformed_answer_is_a_clear_4xx_and_stores_nothing(client, hub, capfd):
+    w = await _world(hub, client)
+    await hub.assignments.distribute(w["case_actor"], NewAssignment(
+        provider_unit_id=w["city_unit"].id, services=("home_care",), case_number="SN 3",
+        person_id=w["person_id"]))
+    path = await _ask(client, w, w["city_unit"])
+    pdf = b"Content-Type: application/pdf\r\n\r\n%PDF-1.4 plan"
+    cases = {
+        # A file name that is not UTF-8, in raw bytes: not storable, so not shown later.
+        422: _raw_multipart(b'Content-Disposition: form-data; name="attachments"; '
+                            b'filename="plan\xff Tolvan.pdf"\r\n' + pdf),
+        # Too many parts, each of them empty.
+        400: _raw_multipart(*[b'Content-Disposition: form-data; name="addition"\r\n\r\n'] * 40),
+    }
+    for status, (body, headers) in cases.items():
+        response = await client.post(f"{path}/svar", data=body, allow_redirects=False,
+                                     headers=w["city"] | headers)
+        assert response.status == status, await response.text()
+    # A part whose header cannot be parsed: a 400, and the name it held is not logged.
+    body, headers = _raw_multipart(b'Content-Disposition: form-data; name="attachments"; '
+                                   b'filename="Tolvan\x00.pdf"\r\n' + pdf)
+    response = await client.post(f"{path}/svar", data=body, allow_redirects=False,
+                                 headers=w["city"] | headers)
+    assert response.status in (400, 422)
+    assert "Tolvan" not in "".join(capfd.readouterr())
+    assert await _thread_size(hub, path) == 1
+    # Only the provider's staff answer: others are refused before the body is read.
+    body, headers = _raw_multipart(b'Content-Disposition: form-data; name="addition"\r\n\r\nx')
+    refused = await client.post(f"{path}/svar", data=body, allow_redirects=False,
+                                headers=w["secretary"] | headers)
+    assert refused.status == 403

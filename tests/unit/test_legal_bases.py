@@ -226,25 +226,27 @@ def test_home_health_care_is_not_in_the_secrecy_community() -> None:
     assert send(NURSES, DISABILITY_CASE_MANAGEMENT) == (Rule.LEGAL_BASIS, None)
 
 
-@pytest.mark.parametrize("starter", [ALARM, NIGHT])
-def test_the_alarm_service_and_the_night_patrol_give_urgent_starts_for_case_management(
-        starter: OrgFacts) -> None:
+def test_the_alarm_and_night_patrol_service_gives_urgent_starts_for_case_management(
+        ) -> None:
     # "Vid behov av snabbare igångsättning än 24 timmar lämnar biståndshandläggare eller
     # kommunens Trygghetslarm och nattpatrull uppdrag till utförare, enligt akut- och
-    # icke-valslistan." They act for the case-management unit that keeps the list: it
-    # is the assignment's party, and is told with the provider.
+    # icke-valslistan." They act for a case-management unit: it is the assignment's
+    # party, and is told with the provider; home health care hears it from them.
+    starter = ALARM
     urgent = (AssignmentFacts(CASE_MANAGEMENT.organization_id,
                               ASSIGNED_PRIVATE.organization_id, starter.organization_id),)
     step = RoutineStep.ASSIGNMENT
     assert send(starter, ASSIGNED_PRIVATE, step, assignments=urgent) == (None, "urgent_start")
     assert send(starter, CASE_MANAGEMENT, step, assignments=urgent) == (None, "urgent_start")
-    # The assignment only: the urgent start gives them no other step, nor a say to
-    # home health care, nor any basis for another assignment's provider.
+    assert send(starter, NURSES, RoutineStep.CHOSEN_PROVIDER, assignments=urgent) \
+        == (None, "home_health_care_notice")
+    # The assignment only: the urgent start gives them no other step, nor any basis
+    # for another assignment's provider.
     for other in (RoutineStep.CHANGED_NEEDS, RoutineStep.CHOSEN_PROVIDER,
                   RoutineStep.START_CONFIRMED, None):
         assert send(starter, ASSIGNED_PRIVATE, other, assignments=urgent) \
             == (Rule.LEGAL_BASIS, None)
-    assert send(starter, NURSES, RoutineStep.CHOSEN_PROVIDER, assignments=urgent) \
+    assert send(starter, NURSES, RoutineStep.PROVIDER_CHANGE, assignments=urgent) \
         == (Rule.LEGAL_BASIS, None)
     assert send(starter, ASSIGNED_PRIVATE, step) == (Rule.LEGAL_BASIS, None)
     # Another organization of the same kind has no part in it.
@@ -266,8 +268,10 @@ def test_an_urgent_start_gives_its_giver_no_care_relationship() -> None:
         == (Rule.CARE_RELATIONSHIP, None)
     for kind in OrgKind:
         for roles in ({Role.STAFF}, {Role.IT_CONTACT}, {Role.CASE_WORKER}):
+            # "Kommunens Trygghetslarm och nattpatrull": one service. The night
+            # service (hemtjänst natt) is a provider like any other.
             assert may_start_urgently(frozenset(roles), kind) == (
-                Role.STAFF in roles and kind in (OrgKind.ALARM_SERVICE, OrgKind.NIGHT_SERVICE))
+                Role.STAFF in roles and kind is OrgKind.ALARM_SERVICE)
 
 
 # -- Göteborgs Stads rutin för informationsöverföring mellan privata utförare och staden --

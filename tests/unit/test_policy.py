@@ -126,7 +126,9 @@ def has_basis(facts: SendFacts, recipient: OrgFacts) -> bool:
         return True
     # Home health care hears of the chosen provider from the case worker of an
     # assignment, and of a provider change from the change's outgoing provider.
-    notifiers = {a.case_management for a in facts.assignments} if step == "chosen_provider" \
+    # (The alarm service that gave an urgent start tells it in the case worker's stead.)
+    notifiers = {a.case_management for a in facts.assignments} | {
+        a.urgent_by for a in facts.assignments} - {None} if step == "chosen_provider" \
         else {c.outgoing for c in facts.changes}
     if routine and step in HOME_HEALTH_CARE_NOTICES \
             and recipient.kind is OrgKind.HOME_HEALTH_CARE and recipient.engaged \

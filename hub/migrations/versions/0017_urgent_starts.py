@@ -1,4 +1,4 @@
-"""urgent starts by the alarm service and the night patrol: who keeps an area's acute
+"""urgent starts by the alarm and night patrol service: who keeps an area's acute
 list (the case-management unit an urgent start is given on behalf of), and which
 organization gave an assignment as an urgent start
 
