@@ -7,7 +7,6 @@ Thin handlers over `AssignmentService`, as in the API: the same rules, the same 
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -17,11 +16,12 @@ from aiohttp import web
 from hub.domain.assignments import PROVIDER_KINDS
 from hub.domain.roles import Role
 from hub.domain.vocabulary import AssignmentState, ServiceKind
-from hub.errors import Conflict, Forbidden, NotFound, PolicyRefused, ValidationFailed
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.http.context import hub_of, preferred_language
 from hub.services.actor import Actor
 from hub.services.assignments import NewAssignment, NotStarted
 from hub.services.groups import DirectoryQuery
+from hub.web.forms import field_errors, form_date, required_uuid, run_step
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import page_context, read_form, signed_in
 
@@ -88,33 +88,25 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
     texts = TEXTS[preferred_language(request)]
-    errors: list[str] = []
     try:
-        new = NewAssignment(
-            provider_unit_id=uuid.UUID(str(form.get("provider_unit_id", ""))),
+        view = await hub_of(request).assignments.distribute(actor, NewAssignment(
+            provider_unit_id=required_uuid(form, "provider_unit_id"),
             services=tuple(str(s) for s in form.getall("services", [])),
             case_number=str(form.get("case_number", ""))[:100],
             personnummer=str(form.get("personnummer", "")).strip()[:20] or None,
-            requested_start=_date(form.get("requested_start")),
+            requested_start=form_date(form, "requested_start"),
             contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
-            note=str(form.get("note", ""))[:4000])
-    except ValueError:
-        errors = [texts["assignment_invalid"]]
+            note=str(form.get("note", ""))[:4000]))
+    except ValidationFailed as err:
+        errors = [texts["assignment_invalid"], *field_errors(texts, err)]
+    except NotFound:
+        errors = [texts["person_not_found"]]
+    except Conflict:
+        errors = [texts["assignment_conflict"]]
+    except Forbidden:
+        raise web.HTTPForbidden() from None
     else:
-        try:
-            view = await hub_of(request).assignments.distribute(actor, new)
-        except ValidationFailed as err:
-            errors = [texts["assignment_invalid"]] + [
-                f"{texts.get('field_' + k, k)}: {v}"
-                for k, v in dict(err.extra.get("errors", {})).items()]
-        except NotFound:
-            errors = [texts["person_not_found"]]
-        except Conflict:
-            errors = [texts["assignment_conflict"]]
-        except Forbidden:
-            raise web.HTTPForbidden() from None
-        else:
-            raise web.HTTPSeeOther(f"/uppdrag/{view.id}?skickat=1")
+        raise web.HTTPSeeOther(f"/uppdrag/{view.id}?skickat=1")
     return aiohttp_jinja2.render_template("assignment_new.html", request, await _new_context(
         request, form=dict(form), selected=set(form.getall("services", [])), errors=errors),
         status=422)
@@ -140,41 +132,31 @@ async def step_submit(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     assignment_id = _assignment_uuid(request)
     service = hub_of(request).assignments
-    texts = TEXTS[preferred_language(request)]
     step = request.match_info["step"]
-    try:
+    if step not in ("mottaget", "forsta-besok", "bekrafta-start", "aterkalla"):
+        raise web.HTTPNotFound()
+
+    async def take() -> None:
         if step == "mottaget":
             await service.confirm_receipt(actor, assignment_id)
         elif step == "forsta-besok":
             not_started = tuple(
                 NotStarted(str(kind), str(form.get(f"reason_{kind}", "")))
                 for kind in form.getall("not_started", []))
-            first = _date(form.get("first_visit_on"))
+            first = form_date(form, "first_visit_on")
             if first is None:
                 raise ValidationFailed(errors={"first_visit_on": "required"})
             await service.report_first_visit(actor, assignment_id, first, not_started)
         elif step == "bekrafta-start":
-            await service.confirm_start(actor, assignment_id, _date(form.get("start_on")))
-        elif step == "aterkalla":
-            await service.withdraw(actor, assignment_id, str(form.get("reason", ""))[:2000])
+            await service.confirm_start(actor, assignment_id, form_date(form, "start_on"))
         else:
-            raise web.HTTPNotFound()
-    except ValueError:
-        return await detail_page(request, [texts["assignment_invalid"]], status=422)
-    except ValidationFailed as err:
-        return await detail_page(request, [texts["assignment_invalid"]] + [
-            f"{texts.get('field_' + k, k)}: {v}"
-            for k, v in dict(err.extra.get("errors", {})).items()], status=422)
-    except (Conflict, Forbidden, PolicyRefused):
-        return await detail_page(request, [texts["assignment_step_refused"]], status=409)
-    except NotFound:
-        raise web.HTTPNotFound() from None
+            await service.withdraw(actor, assignment_id, str(form.get("reason", ""))[:2000])
+
+    refused = await run_step(request, take, lambda errors, status: detail_page(
+        request, errors, status))
+    if refused is not None:
+        return refused
     raise web.HTTPSeeOther(f"/uppdrag/{assignment_id}?skickat=1")
-
-
-def _date(value: Any) -> dt.date | None:
-    text = str(value or "").strip()
-    return dt.date.fromisoformat(text) if text else None
 
 
 def add_assignment_routes(app: web.Application) -> None:

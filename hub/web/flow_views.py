@@ -10,11 +10,9 @@ the same audit.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import BodyPartReader, web
@@ -25,8 +23,8 @@ from multidict import MultiDict
 from hub.domain.roles import Role
 from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.domain.vocabulary import FollowUpState
-from hub.errors import Conflict, Forbidden, NotFound, PolicyRefused, ValidationFailed
-from hub.http.context import hub_of, preferred_language, require_same_origin
+from hub.errors import Forbidden, NotFound, ValidationFailed
+from hub.http.context import hub_of, require_same_origin
 from hub.services.actor import Actor
 from hub.services.acute_lists import NewAcuteAssignment
 from hub.services.follow_ups import FollowUpAnswer, NewFollowUp
@@ -37,7 +35,7 @@ from hub.services.messages import (
 )
 from hub.services.provider_changes import NewProviderChange
 from hub.web.assignment_views import ASSIGNABLE, flows_context, provider_units
-from hub.web.i18n import TEXTS
+from hub.web.forms import form_date, form_int, form_uuid, required_uuid, run_step
 from hub.web.inbox_views import page_context, read_form, signed_in
 
 # Room for the attachments and the form's own fields.
@@ -50,7 +48,6 @@ warnings.filterwarnings("ignore", category=BadContentDispositionParam)
 # Empty places shown after an area's units, to add more.
 FREE_PLACES = 3
 
-T = TypeVar("T")
 
 
 def _uuid(request: web.Request, name: str) -> uuid.UUID:
@@ -58,42 +55,6 @@ def _uuid(request: web.Request, name: str) -> uuid.UUID:
         return uuid.UUID(request.match_info[name])
     except ValueError:
         raise web.HTTPNotFound() from None
-
-
-def _parsed(form: Any, name: str, parse: Callable[[str], T]) -> T | None:
-    """A form field parsed, None if empty; a field that does not parse is a refusal
-    naming it (so a ValueError from anywhere else stays the bug it is)."""
-    text = str(form.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        return parse(text)
-    except ValueError:
-        raise ValidationFailed(errors={name: "not valid"}) from None
-
-
-def _date(form: Any, name: str) -> dt.date | None:
-    return _parsed(form, name, dt.date.fromisoformat)
-
-
-def _optional_uuid(form: Any, name: str) -> uuid.UUID | None:
-    return _parsed(form, name, uuid.UUID)
-
-
-def _required_uuid(form: Any, name: str) -> uuid.UUID:
-    found = _optional_uuid(form, name)
-    if found is None:
-        raise ValidationFailed(errors={name: "required"})
-    return found
-
-
-def _int(form: Any, name: str) -> int | None:
-    return _parsed(form, name, int)
-
-
-def _field_errors(texts: dict[str, str], err: ValidationFailed) -> list[str]:
-    return [f"{texts.get('field_' + k, k)}: {v}"
-            for k, v in dict(err.extra.get("errors", {})).items()]
 
 
 def _case_worker(actor: Actor) -> None:
@@ -106,29 +67,6 @@ async def _render(request: web.Request, actor: Actor, template: str, status: int
     return aiohttp_jinja2.render_template(template, request, page_context(
         request, page="assignments", **await flows_context(request, actor), **context),
         status=status)
-
-
-async def _run(request: web.Request, action: Callable[[], Awaitable[Any]],
-               again: Callable[[list[str], int], Awaitable[web.StreamResponse]]
-               ) -> web.StreamResponse | None:
-    """Run a step; on a refusal the page again with what went wrong (None: done)."""
-    texts = TEXTS[preferred_language(request)]
-    try:
-        await action()
-    except ValidationFailed as err:
-        return await again([texts["assignment_invalid"], *_field_errors(texts, err)], 422)
-    except PolicyRefused as err:
-        lang = preferred_language(request)
-        return await again([texts["flow_refused"]] + [
-            r["reason_en" if lang == "en" else "reason_sv"]
-            for r in err.extra.get("refusals", [])], 403)
-    except Conflict:
-        return await again([texts["assignment_step_refused"]], 409)
-    except Forbidden:
-        return await again([texts["assignment_step_refused"]], 403)
-    except NotFound:
-        raise web.HTTPNotFound() from None
-    return None
 
 
 # -- provider changes (omval) -------------------------------------------------------------
@@ -173,11 +111,11 @@ async def change_new_submit(request: web.Request) -> web.StreamResponse:
 
     async def announce() -> None:
         view = await hub_of(request).provider_changes.announce(actor, NewProviderChange(
-            outgoing_unit_id=_required_uuid(form, "outgoing_unit_id"),
-            incoming_unit_id=_required_uuid(form, "incoming_unit_id"),
+            outgoing_unit_id=required_uuid(form, "outgoing_unit_id"),
+            incoming_unit_id=required_uuid(form, "incoming_unit_id"),
             services=tuple(str(s) for s in form.getall("services", [])),
             case_number=str(form.get("case_number", ""))[:100],
-            person_id=_optional_uuid(form, "person_id"),
+            person_id=form_uuid(form, "person_id"),
             personnummer=None if form.get("person_id")
             else str(form.get("personnummer", "")).strip()[:20] or None,
             contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
@@ -187,7 +125,7 @@ async def change_new_submit(request: web.Request) -> web.StreamResponse:
     async def again(errors: list[str], status: int) -> web.StreamResponse:
         return await _change_form(request, actor, form, errors, status)
 
-    refused = await _run(request, announce, again)
+    refused = await run_step(request, announce, again)
     if refused is not None:
         return refused
     raise web.HTTPSeeOther(f"/omval/{created[0]}?skickat=1")
@@ -213,12 +151,12 @@ async def takeover_submit(request: web.Request) -> web.StreamResponse:
     change_id = _uuid(request, "change_id")
 
     async def takeover() -> None:
-        day = _date(form, "takeover_on")
+        day = form_date(form, "takeover_on")
         if day is None:
             raise ValidationFailed(errors={"takeover_on": "required"})
         await hub_of(request).provider_changes.record_takeover(actor, change_id, day)
 
-    refused = await _run(request, takeover, lambda errors, status: change_page(
+    refused = await run_step(request, takeover, lambda errors, status: change_page(
         request, errors, status))
     if refused is not None:
         return refused
@@ -264,28 +202,28 @@ async def follow_up_new_submit(request: web.Request) -> web.StreamResponse:
     created: list[uuid.UUID] = []
 
     async def ask() -> None:
-        person_id = _optional_uuid(form, "person_id")
+        person_id = form_uuid(form, "person_id")
         if person_id is None:
             personnummer = str(form.get("personnummer", "")).strip()[:20]
             if not personnummer:
                 raise ValidationFailed(errors={"personnummer": "required"})
             person_id = (await hub.persons.lookup(actor, personnummer)).id
-        due, start, end = (_date(form, n) for n in ("due_on", "period_from", "period_to"))
+        due, start, end = (form_date(form, n) for n in ("due_on", "period_from", "period_to"))
         if due is None or start is None or end is None:
             raise ValidationFailed(errors={n: "required" for n, v in (
                 ("due_on", due), ("period_from", start), ("period_to", end)) if v is None})
         view = await hub.follow_ups.request(actor, NewFollowUp(
             person_id=person_id,
-            provider_unit_id=_required_uuid(form, "provider_unit_id"),
+            provider_unit_id=required_uuid(form, "provider_unit_id"),
             due_on=due, period_from=start, period_to=end,
-            granted_minutes=_int(form, "granted_minutes"),
+            granted_minutes=form_int(form, "granted_minutes"),
             note=str(form.get("note", ""))[:5000]))
         created.append(view.id)
 
     async def again(errors: list[str], status: int) -> web.StreamResponse:
         return await _follow_up_form(request, actor, form, errors, status)
 
-    refused = await _run(request, ask, again)
+    refused = await run_step(request, ask, again)
     if refused is not None:
         return refused
     raise web.HTTPSeeOther(f"/uppfoljning/{created[0]}?skickat=1")
@@ -367,7 +305,7 @@ async def follow_up_step(request: web.Request) -> web.StreamResponse:
 
         async def act() -> None:
             await service.answer(actor, follow_up_id, FollowUpAnswer(
-                performed_minutes=_int(form, "performed_minutes"),
+                performed_minutes=form_int(form, "performed_minutes"),
                 addition=str(form.get("addition", ""))[:5000],
                 deviation_reason=str(form.get("deviation_reason", ""))[:5000],
                 attachments=tuple(files)))
@@ -378,7 +316,7 @@ async def follow_up_step(request: web.Request) -> web.StreamResponse:
             await service.consent_refused(actor, follow_up_id)
     else:
         raise web.HTTPNotFound()
-    refused = await _run(request, act, lambda errors, status: follow_up_page(
+    refused = await run_step(request, act, lambda errors, status: follow_up_page(
         request, errors, status))
     if refused is not None:
         return refused
@@ -410,11 +348,11 @@ async def acute_list_submit(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
 
     async def save() -> None:
-        places = [_optional_uuid(form, f"unit_{i}") for i in range(60)]
+        places = [form_uuid(form, f"unit_{i}") for i in range(60)]
         await hub_of(request).acute_lists.set_list(
             actor, str(form.get("area", ""))[:200], tuple(p for p in places if p is not None))
 
-    refused = await _run(request, save, lambda errors, status: acute_page(
+    refused = await run_step(request, save, lambda errors, status: acute_page(
         request, errors, status, form))
     if refused is not None:
         return refused
@@ -440,7 +378,7 @@ async def acute_assignment_submit(request: web.Request) -> web.StreamResponse:
         created.append(f"/uppdrag/{a.id}" if a.urgent_by_organization_id is None
                        else f"/meddelanden/{a.thread_id}")
 
-    refused = await _run(request, distribute, lambda errors, status: acute_page(
+    refused = await run_step(request, distribute, lambda errors, status: acute_page(
         request, errors, status, form))
     if refused is not None:
         return refused
