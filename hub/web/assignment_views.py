@@ -136,7 +136,7 @@ async def step_submit(request: web.Request) -> web.StreamResponse:
     if step not in ("mottaget", "forsta-besok", "bekrafta-start", "aterkalla"):
         raise web.HTTPNotFound()
 
-    async def take() -> None:
+    async def take() -> str:
         if step == "mottaget":
             await service.confirm_receipt(actor, assignment_id)
         elif step == "forsta-besok":
@@ -151,12 +151,10 @@ async def step_submit(request: web.Request) -> web.StreamResponse:
             await service.confirm_start(actor, assignment_id, form_date(form, "start_on"))
         else:
             await service.withdraw(actor, assignment_id, str(form.get("reason", ""))[:2000])
+        return f"/uppdrag/{assignment_id}"
 
-    refused = await run_step(request, take, lambda errors, status: detail_page(
+    return await run_step(request, take, lambda errors, status: detail_page(
         request, errors, status))
-    if refused is not None:
-        return refused
-    raise web.HTTPSeeOther(f"/uppdrag/{assignment_id}?skickat=1")
 
 
 def add_assignment_routes(app: web.Application) -> None:

@@ -107,9 +107,7 @@ async def change_new_page(request: web.Request) -> web.StreamResponse:
 async def change_new_submit(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
-    created: list[uuid.UUID] = []
-
-    async def announce() -> None:
+    async def announce() -> str:
         view = await hub_of(request).provider_changes.announce(actor, NewProviderChange(
             outgoing_unit_id=required_uuid(form, "outgoing_unit_id"),
             incoming_unit_id=required_uuid(form, "incoming_unit_id"),
@@ -120,15 +118,12 @@ async def change_new_submit(request: web.Request) -> web.StreamResponse:
             else str(form.get("personnummer", "")).strip()[:20] or None,
             contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
             note=str(form.get("note", ""))[:4000]))
-        created.append(view.id)
+        return f"/omval/{view.id}"
 
     async def again(errors: list[str], status: int) -> web.StreamResponse:
         return await _change_form(request, actor, form, errors, status)
 
-    refused = await run_step(request, announce, again)
-    if refused is not None:
-        return refused
-    raise web.HTTPSeeOther(f"/omval/{created[0]}?skickat=1")
+    return await run_step(request, announce, again)
 
 
 async def change_page(request: web.Request, errors: list[str] | None = None,
@@ -150,17 +145,15 @@ async def takeover_submit(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     change_id = _uuid(request, "change_id")
 
-    async def takeover() -> None:
+    async def takeover() -> str:
         day = form_date(form, "takeover_on")
         if day is None:
             raise ValidationFailed(errors={"takeover_on": "required"})
         await hub_of(request).provider_changes.record_takeover(actor, change_id, day)
+        return f"/omval/{change_id}"
 
-    refused = await run_step(request, takeover, lambda errors, status: change_page(
+    return await run_step(request, takeover, lambda errors, status: change_page(
         request, errors, status))
-    if refused is not None:
-        return refused
-    raise web.HTTPSeeOther(f"/omval/{change_id}?skickat=1")
 
 
 # -- follow-up requests (uppföljning) ------------------------------------------------------
@@ -199,9 +192,8 @@ async def follow_up_new_submit(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
     hub = hub_of(request)
-    created: list[uuid.UUID] = []
 
-    async def ask() -> None:
+    async def ask() -> str:
         person_id = form_uuid(form, "person_id")
         if person_id is None:
             personnummer = str(form.get("personnummer", "")).strip()[:20]
@@ -218,15 +210,12 @@ async def follow_up_new_submit(request: web.Request) -> web.StreamResponse:
             due_on=due, period_from=start, period_to=end,
             granted_minutes=form_int(form, "granted_minutes"),
             note=str(form.get("note", ""))[:5000]))
-        created.append(view.id)
+        return f"/uppfoljning/{view.id}"
 
     async def again(errors: list[str], status: int) -> web.StreamResponse:
         return await _follow_up_form(request, actor, form, errors, status)
 
-    refused = await run_step(request, ask, again)
-    if refused is not None:
-        return refused
-    raise web.HTTPSeeOther(f"/uppfoljning/{created[0]}?skickat=1")
+    return await run_step(request, ask, again)
 
 
 async def follow_up_page(request: web.Request, errors: list[str] | None = None,
@@ -303,24 +292,23 @@ async def follow_up_step(request: web.Request) -> web.StreamResponse:
     if step == "svar":
         form, files = await read_multipart_form(request)
 
-        async def act() -> None:
+        async def act() -> str:
             await service.answer(actor, follow_up_id, FollowUpAnswer(
                 performed_minutes=form_int(form, "performed_minutes"),
                 addition=str(form.get("addition", ""))[:5000],
                 deviation_reason=str(form.get("deviation_reason", ""))[:5000],
                 attachments=tuple(files)))
+            return f"/uppfoljning/{follow_up_id}"
     elif step == "samtycke-nekat":
         await read_form(request)
 
-        async def act() -> None:
+        async def act() -> str:
             await service.consent_refused(actor, follow_up_id)
+            return f"/uppfoljning/{follow_up_id}"
     else:
         raise web.HTTPNotFound()
-    refused = await run_step(request, act, lambda errors, status: follow_up_page(
+    return await run_step(request, act, lambda errors, status: follow_up_page(
         request, errors, status))
-    if refused is not None:
-        return refused
-    raise web.HTTPSeeOther(f"/uppfoljning/{follow_up_id}?skickat=1")
 
 
 # -- the acute and no-choice list -------------------------------------------------------
@@ -347,24 +335,20 @@ async def acute_list_submit(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
 
-    async def save() -> None:
+    async def save() -> str:
         places = [form_uuid(form, f"unit_{i}") for i in range(60)]
         await hub_of(request).acute_lists.set_list(
             actor, str(form.get("area", ""))[:200], tuple(p for p in places if p is not None))
+        return "/akutlista"
 
-    refused = await run_step(request, save, lambda errors, status: acute_page(
+    return await run_step(request, save, lambda errors, status: acute_page(
         request, errors, status, form))
-    if refused is not None:
-        return refused
-    raise web.HTTPSeeOther("/akutlista?skickat=1")
 
 
 async def acute_assignment_submit(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
-    created: list[str] = []
-
-    async def distribute() -> None:
+    async def distribute() -> str:
         done = await hub_of(request).acute_lists.distribute(
             actor, str(form.get("area", ""))[:200], NewAcuteAssignment(
                 services=tuple(str(s) for s in form.getall("services", [])),
@@ -375,14 +359,11 @@ async def acute_assignment_submit(request: web.Request) -> web.StreamResponse:
         # An urgent start by the alarm and night patrol service is the case
         # management's assignment: its giver sees the message it sent.
         a = done.assignment
-        created.append(f"/uppdrag/{a.id}" if a.urgent_by_organization_id is None
-                       else f"/meddelanden/{a.thread_id}")
+        return f"/uppdrag/{a.id}" if a.urgent_by_organization_id is None \
+            else f"/meddelanden/{a.thread_id}"
 
-    refused = await run_step(request, distribute, lambda errors, status: acute_page(
+    return await run_step(request, distribute, lambda errors, status: acute_page(
         request, errors, status, form))
-    if refused is not None:
-        return refused
-    raise web.HTTPSeeOther(f"{created[0]}?skickat=1")
 
 
 def add_flow_routes(app: web.Application) -> None:

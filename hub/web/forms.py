@@ -57,13 +57,14 @@ def field_errors(texts: dict[str, str], err: ValidationFailed) -> list[str]:
             for k, v in dict(err.extra.get("errors", {})).items()]
 
 
-async def run_step(request: web.Request, action: Callable[[], Awaitable[Any]],
+async def run_step(request: web.Request, action: Callable[[], Awaitable[str]],
                    again: Callable[[list[str], int], Awaitable[web.StreamResponse]]
-                   ) -> web.StreamResponse | None:
-    """Run a step; on a refusal the page again with what went wrong (None: done)."""
+                   ) -> web.StreamResponse:
+    """Run a step: done, on to the page `action` names (saying so); refused, the page
+    again with what went wrong."""
     texts = TEXTS[preferred_language(request)]
     try:
-        await action()
+        where = await action()
     except ValidationFailed as err:
         return await again([texts["assignment_invalid"], *field_errors(texts, err)], 422)
     except PolicyRefused as err:
@@ -77,6 +78,6 @@ async def run_step(request: web.Request, action: Callable[[], Awaitable[Any]],
         return await again([texts["assignment_step_refused"]], 403)
     except NotFound:
         raise web.HTTPNotFound() from None
-    return None
+    raise web.HTTPSeeOther(f"{where}?skickat=1")
 
 
