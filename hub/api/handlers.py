@@ -69,6 +69,20 @@ async def create_organization(request: web.Request) -> web.Response:
     return json_of(_org_out(org), status=201)
 
 
+async def secrecy_communities(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    found = await hub_of(request).admin.secrecy_communities(actor)
+    return json_of([s.SecrecyCommunityOut.model_validate(c) for c in found])
+
+
+async def set_community_member(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    community = await hub_of(request).admin.set_community_member(
+        actor, request.match_info["community_id"], path_uuid(request, "org_id"),
+        member=request.method == "PUT")
+    return json_of(s.SecrecyCommunityOut.model_validate(community))
+
+
 async def list_organizations(request: web.Request) -> web.Response:
     await actor_of(request)
     orgs = await hub_of(request).admin.list_organizations()

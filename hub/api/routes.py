@@ -28,6 +28,17 @@ OPERATIONS = [
               tag="auth"),
     Operation("GET", f"{V1}/me", h.me, "The signed-in user", response=s.MeResponse,
               tag="auth"),
+    Operation("GET", f"{V1}/secrecy-communities", h.secrecy_communities,
+              "The secrecy communities and the organizations in each (operator, "
+              "compliance officers)", response=s.SecrecyCommunityOut, list_response=True,
+              tag="admin"),
+    Operation("PUT", f"{V1}/secrecy-communities/{{community_id}}/organizations/{{org_id}}",
+              h.set_community_member, "Put an organization into a secrecy community "
+              "(operator); audited", response=s.SecrecyCommunityOut, tag="admin"),
+    Operation("DELETE",
+              f"{V1}/secrecy-communities/{{community_id}}/organizations/{{org_id}}",
+              h.set_community_member, "Take an organization out of a secrecy community "
+              "(operator); audited", response=s.SecrecyCommunityOut, tag="admin"),
     Operation("GET", f"{V1}/organizations", h.list_organizations, "All organizations",
               response=s.OrganizationOut, list_response=True, tag="admin"),
     Operation("POST", f"{V1}/organizations", h.create_organization,

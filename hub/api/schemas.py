@@ -83,6 +83,16 @@ class OrganizationOut(Response):
     authority: str
 
 
+class SecrecyCommunityOut(Response):
+    id: str = Field(description="The community's id in the table of legal bases")
+    sv: str
+    en: str
+    seed_kinds: list[OrgKind] = Field(description="Kinds of organization that join it "
+                                      "when created")
+    organization_ids: list[uuid.UUID] = Field(description="The organizations in it: they "
+                                              "share a person's information without consent")
+
+
 class UnitCreate(Request):
     name: Text200
 

@@ -10,7 +10,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,8 +28,12 @@ app = typer.Typer(help="Administer the home-care message hub.", no_args_is_help=
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+community_app = typer.Typer(
+    help="Secrecy communities: organizations that share information without consent.",
+    no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
+app.add_typer(community_app, name="communities")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 console = Console()
@@ -130,6 +134,52 @@ def org_list() -> None:
     for o in orgs:
         table.add_row(str(o.id), o.name, o.kind, o.org_number)
     console.print(table)
+
+
+@community_app.command("list")
+def communities_list() -> None:
+    """List the secrecy communities and the organizations in each."""
+    from hub.services.actor import CLI_OPERATOR
+
+    settings = _settings()
+
+    async def work(hub: Hub) -> tuple[list[Any], dict[uuid.UUID, str]]:
+        return (await hub.admin.secrecy_communities(CLI_OPERATOR),
+                {o.id: o.name for o in await hub.admin.list_organizations()})
+
+    communities, names = _run(settings, work)
+    for community in communities:
+        table = Table("organization id", "name", title=f"{community.id}: {community.en}")
+        for org in community.organization_ids:
+            table.add_row(str(org), names.get(org, "?"))
+        console.print(table)
+
+
+def _set_member(community: str, organization: uuid.UUID, member: bool) -> None:
+    from hub.services.actor import CLI_OPERATOR
+
+    settings = _settings()
+    found = _run(settings, lambda hub: hub.admin.set_community_member(
+        CLI_OPERATOR, community, organization, member))
+    console.print(f"{found.id}: {len(found.organization_ids)} organizations")
+
+
+@community_app.command("add")
+def communities_add(
+    community: Annotated[str, typer.Argument(help="Community id, e.g. osl_26_9c")],
+    organization: Annotated[uuid.UUID, typer.Argument(help="Organization id")],
+) -> None:
+    """Put an organization into a secrecy community (audited)."""
+    _set_member(community, organization, True)
+
+
+@community_app.command("remove")
+def communities_remove(
+    community: Annotated[str, typer.Argument(help="Community id, e.g. osl_26_9c")],
+    organization: Annotated[uuid.UUID, typer.Argument(help="Organization id")],
+) -> None:
+    """Take an organization out of a secrecy community (audited)."""
+    _set_member(community, organization, False)
 
 
 @user_app.command("create")

@@ -550,6 +550,20 @@ class AcuteListTurn(SQLModel, table=True):
             "unit.id", name="fk_acute_list_turn_case_management_unit"), nullable=True))
 
 
+class SecrecyCommunityMember(SQLModel, table=True):
+    """An organization in a secrecy community of the table of legal bases
+    (`hub/domain/legal_bases.toml`): members share a person's information without
+    consent. The operator keeps the sets; a new organization of a kind the community
+    names joins it when created."""
+
+    __tablename__ = "secrecy_community_member"
+
+    community_id: str = Field(sa_column=Column(String(40), primary_key=True))
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", primary_key=True,
+                                       index=True)
+    added_at: dt.datetime = Field(sa_column=_utc())
+
+
 class EscalationLead(SQLModel, table=True):
     """The contact group an organization's escalations go to once its units' own
     functional inboxes have let a deadline pass (a duty manager, jourhavande)."""

@@ -74,6 +74,8 @@ class Action(StrEnum):
     GROUP_MEMBER_ADD = "group.member.add"
     GROUP_MEMBER_REMOVE = "group.member.remove"
     ORG_CREATE = "organization.create"
+    SECRECY_COMMUNITY_JOIN = "secrecy_community.join"
+    SECRECY_COMMUNITY_LEAVE = "secrecy_community.leave"
     UNIT_CREATE = "unit.create"
     USER_CREATE = "user.create"
     USER_ROLES = "user.roles"

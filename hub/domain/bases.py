@@ -55,7 +55,9 @@ class Community:
     id: str
     sv: str
     en: str
-    organization_kinds: frozenset[OrgKind]
+    # The kinds of organization that join it when created: its seed. The members
+    # themselves are configured (the operator keeps the sets, in the database).
+    seed_kinds: frozenset[OrgKind]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ class Table:
 
     def basis(self, basis_id: str) -> Basis:
         return next(b for b in self.bases if b.id == basis_id)
+
+    def community(self, community_id: str) -> Community | None:
+        return next((c for c in self.communities if c.id == community_id), None)
+
+    def seeded(self, kind: OrgKind) -> frozenset[str]:
+        """The communities a new organization of this kind joins."""
+        return frozenset(c.id for c in self.communities if kind in c.seed_kinds)
 
 
 def _basis(raw: dict[str, Any]) -> Basis:
@@ -90,7 +99,8 @@ def parse(text: str) -> Table:
     if len({b.id for b in bases}) != len(bases):
         raise ValueError("basis ids must be unique")
     communities = tuple(
-        Community(c["id"], c["sv"], c["en"], frozenset(OrgKind(k) for k in c["organization_kinds"]))
+        Community(c["id"], c["sv"], c["en"],
+                  frozenset(OrgKind(k) for k in c["seed_organization_kinds"]))
         for c in raw.get("community", ()))
     return Table(bases, communities)
 

@@ -43,6 +43,8 @@ class OrgFacts:
     # The organization has an engagement with the person that is active today, or
     # upcoming (an incoming provider before takeover).
     engaged: bool
+    # The secrecy communities (ids of the table's) it is configured into.
+    communities: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -233,9 +235,7 @@ def basis_holds(basis: Basis, facts: SendFacts, recipient: OrgFacts) -> bool:
                 and any(sender.organization_id in c.parties
                         and recipient.organization_id in c.parties for c in facts.changes)
         case BasisKind.COMMUNITY:
-            return any(sender.kind in c.organization_kinds
-                       and recipient.kind in c.organization_kinds
-                       for c in TABLE.communities)
+            return bool(sender.communities & recipient.communities)
         case BasisKind.CONSENT:
             involved = related(facts, recipient)
             return any(consent_covers(c, recipient, involved) and consent_in_force(c, facts.at)

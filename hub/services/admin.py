@@ -17,11 +17,13 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import Clock
+from hub.db import communities as community_store
 from hub.db import directory as store
 from hub.db import sessions
 from hub.db.directory import Account, Organization, Unit
 from hub.db.engine import Database
 from hub.domain.audit import Action
+from hub.domain.bases import TABLE
 from hub.domain.identity import InvalidIdentityNumber, normalize_org_number
 from hub.domain.roles import (
     ROLES_IT_CONTACT_MAY_GRANT,
@@ -79,6 +81,16 @@ class UserView:
     roles: frozenset[Role]
 
 
+@dataclass(frozen=True)
+class SecrecyCommunity:
+    id: str
+    sv: str
+    en: str
+    # Kinds of organization that join when created.
+    seed_kinds: list[str]
+    organization_ids: list[uuid.UUID]
+
+
 class AdminService:
     def __init__(self, db: Database, keystore: KeyStore, clock: Clock, audit: AuditLog,
                  passwords: Passwords,
@@ -125,9 +137,13 @@ class AdminService:
         def work(conn: Connection) -> None:
             store.insert_organization(conn, org)
             self._keys.create_kek_sync(conn, org_owner(org.id))
+            # An organization of a kind a secrecy community names joins it (its seed).
+            joined = community_store.add(conn, sorted(TABLE.seeded(new.kind)), org.id,
+                                         org.created_at)
             self._audit.append_sync(conn, event_of(
                 actor, Action.ORG_CREATE, targets={"organization": org.id},
-                organizations=[org.id]))
+                organizations=[org.id],
+                detail={"secrecy_communities": ",".join(joined)} if joined else None))
 
         try:
             await self._db.interaction(work, write=True)
@@ -135,6 +151,52 @@ class AdminService:
             raise Conflict("an organization with this name or number exists") from err
         log.info("organization_created", organization_id=str(org.id), kind=org.kind)
         return org
+
+    async def secrecy_communities(self, actor: Actor) -> list[SecrecyCommunity]:
+        """The secrecy communities of the table of legal bases and the organizations
+        configured into each (the operator, compliance officers).
+
+        Raises:
+            Forbidden: anyone else.
+        """
+        actor.require(Role.OPERATOR, Role.COMPLIANCE)
+        found = await self._db.interaction(community_store.members)
+        return [SecrecyCommunity(c.id, c.sv, c.en, sorted(c.seed_kinds),
+                                 found.get(c.id, [])) for c in TABLE.communities]
+
+    async def set_community_member(self, actor: Actor, community_id: str,
+                                   organization_id: uuid.UUID,
+                                   member: bool) -> SecrecyCommunity:
+        """Put an organization into a secrecy community, or take it out (the operator):
+        its members share a person's information without consent. Audited.
+
+        Raises:
+            Forbidden: not an operator.
+            NotFound: no such community or organization.
+        """
+        actor.require(Role.OPERATOR)
+        if TABLE.community(community_id) is None:
+            raise NotFound("no such secrecy community")
+
+        def work(conn: Connection) -> None:
+            if store.organization(conn, organization_id) is None:
+                raise NotFound("no such organization")
+            if member:
+                changed = bool(community_store.add(conn, [community_id], organization_id,
+                                                   self._clock.now()))
+            else:
+                changed = community_store.remove(conn, community_id, organization_id)
+            if changed:
+                self._audit.append_sync(conn, event_of(
+                    actor, Action.SECRECY_COMMUNITY_JOIN if member
+                    else Action.SECRECY_COMMUNITY_LEAVE,
+                    targets={"organization": organization_id},
+                    organizations=[organization_id], detail={"community": community_id}))
+
+        await self._db.interaction(work, write=True)
+        log.info("secrecy_community_changed", community=community_id,
+                 organization_id=str(organization_id), member=member)
+        return next(c for c in await self.secrecy_communities(actor) if c.id == community_id)
 
     async def list_organizations(self) -> list[Organization]:
         """Every organization: the directory is open to every signed-in user."""

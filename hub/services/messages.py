@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 import keys
 from hub.clock import Clock, local_date
 from hub.db import assignments as assignment_store
+from hub.db import communities as community_store
 from hub.db import inbox as inbox_store
 from hub.db import messages as store
 from hub.db import persons as person_store
@@ -35,6 +36,7 @@ from hub.db.engine import Database
 from hub.domain import policy
 from hub.domain.assignments import FLOW_STEPS
 from hub.domain.audit import Action, AuditEvent, Outcome, ids
+from hub.domain.bases import TABLE
 from hub.domain.care import engaged_on
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
@@ -60,6 +62,10 @@ from hub.services.envelope import (
 )
 from hub.services.keystore import HUB_OWNER, KeyStore, override_reason_context
 from hub.services.persons import PersonService
+
+# The secrecy communities the table of legal bases knows: a configured membership of
+# one it no longer names counts for nothing.
+COMMUNITY_IDS = frozenset(c.id for c in TABLE.communities)
 
 log = structlog.get_logger(__name__)
 
@@ -496,6 +502,8 @@ class MessageService:
         after the facts are read, so a withdrawal already committed always counts."""
         org_ids = {sender_org} | {g.organization_id for g in groups}
         kinds = store.organization_kinds(conn, org_ids)
+        communities = community_store.of_organizations(conn, org_ids) \
+            if len(org_ids) > 1 else {}
         periods = store.engagement_periods(conn, person_id, org_ids)
         consents = consent_facts(conn, person_id, lock=True) if any(
             g.organization_id != sender_org for g in groups) else ()
@@ -507,7 +515,8 @@ class MessageService:
                    if engaged_on(p.starts_on, p.ends_on, today, p.state)}
 
         def facts(org_id: uuid.UUID) -> policy.OrgFacts:
-            return policy.OrgFacts(org_id, kinds[org_id], org_id in engaged)
+            return policy.OrgFacts(org_id, kinds[org_id], org_id in engaged,
+                                   communities.get(org_id, frozenset()) & COMMUNITY_IDS)
 
         decision = policy.evaluate_send(policy.SendFacts(
             about_person=True, sender=facts(sender_org),

@@ -84,6 +84,14 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
         (401, 200, 200, 200, 200, 200, 200, 200),
     ("POST", f"{V1}/organizations"):
         (401, 403, 403, 403, 403, 403, 201, 403),
+    # Which organizations share information without consent: the operator keeps it,
+    # compliance officers review it.
+    ("GET", f"{V1}/secrecy-communities"):
+        (401, 403, 403, 403, 200, 200, 200, 403),
+    ("PUT", f"{V1}/secrecy-communities/{{community_id}}/organizations/{{org_id}}"):
+        (401, 403, 403, 403, 403, 403, 200, 403),
+    ("DELETE", f"{V1}/secrecy-communities/{{community_id}}/organizations/{{org_id}}"):
+        (401, 403, 403, 403, 403, 403, 200, 403),
     ("GET", f"{V1}/organizations/{{org_id}}/units"):
         (401, 200, 200, 200, 200, 200, 200, 200),
     ("POST", f"{V1}/organizations/{{org_id}}/units"):
@@ -505,6 +513,19 @@ async def _protected(w: World, actor: str) -> Call:
 @builds("POST", f"{V1}/api-tokens")
 async def _new_token(w: World, actor: str) -> Call:
     return Call(f"{V1}/api-tokens", json={"name": f"Klient {actor}"})
+
+
+@builds("PUT", f"{V1}/secrecy-communities/{{community_id}}/organizations/{{org_id}}")
+async def _join_community(w: World, actor: str) -> Call:
+    # An organization of its own per cell: the world's own stay as they are.
+    org = await make_org(w.hub, OrgKind.NIGHT_SERVICE, name=f"Natt {actor}")
+    return Call(f"{V1}/secrecy-communities/osl_26_9c/organizations/{org.id}")
+
+
+@builds("DELETE", f"{V1}/secrecy-communities/{{community_id}}/organizations/{{org_id}}")
+async def _leave_community(w: World, actor: str) -> Call:
+    org = await make_org(w.hub, OrgKind.CITY_HOME_CARE, name=f"Hemtjänst {actor}")
+    return Call(f"{V1}/secrecy-communities/osl_26_9c/organizations/{org.id}")
 
 
 @builds("DELETE", f"{V1}/api-tokens/{{token_id}}")

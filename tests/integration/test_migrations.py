@@ -244,3 +244,18 @@ async def test_going_back_before_reach_sets_writes_every_delivery_first(
             table(m.InboxCursor).c.user_id, table(m.InboxCursor).c.message_seq))).all()
         newest = (await conn.execute(select(func.max(table(m.Message).c.seq)))).scalar_one()
     assert {user: seq for user, seq in cursors} == {ids["user"]: newest, other: newest}
+
+
+async def test_secrecy_communities_start_as_the_kinds_said(engine: AsyncEngine) -> None:
+    """0019: the organizations of the kinds the table named join the community, so
+    that nothing shared without consent before is refused after, nor the reverse."""
+    await _migrate(engine, "0018", down=True)
+    city, case, night = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await insert_rows(engine, org_row(id=city), org_row(id=case, kind="case_management"),
+                      org_row(id=night, kind="night_service"))
+    await _migrate(engine, "head")
+    async with engine.connect() as conn:
+        members = (await conn.execute(text(
+            "SELECT community_id, organization_id FROM secrecy_community_member"))).all()
+    assert sorted((c, uuid.UUID(str(o))) for c, o in members) == sorted(
+        [("osl_26_9c", city), ("osl_26_9c", case)])

@@ -29,25 +29,32 @@ from hub.domain.policy import (
 from hub.domain.roles import OrgKind, Role
 from hub.domain.vocabulary import RoutineStep
 
+
+def created(kind: OrgKind, engaged: bool) -> OrgFacts:
+    """An organization of `kind` as the hub creates it: in the secrecy communities that
+    kind seeds (the operator may change that; see the last tests)."""
+    return OrgFacts(uuid.uuid4(), kind, engaged, TABLE.seeded(kind))
+
+
 AT = dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 12, 3)
 
-CASE_MANAGEMENT = OrgFacts(uuid.uuid4(), OrgKind.CASE_MANAGEMENT, False)
-PRIVATE = OrgFacts(uuid.uuid4(), OrgKind.PRIVATE_HOME_CARE, True)
-OTHER_PRIVATE = OrgFacts(uuid.uuid4(), OrgKind.PRIVATE_HOME_CARE, True)
+CASE_MANAGEMENT = created(OrgKind.CASE_MANAGEMENT, False)
+PRIVATE = created(OrgKind.PRIVATE_HOME_CARE, True)
+OTHER_PRIVATE = created(OrgKind.PRIVATE_HOME_CARE, True)
 # Not yet engaged: an assignment was distributed, the first visit is not reported.
-ASSIGNED_PRIVATE = OrgFacts(uuid.uuid4(), OrgKind.PRIVATE_HOME_CARE, False)
-CITY_HOME_CARE = OrgFacts(uuid.uuid4(), OrgKind.CITY_HOME_CARE, True)
-NIGHT = OrgFacts(uuid.uuid4(), OrgKind.NIGHT_SERVICE, True)
-ALARM = OrgFacts(uuid.uuid4(), OrgKind.ALARM_SERVICE, True)
-CAMERA = OrgFacts(uuid.uuid4(), OrgKind.CAMERA_SUPERVISION, True)
-RELIEF = OrgFacts(uuid.uuid4(), OrgKind.RELIEF_ESCORT, True)
-NURSES = OrgFacts(uuid.uuid4(), OrgKind.HOME_HEALTH_CARE, True)
-DISABILITY_CASE_MANAGEMENT = OrgFacts(uuid.uuid4(), OrgKind.CASE_MANAGEMENT, True)
+ASSIGNED_PRIVATE = created(OrgKind.PRIVATE_HOME_CARE, False)
+CITY_HOME_CARE = created(OrgKind.CITY_HOME_CARE, True)
+NIGHT = created(OrgKind.NIGHT_SERVICE, True)
+ALARM = created(OrgKind.ALARM_SERVICE, True)
+CAMERA = created(OrgKind.CAMERA_SUPERVISION, True)
+RELIEF = created(OrgKind.RELIEF_ESCORT, True)
+NURSES = created(OrgKind.HOME_HEALTH_CARE, True)
+DISABILITY_CASE_MANAGEMENT = created(OrgKind.CASE_MANAGEMENT, True)
 
 ASSIGNMENT = AssignmentFacts(CASE_MANAGEMENT.organization_id, ASSIGNED_PRIVATE.organization_id)
 # The person leaves OTHER_PRIVATE for an incoming provider, not yet engaged.
-INCOMING = OrgFacts(uuid.uuid4(), OrgKind.PRIVATE_HOME_CARE, False)
+INCOMING = created(OrgKind.PRIVATE_HOME_CARE, False)
 CHANGE = ChangeFacts(CASE_MANAGEMENT.organization_id, OTHER_PRIVATE.organization_id,
                      INCOMING.organization_id)
 CONSENT = ConsentFacts(True, frozenset(), TODAY - dt.timedelta(days=10))
@@ -126,7 +133,7 @@ def test_the_case_worker_tells_the_home_health_nurses_which_provider_was_chosen(
     assert send(CASE_MANAGEMENT, NURSES, RoutineStep.CHOSEN_PROVIDER) == (
         None, "home_health_care_notice")
     # Only to home health care the person is enrolled in.
-    not_enrolled = OrgFacts(uuid.uuid4(), OrgKind.HOME_HEALTH_CARE, False)
+    not_enrolled = created(OrgKind.HOME_HEALTH_CARE, False)
     assert send(CASE_MANAGEMENT, not_enrolled, RoutineStep.CHOSEN_PROVIDER)[0] is not None
 
 
@@ -218,6 +225,23 @@ def test_a_private_providers_material_needs_the_persons_consent() -> None:
     # om den enskilde gett samtycke."
     assert send(PRIVATE, DISABILITY_CASE_MANAGEMENT) == (Rule.LEGAL_BASIS, None)
     assert send(PRIVATE, DISABILITY_CASE_MANAGEMENT, consent=True) == (None, "consent")
+
+
+def test_the_secrecy_community_is_seeded_with_the_three_the_routine_names() -> None:
+    # ÄVO and FFS are the hub's case-management organizations; "Göteborgs Stads
+    # hemtjänst" is the city's home care. Nobody else joins by being created.
+    assert {k for k in OrgKind if TABLE.seeded(k)} == {OrgKind.CASE_MANAGEMENT,
+                                                        OrgKind.CITY_HOME_CARE}
+
+
+def test_the_secrecy_community_is_the_configured_set_not_the_kind() -> None:
+    # The operator keeps the sets: an organization taken out shares on consent only;
+    # one put in (say the city's night service, if the city so decides) shares freely.
+    taken_out = OrgFacts(CITY_HOME_CARE.organization_id, OrgKind.CITY_HOME_CARE, True)
+    assert send(taken_out, DISABILITY_CASE_MANAGEMENT) == (Rule.LEGAL_BASIS, None)
+    put_in = OrgFacts(NIGHT.organization_id, OrgKind.NIGHT_SERVICE, True,
+                      frozenset({"osl_26_9c"}))
+    assert send(put_in, DISABILITY_CASE_MANAGEMENT) == (None, "secrecy_community")
 
 
 def test_home_health_care_is_not_in_the_secrecy_community() -> None:

@@ -43,17 +43,19 @@ ASSIGNMENT_STEPS = {
     "provider_change": EITHER, "follow_up_request": CM,
 }
 HOME_HEALTH_CARE_NOTICES = {"chosen_provider": CM, "provider_change": P}
-# OSL 26 kap. 9 c §: ÄVO, FFS and the city's home care.
-SECRECY_COMMUNITY = {OrgKind.CASE_MANAGEMENT, OrgKind.CITY_HOME_CARE}
+# OSL 26 kap. 9 c §: ÄVO, FFS and the city's home care, as the operator configured it.
+COMMUNITY = "osl_26_9c"
 
 
-def org(engaged: bool, kind: OrgKind = OrgKind.PRIVATE_HOME_CARE) -> OrgFacts:
-    return OrgFacts(uuid.uuid4(), kind, engaged)
+def org(engaged: bool, kind: OrgKind = OrgKind.PRIVATE_HOME_CARE,
+        in_community: bool = False) -> OrgFacts:
+    return OrgFacts(uuid.uuid4(), kind, engaged,
+                    frozenset({COMMUNITY}) if in_community else frozenset())
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> SendFacts:
-    orgs = [org(draw(st.booleans()), draw(st.sampled_from(KINDS)))
+    orgs = [org(draw(st.booleans()), draw(st.sampled_from(KINDS)), draw(st.booleans()))
             for _ in range(draw(st.integers(2, 5)))]
     at = BASE + dt.timedelta(minutes=draw(st.integers(-3 * 1440, 3 * 1440)))
     today = at.astimezone(STOCKHOLM).date()
@@ -134,7 +136,8 @@ def has_basis(facts: SendFacts, recipient: OrgFacts) -> bool:
             and recipient.kind is OrgKind.HOME_HEALTH_CARE and recipient.engaged \
             and sender.organization_id in notifiers:
         return True
-    if sender.kind in SECRECY_COMMUNITY and recipient.kind in SECRECY_COMMUNITY:
+    # The configured sets decide, whatever the kinds.
+    if COMMUNITY in sender.communities and COMMUNITY in recipient.communities:
         return True
     day = facts.at.astimezone(STOCKHOLM).date()
     return any(
