@@ -89,6 +89,8 @@ class SecrecyCommunityOut(Response):
     en: str
     seed_kinds: list[OrgKind] = Field(description="Kinds of organization that join it "
                                       "when created")
+    member_kinds: list[OrgKind] = Field(description="Kinds of organization that may be "
+                                        "put into it")
     organization_ids: list[uuid.UUID] = Field(description="The organizations in it: they "
                                               "share a person's information without consent")
 

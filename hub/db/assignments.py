@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlmodel import col
 
 from hub.db.models import (
@@ -22,8 +22,9 @@ from hub.db.models import (
     ProviderChange,
     Unit,
 )
+from hub.domain.assignments import WAITING
 from hub.domain.roles import OrgKind
-from hub.domain.vocabulary import AssignmentState, EngagementState
+from hub.domain.vocabulary import EngagementState
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,12 @@ def end_engagements(conn: Connection, engagement_ids: Sequence[uuid.UUID], last_
             ends_on=max(starts_on, last_day), ended_by=ended_by, ended_at=ended_at))
 
 
+def waiting() -> Any:
+    """An assignment waiting for its first visit (`hub.domain.assignments.WAITING`)."""
+    return and_(col(Assignment.state).in_(sorted(s.value for s in WAITING)),
+                col(Assignment.withdrawn_at).is_(None))
+
+
 def list_for(conn: Connection, organization_id: uuid.UUID, limit: int,
              state: str | None = None, overdue_at: dt.datetime | None = None
              ) -> list[AssignmentRow]:
@@ -170,10 +177,7 @@ def list_for(conn: Connection, organization_id: uuid.UUID, limit: int,
     if state is not None:
         statement = statement.where(col(Assignment.state) == state)
     if overdue_at is not None:
-        statement = statement.where(
-            col(Assignment.state).in_([AssignmentState.DISTRIBUTED.value,
-                                       AssignmentState.RECEIVED.value]),
-            col(Assignment.withdrawn_at).is_(None), col(Assignment.start_due_at) < overdue_at)
+        statement = statement.where(waiting(), col(Assignment.start_due_at) < overdue_at)
     statement = statement.order_by(col(Assignment.distributed_at).desc(),
                                    col(Assignment.id)).limit(limit)
     return [AssignmentRow(*row) for row in conn.execute(statement)]

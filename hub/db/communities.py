@@ -13,16 +13,19 @@ from hub.db.models import SecrecyCommunityMember
 from hub.db.prepared import insert_of
 
 
-def of_organizations(conn: Connection, organization_ids: Collection[uuid.UUID]
-                     ) -> dict[uuid.UUID, frozenset[str]]:
-    """Each organization's communities (those in none are left out)."""
+def of_organizations(conn: Connection, organization_ids: Collection[uuid.UUID],
+                     lock: bool = False) -> dict[uuid.UUID, frozenset[str]]:
+    """Each organization's communities (those in none are left out). With `lock`, the
+    rows are share-locked until commit (PostgreSQL): a removal waits for the send that
+    relies on it, or the send sees it."""
     found: dict[uuid.UUID, set[str]] = {}
     if organization_ids:
-        for community, organization in conn.execute(
-                select(col(SecrecyCommunityMember.community_id),
-                       col(SecrecyCommunityMember.organization_id))
-                .where(col(SecrecyCommunityMember.organization_id).in_(
-                    list(organization_ids)))):
+        statement = select(col(SecrecyCommunityMember.community_id),
+                           col(SecrecyCommunityMember.organization_id)).where(
+            col(SecrecyCommunityMember.organization_id).in_(list(organization_ids)))
+        if lock:
+            statement = statement.with_for_update(read=True)
+        for community, organization in conn.execute(statement):
             found.setdefault(organization, set()).add(community)
     return {org: frozenset(ids) for org, ids in found.items()}
 

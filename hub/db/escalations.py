@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import Exists
 from sqlmodel import col
 
-from hub.db.assignments import unit_inbox
+from hub.db.assignments import unit_inbox, waiting
 from hub.db.models import (
     Assignment,
     ContactGroup,
@@ -29,16 +29,7 @@ from hub.db.models import (
 )
 from hub.db.prepared import insert_of
 from hub.domain.localtime import end_of_day, local_date
-from hub.domain.vocabulary import AssignmentState, EscalationKind, FollowUpState
-
-# Assignments not started: no first visit reported yet.
-_NOT_STARTED = (AssignmentState.DISTRIBUTED.value, AssignmentState.RECEIVED.value)
-
-
-def _not_started() -> Any:
-    """An assignment still waiting for its first visit (not withdrawn)."""
-    return and_(col(Assignment.state).in_(_NOT_STARTED),
-                col(Assignment.withdrawn_at).is_(None))
+from hub.domain.vocabulary import EscalationKind, FollowUpState
 
 
 @dataclass(frozen=True)
@@ -107,7 +98,7 @@ def first_level(conn: Connection, now: dt.datetime, since: dt.datetime) -> list[
             select(col(Assignment.id), col(Assignment.provider_organization_id),
                    col(Assignment.provider_unit_id), col(Assignment.start_due_at),
                    col(Assignment.person_id))
-            .where(_not_started(),
+            .where(waiting(),
                    col(Assignment.start_due_at) < now, col(Assignment.start_due_at) > since,
                    ~_escalated(EscalationKind.ASSIGNMENT_START, Assignment.id,
                                Assignment.provider_organization_id, 1))
@@ -143,7 +134,7 @@ def second_level(conn: Connection, told_before: dt.datetime, since: dt.datetime
              ~_acked_by(Escalation.subject_id, Escalation.organization_id)),
         and_(col(Escalation.kind) == EscalationKind.ASSIGNMENT_START.value,
              exists().where(col(Assignment.id) == Escalation.subject_id,
-                            _not_started())),
+                            waiting())),
         and_(col(Escalation.kind) == EscalationKind.FOLLOW_UP_DUE.value,
              exists().where(col(FollowUp.id) == Escalation.subject_id,
                             col(FollowUp.state) == FollowUpState.REQUESTED.value)))
@@ -206,7 +197,7 @@ def still_open(conn: Connection, rows: Sequence[EscalationRow]) -> list[Escalati
     if starts:
         not_started = set(conn.execute(select(col(Assignment.id)).where(
             col(Assignment.id).in_([r.subject_id for r in starts]),
-            _not_started())).scalars())
+            waiting())).scalars())
     follow_ups = [r.subject_id for r in rows if r.kind == EscalationKind.FOLLOW_UP_DUE]
     unanswered: set[uuid.UUID] = set()
     if follow_ups:
@@ -229,22 +220,6 @@ def groups_reaching(conn: Connection, user_id: uuid.UUID) -> list[uuid.UUID]:
         .where(col(ContactGroup.archived_at).is_(None),
                or_(col(ContactGroupMember.user_id) == user_id,
                    col(ContactGroupMember.unit_id) == unit))).scalars())
-
-
-def members_reached(conn: Connection, group_ids: Collection[uuid.UUID]
-                    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """(group, user) for each enabled account a group of `group_ids` names, itself or
-    through the user's unit."""
-    if not group_ids:
-        return []
-    rows = conn.execute(
-        select(col(ContactGroupMember.group_id), col(User.id)).distinct()
-        .join(User, or_(col(User.id) == ContactGroupMember.user_id,
-                        and_(col(ContactGroupMember.unit_id).is_not(None),
-                             col(User.unit_id) == ContactGroupMember.unit_id)))
-        .where(col(ContactGroupMember.group_id).in_(list(group_ids)),
-               col(User.disabled_at).is_(None)))
-    return [(group, user) for group, user in rows]
 
 
 def lead_of(conn: Connection, organization_id: uuid.UUID) -> uuid.UUID | None:

@@ -55,6 +55,7 @@ from hub.db.models import (
     UserRole,
 )
 from hub.db.prepared import (
+    IN_LIST_MAX,
     Prepared,
     insert_of,
     inserting,
@@ -306,6 +307,18 @@ _INSERT_REACH_MEMBERS = inserting(ReachMember, "set_id", "user_id", "group_id",
 
 
 _DIRECTORY_VERSION = Prepared(select(DirectoryVersion.n).where(col(DirectoryVersion.id) == 1))
+
+
+def reached_users(conn: Connection, group_ids: Sequence[uuid.UUID]
+                  ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(group, user) for everyone the groups reach now (`_reached`, no sender left out):
+    whom the hub tells of what it found, such as a passed deadline."""
+    found = []
+    for start in range(0, len(group_ids), IN_LIST_MAX):
+        ids = padded(group_ids[start:start + IN_LIST_MAX])
+        found += [(_uuid(group), _uuid(user)) for group, user, _ in _reached(len(ids)).rows(
+            conn, {**numbered_values("group", ids), "sender": uuid.UUID(int=0)})]
+    return found
 
 
 def reach(conn: Connection, group_ids: Sequence[uuid.UUID], sender_id: uuid.UUID,

@@ -74,7 +74,7 @@ class Organization(SQLModel, table=True):
     org_number: str = Field(sa_column=Column(String(10), nullable=False, index=True))
     # The huvudman's organisationsnummer: the city's for city services, the
     # company's own for a private provider. (One authority is not one secrecy
-    # community: the legal bases go by the organization's kind.)
+    # community: the communities are configured sets, `SecrecyCommunityMember`.)
     authority: str = Field(sa_column=Column(String(10), nullable=False))
     created_at: dt.datetime = Field(sa_column=_utc())
 

@@ -57,6 +57,13 @@ CASE_MANAGEMENT_STEPS = frozenset({Step.DISTRIBUTE, Step.CONFIRM_START, Step.WIT
 # their mind, moved into a care home, died): no step follows. A started one ends by
 # ending its engagements instead.
 WITHDRAWABLE = frozenset({AssignmentState.DISTRIBUTED, AssignmentState.RECEIVED})
+# Waiting for its first visit: one of these states, and not withdrawn (the start
+# clock runs; the overdue list and the escalations watch it).
+WAITING = WITHDRAWABLE
+
+
+def waiting_for_first_visit(state: str, withdrawn: bool) -> bool:
+    return state in WAITING and not withdrawn
 
 # Steps only the assignment's own actions send (they change its state); the reports a
 # provider makes at any time (changed needs, consent refused, a service not started,

@@ -58,6 +58,8 @@ class Community:
     # The kinds of organization that join it when created: its seed. The members
     # themselves are configured (the operator keeps the sets, in the database).
     seed_kinds: frozenset[OrgKind]
+    # The kinds that may be configured into it at all.
+    member_kinds: frozenset[OrgKind]
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,14 @@ def _basis(raw: dict[str, Any]) -> Basis:
     return Basis(raw["id"], kind, raw["sv"], raw["en"], steps, to_kind, attachments)
 
 
+def _community(raw: dict[str, Any]) -> Community:
+    seed = frozenset(OrgKind(k) for k in raw["seed_organization_kinds"])
+    members = frozenset(OrgKind(k) for k in raw["member_organization_kinds"])
+    if not seed <= members:
+        raise ValueError(f"community {raw['id']}: the seed kinds are member kinds")
+    return Community(raw["id"], raw["sv"], raw["en"], seed, members)
+
+
 def parse(text: str) -> Table:
     """The table from TOML text; raises ValueError (or KeyError) on a malformed one."""
     raw = tomllib.loads(text)
@@ -99,8 +109,7 @@ def parse(text: str) -> Table:
     if len({b.id for b in bases}) != len(bases):
         raise ValueError("basis ids must be unique")
     communities = tuple(
-        Community(c["id"], c["sv"], c["en"],
-                  frozenset(OrgKind(k) for k in c["seed_organization_kinds"]))
+        _community(c)
         for c in raw.get("community", ()))
     return Table(bases, communities)
 

@@ -86,8 +86,9 @@ class SecrecyCommunity:
     id: str
     sv: str
     en: str
-    # Kinds of organization that join when created.
+    # Kinds of organization that join when created, and that may be in it at all.
     seed_kinds: list[str]
+    member_kinds: list[str]
     organization_ids: list[uuid.UUID]
 
 
@@ -162,7 +163,8 @@ class AdminService:
         actor.require(Role.OPERATOR, Role.COMPLIANCE)
         found = await self._db.interaction(community_store.members)
         return [SecrecyCommunity(c.id, c.sv, c.en, sorted(c.seed_kinds),
-                                 found.get(c.id, [])) for c in TABLE.communities]
+                                 sorted(c.member_kinds), found.get(c.id, []))
+                for c in TABLE.communities]
 
     async def set_community_member(self, actor: Actor, community_id: str,
                                    organization_id: uuid.UUID,
@@ -173,14 +175,21 @@ class AdminService:
         Raises:
             Forbidden: not an operator.
             NotFound: no such community or organization.
+            ValidationFailed: an organization of a kind the community cannot hold.
         """
         actor.require(Role.OPERATOR)
-        if TABLE.community(community_id) is None:
+        community = TABLE.community(community_id)
+        if community is None:
             raise NotFound("no such secrecy community")
 
         def work(conn: Connection) -> None:
-            if store.organization(conn, organization_id) is None:
+            org = store.organization(conn, organization_id)
+            if org is None:
                 raise NotFound("no such organization")
+            if member and OrgKind(org.kind) not in community.member_kinds:
+                raise ValidationFailed(errors={"organization": (
+                    "an organization of this kind cannot be in the community (home "
+                    "health care, private providers: their material goes on consent)")})
             if member:
                 changed = bool(community_store.add(conn, [community_id], organization_id,
                                                    self._clock.now()))

@@ -48,6 +48,7 @@ from hub.domain.assignments import (
     may_take,
     next_state,
     party_may_see,
+    waiting_for_first_visit,
 )
 from hub.domain.audit import Action, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
@@ -403,24 +404,42 @@ class AssignmentService:
             Forbidden: not a case worker of the distributing organization.
             ValidationFailed: no reason, or one too long.
         """
+        row = await self._checked(actor, assignment_id, Step.WITHDRAW)
         if not 1 <= len(reason.strip()) <= MAX_REASON:
             raise ValidationFailed(errors={"reason": f"1-{MAX_REASON} characters: say why"})
-        change_id = await self._db.interaction(
-            lambda conn: store.change_of_incoming(conn, assignment_id))
-        notice: PreparedSend | None = None
-        if change_id is not None:
-            change = await self._db.interaction(lambda conn: change_store.get(conn, change_id))
-            assert change is not None  # it names the assignment
-            outgoing = await self._db.interaction(
-                lambda conn: store.unit_inbox(conn, change.outgoing_unit_id))
-            if outgoing is not None and outgoing.group_id is not None:
-                notice = await self._messages.prepare(MessageDraft(
-                    group_ids=(outgoing.group_id,), person_id=change.person_id,
-                    subject="Bytet av utförare återkallas",
-                    body="Bytet av utförare är återkallat: ni fortsätter att ge insatserna. "
-                         f"Orsak: {reason.strip()}",
-                    category=Category.PROVIDER_CHANGE,
-                    routine_step=RoutineStep.PROVIDER_CHANGE))
+        today = local_date(self._clock.now())
+
+        def look(conn: Connection) -> tuple[uuid.UUID | None, store.UnitInbox | None,
+                                            store.UnitInbox | None, list[uuid.UUID]]:
+            change_id = store.change_of_incoming(conn, assignment_id)
+            change = change_store.get(conn, change_id) if change_id is not None else None
+            return (change_id, store.unit_inbox(conn, row.provider_unit_id),
+                    store.unit_inbox(conn, change.outgoing_unit_id) if change else None,
+                    store.home_health_care_inboxes(conn, row.person_id, today))
+
+        change_id, provider, outgoing, nurses = await self._db.interaction(look)
+        notices: list[PreparedSend] = []
+        if change_id is not None:  # both providers hear of the change, and of its end
+            if outgoing is None or outgoing.group_id is None:
+                raise ValidationFailed(errors={"unit": "the outgoing provider's unit has no "
+                                                       "functional inbox (contact group)"})
+            notices.append(await self._messages.prepare(MessageDraft(
+                group_ids=(outgoing.group_id,), person_id=row.person_id,
+                subject="Bytet av utförare återkallas",
+                body="Bytet av utförare är återkallat: ni fortsätter att ge insatserna. "
+                     f"Orsak: {reason.strip()}",
+                category=Category.PROVIDER_CHANGE, routine_step=RoutineStep.PROVIDER_CHANGE)))
+        # Home health care heard which provider was chosen (or of the change): now that
+        # it does not start.
+        name = provider.name if provider is not None else "utföraren"
+        notices += [await self._messages.prepare(MessageDraft(
+            group_ids=(group,), person_id=row.person_id, subject="Vald utförare återkallad",
+            body=(f"Bytet av utförare till {name} är återkallat: den nuvarande utföraren "
+                  "fortsätter." if change_id is not None else
+                  f"Uppdraget till {name} är återkallat av biståndshandläggaren och "
+                  "startar inte."),
+            category=Category.ASSIGNMENT, routine_step=RoutineStep.CHOSEN_PROVIDER))
+            for group in nurses]
 
         def also(conn: Connection, row: store.AssignmentRow, now: dt.datetime) -> None:
             # After the messages: the assignment and the change were their legal basis.
@@ -434,17 +453,18 @@ class AssignmentService:
         return await self._step(
             actor, assignment_id, Step.WITHDRAW, "Uppdraget återkallas",
             f"Biståndshandläggaren har återkallat uppdraget. Orsak: {reason.strip()}",
-            lambda row, now: {}, also, extra=(notice,) if notice is not None else (),
-            detail={"provider_change_cancelled": change_id is not None})
+            lambda row, now: {}, also, extra=tuple(notices),
+            targets={"provider_change": change_id} if change_id is not None else None,
+            detail={"home_health_care_notified": len(nurses)})
 
-    async def _step(self, actor: Actor, assignment_id: uuid.UUID, step: Step, subject: str,
-                    body: str, change: Change, also: Also | None = None,
-                    detail: dict[str, str | int | bool] | None = None,
-                    extra: tuple[PreparedSend, ...] = ()) -> AssignmentView:
-        """Take `step`: check who and when, then in one transaction move the state
-        (`change` gives the columns), send the step's message to the other party's
-        functional inbox in the assignment's thread (and the `extra` messages), do
-        `also`, and audit it."""
+    async def _checked(self, actor: Actor, assignment_id: uuid.UUID,
+                       step: Step) -> store.AssignmentRow:
+        """The assignment, if the actor may take `step` on it (before any other work).
+
+        Raises:
+            NotFound: no such assignment that the actor's organization is party to.
+            Forbidden: the step is the other party's.
+        """
         row = await self._db.interaction(lambda conn: store.get(conn, assignment_id))
         if row is None or not _may_read(actor, row):
             raise NotFound("no such assignment")
@@ -453,6 +473,19 @@ class AssignmentService:
         parties = Parties(row.case_management_organization_id, row.provider_organization_id)
         if not may_take(step, actor.roles, actor.organization_id, parties):
             raise Forbidden("this step is the other party's")
+        return row
+
+    async def _step(self, actor: Actor, assignment_id: uuid.UUID, step: Step, subject: str,
+                    body: str, change: Change, also: Also | None = None,
+                    detail: dict[str, str | int | bool] | None = None,
+                    extra: tuple[PreparedSend, ...] = (),
+                    targets: dict[str, uuid.UUID] | None = None) -> AssignmentView:
+        """Take `step`: check who and when, then in one transaction move the state
+        (`change` gives the columns), send the step's message to the other party's
+        functional inbox in the assignment's thread (and the `extra` messages), do
+        `also`, and audit it."""
+        row = await self._checked(actor, assignment_id, step)
+        parties = Parties(row.case_management_organization_id, row.provider_organization_id)
         to_unit = row.provider_unit_id if step in CASE_MANAGEMENT_STEPS \
             else row.case_management_unit_id
         inbox = await self._db.interaction(lambda conn: store.unit_inbox(conn, to_unit))
@@ -484,7 +517,8 @@ class AssignmentService:
                 also(conn, locked, now)
             self._audit.append_many_sync(conn, [event_of(
                 actor, action, person_id=locked.person_id,
-                targets={"assignment": assignment_id, "message": stored[0].sent.id},
+                targets={"assignment": assignment_id, "message": stored[0].sent.id,
+                         **(targets or {})},
                 organizations=[parties.provider if actor.organization_id
                                == parties.case_management else parties.case_management],
                 detail={"state": state.value, **(detail or {})})])
@@ -600,8 +634,8 @@ def _may_read(actor: Actor, row: store.AssignmentRow) -> bool:
 
 def _view_of(row: store.AssignmentRow, services: list[store.ServiceRow],
              now: dt.datetime) -> AssignmentView:
-    overdue = row.state in (AssignmentState.DISTRIBUTED, AssignmentState.RECEIVED) \
-        and row.withdrawn_at is None and now > row.start_due_at
+    overdue = waiting_for_first_visit(row.state, row.withdrawn_at is not None) \
+        and now > row.start_due_at
     return AssignmentView(**vars(row), overdue=overdue, services=services)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.clock import Clock
 from hub.db import escalations as store
 from hub.db import groups as group_store
+from hub.db import messages as message_store
 from hub.db.engine import Database
 from hub.domain.audit import Action, AuditEvent
 from hub.domain.roles import Role, reads_care_messages
@@ -90,7 +91,8 @@ class EscalationService:
         if not listening:
             return
         groups = {d.group_id for d, _ in told}
-        reached = await self._db.interaction(lambda conn: store.members_reached(conn, groups))
+        reached = await self._db.interaction(
+            lambda conn: message_store.reached_users(conn, sorted(groups)))
         members: dict[uuid.UUID, list[uuid.UUID]] = {}
         for group, user in reached:
             if user in listening:

@@ -502,7 +502,7 @@ class MessageService:
         after the facts are read, so a withdrawal already committed always counts."""
         org_ids = {sender_org} | {g.organization_id for g in groups}
         kinds = store.organization_kinds(conn, org_ids)
-        communities = community_store.of_organizations(conn, org_ids) \
+        communities = community_store.of_organizations(conn, org_ids, lock=True) \
             if len(org_ids) > 1 else {}
         periods = store.engagement_periods(conn, person_id, org_ids)
         consents = consent_facts(conn, person_id, lock=True) if any(

@@ -386,3 +386,17 @@ async def test_a_started_assignment_is_not_withdrawn(client, hub):
                                 json={"reason": "För sent"})
     assert refused.status == 409
     assert await scalar(hub, select(Assignment.withdrawn_at)) is None
+
+
+async def test_a_withdrawal_tells_the_nurses_who_heard_of_the_choice(client, hub):
+    w = await _world(hub, client, enrolled_in_home_health_care=True)
+    assignment = await (await client.post(f"{V1}/assignments", headers=w["cw"],
+                                          json=_assignment(w))).json()
+    withdrawn = await client.post(f"{V1}/assignments/{assignment['id']}/withdrawal",
+                                  headers=w["cw"], json={"reason": "Fel utförare valdes"})
+    assert withdrawn.status == 200, await withdrawn.text()
+    nurse = bearer(await login(client, hub, w["nurse"]))
+    subjects = [m["subject"] for m in await _inbox(client, nurse)]
+    assert subjects == ["Vald utförare återkallad", "Vald utförare"]
+    assert await scalar(hub, select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "message.refused")) == 0

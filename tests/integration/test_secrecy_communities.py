@@ -100,8 +100,20 @@ async def test_the_cli_lists_and_changes_the_sets(client, hub, settings):
     listed = _cli(settings, "communities", "list")
     assert listed.returncode == 0, listed.stderr
     assert "Stadens hemtjänst" in listed.stdout and "Omsorg AB" not in listed.stdout
-    added = _cli(settings, "communities", "add", "osl_26_9c", str(w["private"].id))
+    added = _cli(settings, "communities", "add", "osl_26_9c", str(w["night"].id))
     assert added.returncode == 0, added.stderr
-    assert str(w["private"].id) in await _members(client, w)
-    unknown = _cli(settings, "communities", "remove", "ovrigt", str(w["private"].id))
+    assert str(w["night"].id) in await _members(client, w)
+    refused = _cli(settings, "communities", "add", "osl_26_9c", str(w["private"].id))
+    assert refused.returncode == 1 and "cannot be in the community" in refused.stderr
+    unknown = _cli(settings, "communities", "remove", "ovrigt", str(w["night"].id))
     assert unknown.returncode == 1
+
+
+async def test_home_health_care_and_private_providers_are_never_put_in(client, hub):
+    w = await _world(hub, client)
+    nurses = await make_org(hub, OrgKind.HOME_HEALTH_CARE, name="Hemsjukvård")
+    before = await _members(client, w)
+    for org in (nurses, w["private"]):
+        response = await client.put(f"{OSL}/{org.id}", headers=w["operator"])
+        assert response.status == 422, await response.text()
+    assert await _members(client, w) == before
