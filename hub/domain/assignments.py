@@ -119,6 +119,12 @@ def may_take(step: Step, roles: frozenset[Role], organization_id: uuid.UUID | No
     return Role.STAFF in roles and organization_id == parties.provider
 
 
+def takes_part_in_flows(roles: frozenset[Role]) -> bool:
+    """Case workers and staff take part in the flows (and list their organization's);
+    accounts that only administer do not."""
+    return Role.CASE_WORKER in roles or Role.STAFF in roles
+
+
 def party_may_see(roles: frozenset[Role], organization_id: uuid.UUID | None,
                   case_management: uuid.UUID, providers: tuple[uuid.UUID, ...]) -> bool:
     """Who sees a flow between a case-management organization and providers (an

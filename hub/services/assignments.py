@@ -48,12 +48,13 @@ from hub.domain.assignments import (
     may_take,
     next_state,
     party_may_see,
+    takes_part_in_flows,
     waiting_for_first_visit,
 )
 from hub.domain.audit import Action, ids
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.localtime import STOCKHOLM
-from hub.domain.roles import OrgKind, Role
+from hub.domain.roles import OrgKind
 from hub.domain.start_clock import start_due
 from hub.domain.vocabulary import (
     SERVICE_KIND_LABELS_SV,
@@ -579,8 +580,7 @@ class AssignmentService:
         Raises:
             Forbidden: not a case worker or staff.
         """
-        if actor.organization_id is None or not (actor.has(Role.CASE_WORKER)
-                                                 or actor.has(Role.STAFF)):
+        if actor.organization_id is None or not takes_part_in_flows(actor.roles):
             raise Forbidden()
         if state is not None and state not in {s.value for s in AssignmentState}:
             raise ValidationFailed(errors={"state": "one of " + ", ".join(AssignmentState)})

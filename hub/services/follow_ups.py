@@ -28,7 +28,7 @@ from hub.clock import Clock, local_date
 from hub.db import assignments as assignment_store
 from hub.db import follow_ups as store
 from hub.db.engine import Database
-from hub.domain.assignments import PROVIDER_KINDS, party_may_see
+from hub.domain.assignments import PROVIDER_KINDS, party_may_see, takes_part_in_flows
 from hub.domain.audit import Action
 from hub.domain.follow_up import deviates
 from hub.domain.roles import Role
@@ -237,8 +237,7 @@ class FollowUpService:
         Raises:
             Forbidden: not a case worker or staff.
         """
-        if actor.organization_id is None or not (actor.has(Role.CASE_WORKER)
-                                                 or actor.has(Role.STAFF)):
+        if actor.organization_id is None or not takes_part_in_flows(actor.roles):
             raise Forbidden()
         org = actor.organization_id
         rows = await self._db.interaction(lambda conn: store.list_for(conn, org, limit))

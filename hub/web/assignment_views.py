@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from hub.domain.assignments import PROVIDER_KINDS
+from hub.domain.assignments import PROVIDER_KINDS, takes_part_in_flows
 from hub.domain.roles import Role
 from hub.domain.vocabulary import AssignmentState, ServiceKind
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -42,7 +42,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     overdue = request.query.get("forsenade") == "1"
     # Accounts that only administer take part in no assignment: their list is empty.
     items = await hub_of(request).assignments.list(actor, overdue=overdue, limit=100) \
-        if actor.has(Role.CASE_WORKER) or actor.has(Role.STAFF) else []
+        if takes_part_in_flows(actor.roles) else []
     return aiohttp_jinja2.render_template("assignments.html", request, page_context(
         request, page="assignments", items=items, overdue=overdue,
         case_worker=actor.has(Role.CASE_WORKER), **await flows_context(request, actor)))

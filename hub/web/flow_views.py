@@ -20,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
 from multidict import MultiDict
 
+from hub.domain.assignments import takes_part_in_flows
 from hub.domain.roles import Role
 from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.domain.vocabulary import FollowUpState
@@ -74,7 +75,7 @@ async def _render(request: web.Request, actor: Actor, template: str, status: int
 async def changes_page(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     items = await hub_of(request).provider_changes.list(actor, limit=100) \
-        if actor.has(Role.CASE_WORKER) or actor.has(Role.STAFF) else []
+        if takes_part_in_flows(actor.roles) else []
     return await _render(request, actor, "provider_changes.html", items=items,
                          case_worker=actor.has(Role.CASE_WORKER))
 
@@ -161,7 +162,7 @@ async def takeover_submit(request: web.Request) -> web.StreamResponse:
 async def follow_ups_page(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     items = await hub_of(request).follow_ups.list(actor, limit=100) \
-        if actor.has(Role.CASE_WORKER) or actor.has(Role.STAFF) else []
+        if takes_part_in_flows(actor.roles) else []
     return await _render(request, actor, "follow_ups.html", items=items,
                          case_worker=actor.has(Role.CASE_WORKER))
 
