@@ -50,7 +50,6 @@ warnings.filterwarnings("ignore", category=BadContentDispositionParam)
 FREE_PLACES = 3
 
 
-
 def _uuid(request: web.Request, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info[name])
@@ -108,6 +107,7 @@ async def change_new_page(request: web.Request) -> web.StreamResponse:
 async def change_new_submit(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
+
     async def announce() -> str:
         view = await hub_of(request).provider_changes.announce(actor, NewProviderChange(
             outgoing_unit_id=required_uuid(form, "outgoing_unit_id"),
@@ -349,6 +349,7 @@ async def acute_list_submit(request: web.Request) -> web.StreamResponse:
 async def acute_assignment_submit(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
+
     async def distribute() -> str:
         done = await hub_of(request).acute_lists.distribute(
             actor, str(form.get("area", ""))[:200], NewAcuteAssignment(
