@@ -204,3 +204,75 @@ def test_an_assignment_distributed_in_the_browser_is_confirmed_reported_and_star
         finally:
             case_context.close()
             staff_context.close()
+
+
+def test_a_follow_up_is_answered_with_a_file_once_the_person_consents(
+        running_hub: RunningHub, tmp_path: Path) -> None:
+    """Rutin för underlag vid uppföljning, in the browser: the social secretary asks
+    Omsorg Väst for Karin's material (demo: her assignment to Hemtjänst Majorna); a
+    private provider's material needs her consent, so the first answer is refused and
+    nothing is sent; the provider records her consent and answers with the plan as a
+    file; the secretary sees the request answered and opens the file's message."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    today = dt.datetime.now(ZoneInfo("Europe/Stockholm")).date()
+    plan = tmp_path / "genomforandeplan.pdf"
+    plan.write_bytes(b"%PDF-1.4 genomforandeplan")
+    with browser() as chromium:
+        case_context = chromium.new_context(ignore_https_errors=True)
+        staff_context = chromium.new_context(ignore_https_errors=True)
+        try:
+            secretary = sign_in(case_context, running_hub, "bistand.handlaggare")
+            secretary.get_by_role("link", name="Uppdrag", exact=True).click()
+            secretary.get_by_role("link", name="Uppföljning", exact=True).click()
+            secretary.get_by_role("link", name="Begär uppföljning").click()
+            secretary.get_by_label("Personnummer").fill("19470315-9808")
+            secretary.get_by_label("Utförare (enhet)").select_option(
+                label="Omsorg Väst AB / Hemtjänst Majorna")
+            secretary.get_by_label("Från", exact=True).fill(
+                (today - dt.timedelta(days=30)).isoformat())
+            secretary.get_by_label("Till", exact=True).fill(today.isoformat())
+            secretary.get_by_label("Beviljad tid under perioden (minuter)").fill("600")
+            secretary.get_by_label("Svar senast").fill(
+                (today + dt.timedelta(days=7)).isoformat())
+            secretary.get_by_role("button", name="Skicka begäran").click()
+            secretary.get_by_role("heading", name="Uppföljning: Begärd").wait_for()
+            follow_up_url = secretary.url.split("?")[0]
+            assert "19470315" not in secretary.url
+
+            staff = sign_in(staff_context, running_hub, "omsorgvast.sara")
+            staff.goto(follow_up_url)
+            staff.get_by_label("Genomförandeplan och sammanställd genomförandejournal "
+                               "(bilagor)").set_input_files(str(plan))
+            staff.get_by_label("Utförd tid under perioden (minuter)").fill("600")
+            staff.get_by_role("button", name="Skicka underlaget").click()
+            staff.get_by_text("Det får inte skickas:").wait_for()
+            assert staff.get_by_role("heading", name="Uppföljning: Begärd").is_visible()
+
+            # Karin consents (orally, to everyone involved in her care); the provider
+            # records it and sends the material.
+            staff.get_by_role("link", name="Personer").click()
+            staff.get_by_label("Personnummer").fill("19470315-9808")
+            staff.get_by_role("button", name="Sök").click()
+            staff.get_by_role("heading", name="Karin Uppdragsdotter").wait_for()
+            staff.get_by_label("Muntligt").check()
+            staff.get_by_role("button", name="Registrera samtycke").click()
+            staff.locator("li.consent.in-force").wait_for()
+            staff.goto(follow_up_url)
+            staff.get_by_label("Genomförandeplan och sammanställd genomförandejournal "
+                               "(bilagor)").set_input_files(str(plan))
+            staff.get_by_label("Utförd tid under perioden (minuter)").fill("600")
+            staff.get_by_role("button", name="Skicka underlaget").click()
+            staff.get_by_role("heading", name="Uppföljning: Besvarad").wait_for()
+
+            secretary.goto(follow_up_url)
+            secretary.get_by_role("heading", name="Uppföljning: Besvarad").wait_for()
+            secretary.goto(f"{running_hub.url}/inkorg")
+            secretary.locator("li.message", has_text="Uppföljning: underlag")\
+                .get_by_role("link").first.click()
+            secretary.get_by_role("link", name="genomforandeplan.pdf").wait_for()
+            secretary.screenshot(path=str(tmp_path / "follow-up-answer.png"), full_page=True)
+        finally:
+            case_context.close()
+            staff_context.close()
