@@ -58,6 +58,7 @@ def create_app(settings: Settings, clock: Clock | None = None,
         own.db.start_checkpointer()
         own.audit.start_checkpointer()
         own.escalations.start_worker()
+        own.hooks.start_worker()
         app[HUB] = own
         log.info("hub_started", database=own.db.dialect)
         yield

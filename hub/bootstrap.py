@@ -27,6 +27,7 @@ from hub.services.consents import ConsentService
 from hub.services.escalations import EscalationService
 from hub.services.follow_ups import FollowUpService
 from hub.services.groups import GroupService
+from hub.services.hooks import HookService
 from hub.services.inbox import InboxService
 from hub.services.keystore import KeyStore
 from hub.services.messages import MessageService
@@ -54,6 +55,7 @@ class Hub:
     provider_changes: ProviderChangeService
     follow_ups: FollowUpService
     acute_lists: AcuteListService
+    hooks: HookService
     audit: AuditLog
     compliance: ComplianceService
     notifier: Notifier
@@ -74,6 +76,7 @@ class Hub:
             raise NotReady("database schema is not migrated; run `hub migrate`")
 
     async def close(self) -> None:
+        await self.hooks.stop_worker()
         await self.escalations.stop_worker()
         await self.audit.stop_checkpointer()
         await self.db.close()
@@ -122,6 +125,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
     auth = AuthService(db, keystore, clock, policy, audit, notifier, passwords)
     messages = MessageService(db, keystore, clock, notifier, persons, audit)
     assignments = AssignmentService(db, clock, messages, persons, audit)
+    inbox = InboxService(db, keystore, clock, notifier, audit, persons)
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
         audit=audit, compliance=ComplianceService(db, persons, audit, clock, keystore),
@@ -132,7 +136,8 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         consents=ConsentService(db, persons, clock, audit),
         groups=GroupService(db, clock, audit),
         messages=messages,
-        inbox=InboxService(db, keystore, clock, notifier, audit, persons),
+        inbox=inbox,
+        hooks=HookService(db, keystore, clock, audit, notifier, inbox, persons, settings),
         assignments=assignments,
         provider_changes=ProviderChangeService(db, clock, messages, assignments, audit),
         follow_ups=FollowUpService(db, clock, messages, audit),

@@ -72,6 +72,19 @@ class Settings(BaseSettings):
     # is told.
     escalation_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     escalation_grace_minutes: float = Field(default=60.0, ge=0, le=7 * 24 * 60)
+    # Journal hooks. Deliveries go only to public addresses, and to these networks
+    # (CIDR) the operator allows: a journal system inside the city's own network.
+    hook_allowed_networks: list[str] = []
+    # Development only: endpoints on plain http:// to a loopback address.
+    hook_allow_plain_http_loopback: bool = False
+    hook_interval_seconds: float = Field(default=2.0, gt=0, le=600)
+    # How long a worker holds an item it is delivering; another process (after a
+    # crash) takes it up once this has passed. Longer than the slowest attempt.
+    hook_lease_seconds: float = Field(default=120.0, ge=1, le=3600)
+    hook_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    hook_read_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    # After a secret is rotated the previous one keeps signing this long.
+    hook_secret_overlap_hours: float = Field(default=24.0, ge=0, le=30 * 24)
 
     @classmethod
     def settings_customise_sources(
@@ -106,6 +119,16 @@ class Settings(BaseSettings):
             )
         return url.render_as_string(hide_password=False)
 
+    @field_validator("hook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError as err:
+                raise ValueError(f"{network!r} is not a network (CIDR)") from err
+        return value
+
     @model_validator(mode="after")
     def _tls_for_non_loopback(self) -> Settings:
         if not self.tls and not _is_loopback(self.host):
@@ -124,6 +147,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+    @property
+    def hook_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(n) for n in self.hook_allowed_networks]
 
     @property
     def is_sqlite(self) -> bool:

@@ -31,13 +31,20 @@ QUEUE_LIMIT = 256
 @dataclass(frozen=True)
 class LiveEvent:
     """`seq` is the delivery seq for "message" events, the receipt seq for "receipt";
-    "escalation" events (a deadline passed, told to a group that reaches the user) are
-    a hint without a position: the open escalations are state the client re-reads
-    (`GET /api/v1/escalations`, the inbox page), so a reconnect has nothing to replay."""
+    "escalation" events (a deadline passed, told to a group that reaches the user) and
+    "journal" events (a message was recorded in an organization's journal) are hints
+    without a position: open escalations and journal states are state the client
+    re-reads (`GET /api/v1/escalations`, `GET /api/v1/messages/{id}/journal`, the
+    pages), so a reconnect has nothing to replay."""
 
-    kind: Literal["message", "receipt", "escalation"]
+    kind: Literal["message", "receipt", "escalation", "journal"]
     seq: int
     data: Mapping[str, str | int | None]
+
+    @property
+    def positioned(self) -> bool:
+        """Whether the event has a stream position (else it is a hint to re-read)."""
+        return self.kind in ("message", "receipt")
 
 
 def message_event(seq: int, message_id: uuid.UUID, thread_id: uuid.UUID,
@@ -54,6 +61,15 @@ def escalation_event(escalation_id: uuid.UUID, kind: str, group_id: uuid.UUID,
     return LiveEvent("escalation", 0, {
         "escalation_id": str(escalation_id), "kind": kind, "group_id": str(group_id),
         "level": level})
+
+
+def journal_event(message_id: uuid.UUID, organization_id: uuid.UUID, state: str
+                  ) -> LiveEvent:
+    """A message the stream's user sent or received was recorded in (or could not be
+    delivered to) an organization's journal."""
+    return LiveEvent("journal", 0, {
+        "message_id": str(message_id), "organization_id": str(organization_id),
+        "state": state})
 
 
 @dataclass(eq=False, slots=True)

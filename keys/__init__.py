@@ -46,6 +46,10 @@ are C2SP checkpoints in Ed25519-signed notes (`sign_checkpoint`,
 `open_checkpoint`, `verifier_key`), so standard transparency-log tools and
 witnesses can check them.
 
+Journal hooks are signed as Standard Webhooks: `new_webhook_secret` makes a
+``whsec_`` secret, `webhook_signature` the ``webhook-signature`` header (HMAC-SHA256,
+one signature per secret in force while one is being rotated).
+
 This package does no I/O beyond reading and writing its own key and certificate
 files, and imports nothing from `hub` or `clients`.
 """
@@ -92,6 +96,7 @@ from keys._merkle import (
 from keys._signing import SigningKey, verify
 from keys._tls import DevTls, ensure_dev_tls
 from keys._tokens import new_token, token_hash
+from keys._webhooks import new_webhook_secret, webhook_signature
 
 __all__ = [
     "EMPTY_ROOT",
@@ -116,6 +121,7 @@ __all__ = [
     "leaf_hashes",
     "new_data_key",
     "new_token",
+    "new_webhook_secret",
     "node_hash",
     "open_checkpoint",
     "open_field",
@@ -136,5 +142,6 @@ __all__ = [
     "verify",
     "verify_consistency",
     "verify_inclusion",
+    "webhook_signature",
     "wrap_data_key",
 ]

@@ -100,7 +100,10 @@ def _problem(status: int, title: str) -> web.Response:
 async def receive(request: web.Request) -> web.Response:
     if (request.content_length or 0) > MAX_BODY:
         return _problem(413, "The delivery is too large")
-    body = await request.content.read(MAX_BODY + 1)
+    try:  # read() stops at the app's client_max_size
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _problem(413, "The delivery is too large")
     if len(body) > MAX_BODY:
         return _problem(413, "The delivery is too large")
     try:

@@ -2,8 +2,9 @@
 
 The event id is "<delivery seq>.<receipt seq>", the positions in the two streams a
 user follows (messages to them; receipts on messages from them or their unit).
-"escalation" events (a deadline passed, told to a group that reaches the user) carry
-no position: the open escalations are state the client re-reads. A
+"escalation" events (a deadline passed, told to a group that reaches the user) and
+"journal" events (a message recorded in a journal) carry no position: they are hints
+to re-read state. A
 reconnect with Last-Event-ID replays everything after those positions from the
 database, so nothing is lost across a reconnect. The subscription is taken before
 the replay, and events already replayed are skipped, so nothing falls in between.
@@ -63,16 +64,16 @@ class _Positions:
         return cls(delivery, receipt)
 
     def seen(self, event: LiveEvent) -> bool:
-        if event.kind == "escalation":  # no position: a hint to re-read the state
+        if not event.positioned:  # a hint to re-read the state
             return False
         return event.seq <= (self.delivery if event.kind == "message" else self.receipt)
 
     def written(self, event: LiveEvent) -> bool:
-        return event.kind != "escalation" and self._written is not None \
+        return event.positioned and self._written is not None \
             and (event.kind, event.seq) in self._written
 
     def advance(self, event: LiveEvent) -> None:
-        if event.kind == "escalation":
+        if not event.positioned:
             return
         if event.kind == "message":
             self.delivery = max(self.delivery, event.seq)

@@ -33,7 +33,8 @@ def _group_out(view: GroupView) -> s.GroupOut:
     return s.GroupOut(id=g.id, name=g.name, description=g.description,
                       organization=s.OrganizationRef(id=o.id, name=o.name, kind=OrgKind(o.kind)),
                       unit_id=g.unit_id, unit_name=u.name if u else None,
-                      archived=g.archived_at is not None)
+                      archived=g.archived_at is not None,
+                      journal_categories=[c for c in g.journal_categories.split(",") if c])
 
 
 def _query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
@@ -85,7 +86,9 @@ async def update_group(request: web.Request) -> web.Response:
     body = await parse_json(request, s.GroupUpdate)
     hub = hub_of(request)
     group = await hub.groups.update(actor, path_uuid(request, "group_id"), name=body.name,
-                                    description=body.description, archived=body.archived)
+                                    description=body.description, archived=body.archived,
+                                    journal_categories=None if body.journal_categories is None
+                                    else [str(c) for c in body.journal_categories])
     return json_of(_group_out(await hub.groups.get(group.id)))
 
 

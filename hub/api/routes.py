@@ -8,6 +8,7 @@ from hub.api import assignments as a
 from hub.api import compliance as c
 from hub.api import events
 from hub.api import handlers as h
+from hub.api import hooks as k
 from hub.api import messaging as m
 from hub.api import persons as p
 from hub.api import schemas as s
@@ -78,6 +79,38 @@ OPERATIONS = [
               response=s.ApiTokenCreated, status=201, tag="admin"),
     Operation("DELETE", f"{V1}/api-tokens/{{token_id}}", h.revoke_api_token,
               "Revoke a system-client token", status=204, tag="admin"),
+    # journal hooks
+    Operation("GET", f"{V1}/hook-endpoints", k.list_endpoints,
+              "My organization's journal hook endpoints (IT contact)",
+              response=s.HookEndpointOut, list_response=True, tag="hooks"),
+    Operation("POST", f"{V1}/hook-endpoints", k.create_endpoint,
+              "Register a journal hook endpoint (IT contact); its signing secret is "
+              "shown once", body=s.HookEndpointCreate, response=s.HookEndpointSecret,
+              status=201, tag="hooks"),
+    Operation("GET", f"{V1}/hook-endpoints/{{endpoint_id}}", k.get_endpoint,
+              "One journal hook endpoint (IT contact)", response=s.HookEndpointOut,
+              tag="hooks"),
+    Operation("PATCH", f"{V1}/hook-endpoints/{{endpoint_id}}", k.update_endpoint,
+              "Rename, move, change events, enable or disable an endpoint (IT contact)",
+              body=s.HookEndpointUpdate, response=s.HookEndpointOut, tag="hooks"),
+    Operation("POST", f"{V1}/hook-endpoints/{{endpoint_id}}/secret", k.rotate_secret,
+              "Rotate the signing secret: the new one is shown once, the previous one "
+              "signs beside it for the overlap (IT contact)",
+              response=s.HookEndpointSecret, tag="hooks"),
+    Operation("GET", f"{V1}/hook-endpoints/{{endpoint_id}}/deliveries", k.list_deliveries,
+              "An endpoint's deliveries, newest first, with the last error "
+              "(?state=pending|delivered|dead, ?limit; IT contact)",
+              response=s.HookDeliveryOut, list_response=True, tag="hooks"),
+    Operation("POST", f"{V1}/hook-deliveries/{{delivery_id}}/retry", k.retry_delivery,
+              "Queue a dead-lettered delivery again (IT contact)",
+              response=s.HookDeliveryOut, tag="hooks"),
+    Operation("POST", f"{V1}/messages/{{message_id}}/journal", k.record_message,
+              "Record a message in my organization's journal (journalför); delivered "
+              "through its hooks", response=s.JournalEntryOut, list_response=True,
+              status=202, tag="hooks"),
+    Operation("GET", f"{V1}/messages/{{message_id}}/journal", k.message_journal,
+              "Where a message stands in the journals it was sent to (journalförd)",
+              response=s.JournalEntryOut, list_response=True, tag="hooks"),
     # persons, engagements (the service overview) and consent
     Operation("POST", f"{V1}/persons", p.register_person,
               "Register a person (case worker)", body=s.PersonCreate,

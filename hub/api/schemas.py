@@ -19,6 +19,9 @@ from hub.domain.vocabulary import (
     EngagementState,
     EscalationKind,
     FollowUpState,
+    HookEvent,
+    HookFormat,
+    OutboxState,
     Priority,
     RoutineStep,
     ServiceKind,
@@ -161,6 +164,68 @@ class ApiTokenCreated(Response):
     api_token: ApiTokenOut
 
 
+class HookEndpointCreate(Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="https:// (plain http only to loopback, where the development "
+                    "setting allows it)")
+    events: list[HookEvent] = Field(min_length=1, max_length=len(HookEvent))
+    format: HookFormat = HookFormat.JSON
+    enabled: bool = True
+
+
+class HookEndpointUpdate(Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    events: list[HookEvent] | None = Field(default=None, min_length=1,
+                                           max_length=len(HookEvent))
+    enabled: bool | None = None
+
+
+class HookEndpointOut(Response):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    url: str
+    events: list[HookEvent]
+    format: HookFormat
+    enabled: bool
+    secret_rotating_until: dt.datetime | None = Field(
+        description="While set, the previous secret signs beside the new one")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class HookEndpointSecret(Response):
+    secret: str = Field(description="The whsec_ signing secret, shown once")
+    endpoint: HookEndpointOut
+
+
+class HookDeliveryOut(Response):
+    id: uuid.UUID = Field(description="Its webhook-id is msg_ and this id's hex")
+    endpoint_id: uuid.UUID
+    event: HookEvent
+    message_id: uuid.UUID | None
+    state: OutboxState
+    attempts: int
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    last_attempt_at: dt.datetime | None
+    last_status: int | None
+    last_error: str | None
+    delivered_at: dt.datetime | None
+    journal_reference: str | None
+
+
+class JournalEntryOut(Response):
+    organization_id: uuid.UUID
+    organization: str
+    state: OutboxState = Field(description="delivered: journalförd; pending: on its way; "
+                                           "dead: given up (the IT contact can retry)")
+    delivered_at: dt.datetime | None
+    reference: str | None = Field(description="The journal's reference of the entry")
+
+
 class PersonCreate(Request):
     personnummer: Annotated[str, StringConstraints(min_length=10, max_length=20)]
     name: Text200
@@ -282,6 +347,10 @@ class GroupUpdate(Request):
     name: Text200 | None = None
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
     archived: bool | None = None
+    journal_categories: list[Literal["*"] | Category] | None = Field(
+        default=None, max_length=len(Category),
+        description="What reaching the group records in the organization's journal by "
+                    "itself: [] nothing, [\"*\"] every message, else these categories")
 
 
 class GroupOut(Response):
@@ -292,6 +361,7 @@ class GroupOut(Response):
     unit_id: uuid.UUID | None
     unit_name: str | None
     archived: bool
+    journal_categories: list[str]
 
 
 class MemberCreate(Request):

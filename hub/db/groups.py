@@ -45,6 +45,9 @@ class ContactGroup:
     description: str
     created_at: dt.datetime
     archived_at: dt.datetime | None = None
+    # What reaching the group records in the organization's journal by itself
+    # (`hub.domain.hooks.records`).
+    journal_categories: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,8 @@ class DirectoryQuery:
 
 
 _GROUP_COLUMNS = (_GROUP.c.id, _GROUP.c.organization_id, _GROUP.c.name, _GROUP.c.unit_id,
-                  _GROUP.c.description, _GROUP.c.created_at, _GROUP.c.archived_at)
+                  _GROUP.c.description, _GROUP.c.created_at, _GROUP.c.archived_at,
+                  _GROUP.c.journal_categories)
 _MEMBER_COLUMNS = (_MEMBER.c.id, _MEMBER.c.group_id, _MEMBER.c.user_id, _MEMBER.c.unit_id,
                    _MEMBER.c.added_at)
 
@@ -100,10 +104,11 @@ def group(conn: Connection, group_id: uuid.UUID, *, lock: bool = False) -> Conta
 
 
 def update_group(conn: Connection, changed: ContactGroup) -> None:
-    """Write the group's name, description and archival. Raises IntegrityError when
+    """Write the group's name, description, archival and journal rule. Raises IntegrityError when
     the new name is taken in the organization."""
     conn.execute(update(_GROUP).where(_GROUP.c.id == changed.id).values(
-        name=changed.name, description=changed.description, archived_at=changed.archived_at))
+        name=changed.name, description=changed.description, archived_at=changed.archived_at,
+        journal_categories=changed.journal_categories))
 
 
 # -- members ------------------------------------------------------------------------------

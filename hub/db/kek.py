@@ -15,7 +15,15 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
-from hub.db.models import EmergencyOverride, KeyEncryptionKey, MessageKey, Person, User
+from hub.db.models import (
+    EmergencyOverride,
+    HookEndpoint,
+    KeyEncryptionKey,
+    MessageKey,
+    OutboxItem,
+    Person,
+    User,
+)
 
 _KEK: Table = KeyEncryptionKey.__table__  # type: ignore[attr-defined]
 _MESSAGE_KEY: Table = MessageKey.__table__  # type: ignore[attr-defined]
@@ -96,11 +104,15 @@ HUB_SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "person": ("personnummer_enc", "name_enc"),
     "account": ("totp_secret",),
     "emergency_override": ("reason_enc", "review_comment_enc"),
+    "hook_endpoint": ("hook_secret_enc", "hook_previous_secret_enc"),
+    "outbox_item": ("payload_enc",),
 }
 _TABLES: dict[str, Table] = {
     "person": Person.__table__,  # type: ignore[attr-defined]
     "account": User.__table__,  # type: ignore[attr-defined]
     "emergency_override": EmergencyOverride.__table__,  # type: ignore[attr-defined]
+    "hook_endpoint": HookEndpoint.__table__,  # type: ignore[attr-defined]
+    "outbox_item": OutboxItem.__table__,  # type: ignore[attr-defined]
 }
 
 

@@ -72,6 +72,8 @@ from keys import fingerprint
 class AddressedGroup:
     id: uuid.UUID
     organization_id: uuid.UUID
+    # The group's journal rule (`hub.domain.hooks.records`).
+    journal_categories: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,8 @@ _VERSION_7_RFC_VARIANT = 0x7 << 76 | 0x2 << 62
 
 @functools.cache
 def _active_groups(count: int) -> Prepared:
-    return Prepared(select(ContactGroup.id, ContactGroup.organization_id).where(
+    return Prepared(select(ContactGroup.id, ContactGroup.organization_id,
+                           ContactGroup.journal_categories).where(
         col(ContactGroup.id).in_(numbered("id", count)),
         col(ContactGroup.archived_at).is_(None)))
 
@@ -214,8 +217,8 @@ def active_groups(conn: Connection, group_ids: Sequence[uuid.UUID]
                   ) -> dict[uuid.UUID, AddressedGroup]:
     """The addressed groups that exist and are not archived, by id."""
     ids = padded(group_ids)
-    return {group_id: AddressedGroup(group_id, organization_id)
-            for group_id, organization_id in _active_groups(len(ids)).rows(
+    return {group_id: AddressedGroup(group_id, organization_id, journal)
+            for group_id, organization_id, journal in _active_groups(len(ids)).rows(
                 conn, numbered_values("id", ids))}
 
 

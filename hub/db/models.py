@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -39,6 +40,8 @@ from hub.domain.vocabulary import (
     EngagementState,
     EscalationKind,
     FollowUpState,
+    HookFormat,
+    OutboxState,
     Priority,
     ReceiptKind,
     RoutineStep,
@@ -310,6 +313,10 @@ class ContactGroup(SQLModel, table=True):
     description: str = Field(default="", sa_column=Column(String(500), nullable=False))
     created_at: dt.datetime = Field(sa_column=_utc())
     archived_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # What reaching the group records in its organization's journal by itself: "" none,
+    # "*" every message, else the message categories, comma-separated.
+    journal_categories: str = Field(default="", sa_column=Column(
+        String(200), nullable=False, server_default=text("''")))
 
 
 class ContactGroupMember(SQLModel, table=True):
@@ -572,6 +579,75 @@ class EscalationLead(SQLModel, table=True):
 
     organization_id: uuid.UUID = Field(foreign_key="organization.id", primary_key=True)
     group_id: uuid.UUID = Field(foreign_key="contact_group.id")
+
+
+class HookEndpoint(SQLModel, table=True):
+    """An organization's journal system: where its hook deliveries are POSTed, which
+    events it takes and in which format. The signing secret is sealed under the hub's
+    KEK; while one is rotated the previous one signs too, until `previous_secret_until`."""
+
+    __tablename__ = "hook_endpoint"
+    __table_args__ = (CheckConstraint(_in("format", HookFormat), name="ck_hook_endpoint_format"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    url: str = Field(sa_column=Column(String(2000), nullable=False))
+    # The events it takes (`HookEvent`), comma-separated.
+    events: str = Field(sa_column=Column(String(200), nullable=False))
+    format: str = Field(sa_column=Column(String(10), nullable=False))
+    enabled: bool = True
+    hook_secret_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    hook_previous_secret_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    previous_secret_until: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    created_by: uuid.UUID = Field(foreign_key="account.id")
+    created_at: dt.datetime = Field(sa_column=_utc())
+    updated_at: dt.datetime = Field(sa_column=_utc())
+
+
+class OutboxItem(SQLModel, table=True):
+    """One delivery to a hook endpoint, written in the transaction of what caused it.
+    Its id is the stable `webhook-id` of every attempt; the body is built at the first
+    attempt and kept sealed (`payload_enc`), so a retry sends the same bytes. A worker
+    holds an item while `lease_until` is ahead (several processes never send it at the
+    same time); `window_started_at` starts the retry schedule (again when the IT
+    contact retries a dead-lettered item)."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (
+        CheckConstraint(_in("state", OutboxState), name="ck_outbox_item_state"),
+        UniqueConstraint("endpoint_id", "dedup_key", name="uq_outbox_item_once"),
+        Index("ix_outbox_item_due", "state", "next_attempt_at"),
+        Index("ix_outbox_item_endpoint", "endpoint_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    endpoint_id: uuid.UUID = Field(foreign_key="hook_endpoint.id")
+    organization_id: uuid.UUID = Field(foreign_key="organization.id")
+    event: str = Field(sa_column=Column(String(40), nullable=False))
+    # What it is about: the message (message events, assignment steps), the consent.
+    message_id: uuid.UUID | None = Field(default=None, sa_column=Column(
+        Uuid(), ForeignKey("message.id", name="fk_outbox_item_message"), nullable=True,
+        index=True))
+    subject_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid(), nullable=True))
+    person_id: uuid.UUID | None = Field(default=None, foreign_key="person.id")
+    # One item per endpoint and cause ("message.received:<message id>").
+    dedup_key: str = Field(sa_column=Column(String(200), nullable=False))
+    requested_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
+    created_at: dt.datetime = Field(sa_column=_utc())
+    state: str = Field(sa_column=Column(String(10), nullable=False))
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(sa_column=_utc())
+    window_started_at: dt.datetime = Field(sa_column=_utc())
+    lease_until: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    lease_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid(), nullable=True))
+    last_attempt_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(String(300)))
+    payload_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    delivered_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # The receiver's journal entry reference, from its 2xx answer.
+    journal_reference: str | None = Field(default=None, sa_column=Column(String(200)))
 
 
 class Escalation(SQLModel, table=True):

@@ -85,6 +85,14 @@ class Action(StrEnum):
     TOKEN_CREATE = "token.create"  # noqa: S105 - an action name
     TOKEN_REVOKE = "token.revoke"  # noqa: S105
     KEYS_ROTATE = "keys.rotate"
+    HOOK_CREATE = "hook.create"
+    HOOK_UPDATE = "hook.update"
+    HOOK_ROTATE = "hook.rotate_secret"
+    HOOK_RETRY = "hook.retry"
+    # A user asked for a message to be recorded in their organization's journal; the
+    # hub delivered something about a person to an organization's journal system.
+    JOURNAL_REQUEST = "journal.request"
+    JOURNAL_DELIVERED = "journal.delivered"
     AUDIT_SEARCH = "audit.search"
     AUDIT_EXPORT = "audit.export"
     AUDIT_ACCESS_REPORT = "audit.access_report"
@@ -102,7 +110,7 @@ READS_PERSON = frozenset({
     Action.MESSAGE_OPEN, Action.MESSAGE_OPEN_PROTECTED, Action.ATTACHMENT_OPEN,
     Action.PERSON_LOOKUP, Action.PERSON_LOOKUP_PROTECTED, Action.ENGAGEMENT_LIST,
     Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ, Action.ASSIGNMENT_READ,
-    Action.PROVIDER_CHANGE_READ, Action.FOLLOW_UP_READ})
+    Action.PROVIDER_CHANGE_READ, Action.FOLLOW_UP_READ, Action.JOURNAL_DELIVERED})
 # Accounts given roles (created with roles, or roles changed): a review queue of their own.
 GRANTS_ROLES = frozenset({Action.USER_CREATE, Action.USER_ROLES})
 # Openings that showed a protected identity: a review queue of their own.

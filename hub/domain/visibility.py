@@ -60,6 +60,16 @@ def person_name_shown(protected: bool, engaged: bool, case_worker: bool,
     return engaged or case_worker
 
 
+def journal_identity_shown(protected: bool, engaged: bool, case_management: bool) -> bool:
+    """Is a person's identity (personnummer, name) in a delivery to an organization's
+    journal? As its staff would see it on opening: to an organization engaged with the
+    person, or a case-management one; a protected identity only to an engaged one.
+    Otherwise the delivery carries the pseudonym."""
+    if protected:
+        return engaged
+    return engaged or case_management
+
+
 def staff_name_shown(protected: bool, same_organization: bool) -> bool:
     """Is a member of staff's name shown? A protected one only inside their own
     organization; elsewhere their unit and role stand in for it."""

@@ -136,6 +136,36 @@ class ReceiptKind(StrEnum):
     ACK = "ack"
 
 
+class HookEvent(StrEnum):
+    """What an organization's journal hook is told of (its subscription)."""
+
+    # A message that reached the organization is to be recorded in its journal: a
+    # recipient chose "journalför", or the group it reached records automatically.
+    MESSAGE_RECEIVED = "message.received"
+    # A message the organization sent was acknowledged by a receiving organization.
+    MESSAGE_ACKNOWLEDGED = "message.acknowledged"
+    # A step of an assignment the organization is a party of (its message).
+    ASSIGNMENT_STEP = "assignment.step"
+    # A consent the organization recorded was given or withdrawn.
+    CONSENT_CHANGED = "consent.changed"
+
+
+class HookFormat(StrEnum):
+    """The body of a delivery: the hub's own JSON, or an HL7 FHIR `Communication`."""
+
+    JSON = "json"
+    FHIR = "fhir"
+
+
+class OutboxState(StrEnum):
+    """A hook delivery waits (first try or a retry), was delivered (a 2xx), or gave up
+    after the retry schedule (dead-lettered; the IT contact may try it again)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
 
 def not_one_of(vocabulary: type[StrEnum], value: object) -> str | None:
     """What to tell a client whose `value` is not a word of `vocabulary` (None if it is)."""

@@ -28,10 +28,11 @@ from hub.db.engine import Database
 from hub.domain import policy
 from hub.domain.audit import Action
 from hub.domain.roles import Role
-from hub.domain.vocabulary import ConsentMethod, ConsentScope, not_one_of
+from hub.domain.vocabulary import ConsentMethod, ConsentScope, HookEvent, not_one_of
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
+from hub.services.outbox import queue_sync
 from hub.services.persons import EngagementView, PersonService, PersonView, lookup_event
 
 log = structlog.get_logger(__name__)
@@ -132,6 +133,7 @@ class ConsentService:
                 actor, Action.CONSENT_RECORD, person_id=new.person_id,
                 targets={"consent": row.id}, organizations=named,
                 detail={"method": new.method, "scope": new.scope}))
+            _queue(conn, actor, row, "given")
             return view
 
         view = await self._db.interaction(work, write=True)
@@ -163,6 +165,7 @@ class ConsentService:
             self._audit.append_sync(conn, event_of(
                 actor, Action.CONSENT_WITHDRAW, person_id=row.person_id,
                 targets={"consent": row.id}))
+            _queue(conn, actor, row, "withdrawn")
             return view
 
         view = await self._db.interaction(work, write=True)
@@ -248,3 +251,11 @@ class ConsentService:
                 withdrawn_by_name=names.get(r.withdrawn_by) if r.withdrawn_by else None,
                 in_force=policy.consent_in_force(facts, now)))
         return views
+
+
+def _queue(conn: Connection, actor: Actor, row: ConsentRow, change: str) -> None:
+    """The recording organization's journal hears of the consent given or withdrawn."""
+    if actor.organization_id is not None:
+        queue_sync(conn, [actor.organization_id], HookEvent.CONSENT_CHANGED,
+                   cause=f"{row.id}:{change}", now=row.withdrawn_at or row.recorded_at,
+                   subject_id=row.id, person_id=row.person_id, requested_by=actor.user_id)

@@ -21,6 +21,7 @@ from hub.db import groups as store
 from hub.db.engine import Database
 from hub.db.groups import DirectoryEntry, DirectoryQuery, Member
 from hub.domain.audit import Action
+from hub.domain.hooks import journal_rule_problem
 from hub.domain.roles import Role, reads_care_messages
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.services.actor import Actor
@@ -81,11 +82,21 @@ class GroupService:
         return group
 
     async def update(self, actor: Actor, group_id: uuid.UUID, name: str | None = None,
-                     description: str | None = None, archived: bool | None = None
-                     ) -> store.ContactGroup:
-        """Rename, describe, archive or restore one of the organization's groups."""
+                     description: str | None = None, archived: bool | None = None,
+                     journal_categories: list[str] | None = None) -> store.ContactGroup:
+        """Rename, describe, archive or restore one of the organization's groups, or set
+        what reaching it records in the organization's journal by itself
+        (`journal_categories`: [] nothing, ["*"] every message, else categories).
+
+        Raises:
+            ValidationFailed: an unknown category.
+        """
         org_id = self._manager_org(actor)
         now = self._clock.now()
+        if journal_categories is not None:
+            problem = journal_rule_problem(journal_categories)
+            if problem:
+                raise ValidationFailed(errors={"journal_categories": problem})
 
         def work(conn: Connection) -> store.ContactGroup:
             group = _own_group(conn, org_id, group_id)
@@ -95,9 +106,14 @@ class GroupService:
                 group = replace(group, description=description.strip()[:500])
             if archived is not None:
                 group = replace(group, archived_at=now if archived else None)
+            if journal_categories is not None:
+                group = replace(group, journal_categories=",".join(
+                    dict.fromkeys(journal_categories)))
             store.update_group(conn, group)
             changed = [k for k, v in (("name", name), ("description", description),
-                                      ("archived", archived)) if v is not None]
+                                      ("archived", archived),
+                                      ("journal_categories", journal_categories))
+                       if v is not None]
             self._audit.append_sync(conn, event_of(
                 actor, Action.GROUP_UPDATE, targets={"group": group.id},
                 detail={"changed": ",".join(changed)}))

@@ -31,6 +31,7 @@ from hub.domain.visibility import (
     person_name_shown,
     staff_name_shown,
 )
+from hub.domain.vocabulary import HookEvent
 from hub.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from hub.live import LiveEvent, Notifier, message_event
 from hub.services.actor import Actor
@@ -38,6 +39,7 @@ from hub.services.audit import AuditLog, event_of
 from hub.services.envelope import open_part, seal_part
 from hub.services.keystore import HUB_OWNER, KeyStore, name_context, org_owner
 from hub.services.messages import MAX_ACK_COMMENT
+from hub.services.outbox import queue_sync
 from hub.services.persons import PersonService
 
 log = structlog.get_logger(__name__)
@@ -357,6 +359,12 @@ class InboxService:
             self._audit.append_sync(conn, event_of(
                 actor, Action.MESSAGE_ACK, person_id=row.person_id,
                 targets={"message": row.id}, organizations=[row.sender_organization_id]))
+            # The sending organization's journal hears of the first acknowledgement from
+            # each organization.
+            queue_sync(conn, [row.sender_organization_id], HookEvent.MESSAGE_ACKNOWLEDGED,
+                       cause=f"{row.id}:{actor.organization_id}", now=now,
+                       message_id=row.id, subject_id=actor.organization_id,
+                       person_id=row.person_id, requested_by=actor.user_id)
             return events
 
         events = await self._db.interaction(work, write=True)
@@ -466,6 +474,24 @@ class InboxService:
             log.warning("inbox_catch_up_unavailable")
         # Messages sent since are newer than any this read shows: it reads as of now.
         return await self._db.interaction(work)
+
+    def visible_sync(self, conn: Connection, actor: Actor, message_id: uuid.UUID
+                     ) -> MessageRow:
+        """In the write interaction `conn`: the message, if the actor may see it (their
+        inbox caught up first); else NotFound, as for an unknown id."""
+        _catch_up(conn, actor)
+        return self._visible(conn, actor, message_id)
+
+    async def read_visible(self, actor: Actor, message_id: uuid.UUID,
+                           work: Callable[[Connection, MessageRow], T]) -> T:
+        """The read `work(conn, message)` on a message the actor may see (their inbox
+        caught up first).
+
+        Raises:
+            NotFound: not a message the actor may see.
+        """
+        return await self._caught_up(_person_user(actor), lambda conn: work(
+            conn, self._visible(conn, actor, message_id)))
 
     def _visible(self, conn: Connection, actor: Actor, message_id: uuid.UUID) -> MessageRow:
         """The message with the actor's delivery, if the actor may see it; else

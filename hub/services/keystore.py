@@ -64,11 +64,24 @@ def override_comment_context(override_id: uuid.UUID) -> str:
     return f"override:{override_id}:review_comment"
 
 
+def hook_secret_context(endpoint_id: uuid.UUID, slot: str) -> str:
+    """A hook endpoint's signing secret: "current", or "previous" while rotating."""
+    return f"hook_endpoint:{endpoint_id}:secret:{slot}"
+
+
+def hook_payload_context(item_id: uuid.UUID) -> str:
+    """The body of a hook delivery, kept for its retries."""
+    return f"outbox_item:{item_id}:payload"
+
+
 # The context of each column sealed under the hub's KEK (hub.db.kek.HUB_SEALED_COLUMNS).
 FIELD_CONTEXTS: dict[str, Callable[[uuid.UUID], str]] = {
     "totp_secret": totp_context, "personnummer_enc": personnummer_context,
     "name_enc": name_context, "reason_enc": override_reason_context,
     "review_comment_enc": override_comment_context,
+    "hook_secret_enc": lambda row_id: hook_secret_context(row_id, "current"),
+    "hook_previous_secret_enc": lambda row_id: hook_secret_context(row_id, "previous"),
+    "payload_enc": hook_payload_context,
 }
 
 

@@ -38,11 +38,12 @@ from hub.domain.assignments import FLOW_STEPS
 from hub.domain.audit import Action, AuditEvent, Outcome, ids
 from hub.domain.bases import TABLE
 from hub.domain.care import engaged_on
+from hub.domain.hooks import records
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
 from hub.domain.text import MAX_BODY_BYTES, UNSTORABLE_MESSAGE, storable
 from hub.domain.visibility import may_see_message
-from hub.domain.vocabulary import Category, Priority, RoutineStep, not_one_of
+from hub.domain.vocabulary import Category, HookEvent, Priority, RoutineStep, not_one_of
 from hub.errors import (
     Forbidden,
     NotFound,
@@ -61,6 +62,7 @@ from hub.services.envelope import (
     wrapped_keys_sync,
 )
 from hub.services.keystore import HUB_OWNER, KeyStore, override_reason_context
+from hub.services.outbox import queue_sync
 from hub.services.persons import PersonService
 
 # The secrecy communities the table of legal bases knows: a configured membership of
@@ -404,6 +406,7 @@ class MessageService:
                           "content": sealed[attachment_part(i)]}
                          for i, a in enumerate(draft.attachments)])
         seq = store.number_message(conn, message_id, seq)
+        self._queue_journal(conn, message_id, person_id, groups, reader_orgs, draft, now)
         # Recipients with a stream open get their inbox rows now (and the live event
         # after the commit); the others when they next read.
         caught = inbox_store.catch_up_sent(conn, reach.among(listening), seq, message_id,
@@ -454,6 +457,22 @@ class MessageService:
         await self._notifier.publish([
             (c.user_id, message_event(c.seq, c.message_id, c.thread_id, c.group_id,
                                       c.priority)) for c in caught])
+
+    @staticmethod
+    def _queue_journal(conn: Connection, message_id: uuid.UUID, person_id: uuid.UUID | None,
+                       groups: list[store.AddressedGroup], reader_orgs: set[uuid.UUID],
+                       draft: MessageDraft, now: dt.datetime) -> None:
+        """Journal deliveries the send causes, in its transaction: to the organizations
+        whose addressed group records such messages by itself, and a routine step to
+        every party of it whose journal takes assignment steps."""
+        recording = {g.organization_id for g in groups
+                     if records(g.journal_categories, draft.category)}
+        if recording:
+            queue_sync(conn, recording, HookEvent.MESSAGE_RECEIVED, cause=str(message_id),
+                       now=now, message_id=message_id, person_id=person_id)
+        if draft.routine_step is not None:
+            queue_sync(conn, reader_orgs, HookEvent.ASSIGNMENT_STEP, cause=str(message_id),
+                       now=now, message_id=message_id, person_id=person_id)
 
     def _groups(self, conn: Connection,
                 group_ids: tuple[uuid.UUID, ...]) -> list[store.AddressedGroup]:
