@@ -491,15 +491,9 @@ class HookService:
         problem = rules.url_problem(endpoint.url, self._settings.hook_allow_plain_http_loopback)
         if problem is not None:
             return Attempt(False, error=f"the endpoint's URL is refused: {problem}")
-        host = urlsplit(endpoint.url).hostname or ""
-        try:  # a literal address is not resolved, so it is checked here
-            literal = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            pass
-        else:
-            if not rules.address_allowed(literal, self._networks):
-                return Attempt(False, error="the address is in a network deliveries may "
-                               "not reach")
+        literal = _literal_address(endpoint.url)  # not resolved, so checked here
+        if literal is not None and not rules.address_allowed(literal, self._networks):
+            return Attempt(False, error="the address is in a network deliveries may not reach")
         # The receiver checks this against its own wall clock (a replay is more than
         # five minutes off): the real time, whatever the hub's clock (moved in tests)
         # says of deadlines and schedules.
@@ -715,8 +709,11 @@ class HookService:
         if not 1 <= len(name.strip()) <= MAX_NAME:
             errors["name"] = f"1-{MAX_NAME} characters"
         problem = rules.url_problem(url, self._settings.hook_allow_plain_http_loopback)
+        literal = _literal_address(url) if problem is None else None
         if problem:
             errors["url"] = problem
+        elif literal is not None and not rules.address_allowed(literal, self._networks):
+            errors["url"] = "an address in a network deliveries may not reach"
         if format not in {f.value for f in HookFormat}:
             errors["format"] = "one of " + ", ".join(HookFormat)
         else:
@@ -751,6 +748,14 @@ def _it_contact_org(actor: Actor) -> uuid.UUID:
     actor.require(Role.IT_CONTACT)
     assert actor.organization_id is not None
     return actor.organization_id
+
+
+def _literal_address(url: str) -> rules.IPAddress | None:
+    """The address a URL names literally, if it does (else a name to resolve)."""
+    try:
+        return ipaddress.ip_address(urlsplit(url).hostname or "")
+    except ValueError:
+        return None
 
 
 def _reference(answer: bytes) -> str | None:

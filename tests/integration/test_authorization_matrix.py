@@ -18,16 +18,17 @@ from typing import Any
 
 from aiohttp import hdrs
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub.api.routes import OPERATIONS
 from hub.app import Hub
-from hub.db.models import AuditOrganization, EmergencyOverride, Organization, Unit
+from hub.db.models import AuditOrganization, EmergencyOverride, Organization, OutboxItem, Unit
 from hub.domain.roles import OrgKind, Role
 from hub.http.middleware import is_browser_route
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.assignments import AssignmentView, NewAssignment
 from hub.services.follow_ups import FollowUpView, NewFollowUp
+from hub.services.hooks import NewEndpoint
 from hub.services.messages import AttachmentDraft, MessageDraft
 from hub.services.persons import NewEngagement
 from hub.services.provider_changes import NewProviderChange
@@ -118,6 +119,29 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
         (401, 403, 201, 403, 403, 403, 403, 403),
     ("DELETE", f"{V1}/api-tokens/{{token_id}}"):
         (401, 403, 204, 403, 403, 403, 403, 403),
+    # -- journal hooks: the organization's IT contact keeps its endpoints ---------------
+    #    anon staf it   cw   comp city op   tok
+    ("GET", f"{V1}/hook-endpoints"):
+        (401, 403, 200, 403, 403, 403, 403, 403),
+    ("POST", f"{V1}/hook-endpoints"):
+        (401, 403, 201, 403, 403, 403, 403, 403),
+    ("GET", f"{V1}/hook-endpoints/{{endpoint_id}}"):
+        (401, 403, 200, 403, 403, 403, 403, 403),
+    ("PATCH", f"{V1}/hook-endpoints/{{endpoint_id}}"):
+        (401, 403, 200, 403, 403, 403, 403, 403),
+    ("POST", f"{V1}/hook-endpoints/{{endpoint_id}}/secret"):
+        (401, 403, 200, 403, 403, 403, 403, 403),
+    ("GET", f"{V1}/hook-endpoints/{{endpoint_id}}/deliveries"):
+        (401, 403, 200, 403, 403, 403, 403, 403),
+    ("POST", f"{V1}/hook-deliveries/{{delivery_id}}/retry"):
+        (401, 403, 200, 403, 403, 403, 403, 403),
+    # Recipients record a message in their own organization's journal: the provider has
+    # a hook for it, the case-management organization none (409). To everyone else the
+    # message does not exist.
+    ("POST", f"{V1}/messages/{{message_id}}/journal"):
+        (401, 202, 404, 409, 404, 404, 404, 404),
+    ("GET", f"{V1}/messages/{{message_id}}/journal"):
+        (401, 200, 404, 200, 404, 404, 404, 404),
     # -- persons, engagements, consent --------------------------------------------------
     #    anon staf it   cw   comp city op   tok
     ("POST", f"{V1}/persons"):
@@ -334,6 +358,7 @@ class World:
     change_id: uuid.UUID
     follow_up_id: uuid.UUID
     relief_unit: Unit  # a provider unit the person may change to, in each request
+    endpoint_id: uuid.UUID  # the provider's journal hook (message.received)
 
     def auth(self, actor: str) -> dict[str, str]:
         return bearer(self.tokens[actor]) if actor in self.tokens else {}
@@ -349,7 +374,7 @@ class World:
             message_id=self.received_id, thread_id=self.received_thread,
             person_id=self.person_id, seq=self.audit_seq, position=0,
             assignment_id=self.assignment_id, change_id=self.change_id,
-            follow_up_id=self.follow_up_id, area="Nordost")
+            follow_up_id=self.follow_up_id, area="Nordost", endpoint_id=self.endpoint_id)
 
 
 async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
@@ -417,7 +442,13 @@ async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
     change = await hub.provider_changes.announce(case_actor, NewProviderChange(
         outgoing_unit_id=unit.id, incoming_unit_id=night_unit.id, services=("home_care",),
         case_number="SN 2026-8", person_id=person_id))
+    endpoint, _ = await hub.hooks.create_endpoint(
+        Actor(kind="user", organization_id=provider.id, user_id=accounts["it_contact"].id,
+              roles=frozenset({Role.IT_CONTACT})),
+        NewEndpoint(name="Journalen", url="https://journal.example/hooks",
+                    events=("message.received",)))
     return World(
+        endpoint_id=endpoint.id,
         client=client, hub=hub, provider=provider, unit=unit, accounts=accounts,
         tokens=tokens, spare_it=spare_it, target_staff=target_staff, group_id=group_id,
         alarm_group=alarm_group, person_id=person_id, personnummer=number,
@@ -532,6 +563,32 @@ async def _leave_community(w: World, actor: str) -> Call:
 async def _revoke_token(w: World, actor: str) -> Call:
     row, _ = await w.hub.auth.create_api_token(w.it_actor(), f"Att återkalla {actor}")
     return Call(f"{V1}/api-tokens/{row.id}")
+
+
+@builds("POST", f"{V1}/hook-endpoints")
+async def _new_endpoint(w: World, actor: str) -> Call:
+    return Call(f"{V1}/hook-endpoints", json={
+        "name": f"Journal {actor}", "url": "https://journal.example/hooks",
+        "events": ["message.received", "assignment.step"], "format": "fhir"})
+
+
+@builds("PATCH", f"{V1}/hook-endpoints/{{endpoint_id}}")
+async def _change_endpoint(w: World, actor: str) -> Call:
+    return Call(f"{V1}/hook-endpoints/{w.endpoint_id}", json={"enabled": True})
+
+
+@builds("POST", f"{V1}/hook-deliveries/{{delivery_id}}/retry")
+async def _retry_delivery(w: World, actor: str) -> Call:
+    """A dead-lettered delivery of its own: a fresh message recorded, given up on."""
+    sent = await w.hub.messages.send(w.staff_actor, MessageDraft(
+        group_ids=(w.group_id,), subject=f"Till journalen {actor}", body="Anteckning"))
+    await w.hub.hooks.record(w.staff_actor, sent.id)
+    delivery_id = await scalar(w.hub, select(OutboxItem.id).where(
+        OutboxItem.message_id == sent.id))
+    await w.hub.db.interaction(lambda conn: conn.execute(
+        update(OutboxItem).where(OutboxItem.id == delivery_id).values(state="dead")),
+        write=True)
+    return Call(f"{V1}/hook-deliveries/{delivery_id}/retry")
 
 
 @builds("POST", f"{V1}/persons")

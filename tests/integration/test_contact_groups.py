@@ -10,7 +10,8 @@ from hub.services.actor import Actor
 from tests.factories import make_group, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login
 
-GROUP_KEYS = {"id", "name", "description", "organization", "unit_id", "unit_name", "archived"}
+GROUP_KEYS = {"id", "name", "description", "organization", "unit_id", "unit_name", "archived",
+              "journal_categories"}
 
 
 async def _org_with_it_contact(hub, kind: OrgKind, name: str):

@@ -315,7 +315,7 @@ async def test_after_the_retry_schedule_a_delivery_is_dead_lettered_and_retried_
     [dead] = await _rows(hub, w, endpoint_id, "dead")
     # Retried, with waits growing to hours, for at least 72 hours, then given up.
     assert hub.clock.now() - started >= GIVE_UP_AFTER
-    assert 15 <= dead.attempts == attempts <= 40
+    assert 15 <= dead.attempts == attempts <= 60
     assert dead.last_error == "no connection to the receiver"
     it_token = await login(client, hub, w["it_contact"])
     staff_token = await login(client, hub, w["staff"])
@@ -444,15 +444,21 @@ async def test_deliveries_never_connect_to_private_or_loopback_addresses(
     w = await _world(hub)
     it_token = await login(client, hub, w["it_contact"])
     port = receiver.server.port
+    # A private address is refused when registered ...
+    for address in ("127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "[::ffff:10.0.0.1]",
+                    "100.64.0.1", "0.0.0.0"):  # noqa: S104 - a URL under test
+        response = await client.post(f"{V1}/hook-endpoints", headers=bearer(it_token), json={
+            "name": "J", "url": f"https://{address}:{port}/hooks",
+            "events": ["message.received"]})
+        assert response.status == 422, address
+    # ... and a name is checked when a delivery connects: it may point anywhere later.
     by_name = await _endpoint(client, it_token, f"http://localhost:{port}/hooks")
-    by_address = await _endpoint(client, it_token, f"http://127.0.0.1:{port}/hooks")
     await hub.hooks.record(_staff_actor(w), await _send(hub, w))
-    assert await hub.hooks.run() == 2
+    assert await hub.hooks.run() == 1
     assert receiver.seen == []
-    for created in (by_name, by_address):
-        [refused] = await _deliveries(client, it_token, created["endpoint"]["id"])
-        assert (refused["state"], refused["last_error"]) == (
-            "pending", "the address is in a network deliveries may not reach")
+    [refused] = await _deliveries(client, it_token, by_name["endpoint"]["id"])
+    assert (refused["state"], refused["last_error"]) == (
+        "pending", "the address is in a network deliveries may not reach")
 
 
 async def test_endpoint_urls_and_events_are_checked_and_stored_nothing_otherwise(

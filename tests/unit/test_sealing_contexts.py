@@ -12,6 +12,8 @@ from hub.db.kek import HUB_SEALED_COLUMNS
 from hub.services import envelope
 from hub.services.keystore import (
     FIELD_CONTEXTS,
+    hook_payload_context,
+    hook_secret_context,
     name_context,
     override_comment_context,
     override_reason_context,
@@ -45,7 +47,10 @@ def test_every_column_a_rotation_rewraps_is_sealed_with_the_services_context(kek
     # What the services seal each column with (persons, admin, messages, compliance).
     sealed_with = {"totp_secret": totp_context, "personnummer_enc": personnummer_context,
                    "name_enc": name_context, "reason_enc": override_reason_context,
-                   "review_comment_enc": override_comment_context}
+                   "review_comment_enc": override_comment_context,
+                   "hook_secret_enc": lambda row: hook_secret_context(row, "current"),
+                   "hook_previous_secret_enc": lambda row: hook_secret_context(row, "previous"),
+                   "payload_enc": hook_payload_context}
     rotated = {column for columns in HUB_SEALED_COLUMNS.values() for column in columns}
     assert rotated == set(FIELD_CONTEXTS) == set(sealed_with)
     old, new = keks
