@@ -119,6 +119,13 @@ class EndpointChange:
 
 
 @dataclass(frozen=True)
+class JournalState:
+    entries: list[store.JournalEntry]
+    # The actor's organization has a journal hook for messages and was not asked yet.
+    may_record: bool
+
+
+@dataclass(frozen=True)
 class Attempt:
     """What one attempt came to: delivered (with the receiver's reference) or not,
     and why not, in words that name no person."""
@@ -378,6 +385,25 @@ class HookService:
         entries = await self._db.interaction(work, write=True)
         self._wake.set()
         return entries
+
+    async def journal_state(self, actor: Actor, message_id: uuid.UUID) -> JournalState:
+        """What a message's page shows of the journals: where it stands in each, and
+        whether the actor may ask for it to be recorded in their organization's.
+
+        Raises:
+            NotFound: not a message the actor may see.
+        """
+        org = actor.organization_id
+
+        def read(conn: Connection, _: Any) -> JournalState:
+            entries = store.journal_of_message(conn, message_id,
+                                               HookEvent.MESSAGE_RECEIVED.value)
+            may = reads_care_messages(actor.roles) and org is not None \
+                and all(e.organization_id != org for e in entries) \
+                and bool(store.subscribed(conn, [org], HookEvent.MESSAGE_RECEIVED.value))
+            return JournalState(entries, may)
+
+        return await self._inbox.read_visible(actor, message_id, read)
 
     async def journal(self, actor: Actor, message_id: uuid.UUID) -> list[store.JournalEntry]:
         """Where a message the actor may see stands in each journal it was sent to.

@@ -137,9 +137,10 @@ async def message_page(request: web.Request) -> web.StreamResponse:
         receipts = None
     thread = await hub.inbox.thread(actor, detail.summary.thread_id)
     flows = await hub.assignments.flows_in_thread(actor, detail.summary.thread_id)
+    journal = await hub.hooks.journal_state(actor, message_id)
     return aiohttp_jinja2.render_template("message.html", request, page_context(
         request, m=detail.summary, detail=detail, receipts=receipts, page="message",
-        flows=flows,
+        flows=flows, journal=journal,
         live_from=live_from, emergency_sent=request.query.get("skickat") == "nodatkomst",
         thread=thread if len(thread) > 1 else []))
 
@@ -159,6 +160,9 @@ async def message_action(request: web.Request) -> web.StreamResponse:
         elif action == "arkivera":
             await inbox.archive(actor, message_id)
             raise web.HTTPSeeOther("/inkorg")
+        elif action == "journalfor":
+            await hub_of(request).hooks.record(actor, message_id)
+            raise web.HTTPSeeOther(f"/meddelanden/{message_id}#journal")
         else:
             raise web.HTTPNotFound()
     except NotFound:

@@ -13,7 +13,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hub.domain.roles import ORG_KIND_LABELS_SV, ROLE_LABELS_SV, OrgKind
+from hub.domain.roles import ORG_KIND_LABELS_SV, ROLE_LABELS_SV, OrgKind, Role
 from hub.domain.text import MAX_BODY_BYTES
 from hub.domain.vocabulary import ConsentScope, Priority
 from hub.errors import InvalidCredentials, TooManyAttempts, Unauthenticated
@@ -30,6 +30,7 @@ from hub.services.auth import LoginAttempt
 from hub.web.assignment_views import add_assignment_routes
 from hub.web.error_pages import render_error_page
 from hub.web.flow_views import add_flow_routes
+from hub.web.hook_views import add_hook_routes
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import add_inbox_routes, read_form
 from hub.web.person_views import add_person_routes
@@ -103,6 +104,7 @@ async def account(request: web.Request) -> web.StreamResponse:
     kind = OrgKind(org.kind)
     return aiohttp_jinja2.render_template("home.html", request, _context(
         request, user=view.user, org=org, roles=roles, page="account",
+        it_contact=Role.IT_CONTACT in view.roles,
         org_kind=ORG_KIND_LABELS_SV[kind] if lang == "sv" else kind.value))
 
 
@@ -125,6 +127,7 @@ def add_web_routes(app: web.Application) -> None:
     add_person_routes(app)
     add_assignment_routes(app)
     add_flow_routes(app)
+    add_hook_routes(app)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout_submit)

@@ -33,7 +33,7 @@ from hub.domain.roles import OrgKind, Role
 from hub.services.actor import Actor
 from hub.services.messages import MessageDraft
 from tests.factories import give_consent, make_group, make_org, make_person, make_unit, make_user
-from tests.integration.conftest import bearer, login
+from tests.integration.conftest import bearer, login, web_session
 
 V1 = "/api/v1"
 LOOPBACK = pytest.mark.settings(hook_allow_plain_http_loopback=True,
@@ -557,3 +557,64 @@ async def test_two_hubs_on_one_database_never_deliver_an_item_twice(
     ids = [s["webhook-id"] for s in receiver.seen]
     assert len(ids) == len(set(ids)) == 30 and receiver.overlapped == []
     assert len(receiver.entries()) == 30
+
+
+@LOOPBACK
+async def test_the_it_contact_keeps_the_hooks_on_a_page_and_staff_record_from_the_message(
+        hub: Hub, client: Any, receiver: Receiver) -> None:
+    w = await _world(hub)
+    it = await web_session(client, hub, w["it_contact"])
+    page = await client.get("/journalkopplingar", headers=it)
+    assert page.status == 200 and "Ny journalkoppling" in await page.text()
+    # A refused form says why in Swedish and stores nothing.
+    refused = await client.post("/journalkopplingar", headers=it, data={
+        "name": "Journalen", "url": "http://journal.example/hooks",
+        "events": "message.received", "format": "json"})
+    assert refused.status == 422
+    assert "Journalkopplingen kunde inte sparas" in await refused.text()
+    assert await hub.hooks.endpoints(_it_actor(w)) == []
+
+    created = await client.post("/journalkopplingar", headers=it, data={
+        "name": "Journalen", "url": receiver.url, "events": "message.received",
+        "format": "json"})
+    assert created.status == 201
+    text = await created.text()
+    secret = text.split('<code class="secret">')[1].split("</code>")[0]
+    assert secret.startswith("whsec_") and "Signeringsnyckeln visas bara nu" in text
+    # Shown once: not on the page again.
+    assert secret not in await (await client.get("/journalkopplingar", headers=it)).text()
+    receiver.trust(secret)
+
+    message_id = await _send(hub, w)
+    staff = await web_session(client, hub, w["staff"])
+    before = await (await client.get(f"/meddelanden/{message_id}", headers=staff)).text()
+    assert f'action="/meddelanden/{message_id}/journalfor"' in before
+    asked = await client.post(f"/meddelanden/{message_id}/journalfor", headers=staff,
+                              data={"go": "1"}, allow_redirects=False)
+    assert asked.status == 303
+    pending = await (await client.get(f"/meddelanden/{message_id}", headers=staff)).text()
+    assert "Skickas till journalen" in pending and "journalfor" not in pending
+    await hub.hooks.run()
+    [entry] = receiver.entries()
+    night = await web_session(client, hub, w["night_staff"])
+    sender_page = await (await client.get(f"/meddelanden/{message_id}", headers=night)).text()
+    assert "Journalförd" in sender_page and entry["reference"] in sender_page
+    # The sending organization has no journal hook: nothing to ask for there.
+    assert "journalfor" not in sender_page
+
+    # Turned off, nothing is delivered; the page lists the endpoint as off.
+    [endpoint] = await hub.hooks.endpoints(_it_actor(w))
+    off = await client.post(f"/journalkopplingar/{endpoint.id}/aktiv", headers=it,
+                            data={"enabled": "0"}, allow_redirects=False)
+    assert off.status == 303
+    assert "avstängd" in await (await client.get("/journalkopplingar", headers=it)).text()
+    rotated = await client.post(f"/journalkopplingar/{endpoint.id}/hemlighet", headers=it,
+                                data={"go": "1"})
+    assert rotated.status == 200 and "whsec_" in await rotated.text()
+    # Staff do not reach the page.
+    assert (await client.get("/journalkopplingar", headers=staff)).status == 403
+
+
+def _it_actor(w: dict[str, Any]) -> Actor:
+    return Actor(kind="user", organization_id=w["provider"].id, user_id=w["it_contact"].id,
+                 roles=frozenset({Role.IT_CONTACT}))

@@ -28,6 +28,13 @@
       document.getElementById("escalation-banner").hidden = false;
     }
   });
+  // A message on this page was recorded in (or could not reach) a journal.
+  source.addEventListener("journal", function (event) {
+    var data = JSON.parse(event.data);
+    if (page === "message" && data.message_id === messageId && !editing()) {
+      window.location.reload();
+    }
+  });
   source.addEventListener("receipt", function (event) {
     var data = JSON.parse(event.data);
     if (page === "message" && data.message_id === messageId && !editing()) {
