@@ -3,6 +3,7 @@ the demo data: on SQLite, and on PostgreSQL when HUB_TEST_DATABASE_URL is set.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 from sqlalchemy import text
 
@@ -41,9 +43,56 @@ class RunningHub:
     accounts: dict[str, DemoAccount]
     password: str
     schema: str | None
+    process: subprocess.Popen[bytes] | None = None
 
     def account(self, username: str) -> DemoAccount:
         return self.accounts[username]
+
+    def start(self) -> None:
+        """`hub serve`, until it answers."""
+        with self.log_files[-1].open("ab") as out:
+            self.process = subprocess.Popen(hub_command("serve"), env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT)
+        wait_until_healthy(self.url, self.ca, self.process)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown of any kind."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
+    def code(self, username: str) -> str:
+        """The next unused one-time code of a demo account: a code is good once, and
+        the hub takes the next step's code too (±1 step), so a second sign-in in the
+        same 30 seconds uses that one instead of waiting."""
+        totp = pyotp.TOTP(self.account(username).totp_secret)
+        key = (self.url, username)
+        step = max(int(time.time()) // 30, _LAST_STEP.get(key, -1) + 1)
+        _LAST_STEP[key] = step
+        return str(totp.at(step * 30))
+
+    def api_token(self, username: str) -> str:
+        response = httpx.post(f"{self.url}/api/v1/auth/login", verify=trusting(self.ca),
+                              json={"username": username, "password": self.password,
+                                    "totp": self.code(username)})
+        assert response.status_code == 201, response.text
+        return str(response.json()["token"])
+
+
+# The last time step whose one-time code each account signed in with.
+_LAST_STEP: dict[tuple[str, str], int] = {}
 
 
 def trusting(ca: Path) -> ssl.SSLContext:
@@ -105,20 +154,23 @@ def drop_schema(schema: str) -> None:
     run_in_thread(drop())
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def running_hub(request: pytest.FixtureRequest,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    data_dir = tmp_path_factory.mktemp("hub-e2e") / "var"
+@contextlib.contextmanager
+def started_hub(backend: str, data_root: Path, extra_env: dict[str, str] | None = None
+                ) -> Iterator[RunningHub]:
+    """`hub init`, `hub demo` and `hub serve` in a data directory of their own: on SQLite,
+    or in a PostgreSQL schema of their own; stopped (and the schema dropped) after."""
+    data_dir = data_root / "var"
     env = base_env(data_dir)
     env["HUB_PORT"] = str(free_port())
+    env.update(extra_env or {})
     schema = None
-    if request.param == "postgresql":
+    if backend == "postgresql":
         assert PG_URL is not None
         schema = f"hub_e2e_{uuid.uuid4().hex[:10]}"
         env["HUB_DATABASE_URL"] = PG_URL
         env["HUB_DATABASE_SCHEMA"] = schema
-    logs = data_dir.parent / "logs"
-    logs.mkdir()
+    logs = data_root / "logs"
+    logs.mkdir(parents=True)
     cli_log, serve_log = logs / "cli.log", logs / "serve.log"
     run_hub(env, "init", log=cli_log)
     run_hub(env, "demo", log=cli_log)
@@ -130,20 +182,20 @@ def running_hub(request: pytest.FixtureRequest,
         elif not line.startswith("#"):
             username, roles, org, secret = line.split("\t")
             accounts[username] = DemoAccount(username, roles, org, secret)
-    with serve_log.open("wb") as out:
-        process = subprocess.Popen(hub_command("serve"), env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
     url = f"https://localhost:{env['HUB_PORT']}"
-    ca = data_dir / "tls" / "ca.pem"
+    hub = RunningHub(backend, url, data_dir / "tls" / "ca.pem", data_dir, env,
+                     [cli_log, serve_log], accounts, password, schema)
     try:
-        wait_until_healthy(url, ca, process)
-        yield RunningHub(request.param, url, ca, data_dir, env, [cli_log, serve_log],
-                         accounts, password, schema)
+        hub.start()
+        yield hub
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        hub.stop()
         if schema:
             drop_schema(schema)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def running_hub(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    with started_hub(request.param, tmp_path_factory.mktemp("hub-e2e")) as hub:
+        yield hub

@@ -446,7 +446,7 @@ async def test_deliveries_never_connect_to_private_or_loopback_addresses(
     port = receiver.server.port
     # A private address is refused when registered ...
     for address in ("127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "[::ffff:10.0.0.1]",
-                    "100.64.0.1", "0.0.0.0"):  # noqa: S104 - a URL under test
+                    "100.64.0.1", "0.0.0.0"):
         response = await client.post(f"{V1}/hook-endpoints", headers=bearer(it_token), json={
             "name": "J", "url": f"https://{address}:{port}/hooks",
             "events": ["message.received"]})

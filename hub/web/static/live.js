@@ -35,6 +35,21 @@
       window.location.reload();
     }
   });
+  // Journal events are hints without a stream position: one sent before this stream
+  // opened is not replayed. So a page still waiting for a journal asks once the stream
+  // is open (anything later comes as an event).
+  var waiting = document.querySelectorAll("[data-journal-pending]").length;
+  if (page === "message" && waiting) {
+    source.addEventListener("open", function () {
+      fetch("/api/v1/messages/" + encodeURIComponent(messageId) + "/journal",
+            {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .then(function (entries) {
+          var pending = entries.filter(function (e) { return e.state === "pending"; }).length;
+          if (pending < waiting && !editing()) { window.location.reload(); }
+        });
+    });
+  }
   source.addEventListener("receipt", function (event) {
     var data = JSON.parse(event.data);
     if (page === "message" && data.message_id === messageId && !editing()) {
