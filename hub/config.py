@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     hook_read_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     # After a secret is rotated the previous one keeps signing this long.
     hook_secret_overlap_hours: float = Field(default=24.0, ge=0, le=30 * 24)
+    # After a system client's token is rotated the previous one works this long.
+    api_token_rotation_overlap_hours: float = Field(default=24.0, ge=0, le=30 * 24)
 
     @classmethod
     def settings_customise_sources(

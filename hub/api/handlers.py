@@ -178,7 +178,9 @@ async def enable_user(request: web.Request) -> web.Response:
 async def create_api_token(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     body = await parse_json(request, s.ApiTokenCreate)
-    row, token = await hub_of(request).auth.create_api_token(actor, body.name)
+    row, token = await hub_of(request).auth.create_api_token(
+        actor, body.name, unit_id=body.unit_id, scopes=[str(x) for x in body.scopes],
+        expires_at=body.expires_at)
     return json_of(s.ApiTokenCreated(token=token, api_token=s.ApiTokenOut.model_validate(row)),
                    status=201)
 
@@ -187,6 +189,15 @@ async def list_api_tokens(request: web.Request) -> web.Response:
     actor = await actor_of(request)
     rows = await hub_of(request).auth.list_api_tokens(actor)
     return json_of([s.ApiTokenOut.model_validate(r) for r in rows])
+
+
+async def rotate_api_token(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    hub = hub_of(request)
+    row, token = await hub.auth.rotate_api_token(
+        actor, path_uuid(request, "token_id"),
+        dt.timedelta(hours=hub.settings.api_token_rotation_overlap_hours))
+    return json_of(s.ApiTokenCreated(token=token, api_token=s.ApiTokenOut.model_validate(row)))
 
 
 async def revoke_api_token(request: web.Request) -> web.Response:

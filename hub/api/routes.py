@@ -75,8 +75,13 @@ OPERATIONS = [
               "System-client tokens of my organization", response=s.ApiTokenOut,
               list_response=True, tag="admin"),
     Operation("POST", f"{V1}/api-tokens", h.create_api_token,
-              "Issue a token for a system client (IT contact)", body=s.ApiTokenCreate,
+              "Issue a token for a system client (IT contact); bound to a unit, with "
+              "scopes and an expiry, it reads and acts on the unit's inbox without a "
+              "person's account", body=s.ApiTokenCreate,
               response=s.ApiTokenCreated, status=201, tag="admin"),
+    Operation("POST", f"{V1}/api-tokens/{{token_id}}/rotate", h.rotate_api_token,
+              "A new token in place of one (shown once); the previous one works for the "
+              "overlap (IT contact)", response=s.ApiTokenCreated, tag="admin"),
     Operation("DELETE", f"{V1}/api-tokens/{{token_id}}", h.revoke_api_token,
               "Revoke a system-client token", status=204, tag="admin"),
     # journal hooks

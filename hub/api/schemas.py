@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.domain.audit import Outcome
 from hub.domain.roles import OrgKind, Role
+from hub.domain.scopes import Scope
 from hub.domain.text import MAX_BODY_BYTES
 from hub.domain.vocabulary import (
     AssignmentState,
@@ -149,6 +150,14 @@ class ProtectedIdentityUpdate(Request):
 
 class ApiTokenCreate(Request):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    unit_id: uuid.UUID | None = Field(
+        default=None, description="Bind the token to this unit of my organization: it "
+        "reads (within its scopes) what reaches the unit's staff, as an account of its own")
+    scopes: list[Scope] = Field(default_factory=list, max_length=len(Scope),
+                                description="What a bound token may do: read is needed "
+                                "to see messages, acknowledge and record act on them")
+    expires_at: dt.datetime | None = Field(default=None,
+                                           description="The token stops working then")
 
 
 class ApiTokenOut(Response):
@@ -157,6 +166,12 @@ class ApiTokenOut(Response):
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    unit_id: uuid.UUID | None
+    account_id: uuid.UUID | None = Field(description="The bound token's own account")
+    scopes: list[Scope]
+    expires_at: dt.datetime | None
+    previous_valid_until: dt.datetime | None = Field(
+        description="After a rotation, the previous token works until then")
 
 
 class ApiTokenCreated(Response):

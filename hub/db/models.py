@@ -267,6 +267,10 @@ class ApiToken(SQLModel, table=True):
     """A system client's token (journal system, integration), scoped to one organization."""
 
     __tablename__ = "api_token"
+    __table_args__ = (
+        Index("uq_api_token_account_id", "account_id", unique=True),
+        Index("uq_api_token_previous_token_hash", "previous_token_hash", unique=True),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organization_id: uuid.UUID = Field(foreign_key="organization.id", index=True)
@@ -276,6 +280,19 @@ class ApiToken(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_column=_utc())
     last_used_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     revoked_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Bound to a unit: the token acts as its own account in that unit (role
+    # system_client), within its scopes (`hub.domain.scopes.Scope`, comma-separated).
+    unit_id: uuid.UUID | None = Field(default=None, sa_column=Column(
+        Uuid(), ForeignKey("unit.id", name="fk_api_token_unit"), nullable=True))
+    account_id: uuid.UUID | None = Field(default=None, sa_column=Column(
+        Uuid(), ForeignKey("account.id", name="fk_api_token_account"), nullable=True))
+    scopes: str = Field(default="", sa_column=Column(
+        String(100), nullable=False, server_default=text("''")))
+    expires_at: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # After a rotation the previous token keeps working until `previous_valid_until`.
+    previous_token_hash: bytes | None = Field(default=None, sa_column=Column(
+        LargeBinary, nullable=True))
+    previous_valid_until: dt.datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class LoginThrottle(SQLModel, table=True):

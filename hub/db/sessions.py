@@ -10,16 +10,18 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
     Table,
+    and_,
     bindparam,
     delete,
     func,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -162,42 +164,65 @@ class ApiTokenInfo:
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    unit_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    scopes: tuple[str, ...] = ()
+    expires_at: dt.datetime | None = None
+    previous_valid_until: dt.datetime | None = None
 
 
 _TOKEN_COLUMNS = (_TOKEN.c.id, _TOKEN.c.organization_id, _TOKEN.c.name, _TOKEN.c.created_by,
-                  _TOKEN.c.created_at, _TOKEN.c.last_used_at, _TOKEN.c.revoked_at)
+                  _TOKEN.c.created_at, _TOKEN.c.last_used_at, _TOKEN.c.revoked_at,
+                  _TOKEN.c.unit_id, _TOKEN.c.account_id, _TOKEN.c.scopes,
+                  _TOKEN.c.expires_at, _TOKEN.c.previous_valid_until)
 
 
-def insert_api_token(conn: Connection, organization_id: uuid.UUID, name: str,
-                     token_hash: bytes, created_by: uuid.UUID,
-                     now: dt.datetime) -> ApiTokenInfo:
-    info = ApiTokenInfo(id=uuid.uuid4(), organization_id=organization_id, name=name,
-                        created_by=created_by, created_at=now, last_used_at=None,
-                        revoked_at=None)
+def _token(row: Any) -> ApiTokenInfo:
+    values = list(row)
+    values[9] = tuple(s for s in values[9].split(",") if s)
+    return ApiTokenInfo(*values)
+
+
+def insert_api_token(conn: Connection, info: ApiTokenInfo, token_hash: bytes) -> None:
     conn.execute(insert(_TOKEN), [{
-        "id": info.id, "organization_id": organization_id, "name": name,
-        "token_hash": token_hash, "created_by": created_by, "created_at": now}])
-    return info
+        "id": info.id, "organization_id": info.organization_id, "name": info.name,
+        "token_hash": token_hash, "created_by": info.created_by, "created_at": info.created_at,
+        "unit_id": info.unit_id, "account_id": info.account_id,
+        "scopes": ",".join(info.scopes), "expires_at": info.expires_at}])
 
 
-def api_token_by_hash(conn: Connection, token_hash: bytes) -> ApiTokenInfo | None:
-    row = conn.execute(select(*_TOKEN_COLUMNS).where(_TOKEN.c.token_hash == token_hash)).first()
-    return ApiTokenInfo(*row) if row is not None else None
+def api_token_by_hash(conn: Connection, token_hash: bytes, now: dt.datetime
+                      ) -> ApiTokenInfo | None:
+    """The token with this hash, or whose previous token (rotated) it is while that
+    still works."""
+    row = conn.execute(select(*_TOKEN_COLUMNS).where(or_(
+        _TOKEN.c.token_hash == token_hash,
+        and_(_TOKEN.c.previous_token_hash == token_hash,
+             _TOKEN.c.previous_valid_until > now)))).first()
+    return _token(row) if row is not None else None
 
 
 def api_token(conn: Connection, token_id: uuid.UUID) -> ApiTokenInfo | None:
     row = conn.execute(select(*_TOKEN_COLUMNS).where(_TOKEN.c.id == token_id)).first()
-    return ApiTokenInfo(*row) if row is not None else None
+    return _token(row) if row is not None else None
 
 
 def api_tokens_of(conn: Connection, organization_id: uuid.UUID) -> list[ApiTokenInfo]:
-    return [ApiTokenInfo(*row) for row in conn.execute(
+    return [_token(row) for row in conn.execute(
         select(*_TOKEN_COLUMNS).where(_TOKEN.c.organization_id == organization_id)
         .order_by(_TOKEN.c.created_at))]
 
 
 def touch_api_token(conn: Connection, token_id: uuid.UUID, now: dt.datetime) -> None:
     conn.execute(update(_TOKEN).where(_TOKEN.c.id == token_id).values(last_used_at=now))
+
+
+def rotate_api_token(conn: Connection, token_id: uuid.UUID, token_hash: bytes,
+                     previous_valid_until: dt.datetime) -> None:
+    """A new token; the one it replaces works until `previous_valid_until`."""
+    conn.execute(update(_TOKEN).where(_TOKEN.c.id == token_id).values(
+        previous_token_hash=_TOKEN.c.token_hash, token_hash=token_hash,
+        previous_valid_until=previous_valid_until))
 
 
 def revoke_api_token(conn: Connection, token_id: uuid.UUID, now: dt.datetime) -> bool:

@@ -84,6 +84,7 @@ class Action(StrEnum):
     USER_PROTECTED_IDENTITY = "user.protected_identity"
     TOKEN_CREATE = "token.create"  # noqa: S105 - an action name
     TOKEN_REVOKE = "token.revoke"  # noqa: S105
+    TOKEN_ROTATE = "token.rotate"  # noqa: S105
     KEYS_ROTATE = "keys.rotate"
     HOOK_CREATE = "hook.create"
     HOOK_UPDATE = "hook.update"

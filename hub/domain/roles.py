@@ -11,6 +11,10 @@ class Role(StrEnum):
     CASE_WORKER = "case_worker"
     COMPLIANCE = "compliance"
     OPERATOR = "operator"
+    # The account behind a system client's token bound to a unit (a journal system
+    # reading the unit's inbox): it comes and goes with its token, nobody grants it,
+    # and it never signs in.
+    SYSTEM_CLIENT = "system_client"
 
 
 class OrgKind(StrEnum):
@@ -43,6 +47,7 @@ ROLE_LABELS_SV = {
     Role.CASE_WORKER: "Biståndshandläggare",
     Role.COMPLIANCE: "Loggranskare",
     Role.OPERATOR: "Driftansvarig",
+    Role.SYSTEM_CLIENT: "Systemklient",
 }
 
 # Roles an organization's IT contact may hand out. Operator is the hub's own role:
@@ -53,8 +58,10 @@ ROLES_IT_CONTACT_MAY_GRANT = frozenset(
 
 # Roles whose holders read care messages: contact groups deliver to them, and only to
 # them. An account that only administers (IT contact, compliance officer, operator)
-# receives nothing, even when its unit is a group's member.
-CARE_READER_ROLES = frozenset({Role.STAFF, Role.CASE_WORKER})
+# receives nothing, even when its unit is a group's member. A system client bound to a
+# unit receives what the unit's staff receive (what its token may do with it is its
+# scopes', `hub.domain.scopes`).
+CARE_READER_ROLES = frozenset({Role.STAFF, Role.CASE_WORKER, Role.SYSTEM_CLIENT})
 
 
 def reads_care_messages(roles: frozenset[Role]) -> bool:
@@ -66,6 +73,8 @@ def role_conflict(roles: frozenset[Role]) -> str | None:
     and never reaches content or the log's review: the role stands alone."""
     if Role.OPERATOR in roles and len(roles) > 1:
         return "the operator role does not combine with other roles"
+    if Role.SYSTEM_CLIENT in roles and len(roles) > 1:
+        return "a system client's account holds no other role"
     return None
 
 

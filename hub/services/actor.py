@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hub.domain.roles import Role
+from hub.domain.scopes import Scope
 from hub.errors import Forbidden
 
 
@@ -21,6 +22,9 @@ class Actor:
     token_id: uuid.UUID | None = None
     # Where the request came from, for the audit log (set per request by the API).
     client_address: str | None = None
+    # A system client's scopes (`hub.domain.scopes.Scope`); None for a person, whose
+    # roles alone decide.
+    scopes: frozenset[Scope] | None = None
 
     def has(self, role: Role) -> bool:
         return role in self.roles
@@ -29,6 +33,11 @@ class Actor:
         """Raise Forbidden unless the actor holds at least one of `roles`."""
         if not any(r in self.roles for r in roles):
             raise Forbidden()
+
+    def require_scope(self, scope: Scope) -> None:
+        """Raise Forbidden if the actor is a system client whose token lacks `scope`."""
+        if self.scopes is not None and scope not in self.scopes:
+            raise Forbidden(f"the token's scopes do not include {scope.value}")
 
 
 # The admin CLI runs on the hub's own machine with the master key: it acts as the

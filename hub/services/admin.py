@@ -367,6 +367,7 @@ class AdminService:
             assert org is not None
             self._check_grant(actor, org, roles)
             before = store.roles(conn, user.id)
+            _not_a_system_client(before)
             store.replace_roles(conn, user.id, roles)
             sessions.end_sessions(conn, user.id, now)
             self._audit.append_sync(conn, event_of(
@@ -393,6 +394,7 @@ class AdminService:
             user = view.user
             if disabled and user.id == actor.user_id:
                 raise Conflict("you cannot disable your own account")
+            _not_a_system_client(view.roles)
             user = replace(user, disabled_at=now if disabled else None)
             store.set_disabled_at(conn, user.id, user.disabled_at)
             if disabled:
@@ -421,9 +423,10 @@ class AdminService:
             user = store.account(conn, user_id, lock=True)
             if user is None or not self._is_own_it_contact(actor, user.organization_id):
                 raise NotFound()
+            roles = store.roles(conn, user.id)
+            _not_a_system_client(roles)
             user = replace(user, protected_identity=protected)
             store.set_protected_identity(conn, user.id, protected)
-            roles = store.roles(conn, user.id)
             self._audit.append_sync(conn, event_of(
                 actor, Action.USER_PROTECTED_IDENTITY, targets={"user": user.id},
                 organizations=[user.organization_id],
@@ -516,3 +519,15 @@ def _check_unit(conn: Connection, organization_id: uuid.UUID,
     unit = store.unit(conn, unit_id)
     if unit is None or unit.organization_id != organization_id:
         raise ValidationFailed(errors={"unit_id": "no such unit in this organization"})
+
+
+def _not_a_system_client(roles: frozenset[Role]) -> None:
+    """A system client's account comes and goes with its token: it is changed through
+    the token (rotated, revoked), never as an account.
+
+    Raises:
+        Conflict: the account is a system client's.
+    """
+    if Role.SYSTEM_CLIENT in roles:
+        raise Conflict("a system client's account follows its token: rotate or revoke "
+                       "the token instead")

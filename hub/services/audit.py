@@ -99,7 +99,10 @@ def event_of(actor: Actor, action: Action, *, outcome: Outcome = Outcome.SUCCESS
              targets: dict[str, uuid.UUID | IdList] | None = None,
              organizations: Iterable[uuid.UUID] = (),
              detail: dict[str, str | int | bool] | None = None) -> AuditEvent:
-    """The entry for something `actor` did."""
+    """The entry for something `actor` did. What a system client did names its token
+    (beside its account, where it is bound to a unit)."""
+    if actor.token_id is not None:
+        targets = {**(targets or {}), "token": actor.token_id}
     return AuditEvent(
         action=action, outcome=outcome, actor_user_id=actor.user_id,
         actor_org_id=actor.organization_id, person_id=person_id,

@@ -37,17 +37,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import keys
 from hub.clock import Clock
+from hub.db import directory
 from hub.db import sessions as store
 from hub.db.engine import Database
 from hub.db.sessions import ApiTokenInfo, SignInAccount
 from hub.domain.audit import Action, AuditEvent, Outcome
 from hub.domain.roles import Role
+from hub.domain.scopes import Scope
 from hub.errors import (
+    Conflict,
     InvalidCredentials,
     NotFound,
     ServiceUnavailable,
     TooManyAttempts,
     Unauthenticated,
+    ValidationFailed,
 )
 from hub.live import Notifier
 from hub.services.actor import Actor
@@ -390,34 +394,87 @@ class AuthService:
     async def _authenticate_api_token(self, token: str) -> Actor:
         digest = keys.token_hash(token)
         now = self._clock.now()
-        row = await self._db.interaction(lambda conn: store.api_token_by_hash(conn, digest))
+        row = await self._db.interaction(lambda conn: store.api_token_by_hash(conn, digest, now))
         if row is None or row.revoked_at is not None:
             raise Unauthenticated()
+        if row.expires_at is not None and now >= row.expires_at:
+            raise Unauthenticated(detail="token expired")
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
             try:
                 await self._db.interaction(
                     lambda conn: store.touch_api_token(conn, row.id, now), write=True)
             except _WRITE_FAILED:
                 log.warning("api_token_touch_failed", token_id=str(row.id))
-        return Actor(kind="system", organization_id=row.organization_id, token_id=row.id)
+        if row.account_id is None:  # not bound to a unit: an organization's client
+            return Actor(kind="system", organization_id=row.organization_id, token_id=row.id,
+                         scopes=frozenset())
+        return Actor(kind="system", organization_id=row.organization_id,
+                     user_id=row.account_id, unit_id=row.unit_id,
+                     roles=frozenset({Role.SYSTEM_CLIENT}), token_id=row.id,
+                     scopes=frozenset(Scope(s) for s in row.scopes))
 
-    async def create_api_token(self, actor: Actor, name: str) -> tuple[ApiTokenInfo, str]:
+    async def create_api_token(self, actor: Actor, name: str, unit_id: uuid.UUID | None = None,
+                               scopes: Iterable[str] = (),
+                               expires_at: dt.datetime | None = None
+                               ) -> tuple[ApiTokenInfo, str]:
         """Issue a token for a system client of the actor's organization (IT contact).
+        Bound to one of its units (`unit_id`), the token acts as an account of its own
+        there (role system_client: reached by what reaches the unit's staff), within
+        `scopes`; it works until `expires_at`, if given.
 
         Returns the row and the token, which is shown once and stored only hashed.
+
+        Raises:
+            Forbidden: not an IT contact.
+            ValidationFailed: scopes without a unit, an unknown scope, another
+            organization's unit, an expiry in the past.
         """
         actor.require(Role.IT_CONTACT)
         organization_id, user_id = actor.organization_id, actor.user_id
         assert organization_id is not None and user_id is not None
-        token = keys.new_token(API_TOKEN_PREFIX)
+        chosen = tuple(dict.fromkeys(scopes))
         now = self._clock.now()
+        errors = {}
+        if any(s not in {v.value for v in Scope} for s in chosen):
+            errors["scopes"] = "among " + ", ".join(Scope)
+        elif chosen and unit_id is None:
+            errors["scopes"] = "only for a token bound to a unit (unit_id)"
+        elif unit_id is not None and not chosen:
+            errors["scopes"] = "at least one for a token bound to a unit"
+        if expires_at is not None and expires_at <= now:
+            errors["expires_at"] = "must be in the future"
+        if errors:
+            raise ValidationFailed(errors=errors)
+        token = keys.new_token(API_TOKEN_PREFIX)
+        info = ApiTokenInfo(
+            id=uuid.uuid4(), organization_id=organization_id, name=name.strip(),
+            created_by=user_id, created_at=now, last_used_at=None, revoked_at=None,
+            unit_id=unit_id, account_id=uuid.uuid4() if unit_id is not None else None,
+            scopes=chosen, expires_at=expires_at)
+        # The account never signs in: its password is random and forgotten at once.
+        password_hash = await self._passwords.hash(secrets.token_urlsafe(32)) \
+            if unit_id is not None else ""
 
         def work(conn: Connection) -> ApiTokenInfo:
-            row = store.insert_api_token(conn, organization_id, name, keys.token_hash(token),
-                                         user_id, now)
+            if info.account_id is not None:
+                unit = directory.unit(conn, info.unit_id) if info.unit_id else None
+                if unit is None or unit.organization_id != organization_id \
+                        or unit.archived_at is not None:
+                    raise ValidationFailed(errors={"unit_id": "a unit of your organization"})
+                directory.insert_account(conn, directory.Account(
+                    id=info.account_id, organization_id=organization_id, unit_id=unit.id,
+                    username=f"system-{info.id.hex}"[:64], display_name=info.name,
+                    created_at=now), [Role.SYSTEM_CLIENT], password_hash=password_hash,
+                    totp_secret=self._keys.seal_field_sync(
+                        conn, HUB_OWNER, pyotp.random_base32(), totp_context(info.account_id)))
+            store.insert_api_token(conn, info, keys.token_hash(token))
+            targets: dict[str, uuid.UUID | tuple[uuid.UUID, ...]] = {"token": info.id}
+            if info.unit_id is not None:
+                targets["unit"] = info.unit_id
             self._audit.append_sync(conn, event_of(
-                actor, Action.TOKEN_CREATE, targets={"token": row.id}))
-            return row
+                actor, Action.TOKEN_CREATE, targets=targets,
+                detail={"scopes": ",".join(chosen)}))
+            return info
 
         row = await self._db.interaction(work, write=True)
         log.info("api_token_created", token_id=str(row.id))
@@ -430,8 +487,40 @@ class AuthService:
         return await self._db.interaction(
             lambda conn: store.api_tokens_of(conn, organization_id))
 
+    async def rotate_api_token(self, actor: Actor, token_id: uuid.UUID, overlap: dt.timedelta
+                               ) -> tuple[ApiTokenInfo, str]:
+        """A new token in place of one (shown once); the one it replaces keeps working
+        for `overlap`, so the client can switch without a gap.
+
+        Raises:
+            NotFound: a token of another organization. Conflict: revoked.
+        """
+        actor.require(Role.IT_CONTACT)
+        token = keys.new_token(API_TOKEN_PREFIX)
+        now = self._clock.now()
+
+        def work(conn: Connection) -> ApiTokenInfo:
+            row = store.api_token(conn, token_id)
+            if row is None or row.organization_id != actor.organization_id:
+                raise NotFound()
+            if row.revoked_at is not None:
+                raise Conflict("the token is revoked")
+            store.rotate_api_token(conn, token_id, keys.token_hash(token), now + overlap)
+            self._audit.append_sync(conn, event_of(
+                actor, Action.TOKEN_ROTATE, targets={"token": token_id}))
+            rotated = store.api_token(conn, token_id)
+            assert rotated is not None
+            return rotated
+
+        row = await self._db.interaction(work, write=True)
+        log.info("api_token_rotated", token_id=str(token_id))
+        return row, token
+
     async def revoke_api_token(self, actor: Actor, token_id: uuid.UUID) -> None:
-        """Raises NotFound for a token of another organization."""
+        """Revoke a token (and the one it replaced); its account, if bound to a unit, is
+        disabled with it, so nothing reaches it any more.
+
+        Raises NotFound for a token of another organization."""
         actor.require(Role.IT_CONTACT)
         now = self._clock.now()
 
@@ -440,6 +529,8 @@ class AuthService:
             if row is None or row.organization_id != actor.organization_id:
                 raise NotFound()
             if store.revoke_api_token(conn, token_id, now):
+                if row.account_id is not None:
+                    directory.set_disabled_at(conn, row.account_id, now)
                 self._audit.append_sync(conn, event_of(
                     actor, Action.TOKEN_REVOKE, targets={"token": row.id}))
 

@@ -30,6 +30,7 @@ from hub.db import messages as message_store
 from hub.db.engine import Database
 from hub.domain.audit import Action, AuditEvent
 from hub.domain.roles import Role, reads_care_messages
+from hub.domain.scopes import Scope
 from hub.domain.vocabulary import EscalationKind
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.live import Notifier, escalation_event
@@ -131,6 +132,7 @@ class EscalationService:
         """
         if actor.user_id is None:
             raise NotFound()
+        actor.require_scope(Scope.READ)
         if not reads_care_messages(actor.roles):
             return []
         user_id, since = actor.user_id, self._clock.now() - WINDOW

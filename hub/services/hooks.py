@@ -54,6 +54,7 @@ from hub.db.engine import Database
 from hub.domain import hooks as rules
 from hub.domain.audit import Action
 from hub.domain.roles import OrgKind, Role, reads_care_messages
+from hub.domain.scopes import Scope
 from hub.domain.visibility import journal_identity_shown, staff_name_shown
 from hub.domain.vocabulary import HookEvent, HookFormat, OutboxState
 from hub.errors import Conflict, NotFound, ValidationFailed
@@ -367,6 +368,7 @@ class HookService:
         """
         if not reads_care_messages(actor.roles) or actor.organization_id is None:
             raise NotFound()
+        actor.require_scope(Scope.RECORD)
         organization_id = actor.organization_id
         now = self._clock.now()
 
@@ -399,6 +401,7 @@ class HookService:
             entries = store.journal_of_message(conn, message_id,
                                                HookEvent.MESSAGE_RECEIVED.value)
             may = reads_care_messages(actor.roles) and org is not None \
+                and (actor.scopes is None or Scope.RECORD in actor.scopes) \
                 and all(e.organization_id != org for e in entries) \
                 and bool(store.subscribed(conn, [org], HookEvent.MESSAGE_RECEIVED.value))
             return JournalState(entries, may)

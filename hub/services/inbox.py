@@ -25,6 +25,7 @@ from hub.db.inbox import MessageRow
 from hub.db.persons import engaged_persons
 from hub.domain.audit import Action
 from hub.domain.roles import Role
+from hub.domain.scopes import Scope
 from hub.domain.visibility import (
     may_see_message,
     on_sender_side,
@@ -332,6 +333,8 @@ class InboxService:
             NotFound: not delivered to the actor. Conflict: no acknowledgement asked,
             or already acknowledged. ValidationFailed: comment too long.
         """
+        _person_user(actor)  # an inbox first (none: 404), then the scope to act on it
+        actor.require_scope(Scope.ACKNOWLEDGE)
         if comment is not None and len(comment) > MAX_ACK_COMMENT:
             raise ValidationFailed(errors={"comment": f"at most {MAX_ACK_COMMENT} characters"})
         now = self._clock.now()
@@ -610,8 +613,17 @@ def _catch_up(conn: Connection, actor: Actor) -> None:
 
 
 def _person_user(actor: Actor) -> uuid.UUID:
+    """The account whose inbox this is. Every way into an inbox passes here, so a
+    system client's token needs the read scope for any of it (acknowledging and
+    recording are things done to what one reads).
+
+    Raises:
+        NotFound: no account (a token not bound to a unit).
+        Forbidden: a system client without the read scope.
+    """
     if actor.user_id is None:
         raise NotFound()
+    actor.require_scope(Scope.READ)
     return actor.user_id
 
 

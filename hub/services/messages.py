@@ -41,6 +41,7 @@ from hub.domain.care import engaged_on
 from hub.domain.hooks import records
 from hub.domain.identity import InvalidIdentityNumber, normalize_personnummer
 from hub.domain.roles import Role, reads_care_messages
+from hub.domain.scopes import Scope
 from hub.domain.text import MAX_BODY_BYTES, UNSTORABLE_MESSAGE, storable
 from hub.domain.visibility import may_see_message
 from hub.domain.vocabulary import Category, HookEvent, Priority, RoutineStep, not_one_of
@@ -186,6 +187,7 @@ class MessageService:
         if actor.user_id is None or actor.organization_id is None \
                 or not reads_care_messages(actor.roles):
             raise Forbidden("only staff and case workers send messages")
+        actor.require_scope(Scope.SEND)
 
     async def send(self, actor: Actor, draft: MessageDraft) -> SentMessage:
         """Send a message to contact groups.

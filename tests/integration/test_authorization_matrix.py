@@ -51,7 +51,7 @@ PROBLEM = "application/problem+json"
 REASON = "Brukaren svarar inte på larm, nattpatrullen måste veta"
 
 ACTORS = ("anonymous", "staff", "it_contact", "case_worker", "compliance",
-          "city_compliance", "operator", "api_token")
+          "city_compliance", "operator", "api_token", "system_client")
 Status = int | tuple[int, ...]
 
 # One row per operation, one column per actor (in the order of ACTORS):
@@ -59,246 +59,250 @@ Status = int | tuple[int, ...]
 #   the person; it_contact, compliance: that provider's IT contact and its own
 #   compliance officer; case_worker: of a case-management organization;
 #   city_compliance, operator: of the operations organization; api_token: a system
-#   client's token the provider's IT contact issued (no user, no roles).
+#   client's token the provider's IT contact issued (no user, no roles); system_client:
+#   a token bound to the provider's unit with every scope (a journal system): it does
+#   with the unit's inbox what staff do, and nothing else.
 # The request is aimed at the provider's things: its organization and unit, an IT
 # contact account of it (user ops; roles and protected identity: a staff account), its
 # group, a message its staff received (sent ones for receipts), a person it is engaged
 # with, that person's consents and engagements, audit entries about it, its token.
 _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
-    #    anon staf it   cw   comp city op   tok
+    #    anon staf it   cw   comp city op   tok  sys
     ("GET", "/healthz"):
-        (200, 200, 200, 200, 200, 200, 200, 200),
+        (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/readyz"):
-        (200, 200, 200, 200, 200, 200, 200, 200),
+        (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", f"{V1}/openapi.json"):
-        (200, 200, 200, 200, 200, 200, 200, 200),
+        (200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", f"{V1}/auth/login"):
-        (201, 201, 201, 201, 201, 201, 201, 201),
+        (201, 201, 201, 201, 201, 201, 201, 201, 201),
     # A system client has no session to end: its token stays valid (revoke it instead).
     ("POST", f"{V1}/auth/logout"):
-        (401, 204, 204, 204, 204, 204, 204, 204),
+        (401, 204, 204, 204, 204, 204, 204, 204, 204),
     ("GET", f"{V1}/me"):
-        (401, 200, 200, 200, 200, 200, 200, 404),
+        (401, 200, 200, 200, 200, 200, 200, 404, 200),
     # -- organizations, units, accounts -------------------------------------------------
-    #    anon staf it   cw   comp city op   tok
+    #    anon staf it   cw   comp city op   tok  sys
     ("GET", f"{V1}/organizations"):
-        (401, 200, 200, 200, 200, 200, 200, 200),
+        (401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", f"{V1}/organizations"):
-        (401, 403, 403, 403, 403, 403, 201, 403),
+        (401, 403, 403, 403, 403, 403, 201, 403, 403),
     # Which organizations share information without consent: the operator keeps it,
     # compliance officers review it.
     ("GET", f"{V1}/secrecy-communities"):
-        (401, 403, 403, 403, 200, 200, 200, 403),
+        (401, 403, 403, 403, 200, 200, 200, 403, 403),
     ("PUT", f"{V1}/secrecy-communities/{{community_id}}/organizations/{{org_id}}"):
-        (401, 403, 403, 403, 403, 403, 200, 403),
+        (401, 403, 403, 403, 403, 403, 200, 403, 403),
     ("DELETE", f"{V1}/secrecy-communities/{{community_id}}/organizations/{{org_id}}"):
-        (401, 403, 403, 403, 403, 403, 200, 403),
+        (401, 403, 403, 403, 403, 403, 200, 403, 403),
     ("GET", f"{V1}/organizations/{{org_id}}/units"):
-        (401, 200, 200, 200, 200, 200, 200, 200),
+        (401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", f"{V1}/organizations/{{org_id}}/units"):
-        (401, 403, 201, 403, 403, 403, 403, 403),
+        (401, 403, 201, 403, 403, 403, 403, 403, 403),
     # The operator sees only the IT contacts.
     ("GET", f"{V1}/organizations/{{org_id}}/users"):
-        (401, 403, 200, 403, 403, 403, 200, 403),
+        (401, 403, 200, 403, 403, 403, 200, 403, 403),
     # Roles ["it_contact"]: the one account the operator may create in an organization.
     ("POST", f"{V1}/organizations/{{org_id}}/users"):
-        (401, 403, 201, 403, 403, 403, 201, 403),
+        (401, 403, 201, 403, 403, 403, 201, 403, 403),
     ("GET", f"{V1}/users/{{user_id}}"):
-        (401, 404, 200, 404, 404, 404, 200, 404),
+        (401, 404, 200, 404, 404, 404, 200, 404, 404),
     ("PUT", f"{V1}/users/{{user_id}}/roles"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     ("PUT", f"{V1}/users/{{user_id}}/protected-identity"):
-        (401, 404, 200, 404, 404, 404, 404, 404),
+        (401, 404, 200, 404, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/users/{{user_id}}/disable"):
-        (401, 404, 200, 404, 404, 404, 200, 404),
+        (401, 404, 200, 404, 404, 404, 200, 404, 404),
     ("POST", f"{V1}/users/{{user_id}}/enable"):
-        (401, 404, 200, 404, 404, 404, 200, 404),
+        (401, 404, 200, 404, 404, 404, 200, 404, 404),
     ("GET", f"{V1}/api-tokens"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     ("POST", f"{V1}/api-tokens"):
-        (401, 403, 201, 403, 403, 403, 403, 403),
+        (401, 403, 201, 403, 403, 403, 403, 403, 403),
     ("DELETE", f"{V1}/api-tokens/{{token_id}}"):
-        (401, 403, 204, 403, 403, 403, 403, 403),
+        (401, 403, 204, 403, 403, 403, 403, 403, 403),
+    ("POST", f"{V1}/api-tokens/{{token_id}}/rotate"):
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     # -- journal hooks: the organization's IT contact keeps its endpoints ---------------
-    #    anon staf it   cw   comp city op   tok
+    #    anon staf it   cw   comp city op   tok  sys
     ("GET", f"{V1}/hook-endpoints"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     ("POST", f"{V1}/hook-endpoints"):
-        (401, 403, 201, 403, 403, 403, 403, 403),
+        (401, 403, 201, 403, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/hook-endpoints/{{endpoint_id}}"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     ("PATCH", f"{V1}/hook-endpoints/{{endpoint_id}}"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     ("POST", f"{V1}/hook-endpoints/{{endpoint_id}}/secret"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/hook-endpoints/{{endpoint_id}}/deliveries"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     ("POST", f"{V1}/hook-deliveries/{{delivery_id}}/retry"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     # Recipients record a message in their own organization's journal: the provider has
     # a hook for it, the case-management organization none (409). To everyone else the
     # message does not exist.
     ("POST", f"{V1}/messages/{{message_id}}/journal"):
-        (401, 202, 404, 409, 404, 404, 404, 404),
+        (401, 202, 404, 409, 404, 404, 404, 404, 202),
     ("GET", f"{V1}/messages/{{message_id}}/journal"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 200),
     # -- persons, engagements, consent --------------------------------------------------
-    #    anon staf it   cw   comp city op   tok
+    #    anon staf it   cw   comp city op   tok  sys
     ("POST", f"{V1}/persons"):
-        (401, 403, 403, 201, 403, 403, 403, 403),
+        (401, 403, 403, 201, 403, 403, 403, 403, 403),
     # Persons are found by case workers and by staff of an engaged organization; to
     # accounts that only administer, and to system clients, they do not exist.
     ("POST", f"{V1}/persons/lookup"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 404),
     ("GET", f"{V1}/persons/{{person_id}}"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 404),
     ("GET", f"{V1}/persons/{{person_id}}/engagements"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/engagements"):
-        (401, 404, 404, 201, 404, 404, 404, 404),
+        (401, 404, 404, 201, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/engagements/import"):
-        (401, 403, 403, 201, 403, 403, 403, 403),
+        (401, 403, 403, 201, 403, 403, 403, 403, 403),
     # The engaged unit's IT contact may end its own engagement, never start one.
     ("POST", f"{V1}/engagements/{{engagement_id}}/end"):
-        (401, 404, 200, 200, 404, 404, 404, 404),
+        (401, 404, 200, 200, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/persons/{{person_id}}/consents"):
-        (401, 201, 404, 201, 404, 404, 404, 404),
+        (401, 201, 404, 201, 404, 404, 404, 404, 404),
     ("GET", f"{V1}/persons/{{person_id}}/consents"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/consents/{{consent_id}}/withdraw"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 404),
     # -- assignments (from the case worker's organization to the provider's unit) -------
-    #    anon staf it   cw   comp city op   tok
+    #    anon staf it   cw   comp city op   tok  sys
     ("POST", f"{V1}/assignments"):
-        (401, 403, 403, 201, 403, 403, 403, 403),
+        (401, 403, 403, 201, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/assignments"):
-        (401, 200, 403, 200, 403, 403, 403, 403),
+        (401, 200, 403, 200, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/assignments/{{assignment_id}}"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 404),
     # The provider's staff take the provider's steps, the case worker the other's; to
     # accounts that only administer, assignments do not exist.
     ("POST", f"{V1}/assignments/{{assignment_id}}/receipt"):
-        (401, 200, 404, 403, 404, 404, 404, 404),
+        (401, 200, 404, 403, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/assignments/{{assignment_id}}/first-visit"):
-        (401, 200, 404, 403, 404, 404, 404, 404),
+        (401, 200, 404, 403, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/assignments/{{assignment_id}}/start-confirmation"):
-        (401, 403, 404, 200, 404, 404, 404, 404),
+        (401, 403, 404, 200, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/assignments/{{assignment_id}}/withdrawal"):
-        (401, 403, 404, 200, 404, 404, 404, 404),
+        (401, 403, 404, 200, 404, 404, 404, 404, 404),
     # A change from the provider's unit to the night service's (the world's) or to
     # relief and escort's (each request).
     ("POST", f"{V1}/provider-changes"):
-        (401, 403, 403, 201, 403, 403, 403, 403),
+        (401, 403, 403, 201, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/provider-changes"):
-        (401, 200, 403, 200, 403, 403, 403, 403),
+        (401, 200, 403, 200, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/provider-changes/{{change_id}}"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 404),
     # The incoming provider (the night service) reports it: none of these actors.
     ("POST", f"{V1}/provider-changes/{{change_id}}/takeover"):
-        (401, 403, 404, 403, 404, 404, 404, 404),
+        (401, 403, 404, 403, 404, 404, 404, 404, 404),
     # The acute list "Nordost" (the provider's unit); the person has that provider.
     ("GET", f"{V1}/acute-lists"):
-        (401, 403, 403, 200, 403, 403, 403, 403),
+        (401, 403, 403, 200, 403, 403, 403, 403, 403),
     ("PUT", f"{V1}/acute-lists/{{area}}"):
-        (401, 403, 403, 200, 403, 403, 403, 403),
+        (401, 403, 403, 200, 403, 403, 403, 403, 403),
     ("POST", f"{V1}/acute-lists/{{area}}/assignments"):
-        (401, 403, 403, 201, 403, 403, 403, 403),
+        (401, 403, 403, 201, 403, 403, 403, 403, 403),
     # A follow-up request to the provider's unit (on the world's assignment).
     ("POST", f"{V1}/follow-ups"):
-        (401, 403, 403, 201, 403, 403, 403, 403),
+        (401, 403, 403, 201, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/follow-ups"):
-        (401, 200, 403, 200, 403, 403, 403, 403),
+        (401, 200, 403, 200, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/follow-ups/{{follow_up_id}}"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/follow-ups/{{follow_up_id}}/answer"):
-        (401, 200, 404, 403, 404, 404, 404, 404),
+        (401, 200, 404, 403, 404, 404, 404, 404, 404),
     ("POST", f"{V1}/follow-ups/{{follow_up_id}}/consent-refused"):
-        (401, 200, 404, 403, 404, 404, 404, 404),
+        (401, 200, 404, 403, 404, 404, 404, 404, 404),
     # Administrators are told nothing; a system client has no inbox.
     ("GET", f"{V1}/escalations"):
-        (401, 200, 200, 200, 200, 200, 200, 404),
+        (401, 200, 200, 200, 200, 200, 200, 404, 200),
     ("PUT", f"{V1}/organizations/{{org_id}}/escalation-lead"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     # -- contact groups -----------------------------------------------------------------
-    #    anon staf it   cw   comp city op   tok
+    #    anon staf it   cw   comp city op   tok  sys
     ("GET", f"{V1}/groups"):
-        (401, 200, 200, 200, 200, 200, 200, 200),
+        (401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("POST", f"{V1}/groups"):
-        (401, 403, 201, 403, 403, 403, 403, 403),
+        (401, 403, 201, 403, 403, 403, 403, 403, 403),
     ("GET", f"{V1}/groups/{{group_id}}"):
-        (401, 200, 200, 200, 200, 200, 200, 200),
+        (401, 200, 200, 200, 200, 200, 200, 200, 200),
     ("PATCH", f"{V1}/groups/{{group_id}}"):
-        (401, 403, 200, 403, 403, 403, 403, 403),
+        (401, 403, 200, 403, 403, 403, 403, 403, 403),
     # Members are the organization's own business: outsiders get 404.
     ("GET", f"{V1}/groups/{{group_id}}/members"):
-        (401, 200, 200, 404, 200, 404, 404, 200),
+        (401, 200, 200, 404, 200, 404, 404, 200, 200),
     ("POST", f"{V1}/groups/{{group_id}}/members"):
-        (401, 403, 201, 403, 403, 403, 403, 403),
+        (401, 403, 201, 403, 403, 403, 403, 403, 403),
     ("DELETE", f"{V1}/groups/{{group_id}}/members/{{member_id}}"):
-        (401, 403, 204, 403, 403, 403, 403, 403),
+        (401, 403, 204, 403, 403, 403, 403, 403, 403),
     # -- messages (a message from the night service to the provider's and the case
     # worker's groups; receipts: one the provider's staff sent)
-    #    anon staf it   cw   comp city op   tok
+    #    anon staf it   cw   comp city op   tok  sys
     ("POST", f"{V1}/messages"):
-        (401, 201, 403, 201, 403, 403, 403, 403),
+        (401, 201, 403, 201, 403, 403, 403, 403, 201),
     # Accounts that only administer have an inbox that stays empty.
     ("GET", f"{V1}/inbox"):
-        (401, 200, 200, 200, 200, 200, 200, 404),
+        (401, 200, 200, 200, 200, 200, 200, 404, 200),
     ("GET", f"{V1}/inbox/unread"):
-        (401, 200, 200, 200, 200, 200, 200, 404),
+        (401, 200, 200, 200, 200, 200, 200, 404, 200),
     ("GET", f"{V1}/sent"):
-        (401, 200, 200, 200, 200, 200, 200, 404),
+        (401, 200, 200, 200, 200, 200, 200, 404, 200),
     ("GET", f"{V1}/threads/{{thread_id}}"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 200),
     ("GET", f"{V1}/messages/{{message_id}}"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 200),
     ("GET", f"{V1}/messages/{{message_id}}/attachments/{{position}}"):
-        (401, 200, 404, 200, 404, 404, 404, 404),
+        (401, 200, 404, 200, 404, 404, 404, 404, 200),
     ("POST", f"{V1}/messages/{{message_id}}/ack"):
-        (401, 201, 404, 201, 404, 404, 404, 404),
+        (401, 201, 404, 201, 404, 404, 404, 404, 201),
     ("POST", f"{V1}/messages/{{message_id}}/unread"):
-        (401, 204, 404, 204, 404, 404, 404, 404),
+        (401, 204, 404, 204, 404, 404, 404, 404, 204),
     ("PUT", f"{V1}/messages/{{message_id}}/archive"):
-        (401, 204, 404, 204, 404, 404, 404, 404),
+        (401, 204, 404, 204, 404, 404, 404, 404, 204),
     ("GET", f"{V1}/messages/{{message_id}}/receipts"):
-        (401, 200, 404, 404, 404, 404, 404, 404),
+        (401, 200, 404, 404, 404, 404, 404, 404, 200),
     # A stream per user: a system client has none.
     ("GET", f"{V1}/events"):
-        (401, 200, 200, 200, 200, 200, 200, 401),
+        (401, 200, 200, 200, 200, 200, 200, 401, 200),
     # -- the audit log ------------------------------------------------------------------
-    #    anon staf it   cw   comp city op   tok
+    #    anon staf it   cw   comp city op   tok  sys
     ("POST", f"{V1}/audit/search"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("POST", f"{V1}/audit/export"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/entries/{{seq}}"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("POST", f"{V1}/audit/access-report"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/review/refusals"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/review/overrides"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     # The sending organization's officer and the city-wide ones close an override.
     ("POST", f"{V1}/audit/review/overrides/{{override_id}}"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/review/protected-openings"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/review/role-changes"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/review/failed-logins"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/checkpoints"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/checkpoints/latest"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/proofs/inclusion"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     ("GET", f"{V1}/audit/proofs/consistency"):
-        (401, 403, 403, 403, 200, 200, 403, 403),
+        (401, 403, 403, 403, 200, 200, 403, 403, 403),
     # The whole log: city-wide officers only.
     ("POST", f"{V1}/audit/verify"):
-        (401, 403, 403, 403, 403, 200, 403, 403),
+        (401, 403, 403, 403, 403, 200, 403, 403, 403),
 }
 
 EXPECTED: dict[tuple[str, str], dict[str, Status]] = {
@@ -413,6 +417,13 @@ async def _world(client: TestClient[Any, Any], hub: Hub) -> World:
                                json={"name": "Journalsystem"})
     assert issued.status == 201, await issued.text()
     tokens["api_token"] = (await issued.json())["token"]
+    # A journal system's token bound to the provider's unit, with every scope: it is
+    # reached by what reaches the unit (so issued before anything is sent).
+    bound = await client.post(f"{V1}/api-tokens", headers=bearer(tokens["it_contact"]), json={
+        "name": "Journalsystem Centrum", "unit_id": str(unit.id),
+        "scopes": ["read", "acknowledge", "record", "send"]})
+    assert bound.status == 201, await bound.text()
+    tokens["system_client"] = (await bound.json())["token"]
 
     sent = await client.post(f"{V1}/messages", headers=bearer(tokens["staff"]), json={
         "group_ids": [str(night_group)], "subject": "Inför natten", "body": "Ny medicin",
@@ -504,8 +515,8 @@ def _n(actor: str) -> int:
 async def _login(w: World, actor: str) -> Call:
     # Each account signed in once while the world was built: the next TOTP step now.
     # Anonymous and the system client sign in as an account that has not yet.
-    account = w.accounts.get(actor, w.target_staff)
-    step = 0 if actor == "anonymous" else 1
+    account = w.spare_it if actor == "system_client" else w.accounts.get(actor, w.target_staff)
+    step = 0 if actor in ("anonymous", "system_client") else 1
     return Call(f"{V1}/auth/login", json={
         "username": account.username, "password": account.password,
         "totp": account.code(w.hub, offset_steps=step)})
@@ -589,6 +600,12 @@ async def _retry_delivery(w: World, actor: str) -> Call:
         update(OutboxItem).where(OutboxItem.id == delivery_id).values(state="dead")),
         write=True)
     return Call(f"{V1}/hook-deliveries/{delivery_id}/retry")
+
+
+@builds("POST", f"{V1}/api-tokens/{{token_id}}/rotate")
+async def _rotate_token(w: World, actor: str) -> Call:
+    row, _ = await w.hub.auth.create_api_token(w.it_actor(), f"Att byta {actor}")
+    return Call(f"{V1}/api-tokens/{row.id}/rotate")
 
 
 @builds("POST", f"{V1}/persons")
