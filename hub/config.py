@@ -142,6 +142,12 @@ class Settings(BaseSettings):
             raise ValueError("HUB_TLS_CERT and HUB_TLS_KEY must be given together")
         if self.master_key is not None and self.master_key_file is not None:
             raise ValueError("give either HUB_MASTER_KEY or HUB_MASTER_KEY_FILE, not both")
+        # A lease shorter than an attempt can take would let a second process send an
+        # item the first is still sending.
+        if self.hook_lease_seconds < self.hook_connect_timeout_seconds \
+                + self.hook_read_timeout_seconds + 1:
+            raise ValueError("HUB_HOOK_LEASE_SECONDS must exceed the hook connect and read "
+                             "timeouts together")
         return self
 
     @property

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.domain.audit import Outcome
 from hub.domain.roles import OrgKind, Role
@@ -156,8 +156,8 @@ class ApiTokenCreate(Request):
     scopes: list[Scope] = Field(default_factory=list, max_length=len(Scope),
                                 description="What a bound token may do: read is needed "
                                 "to see messages, acknowledge and record act on them")
-    expires_at: dt.datetime | None = Field(default=None,
-                                           description="The token stops working then")
+    expires_at: AwareDatetime | None = Field(default=None,
+                                             description="The token stops working then")
 
 
 class ApiTokenOut(Response):

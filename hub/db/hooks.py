@@ -229,6 +229,14 @@ def deliveries(conn: Connection, endpoint_id: uuid.UUID, state: str | None,
         .limit(limit))]
 
 
+def restart_windows(conn: Connection, endpoint_id: uuid.UUID, now: dt.datetime) -> None:
+    """The endpoint's waiting items start their retry schedule again (it was off)."""
+    conn.execute(update(OutboxItem).where(
+        col(OutboxItem.endpoint_id) == endpoint_id,
+        col(OutboxItem.state) == OutboxState.PENDING.value,
+    ).values(window_started_at=now, next_attempt_at=now))
+
+
 def retry(conn: Connection, item_id: uuid.UUID, now: dt.datetime) -> bool:
     """Put a dead-lettered item back in the queue, with a new retry schedule."""
     result = conn.execute(update(OutboxItem).where(

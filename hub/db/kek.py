@@ -20,7 +20,6 @@ from hub.db.models import (
     HookEndpoint,
     KeyEncryptionKey,
     MessageKey,
-    OutboxItem,
     Person,
     User,
 )
@@ -105,14 +104,12 @@ HUB_SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "account": ("totp_secret",),
     "emergency_override": ("reason_enc", "review_comment_enc"),
     "hook_endpoint": ("hook_secret_enc", "hook_previous_secret_enc"),
-    "outbox_item": ("payload_enc",),
 }
 _TABLES: dict[str, Table] = {
     "person": Person.__table__,  # type: ignore[attr-defined]
     "account": User.__table__,  # type: ignore[attr-defined]
     "emergency_override": EmergencyOverride.__table__,  # type: ignore[attr-defined]
     "hook_endpoint": HookEndpoint.__table__,  # type: ignore[attr-defined]
-    "outbox_item": OutboxItem.__table__,  # type: ignore[attr-defined]
 }
 
 

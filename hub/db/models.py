@@ -625,7 +625,8 @@ class HookEndpoint(SQLModel, table=True):
 class OutboxItem(SQLModel, table=True):
     """One delivery to a hook endpoint, written in the transaction of what caused it.
     Its id is the stable `webhook-id` of every attempt; the body is built at the first
-    attempt and kept sealed (`payload_enc`), so a retry sends the same bytes. A worker
+    attempt and kept sealed under the receiving organization's KEK (`payload_enc`), so
+    a retry sends the same bytes; it is dropped once delivered. A worker
     holds an item while `lease_until` is ahead (several processes never send it at the
     same time); `window_started_at` starts the retry schedule (again when the IT
     contact retries a dead-lettered item)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -41,15 +42,25 @@ def retry_at(attempts: int, failed_at: dt.datetime, window_started_at: dt.dateti
     return failed_at + wait / 2 + spread
 
 
+# IPv6 ranges that carry an IPv4 address inside (6to4, NAT64, Teredo, IPv4-compatible):
+# where they lead depends on that address, so a delivery never goes through them
+# unless the operator allowed the range itself.
+_TUNNELS = tuple(ipaddress.ip_network(n) for n in (
+    "2002::/16", "64:ff9b::/96", "64:ff9b:1::/48", "2001::/32", "::/96"))
+
+
 def address_allowed(address: IPAddress, allowed: Iterable[Network]) -> bool:
     """Whether a delivery may connect to `address`: a public address, or one inside a
     network the operator allowed (a journal system in the city's own network). Private,
     loopback, link-local, shared, reserved and multicast ranges are refused otherwise
-    (no SSRF into the hub's own network)."""
+    (no SSRF into the hub's own network), and so are IPv6 forms that tunnel to an IPv4
+    address."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     if any(address in network for network in allowed):
         return True
+    if isinstance(address, ipaddress.IPv6Address) and any(address in t for t in _TUNNELS):
+        return False
     return address.is_global and not address.is_multicast
 
 
@@ -67,6 +78,10 @@ def url_problem(url: str, allow_plain_http_loopback: bool) -> str | None:
     del port
     if not parts.hostname:
         return "an https:// URL with a host"
+    if not _plain_host(parts.hostname):
+        # What a URL library would make of anything else (full-width digits, "127。0。0。1",
+        # "2130706433") is not what was checked: only plain names and addresses.
+        return "a host of ASCII letters, digits and hyphens, or an IP address as usual"
     if parts.username is not None or parts.password is not None:
         return "no credentials in the URL: the deliveries are signed"
     if parts.fragment:
@@ -106,6 +121,26 @@ def journal_rule_problem(categories: Iterable[str]) -> str | None:
     if any(c not in words for c in chosen):
         return "\"*\" or categories among " + ", ".join(sorted(words))
     return None
+
+
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _plain_host(host: str) -> bool:
+    """A DNS name of ASCII labels (not all digits: no "2130706433" or "127.1"), a dotted
+    IPv4 address, or an IPv6 address in brackets (`hostname` has them stripped)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return isinstance(address, ipaddress.IPv6Address) or str(address) == host
+    if not host.isascii() or len(host) > 253:
+        return False
+    labels = host.lower().rstrip(".").split(".")
+    return all(_LABEL.fullmatch(label) for label in labels) \
+        and not all(c.isdigit() or c == "." for c in host) \
+        and not labels[-1].isdigit()
 
 
 def _is_loopback(host: str) -> bool:

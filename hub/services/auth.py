@@ -398,6 +398,8 @@ class AuthService:
         if row is None or row.revoked_at is not None:
             raise Unauthenticated()
         if row.expires_at is not None and now >= row.expires_at:
+            if row.account_id is not None:
+                await self._retire_expired(row.account_id, now)
             raise Unauthenticated(detail="token expired")
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_INTERVAL:
             try:
@@ -412,6 +414,23 @@ class AuthService:
                      user_id=row.account_id, unit_id=row.unit_id,
                      roles=frozenset({Role.SYSTEM_CLIENT}), token_id=row.id,
                      scopes=frozenset(Scope(s) for s in row.scopes))
+
+    async def _retire_expired(self, account_id: uuid.UUID, now: dt.datetime) -> None:
+        """An expired token's account is disabled the first time the token is tried
+        after its expiry, so groups stop reaching it. (Until then it is reached, and
+        reads nothing.)"""
+        def work(conn: Connection) -> bool:
+            found = directory.account(conn, account_id)
+            if found is None or found.disabled_at is not None:
+                return False
+            directory.set_disabled_at(conn, account_id, now)
+            return True
+
+        try:
+            if await self._db.interaction(work, write=True):
+                await self._notifier.end_streams(users=[account_id])
+        except _WRITE_FAILED:
+            log.warning("expired_token_account_not_disabled")
 
     async def create_api_token(self, actor: Actor, name: str, unit_id: uuid.UUID | None = None,
                                scopes: Iterable[str] = (),
@@ -524,7 +543,7 @@ class AuthService:
         actor.require(Role.IT_CONTACT)
         now = self._clock.now()
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> uuid.UUID | None:
             row = store.api_token(conn, token_id)
             if row is None or row.organization_id != actor.organization_id:
                 raise NotFound()
@@ -533,8 +552,11 @@ class AuthService:
                     directory.set_disabled_at(conn, row.account_id, now)
                 self._audit.append_sync(conn, event_of(
                     actor, Action.TOKEN_REVOKE, targets={"token": row.id}))
+            return row.account_id
 
-        await self._db.interaction(work, write=True)
+        account_id = await self._db.interaction(work, write=True)
+        if account_id is not None:  # its live streams close at once
+            await self._notifier.end_streams(users=[account_id])
         log.info("api_token_revoked", token_id=str(token_id))
 
 

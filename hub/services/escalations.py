@@ -125,10 +125,12 @@ class EscalationService:
 
     async def open_for(self, actor: Actor) -> list[EscalationView]:
         """The open escalations told to groups that reach the actor, newest first.
-        Accounts that only administer (and system clients) are told nothing.
+        Accounts that only administer are told nothing; a system client bound to a unit
+        hears what the unit's staff hear.
 
         Raises:
-            NotFound: a system client (it has no inbox).
+            NotFound: a system client not bound to a unit (it has no inbox).
+            Forbidden: a system client without the read scope.
         """
         if actor.user_id is None:
             raise NotFound()

@@ -147,7 +147,12 @@ class GroupService:
                 user = directory_store.account(conn, user_id)
                 if user is None or user.organization_id != org_id:
                     raise ValidationFailed(errors={"user_id": "no such user here"})
-                if not reads_care_messages(directory_store.roles(conn, user_id)):
+                roles = directory_store.roles(conn, user_id)
+                if Role.SYSTEM_CLIENT in roles:
+                    raise ValidationFailed(errors={"user_id": (
+                        "a system client reads what reaches its unit: bind its token to "
+                        "the unit instead")})
+                if not reads_care_messages(roles):
                     raise ValidationFailed(errors={"user_id": (
                         "this account does not read care messages (it only "
                         "administers): give it the staff or case worker role first")})

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from sqlalchemy import Connection
@@ -223,7 +224,8 @@ class HookService:
             self._audit.append_sync(conn, event_of(
                 actor, Action.HOOK_CREATE, targets={"hook_endpoint": endpoint_id},
                 organizations=[organization_id],
-                detail={"events": ",".join(new.events), "format": new.format}))
+                detail={"events": ",".join(new.events), "format": new.format,
+                    "host": urlsplit(new.url).hostname or ""}))
             row = store.endpoint(conn, endpoint_id)
             assert row is not None
             return row
@@ -250,7 +252,8 @@ class HookService:
                            change.url if change.url is not None else row.url,
                            change.events if change.events is not None else row.events,
                            row.format)
-            values: dict[str, Any] = {"updated_at": self._clock.now()}
+            now = self._clock.now()
+            values: dict[str, Any] = {"updated_at": now}
             if change.name is not None:
                 values["name"] = change.name.strip()
             if change.url is not None:
@@ -260,11 +263,20 @@ class HookService:
             if change.enabled is not None:
                 values["enabled"] = change.enabled
             store.update_endpoint(conn, endpoint_id, values)
+            if change.enabled and not row.enabled:
+                # What waited while it was off gets its whole retry schedule from now.
+                store.restart_windows(conn, endpoint_id, now)
+            detail: dict[str, str | int | bool] = {
+                k: (",".join(v) if isinstance(v, list) else v)
+                for k, v in values.items() if k in ("events", "enabled")}
+            if change.url is not None and change.url != row.url:
+                # Where the organization's journal deliveries now go (a host is no
+                # personal data): the compliance officer can see a feed moved.
+                detail["host"] = urlsplit(change.url).hostname or ""
+                detail["previous_host"] = urlsplit(row.url).hostname or ""
             self._audit.append_sync(conn, event_of(
                 actor, Action.HOOK_UPDATE, targets={"hook_endpoint": endpoint_id},
-                organizations=[organization_id],
-                detail={k: (",".join(v) if isinstance(v, list) else v)
-                        for k, v in values.items() if k in ("events", "enabled")}))
+                organizations=[organization_id], detail=detail))
             updated = store.endpoint(conn, endpoint_id)
             assert updated is not None
             return updated
@@ -461,25 +473,31 @@ class HookService:
         now = self._clock.now()
         lease_id = uuid.uuid4()
         until = now + dt.timedelta(seconds=self._settings.hook_lease_seconds)
+        # Kept until the round is over: a worker stopped meanwhile gives back what it
+        # still holds (`stop_worker`), so another process need not wait for the lease.
         self._leases.add(lease_id)
-        try:
-            claimed = await self._db.interaction(
-                lambda conn: store.claim(conn, now, lease_id, until, CLAIM_BATCH), write=True)
-            if claimed:
-                await asyncio.gather(*(self._deliver(item, lease_id) for item in claimed))
-        finally:
-            self._leases.discard(lease_id)
+        claimed = await self._db.interaction(
+            lambda conn: store.claim(conn, now, lease_id, until, CLAIM_BATCH), write=True)
+        if claimed:
+            await asyncio.gather(*(self._deliver(item, lease_id) for item in claimed))
+        self._leases.discard(lease_id)
         return len(claimed)
 
     async def _deliver(self, item: store.Claimed, lease_id: uuid.UUID) -> None:
         try:
             body, secrets = await self._body_and_secrets(item, lease_id)
-        except Exception as err:
-            log.exception("hook_payload_failed", delivery_id=str(item.id))
+        except Exception as err:  # recorded, retried; the error's text may hold the body
+            log.warning("hook_payload_failed", delivery_id=str(item.id),
+                        error=type(err).__name__)
             attempt = Attempt(False, error="the hub could not build the delivery "
                               f"({type(err).__name__})")
         else:
-            attempt = await self._post(item.endpoint, webhook_id(item.id), body, secrets)
+            try:
+                attempt = await self._post(item.endpoint, webhook_id(item.id), body, secrets)
+            except Exception as err:  # whatever it was, the attempt is over and counted
+                log.warning("hook_post_failed", delivery_id=str(item.id),
+                            error=type(err).__name__)
+                attempt = Attempt(False, error=f"the delivery failed ({type(err).__name__})")
         await self._finish(item, lease_id, attempt)
 
     async def _body_and_secrets(self, item: store.Claimed, lease_id: uuid.UUID
@@ -496,8 +514,8 @@ class HookService:
                                                  endpoint.hook_previous_secret_enc))
             if item.payload_enc is not None:
                 return self._keys.open_field_sync(
-                    conn, HUB_OWNER, item.payload_enc, hook_payload_context(item.id)
-                ).encode(), secrets
+                    conn, org_owner(endpoint.organization_id), item.payload_enc,
+                    hook_payload_context(item.id)).encode(), secrets
             return None, secrets
 
         body, secrets = await self._db.interaction(read)
@@ -506,9 +524,11 @@ class HookService:
         built = await self._db.interaction(lambda conn: self._build(conn, item))
         text = built.decode()
 
+        # Kept under the receiving organization's own key, as the message is, and
+        # dropped once delivered.
         def keep(conn: Connection) -> bool:
-            sealed = self._keys.seal_field_sync(conn, HUB_OWNER, text,
-                                                hook_payload_context(item.id))
+            sealed = self._keys.seal_field_sync(conn, org_owner(item.endpoint.organization_id),
+                                                text, hook_payload_context(item.id))
             return store.keep_payload(conn, item.id, lease_id, sealed)
 
         if not await self._db.interaction(keep, write=True):
@@ -563,7 +583,7 @@ class HookService:
                                   "last_error": attempt.error}
         if attempt.delivered:
             values.update(state=OutboxState.DELIVERED.value, delivered_at=now,
-                          journal_reference=attempt.reference)
+                          journal_reference=attempt.reference, payload_enc=None)
         else:
             retry = rules.retry_at(item.attempts + 1, now, item.window_started_at,
                                    random.random())  # noqa: S311 - jitter, not a secret
@@ -780,9 +800,11 @@ def _it_contact_org(actor: Actor) -> uuid.UUID:
 
 
 def _literal_address(url: str) -> rules.IPAddress | None:
-    """The address a URL names literally, if it does (else a name to resolve)."""
+    """The address a URL names literally, if it does (else a name to resolve): as the
+    HTTP client reads the URL (yarl), so the address checked is the one connected to."""
     try:
-        return ipaddress.ip_address(urlsplit(url).hostname or "")
+        host = yarl.URL(url).host or ""
+        return ipaddress.ip_address(host.split("%")[0])
     except ValueError:
         return None
 

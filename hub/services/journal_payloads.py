@@ -183,7 +183,8 @@ def fhir(delivery: Delivery) -> dict[str, Any]:
         if message.reply_to_id is not None:
             resource["inResponseTo"] = [{"identifier": {
                 "system": URI_SYSTEM, "value": f"urn:uuid:{message.reply_to_id}"}}]
-        resource["payload"] = [{"contentString": message.body}] + [
+        # FHIR has no empty strings: a message of a subject alone has no text part.
+        resource["payload"] = ([{"contentString": message.body}] if message.body else []) + [
             {"contentAttachment": {"contentType": a["content_type"], "title": a["filename"],
                                    "size": a["size"]}}
             for a in message.attachments]

@@ -70,7 +70,9 @@ def hook_secret_context(endpoint_id: uuid.UUID, slot: str) -> str:
 
 
 def hook_payload_context(item_id: uuid.UUID) -> str:
-    """The body of a hook delivery, kept for its retries."""
+    """The body of a hook delivery, kept for its retries under the receiving
+    organization's KEK (whose old versions stay readable after a rotation), and
+    dropped once it is delivered."""
     return f"outbox_item:{item_id}:payload"
 
 
@@ -81,7 +83,6 @@ FIELD_CONTEXTS: dict[str, Callable[[uuid.UUID], str]] = {
     "review_comment_enc": override_comment_context,
     "hook_secret_enc": lambda row_id: hook_secret_context(row_id, "current"),
     "hook_previous_secret_enc": lambda row_id: hook_secret_context(row_id, "previous"),
-    "payload_enc": hook_payload_context,
 }
 
 

@@ -22,18 +22,22 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from fhir.resources.R4B.communication import Communication
+from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from clients.journal_receiver import Journal, make_app
 from clients.journal_receiver.app import WEBHOOKS
 from hub.app import Hub, build_hub
 from hub.cli.setup import ensure_hub_kek
+from hub.db.models import OutboxItem
 from hub.domain.hooks import GIVE_UP_AFTER
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import Actor
+from hub.services.hooks import EndpointChange
 from hub.services.messages import MessageDraft
 from tests.factories import give_consent, make_group, make_org, make_person, make_unit, make_user
 from tests.integration.conftest import bearer, login, web_session
+from tests.stored import scalar
 
 V1 = "/api/v1"
 LOOPBACK = pytest.mark.settings(hook_allow_plain_http_loopback=True,
@@ -250,6 +254,8 @@ async def test_a_lost_answer_is_retried_with_the_same_id_and_bytes_and_recorded_
     [done] = await _deliveries(client, it_token, created["endpoint"]["id"])
     assert (done["state"], done["journal_reference"], done["attempts"]) == (
         "delivered", entry["reference"], 2)
+    # Delivered, the body the hub kept for the retries is gone.
+    assert await scalar(hub, select(OutboxItem.payload_enc)) is None
 
 
 def _staff_actor(w: dict[str, Any]) -> Actor:
@@ -446,7 +452,8 @@ async def test_deliveries_never_connect_to_private_or_loopback_addresses(
     port = receiver.server.port
     # A private address is refused when registered ...
     for address in ("127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "[::ffff:10.0.0.1]",
-                    "100.64.0.1", "0.0.0.0"):
+                    "100.64.0.1", "0.0.0.0", "127。0。0。1", "１２７.0.0.1", "2130706433",
+                    "127.1", "[2002:7f00:1::]", "[64:ff9b::7f00:1]"):
         response = await client.post(f"{V1}/hook-endpoints", headers=bearer(it_token), json={
             "name": "J", "url": f"https://{address}:{port}/hooks",
             "events": ["message.received"]})
@@ -618,3 +625,25 @@ async def test_the_it_contact_keeps_the_hooks_on_a_page_and_staff_record_from_th
 def _it_actor(w: dict[str, Any]) -> Actor:
     return Actor(kind="user", organization_id=w["provider"].id, user_id=w["it_contact"].id,
                  roles=frozenset({Role.IT_CONTACT}))
+
+
+@LOOPBACK
+async def test_an_endpoint_turned_back_on_gets_its_whole_retry_schedule(
+        hub: Hub, client: Any) -> None:
+    """What waited while the endpoint was off is not dead-lettered at its first failure
+    after it is on again: the 72 hours count from then."""
+    w = await _world(hub)
+    it_token = await login(client, hub, w["it_contact"])
+    created = await _endpoint(client, it_token, f"http://127.0.0.1:{_free_port()}/hooks")
+    endpoint_id = created["endpoint"]["id"]
+    await hub.hooks.record(_staff_actor(w), await _send(hub, w))
+    off = await client.patch(f"{V1}/hook-endpoints/{endpoint_id}", headers=bearer(it_token),
+                             json={"enabled": False})
+    assert off.status == 200 and (await off.json())["enabled"] is False
+    assert await hub.hooks.run() == 0  # off: nothing is sent
+    hub.clock.advance(hours=100)
+    await hub.hooks.update_endpoint(_it_actor(w), uuid.UUID(endpoint_id),
+                                    EndpointChange(enabled=True))
+    assert await hub.hooks.run() == 1
+    [waiting] = await _rows(hub, w, endpoint_id)
+    assert (waiting.state, waiting.attempts) == ("pending", 1)

@@ -140,6 +140,22 @@ async def test_organization_number_of_the_wrong_length_is_refused(
     await assert_refused(engine, f"ck_organization_{column}", org_row(**{column: value}))
 
 
+async def test_a_system_clients_role_counts_as_a_change_of_whom_groups_reach(
+        engine: AsyncEngine) -> None:
+    """0021 rebuilt account_role's CHECK (SQLite: the whole table) for system_client:
+    the role is stored, and the directory-version triggers of 0011 still count it."""
+    ids = await parents(engine)
+
+    def version(sync_conn: Any) -> int:
+        return int(sync_conn.scalar(select(m.DirectoryVersion.n)))
+
+    async with engine.connect() as conn:
+        before = await conn.run_sync(version)
+    await insert_rows(engine, (m.UserRole, {"user_id": ids["user"], "role": "system_client"}))
+    async with engine.connect() as conn:
+        assert await conn.run_sync(version) > before
+
+
 async def test_role_outside_the_enum_is_refused(engine: AsyncEngine) -> None:
     ids = await parents(engine)
     await assert_refused(engine, "ck_account_role_role",

@@ -152,9 +152,11 @@ async def test_an_expired_rotated_or_revoked_token_stops_working(
     w["it_token"] = await login(client, hub, w["it_contact"])  # the session ran out too
     revoked = await _issue(client, w, ["read"])
     first = await _send(hub, w)
+    stream = hub.notifier.subscribe(uuid.UUID(revoked["api_token"]["account_id"]))
     response = await client.delete(f"{V1}/api-tokens/{revoked['api_token']['id']}",
                                    headers=bearer(w["it_token"]))
     assert response.status == 204
+    assert stream.closed  # its live stream ends at once
     assert (await client.get(f"{V1}/inbox", headers=bearer(revoked["token"]))).status == 401
     # Its account is disabled with it: the unit's next message does not reach it.
     second = await _send(hub, w)
@@ -177,6 +179,8 @@ async def test_tokens_are_checked_and_their_accounts_follow_them(
         {"name": "J", "unit_id": str(foreign_unit.id), "scopes": ["read"]},
         {"name": "J", "unit_id": str(w["unit"].id), "scopes": ["read"],
          "expires_at": (hub.clock.now() - dt.timedelta(minutes=1)).isoformat()},
+        {"name": "J", "unit_id": str(w["unit"].id), "scopes": ["read"],
+         "expires_at": "2031-01-01T00:00:00"},  # no time zone
     )
     for body in bad:
         response = await client.post(f"{V1}/api-tokens", headers=bearer(w["it_token"]),
@@ -196,6 +200,10 @@ async def test_tokens_are_checked_and_their_accounts_follow_them(
         response = await client.request(method, V1 + path, headers=bearer(w["it_token"]),
                                         json=body)
         assert response.status == 409, (path, await response.text())
+    # It reads what reaches its unit, and is no member of other groups by name.
+    response = await client.post(f"{V1}/groups/{w['other_group']}/members",
+                                 headers=bearer(w["it_token"]), json={"user_id": account_id})
+    assert response.status == 422
     # Nobody signs in as it.
     response = await client.post(f"{V1}/auth/login", json={
         "username": f"system-{uuid.UUID(issued['api_token']['id']).hex}",

@@ -191,3 +191,15 @@ def test_malformed_master_key_in_the_environment_is_refused(
     monkeypatch.setenv("HUB_MASTER_KEY", "not-a-key")
     with pytest.raises(ConfigError):
         load_master_key(load_settings())
+
+
+def test_hook_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "HUB_HOOK_ALLOWED_NETWORKS" in refusal(
+        monkeypatch, HUB_HOOK_ALLOWED_NETWORKS='["10.20.0.0/16", "not-a-network"]')
+    monkeypatch.delenv("HUB_HOOK_ALLOWED_NETWORKS")
+    # A lease shorter than an attempt may take would let two processes send one item.
+    assert "HUB_HOOK_LEASE_SECONDS" in refusal(monkeypatch, HUB_HOOK_LEASE_SECONDS="10")
+    monkeypatch.setenv("HUB_HOOK_LEASE_SECONDS", "30")
+    monkeypatch.setenv("HUB_HOOK_ALLOWED_NETWORKS", '["10.20.0.0/16"]')
+    settings = load_settings()
+    assert [str(n) for n in settings.hook_networks] == ["10.20.0.0/16"]

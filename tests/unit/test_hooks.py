@@ -53,6 +53,9 @@ def test_jitter_spreads_the_wait_over_its_upper_half() -> None:
     ("192.168.1.1", False), ("169.254.169.254", False), ("fe80::1", False),
     ("100.64.0.1", False), ("0.0.0.0", False), ("224.0.0.1", False),
     ("fc00::1", False), ("::ffff:10.0.0.1", False), ("::ffff:93.184.216.34", True),
+    # IPv6 forms that lead to an IPv4 address: 6to4, NAT64, Teredo, IPv4-compatible.
+    ("2002:7f00:1::", False), ("64:ff9b::a00:1", False), ("2001:0:4136:e378::1", False),
+    ("::7f00:1", False), ("::5db8:d822", False),
 ])
 def test_deliveries_reach_public_addresses_only(address: str, allowed: bool) -> None:
     assert hooks.address_allowed(ipaddress.ip_address(address), []) is allowed
@@ -62,6 +65,9 @@ def test_the_operator_may_allow_a_network() -> None:
     city = [ipaddress.ip_network("10.20.0.0/16")]
     assert hooks.address_allowed(ipaddress.ip_address("10.20.3.4"), city)
     assert not hooks.address_allowed(ipaddress.ip_address("10.21.3.4"), city)
+
+
+HOST = "a host of ASCII letters, digits and hyphens, or an IP address as usual"
 
 
 @pytest.mark.parametrize("url,dev,problem", [
@@ -78,6 +84,16 @@ def test_the_operator_may_allow_a_network() -> None:
     ("https://journal.example/#x", False, "no fragment"),
     ("https:///hooks", False, "an https:// URL with a host"),
     ("https://journal.example:99999/", False, "not a URL"),
+    # What a URL library would turn into another host than the one checked.
+    ("https://127。0。0。1/", False, HOST),
+    ("https://１２７.0.0.1/", False, HOST),
+    ("https://2130706433/", False, HOST),
+    ("https://127.1/", False, HOST),
+    ("https://0x7f.1/", False, HOST),
+    ("https://10.0.0.01/", False, HOST),
+    ("https://a..b/", False, HOST),
+    ("https://" + "a" * 64 + ".example/", False, HOST),
+    ("https://xn--jrnal-ua.example/", False, None),
     ("https://" + "a" * 2000 + ".example/", False, "at most 2000 characters"),
 ])
 def test_endpoint_urls(url: str, dev: bool, problem: str | None) -> None:
@@ -154,6 +170,16 @@ def test_a_pseudonym_is_all_a_journal_gets_of_a_protected_identity() -> None:
         text = json.dumps(document)
         assert "Skyddad 4F2A" in text and "191212" not in text and "Tolvan" not in text
     assert payloads.native(_delivery(hidden))["data"]["person"] == {"pseudonym": "Skyddad 4F2A"}
+
+
+def test_a_message_without_text_is_still_a_valid_communication() -> None:
+    delivery = _delivery(None)
+    assert delivery.message is not None
+    empty = payloads.Delivery(**{**vars(delivery), "message": payloads.MessageFacts(
+        **{**vars(delivery.message), "body": ""})})
+    resource = payloads.fhir(empty)
+    Communication.model_validate(resource)
+    assert all("contentString" not in part for part in resource["payload"])
 
 
 def test_a_body_is_the_same_bytes_every_time_it_is_built() -> None:

@@ -12,7 +12,6 @@ from hub.db.kek import HUB_SEALED_COLUMNS
 from hub.services import envelope
 from hub.services.keystore import (
     FIELD_CONTEXTS,
-    hook_payload_context,
     hook_secret_context,
     name_context,
     override_comment_context,
@@ -49,8 +48,7 @@ def test_every_column_a_rotation_rewraps_is_sealed_with_the_services_context(kek
                    "name_enc": name_context, "reason_enc": override_reason_context,
                    "review_comment_enc": override_comment_context,
                    "hook_secret_enc": lambda row: hook_secret_context(row, "current"),
-                   "hook_previous_secret_enc": lambda row: hook_secret_context(row, "previous"),
-                   "payload_enc": hook_payload_context}
+                   "hook_previous_secret_enc": lambda row: hook_secret_context(row, "previous")}
     rotated = {column for columns in HUB_SEALED_COLUMNS.values() for column in columns}
     assert rotated == set(FIELD_CONTEXTS) == set(sealed_with)
     old, new = keks

@@ -58,8 +58,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("uq_api_token_previous_token_hash", table_name="api_token")
     op.drop_index("uq_api_token_account_id", table_name="api_token")
-    for column in ("previous_valid_until", "previous_token_hash", "expires_at", "scopes",
-                   "account_id", "unit_id"):
-        op.drop_column("api_token", column)
+    # Batch mode: SQLite drops a column with a foreign key only by rebuilding the table.
+    with op.batch_alter_table("api_token") as batch:
+        for column in ("previous_valid_until", "previous_token_hash", "expires_at",
+                       "scopes", "account_id", "unit_id"):
+            batch.drop_column(column)
     op.execute("DELETE FROM account_role WHERE role = 'system_client'")
     _role_check(_ROLES_BEFORE)
