@@ -19,8 +19,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir.resources.R4B.communication import Communication
-
 from hub.domain.vocabulary import HookEvent, Priority
 
 # The Swedish national identifiers (Inera's OIDs): personnummer and samordningsnummer.
@@ -188,6 +186,10 @@ def fhir(delivery: Delivery) -> dict[str, Any]:
             {"contentAttachment": {"contentType": a["content_type"], "title": a["filename"],
                                    "size": a["size"]}}
             for a in message.attachments]
+    # Imported here, not at the top: its models are thousands of classes, and a hub
+    # with no FHIR endpoint never needs them.
+    from fhir.resources.R4B.communication import Communication
+
     return Communication.model_validate(resource).model_dump(mode="json", exclude_none=True)
 
 
