@@ -22,6 +22,8 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hub.domain.hooks import is_loopback_host
+
 
 class ConfigError(Exception):
     """The configuration is unusable; the message says what to fix."""
@@ -133,7 +135,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _tls_for_non_loopback(self) -> Settings:
-        if not self.tls and not _is_loopback(self.host):
+        if not self.tls and not is_loopback_host(self.host):
             raise ValueError(
                 f"refusing to listen on {self.host} without TLS; bind to 127.0.0.1 "
                 "or enable TLS (HUB_TLS=true)"
@@ -171,15 +173,6 @@ class Settings(BaseSettings):
     @property
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -88,9 +88,9 @@ def url_problem(url: str, allow_plain_http_loopback: bool) -> str | None:
         return "no fragment"
     if parts.scheme == "https":
         return None
-    if parts.scheme == "http" and allow_plain_http_loopback and _is_loopback(parts.hostname):
-        return None
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        if allow_plain_http_loopback:
+            return None
         return "https:// (plain http to loopback is a development setting)"
     return "an https:// URL"
 
@@ -143,7 +143,8 @@ def _plain_host(host: str) -> bool:
         and not labels[-1].isdigit()
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """"localhost" or a loopback address (the config allows plain HTTP there)."""
     if host == "localhost":
         return True
     try:

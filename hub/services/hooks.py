@@ -196,9 +196,8 @@ class HookService:
 
     async def endpoint(self, actor: Actor, endpoint_id: uuid.UUID) -> EndpointView:
         organization_id = _it_contact_org(actor)
-        row = await self._db.interaction(lambda conn: store.endpoint(conn, endpoint_id))
-        if row is None or row.organization_id != organization_id:
-            raise NotFound()
+        row = await self._db.interaction(
+            lambda conn: _own_endpoint(conn, endpoint_id, organization_id))
         return self._view(row)
 
     async def create_endpoint(self, actor: Actor, new: NewEndpoint
@@ -245,9 +244,7 @@ class HookService:
         organization_id = _it_contact_org(actor)
 
         def work(conn: Connection) -> store.EndpointRow:
-            row = store.endpoint(conn, endpoint_id)
-            if row is None or row.organization_id != organization_id:
-                raise NotFound()
+            row = _own_endpoint(conn, endpoint_id, organization_id)
             self._validate(change.name if change.name is not None else row.name,
                            change.url if change.url is not None else row.url,
                            change.events if change.events is not None else row.events,
@@ -299,9 +296,7 @@ class HookService:
         until = now + dt.timedelta(hours=self._settings.hook_secret_overlap_hours)
 
         def work(conn: Connection) -> store.EndpointRow:
-            row = store.endpoint(conn, endpoint_id)
-            if row is None or row.organization_id != organization_id:
-                raise NotFound()
+            row = _own_endpoint(conn, endpoint_id, organization_id)
             previous = self._open_secret(conn, endpoint_id, "current", row.hook_secret_enc)
             store.update_endpoint(conn, endpoint_id, {
                 "hook_secret_enc": self._seal_secret(conn, endpoint_id, "current", secret),
@@ -332,9 +327,7 @@ class HookService:
             raise ValidationFailed(errors={"state": "one of " + ", ".join(OutboxState)})
 
         def read(conn: Connection) -> list[store.DeliveryRow]:
-            row = store.endpoint(conn, endpoint_id)
-            if row is None or row.organization_id != organization_id:
-                raise NotFound()
+            _own_endpoint(conn, endpoint_id, organization_id)
             return store.deliveries(conn, endpoint_id, state, limit)
 
         return await self._db.interaction(read)
@@ -791,6 +784,15 @@ class HookService:
             events=list(row.events), format=row.format, enabled=row.enabled,
             secret_rotating_until=rotating, created_at=row.created_at,
             updated_at=row.updated_at)
+
+
+def _own_endpoint(conn: Connection, endpoint_id: uuid.UUID, organization_id: uuid.UUID
+                  ) -> store.EndpointRow:
+    """The organization's endpoint; NotFound for another organization's, as for none."""
+    row = store.endpoint(conn, endpoint_id)
+    if row is None or row.organization_id != organization_id:
+        raise NotFound()
+    return row
 
 
 def _it_contact_org(actor: Actor) -> uuid.UUID:
