@@ -647,3 +647,4 @@ async def test_an_endpoint_turned_back_on_gets_its_whole_retry_schedule(
     assert await hub.hooks.run() == 1
     [waiting] = await _rows(hub, w, endpoint_id)
     assert (waiting.state, waiting.attempts) == ("pending", 1)
+
