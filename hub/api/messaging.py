@@ -201,7 +201,8 @@ async def open_message(request: web.Request) -> web.Response:
     return json_of(s.MessageDetailOut(
         message=_summary_out(detail.summary), body=detail.body,
         attachments=[s.AttachmentOut.model_validate(a) for a in detail.attachments],
-        reply_to=detail.reply_to, read_at=detail.read_at, acked_at=detail.acked_at))
+        reply_to=detail.reply_to, read_at=detail.read_at, acked_at=detail.acked_at,
+        overridden_rules=list(detail.overridden_rules)))
 
 
 async def download_attachment(request: web.Request) -> web.Response:

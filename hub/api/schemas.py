@@ -489,6 +489,9 @@ class MessageDetailOut(Response):
     reply_to: uuid.UUID | None
     read_at: dt.datetime | None
     acked_at: dt.datetime | None
+    overridden_rules: list[str] = Field(
+        default_factory=list, description="The rules the sender set aside by emergency "
+        "override (nödåtkomst); empty when the message was sent without one")
 
 
 class AckCreate(Request):

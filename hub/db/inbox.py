@@ -518,3 +518,12 @@ def receipts_after(conn: Connection, sender_user_id: uuid.UUID,
         .join(models.Message, _m.id == _e.message_id)
         .where(_e.seq > after, or_(*sender_side))
         .order_by(_e.seq).limit(limit))]
+
+
+def overridden_rules(conn: Connection, message_id: uuid.UUID) -> tuple[str, ...]:
+    """The rules an emergency override set aside to send the message (none: sent
+    without one)."""
+    override = models.EmergencyOverride.__table__.c  # type: ignore[attr-defined]
+    rules = conn.execute(select(override.rules).where(
+        override.message_id == message_id)).scalar()
+    return tuple(rules.split(",")) if rules else ()

@@ -121,6 +121,8 @@ class MessageDetail:
     reply_to: uuid.UUID | None
     read_at: dt.datetime | None
     acked_at: dt.datetime | None
+    # The rules the sender set aside by emergency override (nödåtkomst); empty if none.
+    overridden_rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,8 @@ class InboxService:
             detail = MessageDetail(
                 summary=summary, body=content["body"],
                 attachments=[AttachmentInfo(**a) for a in content["attachments"]],
-                reply_to=row.reply_to_id, read_at=read_at, acked_at=row.acked_at)
+                reply_to=row.reply_to_id, read_at=read_at, acked_at=row.acked_at,
+                overridden_rules=store.overridden_rules(conn, row.id))
             # A protected identity is shown only to users whose organization has an
             # engagement with the person today, and that is audited as such.
             revealed = summary.person is not None and summary.person.protected_identity \

@@ -98,7 +98,7 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
             contact_phone=str(form.get("contact_phone", "")).strip()[:100] or None,
             note=str(form.get("note", ""))[:4000]))
     except ValidationFailed as err:
-        errors = [texts["assignment_invalid"], *field_errors(texts, err)]
+        errors = [texts["assignment_invalid"], *field_errors(preferred_language(request), err)]
     except NotFound:
         errors = [texts["person_not_found"]]
     except Conflict:

@@ -11,41 +11,33 @@ the same audit.
 from __future__ import annotations
 
 import uuid
-import warnings
 from typing import Any
 
 import aiohttp_jinja2
-from aiohttp import BodyPartReader, web
-from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
+from aiohttp import web
 from multidict import MultiDict
 
 from hub.domain.assignments import takes_part_in_flows
 from hub.domain.roles import Role
-from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.domain.vocabulary import FollowUpState
 from hub.errors import Forbidden, NotFound, ValidationFailed
-from hub.http.context import hub_of, require_same_origin
+from hub.http.context import hub_of
 from hub.services.actor import Actor
 from hub.services.acute_lists import NewAcuteAssignment
 from hub.services.follow_ups import FollowUpAnswer, NewFollowUp
-from hub.services.messages import (
-    MAX_ATTACHMENTS,
-    MAX_TOTAL_ATTACHMENT_BYTES,
-    AttachmentDraft,
-)
+from hub.services.messages import MAX_ATTACHMENTS
 from hub.services.provider_changes import NewProviderChange
 from hub.web.assignment_views import ASSIGNABLE, flows_context, provider_units
-from hub.web.forms import form_date, form_int, form_uuid, required_uuid, run_step
+from hub.web.forms import (
+    form_date,
+    form_int,
+    form_uuid,
+    read_multipart_form,
+    required_uuid,
+    run_step,
+)
 from hub.web.inbox_views import page_context, read_form, signed_in
 
-# Room for the attachments and the form's own fields.
-MULTIPART_LIMIT = MAX_TOTAL_ATTACHMENT_BYTES + 256 * 1024
-MULTIPART_PARTS = MAX_ATTACHMENTS + 10
-# aiohttp warns of a malformed Content-Disposition on stderr, quoting it: a file name
-# may name a person. The part is refused (400) without it.
-warnings.filterwarnings("ignore", category=BadContentDispositionHeader)
-warnings.filterwarnings("ignore", category=BadContentDispositionParam)
 # Empty places shown after an area's units, to add more.
 FREE_PLACES = 3
 
@@ -231,56 +223,6 @@ async def follow_up_page(request: web.Request, errors: list[str] | None = None,
         provider_side=actor.organization_id == view.provider_organization_id
         and actor.has(Role.STAFF), States=FollowUpState,
         done=request.query.get("skickat") == "1", max_attachments=MAX_ATTACHMENTS)
-
-
-async def read_multipart_form(request: web.Request
-                              ) -> tuple[MultiDict[str], list[AttachmentDraft]]:
-    """A same-origin multipart form: its text fields, and its files as attachments
-    (empty file inputs skipped). Read part by part: at most MULTIPART_PARTS parts and
-    MULTIPART_LIMIT bytes of their bodies in all, whatever the request says of its
-    length; a malformed body is a 400, text that cannot be stored a 422."""
-    require_same_origin(request)
-    if request.content_type != "multipart/form-data":
-        raise web.HTTPUnsupportedMediaType()
-    if (request.content_length or 0) > MULTIPART_LIMIT:
-        raise web.HTTPRequestEntityTooLarge(max_size=MULTIPART_LIMIT,
-                                            actual_size=request.content_length or 0)
-    fields: MultiDict[str] = MultiDict()
-    files: list[AttachmentDraft] = []
-    total = 0
-    try:
-        reader = await request.multipart()
-        parts = 0
-        while (part := await reader.next()) is not None:
-            parts += 1
-            if parts > MULTIPART_PARTS or not isinstance(part, BodyPartReader) \
-                    or not part.name:
-                raise web.HTTPBadRequest()
-            data = bytearray()
-            while chunk := await part.read_chunk():
-                total += len(chunk)
-                if total > MULTIPART_LIMIT:
-                    raise web.HTTPRequestEntityTooLarge(max_size=MULTIPART_LIMIT,
-                                                        actual_size=total)
-                data.extend(chunk)
-            if part.filename is not None:
-                if data or part.filename:
-                    files.append(AttachmentDraft(
-                        part.filename, part.headers.get("Content-Type",
-                                                        "application/octet-stream"),
-                        bytes(data)))
-                continue
-            try:
-                fields.add(part.name, data.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise web.HTTPBadRequest() from None
-    except (ValueError, HttpProcessingError):
-        raise web.HTTPBadRequest() from None
-    bad = {name if storable(name) else "form": UNSTORABLE_MESSAGE
-           for name, value in fields.items() if not storable(name) or not storable(value)}
-    if bad:
-        raise ValidationFailed(errors=bad)
-    return fields, files
 
 
 async def follow_up_step(request: web.Request) -> web.StreamResponse:

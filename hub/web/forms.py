@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader, BadContentDispositionParam
+from multidict import MultiDict
 
+from hub.domain.text import UNSTORABLE_MESSAGE, storable
 from hub.errors import Conflict, Forbidden, NotFound, PolicyRefused, ValidationFailed
-from hub.http.context import preferred_language
-from hub.web.i18n import TEXTS
+from hub.http.context import preferred_language, require_same_origin
+from hub.services.messages import MAX_ATTACHMENTS, MAX_TOTAL_ATTACHMENT_BYTES, AttachmentDraft
+from hub.web.i18n import TEXTS, field_problem
+
+# Room for the attachments and a form's own fields.
+MULTIPART_LIMIT = MAX_TOTAL_ATTACHMENT_BYTES + 256 * 1024
+# aiohttp warns of a malformed Content-Disposition on stderr, quoting it: a file name
+# may name a person. The part is refused (400) without it.
+warnings.filterwarnings("ignore", category=BadContentDispositionHeader)
+warnings.filterwarnings("ignore", category=BadContentDispositionParam)
 
 T = TypeVar("T")
 
@@ -52,9 +65,10 @@ def form_int(form: Any, name: str) -> int | None:
     return parsed(form, name, int)
 
 
-def field_errors(texts: dict[str, str], err: ValidationFailed) -> list[str]:
-    return [f"{texts.get('field_' + k, k)}: {v}"
-            for k, v in dict(err.extra.get("errors", {})).items()]
+def field_errors(lang: str, err: ValidationFailed) -> list[str]:
+    """What a refusal found wrong, field by field, in the UI's language."""
+    return [field_problem(lang, name, str(problem))
+            for name, problem in dict(err.extra.get("errors", {})).items()]
 
 
 async def run_step(request: web.Request, action: Callable[[], Awaitable[str]],
@@ -66,7 +80,8 @@ async def run_step(request: web.Request, action: Callable[[], Awaitable[str]],
     try:
         where = await action()
     except ValidationFailed as err:
-        return await again([texts["assignment_invalid"], *field_errors(texts, err)], 422)
+        return await again([texts["assignment_invalid"],
+                            *field_errors(preferred_language(request), err)], 422)
     except PolicyRefused as err:
         lang = preferred_language(request)
         return await again([texts["flow_refused"]] + [
@@ -81,3 +96,52 @@ async def run_step(request: web.Request, action: Callable[[], Awaitable[str]],
     raise web.HTTPSeeOther(f"{where}?skickat=1")
 
 
+async def read_multipart_form(request: web.Request, fields_allowed: int = 10
+                              ) -> tuple[MultiDict[str], list[AttachmentDraft]]:
+    """A same-origin multipart form: its text fields, and its files as attachments
+    (empty file inputs skipped). Read part by part: at most MULTIPART_PARTS parts and
+    MULTIPART_LIMIT bytes of their bodies in all, whatever the request says of its
+    length; a malformed body is a 400, text that cannot be stored a 422. The form
+    may have `fields_allowed` text fields besides the files."""
+    require_same_origin(request)
+    if request.content_type != "multipart/form-data":
+        raise web.HTTPUnsupportedMediaType()
+    if (request.content_length or 0) > MULTIPART_LIMIT:
+        raise web.HTTPRequestEntityTooLarge(max_size=MULTIPART_LIMIT,
+                                            actual_size=request.content_length or 0)
+    fields: MultiDict[str] = MultiDict()
+    files: list[AttachmentDraft] = []
+    total = 0
+    try:
+        reader = await request.multipart()
+        parts = 0
+        while (part := await reader.next()) is not None:
+            parts += 1
+            if parts > MAX_ATTACHMENTS + fields_allowed or not isinstance(part, BodyPartReader) \
+                    or not part.name:
+                raise web.HTTPBadRequest()
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                total += len(chunk)
+                if total > MULTIPART_LIMIT:
+                    raise web.HTTPRequestEntityTooLarge(max_size=MULTIPART_LIMIT,
+                                                        actual_size=total)
+                data.extend(chunk)
+            if part.filename is not None:
+                if data or part.filename:
+                    files.append(AttachmentDraft(
+                        part.filename, part.headers.get("Content-Type",
+                                                        "application/octet-stream"),
+                        bytes(data)))
+                continue
+            try:
+                fields.add(part.name, data.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise web.HTTPBadRequest() from None
+    except (ValueError, HttpProcessingError):
+        raise web.HTTPBadRequest() from None
+    bad = {name if storable(name) else "form": UNSTORABLE_MESSAGE
+           for name, value in fields.items() if not storable(name) or not storable(value)}
+    if bad:
+        raise ValidationFailed(errors=bad)
+    return fields, files

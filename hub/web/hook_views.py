@@ -69,7 +69,8 @@ async def create(request: web.Request) -> web.StreamResponse:
             format=str(form.get("format", HookFormat.JSON.value))))
     except ValidationFailed as err:
         return await _render(request, actor, form=form, status=422,
-                             errors=[texts["hook_invalid"], *field_errors(texts, err)])
+                             errors=[texts["hook_invalid"],
+                                     *field_errors(preferred_language(request), err)])
     # Shown on this answer only: the hub keeps the secret sealed and never shows it again.
     return await _render(request, actor, secret=secret, secret_for=view.id, status=201)
 

@@ -19,6 +19,7 @@ from hub.domain.vocabulary import ConsentMethod
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.http.context import hub_of, preferred_language
 from hub.services.consents import NewConsent, PersonOverview
+from hub.web.forms import field_errors
 from hub.web.i18n import TEXTS
 from hub.web.inbox_views import page_context, read_form, signed_in
 
@@ -55,25 +56,33 @@ async def search_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def person_page(request: web.Request, errors: list[str] | None = None,
-                      status: int = 200) -> web.StreamResponse:
+                      status: int = 200, form: Any = None) -> web.StreamResponse:
     actor = await signed_in(request)
     try:
         overview = await hub_of(request).consents.overview(
             actor, person_id=_person_uuid(request))
     except NotFound:
         raise web.HTTPNotFound() from None
-    return await _render_person(request, overview, errors, status)
+    return await _render_person(request, overview, errors, status, form)
 
 
 async def _render_person(request: web.Request, overview: PersonOverview,
                          errors: list[str] | None = None,
-                         status: int = 200) -> web.StreamResponse:
+                         status: int = 200, form: Any = None) -> web.StreamResponse:
+    """The person's page; a refused consent form comes back as it was filled in."""
     hub = hub_of(request)
+    today = hub.persons.today().isoformat()
+    entered = {"method": str(form.get("method", "")), "scope": str(form.get("scope", "")),
+               "organization_ids": set(form.getall("organization_ids", [])),
+               "valid_from": str(form.get("valid_from", "")),
+               "valid_to": str(form.get("valid_to", ""))} if form is not None \
+        else {"method": "", "scope": "", "organization_ids": set(), "valid_from": today,
+              "valid_to": ""}
     return aiohttp_jinja2.render_template("person.html", request, page_context(
         request, page="persons", person=overview.person, engagements=overview.engagements,
         consents=overview.consents, organizations=await hub.admin.list_organizations(),
-        methods=list(ConsentMethod), errors=errors or [],
-        today=hub.persons.today().isoformat()), status=status)
+        methods=list(ConsentMethod), errors=errors or [], entered=entered, today=today),
+        status=status)
 
 
 async def consent_submit(request: web.Request) -> web.StreamResponse:
@@ -88,18 +97,36 @@ async def consent_submit(request: web.Request) -> web.StreamResponse:
             scope=str(form.get("scope", "")), organization_ids=named,
             valid_from=_date(form.get("valid_from")), valid_to=_date(form.get("valid_to")))
     except ValueError:
-        return await person_page(request, [texts["consent_invalid"]], status=422)
+        return await person_page(request, [texts["consent_invalid"]], status=422, form=form)
     try:
         await hub_of(request).consents.record(actor, new)
     except ValidationFailed as err:
-        fields = dict(err.extra.get("errors", {}))
-        return await person_page(request, [texts["consent_invalid"]] + [
-            f"{k}: {v}" for k, v in fields.items()], status=422)
+        return await person_page(request, [
+            texts["consent_invalid"], *field_errors(preferred_language(request), err)],
+            status=422, form=form)
     except Forbidden:
-        return await person_page(request, [texts["consent_forbidden"]], status=403)
+        return await person_page(request, [texts["consent_forbidden"]], status=403, form=form)
     except NotFound:
         raise web.HTTPNotFound() from None
-    raise web.HTTPSeeOther(f"/personer/{person_id}")
+    raise web.HTTPSeeOther(f"/personer/{person_id}?klart=samtycke")
+
+
+async def withdraw_confirm(request: web.Request) -> web.StreamResponse:
+    """Withdrawing a consent is asked once more, on a page of its own: it stops what
+    may be told about the person from then on."""
+    actor = await signed_in(request)
+    try:
+        consent_id = uuid.UUID(request.match_info["consent_id"])
+        overview = await hub_of(request).consents.overview(
+            actor, person_id=_person_uuid(request))
+    except (ValueError, NotFound):
+        raise web.HTTPNotFound() from None
+    consent = next((c for c in overview.consents
+                    if c.id == consent_id and c.withdrawn_at is None), None)
+    if consent is None:
+        raise web.HTTPSeeOther(f"/personer/{overview.person.id}")
+    return aiohttp_jinja2.render_template("consent_withdraw.html", request, page_context(
+        request, page="persons", person=overview.person, c=consent))
 
 
 async def withdraw_submit(request: web.Request) -> web.StreamResponse:
@@ -116,7 +143,7 @@ async def withdraw_submit(request: web.Request) -> web.StreamResponse:
         return await person_page(request, [texts["consent_forbidden"]], status=403)
     except Conflict:
         pass  # already withdrawn: the page shows it
-    raise web.HTTPSeeOther(f"/personer/{person_id}")
+    raise web.HTTPSeeOther(f"/personer/{person_id}?klart=aterkallat")
 
 
 def _date(value: Any) -> dt.date | None:
@@ -129,5 +156,7 @@ def add_person_routes(app: web.Application) -> None:
     app.router.add_post("/personer", search_submit)
     app.router.add_get("/personer/{person_id}", person_page)
     app.router.add_post("/personer/{person_id}/samtycke", consent_submit)
+    app.router.add_get("/personer/{person_id}/samtycke/{consent_id}/aterkalla",
+                       withdraw_confirm)
     app.router.add_post("/personer/{person_id}/samtycke/{consent_id}/aterkalla",
                         withdraw_submit)

@@ -31,17 +31,17 @@ from hub.web.assignment_views import add_assignment_routes
 from hub.web.error_pages import render_error_page
 from hub.web.flow_views import add_flow_routes
 from hub.web.hook_views import add_hook_routes
-from hub.web.i18n import TEXTS
-from hub.web.inbox_views import add_inbox_routes, read_form
+from hub.web.inbox_views import add_inbox_routes, page_context, read_form
+from hub.web.layout import start_page
 from hub.web.person_views import add_person_routes
+from hub.web.review_views import add_review_routes
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
 
 def _context(request: web.Request, **extra: object) -> dict[str, object]:
-    lang = preferred_language(request)
-    return {"t": TEXTS[lang], "lang": lang, **extra}
+    return page_context(request, **extra)
 
 
 async def login_form(request: web.Request) -> web.Response:
@@ -85,10 +85,10 @@ async def logout_submit(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.StreamResponse:
     try:
-        await actor_of(request)
+        actor = await actor_of(request)
     except Unauthenticated:
         raise web.HTTPSeeOther("/login") from None
-    raise web.HTTPSeeOther("/inkorg")
+    raise web.HTTPSeeOther(start_page(actor))
 
 
 async def account(request: web.Request) -> web.StreamResponse:
@@ -128,6 +128,7 @@ def add_web_routes(app: web.Application) -> None:
     add_assignment_routes(app)
     add_flow_routes(app)
     add_hook_routes(app)
+    add_review_routes(app)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout_submit)

@@ -35,3 +35,15 @@ def browser() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
+
+
+def sign_in(context: Any, hub: Any, username: str, start: str = "/inkorg") -> Any:
+    """A new page of `context`, signed in as the demo account, on its start page."""
+    page = context.new_page()
+    page.goto(f"{hub.url}/login")
+    page.get_by_label("Användarnamn").fill(username)
+    page.get_by_label("Lösenord").fill(hub.password)
+    page.get_by_label("Engångskod från din autentiseringsapp").fill(hub.code(username))
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url(f"{hub.url}{start}")
+    return page

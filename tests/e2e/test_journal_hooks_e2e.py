@@ -21,9 +21,8 @@ from standardwebhooks import Webhook
 from clients.journal_receiver import Journal, make_app
 from clients.journal_receiver.app import WEBHOOKS
 from tests.conftest import BACKENDS
-from tests.e2e.browser import browser
+from tests.e2e.browser import browser, sign_in
 from tests.e2e.conftest import RunningHub, free_port, started_hub, trusting
-from tests.e2e.test_web_ui import sign_in
 
 pytestmark = pytest.mark.e2e
 

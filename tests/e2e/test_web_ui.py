@@ -3,25 +3,15 @@ and the sender sees the receipt arrive live."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import browser
+from tests.e2e.browser import browser, sign_in
 from tests.e2e.conftest import RunningHub
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(context, hub: RunningHub, username: str):
-    page = context.new_page()
-    page.goto(f"{hub.url}/login")
-    page.get_by_label("Användarnamn").fill(username)
-    page.get_by_label("Lösenord").fill(hub.password)
-    page.get_by_label("Engångskod från din autentiseringsapp").fill(hub.code(username))
-    page.get_by_role("button", name="Logga in").click()
-    page.wait_for_url(f"{hub.url}/inkorg")
-    return page
 
 
 def test_a_message_sent_in_the_browser_is_read_and_acknowledged_with_a_live_receipt(
@@ -41,7 +31,7 @@ def test_a_message_sent_in_the_browser_is_read_and_acknowledged_with_a_live_rece
             sender.get_by_role("button", name="Skicka").click()
             sender.wait_for_url("**/meddelanden/**")
             assert sender.get_by_text("Inte läst").count() >= 1
-            message_url = sender.url
+            message_url = sender.url.split("?")[0]
 
             reader_context = chromium.new_context(ignore_https_errors=True)
             reader = sign_in(reader_context, running_hub, "natt.ali")
@@ -77,11 +67,13 @@ def test_a_message_sent_in_the_browser_is_read_and_acknowledged_with_a_live_rece
             sender_context.close()
 
 
-def test_a_refused_message_can_go_by_emergency_override_with_a_written_reason(
+def test_a_refused_message_goes_by_emergency_override_and_is_reviewed_by_compliance(
         running_hub: RunningHub) -> None:
     """The alarm centre has no engagement with Gösta (demo data), so Trygg Hemtjänst may
-    not tell it; at night, with a reason, the message still goes and is flagged for
-    review."""
+    not tell it; at night, with a reason, the message still goes, the recipient sees
+    that it came by override, it waits in the compliance officer's queue until marked
+    reviewed, and the access report for Gösta lists who opened it."""
+    reason = "Grannen ringde: larmet tjuter och ingen öppnar hos honom"
     with browser() as chromium:
         context = chromium.new_context(ignore_https_errors=True)
         try:
@@ -91,17 +83,50 @@ def test_a_refused_message_can_go_by_emergency_override_with_a_written_reason(
             page.get_by_label("Ämne", exact=True).fill("Larmet tjuter")
             page.get_by_label("Personnummer (om meddelandet gäller en person)").fill(
                 "19451103-9846")
+            # Whom the number names is shown before anything is sent.
+            page.locator("#person-shown", has_text="Gösta Provström").wait_for()
             page.get_by_role("button", name="Skicka").click()
             page.get_by_text("Meddelandet får inte skickas:").wait_for()
             assert page.get_by_text("Mottagarens organisation har ingen pågående insats")\
                 .is_visible()
             assert page.get_by_label("Skäl till nödåtkomst").is_visible()  # offered, open
-            page.get_by_label("Skäl till nödåtkomst").fill(
-                "Grannen ringde: larmet tjuter och ingen öppnar hos honom")
+            page.get_by_label("Skäl till nödåtkomst").fill(reason)
             page.get_by_role("button", name="Skicka").click()
             page.wait_for_url("**/meddelanden/**")
             assert page.get_by_text("Skickat med nödåtkomst").is_visible()
             assert "tjuter" not in page.url and "19451103" not in page.url
+            message_url = page.url.split("?")[0]
+
+            alarm = chromium.new_context(ignore_https_errors=True)
+            receiver = sign_in(alarm, running_hub, "larm.jonas")
+            receiver.goto(message_url)
+            assert receiver.locator(".badge.emergency", has_text="Nödåtkomst").is_visible()
+            assert receiver.get_by_text("skickade detta med nödåtkomst").is_visible()
+            alarm.close()
+
+            officer_context = chromium.new_context(ignore_https_errors=True)
+            officer = sign_in(officer_context, running_hub, "stad.loggranskare",
+                              start="/granskning")
+            card = officer.locator("article.override", has_text=reason)
+            assert card.count() == 1
+            assert "vårdrelation" in card.inner_text()
+            card.get_by_label("Din bedömning").fill("Rimligt: larm utan svar nattetid.")
+            card.get_by_role("button", name="Markera som granskad").click()
+            officer.get_by_text("Nödåtkomsten är markerad som granskad.").wait_for()
+            assert officer.locator("article.override", has_text=reason).count() == 0
+            officer.get_by_role("link", name="Granskad nödåtkomst").click()
+            done = officer.locator("article.override", has_text=reason)
+            assert "Rimligt: larm utan svar nattetid." in done.inner_text()
+
+            officer.get_by_role("link", name="Åtkomstrapport").click()
+            officer.get_by_label("Personnummer").fill("19451103-9846")
+            officer.get_by_role("button", name="Visa rapporten").click()
+            report = officer.locator("section", has_text="Trygghetslarm Göteborg")
+            report.wait_for()
+            assert report.get_by_text("Jonas Ahl").count() >= 1
+            assert report.get_by_text("Öppnade meddelande").count() >= 1
+            assert "19451103" not in officer.url
+            officer_context.close()
         finally:
             context.close()
 
@@ -131,7 +156,11 @@ def test_a_nurse_finds_a_person_and_records_and_withdraws_a_consent(
             added = page.locator("li.consent", has_text="Trygghetslarm Göteborg")
             added.wait_for()
             assert "Gäller" in added.inner_text()
-            added.get_by_role("button", name="Återkalla").click()
+            # Withdrawing is asked once more, on a page of its own.
+            added.get_by_role("link", name="Återkalla").click()
+            page.get_by_role("heading", name="Återkalla samtycke").wait_for()
+            page.get_by_role("button", name="Ja, återkalla samtycket").click()
+            page.get_by_text("Samtycket är återkallat.").wait_for()
             page.locator("li.consent", has_text="Trygghetslarm Göteborg").filter(
                 has_text="Återkallat").wait_for()
             assert page.locator("li.consent").count() == 2  # withdrawn, never deleted
@@ -266,3 +295,59 @@ def test_a_follow_up_is_answered_with_a_file_once_the_person_consents(
         finally:
             case_context.close()
             staff_context.close()
+
+
+def test_staff_send_about_a_person_with_an_attachment_and_a_deadline_and_it_arrives_live(
+        running_hub: RunningHub) -> None:
+    """Sara writes about Astrid (demo data: engaged with Majorna, the night service, the
+    alarm centre and home health care). The form shows whose number it is and puts the
+    engaged organizations first; the group search narrows the list as she types. The
+    night shift's open inbox takes the message in place: no reload, focus kept, and
+    the arrival is announced."""
+    tomorrow = (dt.datetime.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT08:30")
+    with browser() as chromium:
+        night_context = chromium.new_context(ignore_https_errors=True)
+        sender_context = chromium.new_context(ignore_https_errors=True)
+        try:
+            night = sign_in(night_context, running_hub, "natt.ali")
+            night.evaluate("window.notReloaded = true")
+            night.get_by_role("link", name="Bara brådskande").focus()
+
+            page = sign_in(sender_context, running_hub, "omsorgvast.sara")
+            page.get_by_role("link", name="Nytt meddelande").click()
+            page.get_by_label("Personnummer (om meddelandet gäller en person)").fill(
+                "19380412-9827")
+            page.locator("#person-shown", has_text="Astrid Demosson").wait_for()
+            first = page.locator("#group-list .org").first
+            assert "har insats hos personen" in first.inner_text()
+            page.get_by_label("Sök kontaktgrupp eller organisation").fill("natt nord")
+            assert page.get_by_label("Hemtjänst natt Nordost").is_visible()
+            assert not page.get_by_label("Hemtjänst natt Sydväst").is_visible()
+            assert not page.get_by_label("Larmcentralen").is_visible()
+            page.get_by_label("Hemtjänst natt Nordost").check()
+            page.get_by_label("Ämne", exact=True).fill("Ny dosett")
+            page.get_by_label("Meddelande", exact=True).fill("Dosetten byts i kväll.")
+            page.get_by_label("Bilagor").set_input_files(files=[{
+                "name": "dosering.txt", "mimeType": "text/plain",
+                "buffer": b"Alvedon 500 mg 1x3"}])
+            page.get_by_label("Begär kvittens").check()
+            page.get_by_label("Kvittera senast (frivilligt)").fill(tomorrow)
+            page.get_by_role("button", name="Skicka").click()
+            page.wait_for_url("**/meddelanden/**")
+            page.get_by_text("Meddelandet är skickat.").wait_for()
+            assert page.get_by_role("link", name="dosering.txt").is_visible()
+            when = tomorrow.replace("T", " ")
+            assert page.get_by_text(f"ja, senast {when}").is_visible()
+
+            night.locator("#inbox-list li", has_text="Ny dosett").wait_for(timeout=10_000)
+            assert night.evaluate("window.notReloaded") is True
+            assert night.evaluate("document.activeElement.textContent") == "Bara brådskande"
+            night.locator("#live-banner p", has_text="Ett nytt meddelande har kommit.")\
+                .wait_for()
+            night.locator("#inbox-list li", has_text="Ny dosett").get_by_role("link").click()
+            assert night.get_by_role("link", name="dosering.txt").is_visible()
+            assert night.get_by_text("Gäller").count() >= 1
+            assert night.get_by_text("Astrid Demosson").count() >= 1
+        finally:
+            night_context.close()
+            sender_context.close()

@@ -27,6 +27,7 @@ from hub.domain.roles import OrgKind, Role
 from hub.http.middleware import is_browser_route
 from hub.services.actor import CLI_OPERATOR, Actor
 from hub.services.assignments import AssignmentView, NewAssignment
+from hub.services.consents import NewConsent
 from hub.services.follow_ups import FollowUpView, NewFollowUp
 from hub.services.hooks import NewEndpoint
 from hub.services.messages import AttachmentDraft, MessageDraft
@@ -929,7 +930,11 @@ async def test_every_web_page_answers_every_role_and_offers_the_send_form_only_t
         outgoing_unit_id=unit.id, incoming_unit_id=incoming_unit.id, services=("home_care",),
         case_number="SN 2", person_id=person_id))
     follow_up = await _follow_up(hub, case_actor, unit, person_id)
-    fills = {"/meddelanden/{message_id}": f"/meddelanden/{received.id}",
+    consent = await hub.consents.record(case_actor, NewConsent(
+        person_id=person_id, method="oral", scope="all_involved"))
+    fills = {"/personer/{person_id}/samtycke/{consent_id}/aterkalla":
+             f"/personer/{person_id}/samtycke/{consent.id}/aterkalla",
+             "/meddelanden/{message_id}": f"/meddelanden/{received.id}",
              "/personer/{person_id}": f"/personer/{person_id}", "/lang/{lang}": "/lang/sv",
              "/uppdrag/{assignment_id}": f"/uppdrag/{assignment.id}",
              "/omval/{change_id}": f"/omval/{change.id}",

@@ -13,20 +13,56 @@
     var el = document.activeElement;
     return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT");
   }
+  function show(id) {
+    document.querySelector("#" + id + " p").hidden = false;
+  }
+  // The inbox takes new rows in place: the page is fetched again and the rows it does
+  // not show yet go on top, so focus, scroll and anything typed stay as they were.
+  // The live region says how many came.
+  var refreshing = false;
+  function refreshInbox() {
+    if (refreshing) { return; }
+    refreshing = true;
+    fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        refreshing = false;
+        if (html === null) { show("live-banner"); return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var list = document.getElementById("inbox-list");
+        var freshList = fresh.getElementById("inbox-list");
+        var head = document.getElementById("inbox-head");
+        var freshHead = fresh.getElementById("inbox-head");
+        if (!list || !freshList || !head || !freshHead) { show("live-banner"); return; }
+        head.replaceWith(document.importNode(freshHead, true));
+        var known = {};
+        Array.prototype.forEach.call(list.children, function (li) { known[li.dataset.id] = true; });
+        var added = Array.prototype.filter.call(freshList.children, function (li) {
+          return !known[li.dataset.id];
+        });
+        if (!added.length) { return; }
+        var before = document.documentElement.scrollHeight;
+        var atTop = window.scrollY < 50;
+        added.reverse().forEach(function (li) {
+          list.insertBefore(document.importNode(li, true), list.firstChild);
+        });
+        list.hidden = false;
+        var empty = document.getElementById("inbox-empty");
+        if (empty) { empty.hidden = true; }
+        if (!atTop) { window.scrollBy(0, document.documentElement.scrollHeight - before); }
+        var region = document.querySelector("#live-banner p");
+        region.textContent = (added.length === 1 ? document.body.dataset.newOne
+          : document.body.dataset.newMany.replace("{n}", added.length));
+        region.hidden = false;
+      })
+      .catch(function () { refreshing = false; show("live-banner"); });
+  }
   source.addEventListener("message", function () {
-    if (page === "inbox" && !editing() && window.scrollY < 200) {
-      window.location.reload();
-    } else {
-      document.getElementById("live-banner").hidden = false;
-    }
+    if (page === "inbox") { refreshInbox(); } else { show("live-banner"); }
   });
   // A deadline passed for a group that reaches this user: the inbox shows it on top.
   source.addEventListener("escalation", function () {
-    if (page === "inbox" && !editing() && window.scrollY < 200) {
-      window.location.reload();
-    } else {
-      document.getElementById("escalation-banner").hidden = false;
-    }
+    if (page === "inbox") { refreshInbox(); } else { show("escalation-banner"); }
   });
   // A message on this page was recorded in (or could not reach) a journal.
   source.addEventListener("journal", function (event) {

@@ -1,0 +1,115 @@
+"""Every page each role reaches, on a laptop and on a phone: axe-core finds nothing
+serious or critical (WCAG 2.1 A and AA), and nothing is wider than the screen.
+
+The pages are found by following the links each role is offered, from its start
+page, so a new page is swept as soon as a menu or a page links to it. Screenshots of
+each role's pages are written to `HUB_SCREENSHOTS` (the README's pictures) when set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.e2e.browser import browser, sign_in
+from tests.e2e.conftest import RunningHub, started_hub
+
+pytestmark = pytest.mark.e2e
+
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
+                                                       "wcag21aa", "best-practice"]},
+               "resultTypes": ["violations"]}
+# One demo account of each role, and the page signing in leads it to.
+ROLES = {"staff": ("omsorgvast.sara", "/inkorg"),
+         "case_worker": ("bistand.handlaggare", "/inkorg"),
+         "it_contact": ("omsorgvast.it", "/konto"),
+         "compliance": ("stad.loggranskare", "/granskning"),
+         "operator": ("drift.operator", "/konto")}
+# Links the sweep does not follow: they change state or leave the UI.
+NOT_PAGES = re.compile(r"^/(api/|lang/|logout|static/)")
+ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_PAGES = 40
+
+
+@pytest.fixture(scope="module")
+def sweep_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    # The pages are the same on both databases; the rest of the suite covers those.
+    with started_hub("sqlite", tmp_path_factory.mktemp("hub-a11y")) as hub:
+        yield hub
+
+
+def _shape(path: str) -> str:
+    """A page's kind: the same page for another message or person is not swept again."""
+    return ID.sub("{id}", path)
+
+
+def _links(page: Any, base: str) -> list[str]:
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    found = []
+    for href in hrefs:
+        parts = urlsplit(href)
+        if f"{parts.scheme}://{parts.netloc}" != base or NOT_PAGES.match(parts.path):
+            continue
+        found.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return found
+
+
+def _problems(page: Any, where: str, axe: Axe) -> list[str]:
+    problems = []
+    results = axe.run(page, options=AXE_OPTIONS).response
+    for violation in results["violations"]:
+        if violation["impact"] in ("serious", "critical"):
+            targets = [n["target"] for n in violation["nodes"]][:3]
+            problems.append(f"{where}: {violation['id']} ({violation['impact']}) {targets}")
+    wider = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    if wider > 0:
+        problems.append(f"{where}: {wider} px wider than the screen")
+    return problems
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_every_page_of_a_role_passes_axe_on_a_laptop_and_a_phone(
+        sweep_hub: RunningHub, role: str, tmp_path: Path) -> None:
+    username, start = ROLES[role]
+    shots = Path(os.environ.get("HUB_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    axe = Axe()
+    problems: list[str] = []
+    with browser() as chromium:
+        context = chromium.new_context(ignore_https_errors=True, viewport=LAPTOP)
+        phone = chromium.new_context(ignore_https_errors=True, viewport=PHONE,
+                                     is_mobile=True, has_touch=True)
+        try:
+            page = sign_in(context, sweep_hub, username, start=start)
+            phone_page = sign_in(phone, sweep_hub, username, start=start)
+            queue, seen, swept = [start], {_shape(start)}, []
+            while queue and len(swept) < MAX_PAGES:
+                path = queue.pop(0)
+                response = page.goto(f"{sweep_hub.url}{path}")
+                assert response is not None and response.status < 400, f"{path}: " \
+                    f"{response.status if response else 'no answer'}"
+                swept.append(path)
+                problems += _problems(page, f"{path} (laptop)", axe)
+                phone_page.goto(f"{sweep_hub.url}{path}")
+                problems += _problems(phone_page, f"{path} (phone)", axe)
+                name = re.sub(r"[^a-z0-9]+", "-", _shape(path).lower()).strip("-") or "start"
+                page.screenshot(path=str(shots / f"{role}-{name}.png"), full_page=True)
+                for link in _links(page, sweep_hub.url):
+                    if _shape(link) not in seen:
+                        seen.add(_shape(link))
+                        queue.append(link)
+        finally:
+            context.close()
+            phone.close()
+    # Each role sees more than its start page: the menu leads somewhere.
+    assert len(swept) > 1, swept
+    assert not problems, "\n".join(problems)
