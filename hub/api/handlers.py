@@ -173,6 +173,16 @@ async def enable_user(request: web.Request) -> web.Response:
     return json_of(_user_out(view))
 
 
+async def reset_sign_in(request: web.Request) -> web.Response:
+    actor = await actor_of(request)
+    body = await parse_json(request, s.SignInReset)
+    reset = await hub_of(request).admin.reset_sign_in(
+        actor, path_uuid(request, "user_id"), body.password)
+    return json_of(s.UserCreated(
+        user=_user_out(UserView(reset.user, reset.roles)),
+        totp_secret=reset.totp_secret, totp_uri=reset.totp_uri))
+
+
 # -- API tokens ------------------------------------------------------------------------
 
 async def create_api_token(request: web.Request) -> web.Response:

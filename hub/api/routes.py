@@ -71,6 +71,9 @@ OPERATIONS = [
               "Disable an account; ends its sessions", response=s.UserOut, tag="admin"),
     Operation("POST", f"{V1}/users/{{user_id}}/enable", h.enable_user,
               "Enable a disabled account", response=s.UserOut, tag="admin"),
+    Operation("POST", f"{V1}/users/{{user_id}}/reset-sign-in", h.reset_sign_in,
+              "Give an account a new password and TOTP secret (shown once); its "
+              "sessions end", body=s.SignInReset, response=s.UserCreated, tag="admin"),
     Operation("GET", f"{V1}/api-tokens", h.list_api_tokens,
               "System-client tokens of my organization", response=s.ApiTokenOut,
               list_response=True, tag="admin"),

@@ -140,6 +140,10 @@ class UserCreated(Response):
     totp_uri: str
 
 
+class SignInReset(Request):
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
 class RolesUpdate(Request):
     roles: Annotated[list[Role], Field(min_length=1, max_length=5)]
 

@@ -195,6 +195,13 @@ def set_disabled_at(conn: Connection, user_id: uuid.UUID, at: dt.datetime | None
     conn.execute(update(_ACCOUNT).where(_ACCOUNT.c.id == user_id).values(disabled_at=at))
 
 
+def set_credentials(conn: Connection, user_id: uuid.UUID, *, password_hash: str,
+                    totp_secret: bytes) -> None:
+    """A new password and TOTP secret; no code of the old secret counts any more."""
+    conn.execute(update(_ACCOUNT).where(_ACCOUNT.c.id == user_id).values(
+        password_hash=password_hash, totp_secret=totp_secret, totp_last_step=0))
+
+
 def set_protected_identity(conn: Connection, user_id: uuid.UUID, protected: bool) -> None:
     conn.execute(update(_ACCOUNT).where(_ACCOUNT.c.id == user_id)
                  .values(protected_identity=protected))

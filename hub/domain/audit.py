@@ -81,6 +81,7 @@ class Action(StrEnum):
     USER_ROLES = "user.roles"
     USER_DISABLE = "user.disable"
     USER_ENABLE = "user.enable"
+    USER_RESET = "user.reset_sign_in"
     USER_PROTECTED_IDENTITY = "user.protected_identity"
     TOKEN_CREATE = "token.create"  # noqa: S105 - an action name
     TOKEN_REVOKE = "token.revoke"  # noqa: S105

@@ -410,6 +410,47 @@ class AdminService:
         log.info("user_disabled" if disabled else "user_enabled", user_id=str(user_id))
         return view
 
+    async def reset_sign_in(self, actor: Actor, user_id: uuid.UUID,
+                            password: str) -> CreatedUser:
+        """Give an account a new password and a new TOTP secret (a lost phone, a
+        forgotten password): the old ones stop working and every session ends at
+        once. The secret is shown once, as at creation. Whoever administers the
+        account resets it; audited.
+
+        Raises:
+            NotFound: not the actor's to manage. ValidationFailed: a weak password.
+            Conflict: one's own account (another IT contact resets it).
+        """
+        problem = passwords.check_policy(password)
+        if problem:
+            raise ValidationFailed(errors={"password": problem})
+        password_hash = await self._passwords.hash(password)
+        secret = pyotp.random_base32()
+        now = self._clock.now()
+
+        def work(conn: Connection) -> UserView:
+            view = self._administered(conn, actor, user_id, lock=True)
+            if view is None:
+                raise NotFound()
+            if view.user.id == actor.user_id:
+                raise Conflict("another IT contact resets your own sign-in")
+            _not_a_system_client(view.roles)
+            store.set_credentials(conn, user_id, password_hash=password_hash,
+                                  totp_secret=self._keys.seal_field_sync(
+                                      conn, HUB_OWNER, secret, totp_context(user_id)))
+            sessions.end_sessions(conn, user_id, now)
+            self._audit.append_sync(conn, event_of(
+                actor, Action.USER_RESET, targets={"user": user_id},
+                organizations=[view.user.organization_id]))
+            return view
+
+        view = await self._db.interaction(work, write=True)
+        if self._on_sessions_ended is not None:
+            await self._on_sessions_ended(user_id)
+        log.info("user_sign_in_reset", user_id=str(user_id))
+        return CreatedUser(user=view.user, roles=view.roles, totp_secret=secret,
+                           totp_uri=provisioning_uri(secret, view.user.username))
+
     async def set_protected_identity(self, actor: Actor, user_id: uuid.UUID,
                                      protected: bool) -> UserView:
         """Mark a member of staff as having protected personal data (skyddade

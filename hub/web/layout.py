@@ -23,13 +23,19 @@ CARE_MENU = (("/inkorg", "inbox", "inbox"), ("/skickat", "sent", "sent"),
              ("/uppdrag", "assignments", "assignments"))
 COMPLIANCE_MENU = (("/granskning", "review", "review"),
                    ("/granskning/atkomst", "access_report", "access_report"))
+IT_CONTACT_MENU = (("/admin/konton", "accounts", "admin_accounts"),
+                   ("/admin/enheter", "units", "admin_units"),
+                   ("/admin/grupper", "groups", "admin_groups"),
+                   ("/admin/api-nycklar", "tokens", "admin_tokens"),
+                   ("/journalkopplingar", "hooks", "hooks"))
+OPERATOR_MENU = (("/organisationer", "organizations", "organizations"),)
 ACCOUNT_MENU = (("/konto", "account", "account"),)
 
 # What `?klart=` may say, and its text.
 FLASHES = {"skickat": "flash_sent", "kvitterat": "flash_acked", "arkiverat": "flash_archived",
            "olast": "flash_unread", "samtycke": "flash_consent",
            "aterkallat": "flash_withdrawn", "granskad": "flash_reviewed",
-           "journal": "flash_journal"}
+           "journal": "flash_journal", "sparat": "flash_saved"}
 
 
 def menu(actor: Actor) -> list[tuple[str, str, str]]:
@@ -39,6 +45,10 @@ def menu(actor: Actor) -> list[tuple[str, str, str]]:
         items += CARE_MENU
     if actor.has(Role.COMPLIANCE):
         items += COMPLIANCE_MENU
+    if actor.has(Role.IT_CONTACT):
+        items += IT_CONTACT_MENU
+    if actor.has(Role.OPERATOR):
+        items += OPERATOR_MENU
     return items + list(ACCOUNT_MENU)
 
 

@@ -27,6 +27,7 @@ from hub.http.context import (
     require_same_origin,
 )
 from hub.services.auth import LoginAttempt
+from hub.web.admin_views import add_admin_routes
 from hub.web.assignment_views import add_assignment_routes
 from hub.web.error_pages import render_error_page
 from hub.web.flow_views import add_flow_routes
@@ -129,6 +130,7 @@ def add_web_routes(app: web.Application) -> None:
     add_flow_routes(app)
     add_hook_routes(app)
     add_review_routes(app)
+    add_admin_routes(app)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout_submit)

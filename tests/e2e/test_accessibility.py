@@ -31,9 +31,9 @@ AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag2
 # One demo account of each role, and the page signing in leads it to.
 ROLES = {"staff": ("omsorgvast.sara", "/inkorg"),
          "case_worker": ("bistand.handlaggare", "/inkorg"),
-         "it_contact": ("omsorgvast.it", "/konto"),
+         "it_contact": ("omsorgvast.it", "/admin/konton"),
          "compliance": ("stad.loggranskare", "/granskning"),
-         "operator": ("drift.operator", "/konto")}
+         "operator": ("drift.operator", "/organisationer")}
 # Links the sweep does not follow: they change state or leave the UI.
 NOT_PAGES = re.compile(r"^/(api/|lang/|logout|static/)")
 ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import httpx
+import pyotp
 import pytest
 
 from tests.e2e.browser import browser, sign_in
-from tests.e2e.conftest import RunningHub
+from tests.e2e.conftest import RunningHub, trusting
 
 pytestmark = pytest.mark.e2e
 
@@ -351,3 +353,56 @@ def test_staff_send_about_a_person_with_an_attachment_and_a_deadline_and_it_arri
         finally:
             night_context.close()
             sender_context.close()
+
+
+def test_an_it_contact_creates_an_account_adds_it_to_a_group_and_it_receives_the_next_message(
+        running_hub: RunningHub) -> None:
+    """Omsorg Väst's IT contact creates Nora's account (start password and QR code shown
+    once), puts her in the lead group; the next message to that group reaches her."""
+    with browser() as chromium:
+        it_context = chromium.new_context(ignore_https_errors=True)
+        try:
+            admin = sign_in(it_context, running_hub, "omsorgvast.it", start="/admin/konton")
+            admin.get_by_label("Namn", exact=True).fill("Nora Natt")
+            admin.get_by_label("Användarnamn").fill("omsorgvast.nora")
+            admin.get_by_label("Enhet").select_option(label="Hemtjänst Majorna")
+            assert admin.get_by_label("Personal").is_checked()
+            admin.get_by_role("button", name="Skapa kontot").click()
+            admin.get_by_role("heading", name="Kontot är skapat: Nora Natt").wait_for()
+            assert admin.get_by_role("img", name="QR-kod för autentiseringsappen").is_visible()
+            secrets = admin.locator("code.secret").all_inner_texts()
+            password, totp_secret = secrets
+            assert password not in admin.url and totp_secret not in admin.url
+
+            admin.get_by_role("link", name="Kontaktgrupper").click()
+            admin.get_by_role("link", name="Jourhavande chef").click()
+            admin.get_by_label("Konto").select_option(label="Nora Natt (omsorgvast.nora)")
+            admin.get_by_role("button", name="Lägg till").first.click()
+            admin.get_by_text("Ändringen är sparad.").wait_for()
+            assert admin.locator("ul.members", has_text="Nora Natt").count() == 1
+        finally:
+            it_context.close()
+
+    sender = running_hub.api_token("natt.ali")
+    with httpx.Client(verify=trusting(running_hub.ca), base_url=running_hub.url,
+                      headers={"Authorization": f"Bearer {sender}"}) as api:
+        groups = api.get("/api/v1/groups").json()
+        lead = next(g["id"] for g in groups if g["name"] == "Jourhavande chef")
+        sent = api.post("/api/v1/messages", json={
+            "group_ids": [lead], "subject": "Till jourhavande", "body": "Ring natten."})
+        assert sent.status_code == 201, sent.text
+
+    with browser() as chromium:
+        nora_context = chromium.new_context(ignore_https_errors=True)
+        try:
+            page = nora_context.new_page()
+            page.goto(f"{running_hub.url}/login")
+            page.get_by_label("Användarnamn").fill("omsorgvast.nora")
+            page.get_by_label("Lösenord").fill(password)
+            page.get_by_label("Engångskod från din autentiseringsapp").fill(
+                pyotp.TOTP(totp_secret).now())
+            page.get_by_role("button", name="Logga in").click()
+            page.wait_for_url(f"{running_hub.url}/inkorg")
+            assert page.locator("li.message.unread", has_text="Till jourhavande").count() == 1
+        finally:
+            nora_context.close()

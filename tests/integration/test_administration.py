@@ -8,12 +8,15 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from hub.app import Hub
+from hub.db.models import AuditEntry
 from hub.domain.roles import OrgKind, Role
 from hub.services.actor import CLI_OPERATOR
 from tests.factories import PASSWORD, Account, make_org, make_unit, make_user
 from tests.integration.conftest import bearer, login
+from tests.stored import rows
 
 V1 = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -292,3 +295,41 @@ async def test_operator_creates_the_first_it_contact_of_an_organization(client, 
                                  json=new_user("forsta.it", "it_contact"))
     assert response.status == 201, await response.text()
     assert (await response.json())["user"]["roles"] == ["it_contact"]
+
+
+async def test_a_reset_sign_in_replaces_password_and_totp_and_ends_sessions(
+        client, hub) -> None:
+    """A lost phone: the IT contact gives the account a new password and TOTP secret.
+    The old session and the old credentials stop working; the new ones work."""
+    org = await make_org(hub)
+    unit = await make_unit(hub, org)
+    it_token = await signed_in(client, hub, org, Role.IT_CONTACT)
+    staff = await make_user(hub, org, Role.STAFF, unit=unit)
+    old_session = await login(client, hub, staff)
+
+    new_password = "nytt-lösenord-för-natten"
+    response = await client.post(f"{V1}/users/{staff.id}/reset-sign-in",
+                                 headers=bearer(it_token), json={"password": new_password})
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert new_password not in await response.text()
+    assert body["totp_secret"] != staff.totp_secret
+
+    assert (await client.get(f"{V1}/me", headers=bearer(old_session))).status == 401
+    old = await client.post(f"{V1}/auth/login", json={
+        "username": staff.username, "password": staff.password, "totp": staff.code(hub)})
+    assert old.status == 401
+    renewed = Account(staff.id, staff.username, new_password, body["totp_secret"], org.id,
+                      unit.id)
+    assert await login(client, hub, renewed)
+
+    # A weak password is refused and changes nothing; one's own sign-in is another's to reset.
+    await problem(await client.post(f"{V1}/users/{staff.id}/reset-sign-in",
+                                    headers=bearer(it_token), json={"password": "aaaa"}), 422)
+    me = await (await client.get(f"{V1}/me", headers=bearer(it_token))).json()
+    await problem(await client.post(f"{V1}/users/{me['user_id']}/reset-sign-in",
+                                    headers=bearer(it_token), json={"password": new_password}),
+                  409)
+    resets = await rows(hub, select(AuditEntry.__table__.c.action).where(
+        AuditEntry.__table__.c.action == "user.reset_sign_in"))
+    assert len(resets) == 1

@@ -116,6 +116,10 @@ _GRID: dict[tuple[str, str], tuple[Status, ...]] = {
         (401, 404, 200, 404, 404, 404, 200, 404, 404),
     ("POST", f"{V1}/users/{{user_id}}/enable"):
         (401, 404, 200, 404, 404, 404, 200, 404, 404),
+    # A fresh staff account of the provider each time: the operator administers only
+    # IT contacts.
+    ("POST", f"{V1}/users/{{user_id}}/reset-sign-in"):
+        (401, 404, 200, 404, 404, 404, 404, 404, 404),
     ("GET", f"{V1}/api-tokens"):
         (401, 403, 200, 403, 403, 403, 403, 403, 403),
     ("POST", f"{V1}/api-tokens"):
@@ -553,6 +557,12 @@ async def _protected(w: World, actor: str) -> Call:
                 json={"protected_identity": False})
 
 
+@builds("POST", f"{V1}/users/{{user_id}}/reset-sign-in")
+async def _reset_sign_in(w: World, actor: str) -> Call:
+    staff = await make_user(w.hub, w.provider, Role.STAFF, unit=w.unit)
+    return Call(f"{V1}/users/{staff.id}/reset-sign-in", json={"password": PASSWORD})
+
+
 @builds("POST", f"{V1}/api-tokens")
 async def _new_token(w: World, actor: str) -> Call:
     return Call(f"{V1}/api-tokens", json={"name": f"Klient {actor}"})
@@ -935,6 +945,11 @@ async def test_every_web_page_answers_every_role_and_offers_the_send_form_only_t
     fills = {"/personer/{person_id}/samtycke/{consent_id}/aterkalla":
              f"/personer/{person_id}/samtycke/{consent.id}/aterkalla",
              "/meddelanden/{message_id}": f"/meddelanden/{received.id}",
+             "/admin/konton/{user_id}": f"/admin/konton/{accounts['staff'].id}",
+             "/admin/konton/{user_id}/aterstall":
+             f"/admin/konton/{accounts['staff'].id}/aterstall",
+             "/admin/grupper/{group_id}": f"/admin/grupper/{group}",
+             "/organisationer/{org_id}": f"/organisationer/{provider.id}",
              "/personer/{person_id}": f"/personer/{person_id}", "/lang/{lang}": "/lang/sv",
              "/uppdrag/{assignment_id}": f"/uppdrag/{assignment.id}",
              "/omval/{change_id}": f"/omval/{change.id}",
