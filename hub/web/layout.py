@@ -35,7 +35,8 @@ ACCOUNT_MENU = (("/konto", "account", "account"),)
 FLASHES = {"skickat": "flash_sent", "kvitterat": "flash_acked", "arkiverat": "flash_archived",
            "olast": "flash_unread", "samtycke": "flash_consent",
            "aterkallat": "flash_withdrawn", "granskad": "flash_reviewed",
-           "journal": "flash_journal", "sparat": "flash_saved"}
+           "journal": "flash_journal", "sparat": "flash_saved",
+           "registrerad": "flash_registered"}
 
 
 def menu(actor: Actor) -> list[tuple[str, str, str]]:

@@ -15,13 +15,18 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from hub.domain.vocabulary import ConsentMethod
+from hub.domain.roles import OrgKind, Role
+from hub.domain.vocabulary import ConsentMethod, ServiceKind
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.http.context import hub_of, preferred_language
 from hub.services.consents import NewConsent, PersonOverview
-from hub.web.forms import field_errors
-from hub.web.i18n import TEXTS
+from hub.services.persons import NewEngagement, NewPerson
+from hub.web.forms import field_errors, form_date, read_multipart_form, required_uuid
+from hub.web.i18n import TEXTS, field_problem
 from hub.web.inbox_views import page_context, read_form, signed_in
+
+# Organizations whose units may be engaged with a person: all but the hub's operations.
+ENGAGEABLE_KINDS = frozenset(k for k in OrgKind if k is not OrgKind.OPERATIONS)
 
 
 def _person_uuid(request: web.Request) -> uuid.UUID:
@@ -31,10 +36,33 @@ def _person_uuid(request: web.Request) -> uuid.UUID:
         raise web.HTTPNotFound() from None
 
 
-async def search_page(request: web.Request) -> web.StreamResponse:
-    await signed_in(request)
+async def search_page(request: web.Request, errors: list[str] | None = None,
+                      status: int = 200, form: Any = None) -> web.StreamResponse:
+    actor = await signed_in(request)
     return aiohttp_jinja2.render_template("persons.html", request, page_context(
-        request, page="persons"))
+        request, page="persons", case_worker=actor.has(Role.CASE_WORKER),
+        errors=errors or [], form=form or {}), status=status)
+
+
+async def register_submit(request: web.Request) -> web.StreamResponse:
+    """A case worker registers a person; the personnummer travels in the form body."""
+    actor = await signed_in(request)
+    form = await read_form(request)
+    lang = preferred_language(request)
+    texts = TEXTS[lang]
+    try:
+        person_id = await hub_of(request).persons.register(actor, NewPerson(
+            personnummer=str(form.get("personnummer", ""))[:20],
+            name=str(form.get("name", ""))[:200],
+            protected_identity=bool(form.get("protected_identity"))))
+    except ValidationFailed as err:
+        return await search_page(request, [texts["person_invalid"],
+                                           *field_errors(lang, err)], 422, form)
+    except Conflict:
+        return await search_page(request, [texts["person_exists"]], 409, form)
+    except Forbidden:
+        raise web.HTTPForbidden() from None
+    raise web.HTTPSeeOther(f"/personer/{person_id}?klart=registrerad")
 
 
 async def search_submit(request: web.Request) -> web.StreamResponse:
@@ -78,11 +106,104 @@ async def _render_person(request: web.Request, overview: PersonOverview,
                "valid_to": str(form.get("valid_to", ""))} if form is not None \
         else {"method": "", "scope": "", "organization_ids": set(), "valid_from": today,
               "valid_to": ""}
+    actor = await signed_in(request)
+    organizations = await hub.admin.list_organizations()
+    units: list[tuple[str, Any]] = []
+    if actor.has(Role.CASE_WORKER):  # the units engagements may be recorded for
+        for org in organizations:
+            if org.kind in ENGAGEABLE_KINDS:
+                units += [(org.name, u) for u in await hub.admin.list_units(org.id)]
     return aiohttp_jinja2.render_template("person.html", request, page_context(
         request, page="persons", person=overview.person, engagements=overview.engagements,
-        consents=overview.consents, organizations=await hub.admin.list_organizations(),
-        methods=list(ConsentMethod), errors=errors or [], entered=entered, today=today),
-        status=status)
+        consents=overview.consents, organizations=organizations,
+        methods=list(ConsentMethod), errors=errors or [], entered=entered, today=today,
+        case_worker=actor.has(Role.CASE_WORKER), engageable_units=units,
+        service_kinds=list(ServiceKind)), status=status)
+
+
+async def engagement_submit(request: web.Request) -> web.StreamResponse:
+    """A case worker records that a unit performs a service for the person."""
+    actor = await signed_in(request)
+    form = await read_form(request)
+    person_id = _person_uuid(request)
+    lang = preferred_language(request)
+    texts = TEXTS[lang]
+    try:
+        await hub_of(request).persons.add_engagement(actor, NewEngagement(
+            person_id=person_id, unit_id=required_uuid(form, "unit_id"),
+            service_kind=str(form.get("service_kind", "")),
+            starts_on=form_date(form, "starts_on") or hub_of(request).persons.today(),
+            ends_on=form_date(form, "ends_on")))
+    except ValidationFailed as err:
+        return await person_page(request, [texts["engagement_invalid"],
+                                           *field_errors(lang, err)], status=422)
+    except Conflict:
+        return await person_page(request, [texts["engagement_exists"]], status=409)
+    except (Forbidden, NotFound):
+        return await person_page(request, [texts["engagement_forbidden"]], status=403)
+    raise web.HTTPSeeOther(f"/personer/{person_id}?klart=sparat")
+
+
+async def engagement_end(request: web.Request) -> web.StreamResponse:
+    actor = await signed_in(request)
+    form = await read_form(request)
+    person_id = _person_uuid(request)
+    lang = preferred_language(request)
+    texts = TEXTS[lang]
+    try:
+        engagement_id = uuid.UUID(request.match_info["engagement_id"])
+        await hub_of(request).persons.end_engagement(actor, engagement_id,
+                                                     form_date(form, "ends_on"))
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    except ValidationFailed as err:
+        return await person_page(request, [texts["engagement_invalid"],
+                                           *field_errors(lang, err)], status=422)
+    except (Forbidden, NotFound):
+        return await person_page(request, [texts["engagement_forbidden"]], status=403)
+    raise web.HTTPSeeOther(f"/personer/{person_id}?klart=sparat")
+
+
+async def import_page(request: web.Request, errors: list[str] | None = None,
+                      rows: list[tuple[int, list[str]]] | None = None,
+                      imported: int | None = None, checked: int | None = None,
+                      status: int = 200) -> web.StreamResponse:
+    actor = await signed_in(request)
+    if not actor.has(Role.CASE_WORKER):
+        raise web.HTTPForbidden()
+    return aiohttp_jinja2.render_template("engagement_import.html", request, page_context(
+        request, page="persons", errors=errors or [], rows=rows or [], imported=imported,
+        checked=checked), status=status)
+
+
+async def import_submit(request: web.Request) -> web.StreamResponse:
+    """Engagements from a CSV file: all rows or none; a refusal lists each row's
+    problems in the UI's language."""
+    actor = await signed_in(request)
+    if not actor.has(Role.CASE_WORKER):
+        raise web.HTTPForbidden()
+    form, files = await read_multipart_form(request)
+    lang = preferred_language(request)
+    texts = TEXTS[lang]
+    if len(files) != 1:
+        return await import_page(request, [texts["import_choose_file"]], status=422)
+    dry_run = form.get("dry_run") == "1"
+    try:
+        report = await hub_of(request).persons.import_engagements(actor, files[0].data,
+                                                                  dry_run=dry_run)
+    except ValidationFailed as err:
+        rows = [(int(r["line"]), [field_problem(lang, name, str(problem))
+                                  for name, problem in dict(r["errors"]).items()])
+                for r in err.extra.get("rows", [])]
+        fields = {k: v for k, v in dict(err.extra.get("errors", {})).items() if k != "rows"}
+        return await import_page(request, [texts["import_refused"], *[
+            field_problem(lang, k, str(v)) for k, v in fields.items()]], rows, status=422)
+    except Conflict:
+        return await import_page(request, [texts["import_conflict"]], status=409)
+    if report.dry_run:
+        return await import_page(request, checked=len(report.rows))
+    return await import_page(request, imported=report.imported, status=201)
+
 
 
 async def consent_submit(request: web.Request) -> web.StreamResponse:
@@ -154,6 +275,12 @@ def _date(value: Any) -> dt.date | None:
 def add_person_routes(app: web.Application) -> None:
     app.router.add_get("/personer", search_page)
     app.router.add_post("/personer", search_submit)
+    app.router.add_post("/personer/ny", register_submit)
+    app.router.add_get("/insatser/import", import_page)
+    app.router.add_post("/insatser/import", import_submit)
+    app.router.add_post("/personer/{person_id}/insats", engagement_submit)
+    app.router.add_post("/personer/{person_id}/insats/{engagement_id}/avsluta",
+                        engagement_end)
     app.router.add_get("/personer/{person_id}", person_page)
     app.router.add_post("/personer/{person_id}/samtycke", consent_submit)
     app.router.add_get("/personer/{person_id}/samtycke/{consent_id}/aterkalla",

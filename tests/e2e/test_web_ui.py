@@ -406,3 +406,56 @@ def test_an_it_contact_creates_an_account_adds_it_to_a_group_and_it_receives_the
             assert page.locator("li.message.unread", has_text="Till jourhavande").count() == 1
         finally:
             nora_context.close()
+
+
+def test_a_case_worker_registers_a_person_and_imports_engagements_from_a_csv_file(
+        running_hub: RunningHub, tmp_path: Path) -> None:
+    """The case worker registers Ingrid, then imports her engagements from a file: a
+    file with a bad row is refused as a whole with the row named in Swedish; corrected,
+    it is imported and her service overview shows it."""
+    with browser() as chromium:
+        context = chromium.new_context(ignore_https_errors=True)
+        try:
+            page = sign_in(context, running_hub, "bistand.handlaggare")
+            page.get_by_role("link", name="Personer").click()
+            page.get_by_label("Personnummer").nth(1).fill("19410505-9804")
+            page.get_by_label("Namn").fill("Ingrid Importsson")
+            page.get_by_role("button", name="Registrera").click()
+            page.get_by_role("heading", name="Ingrid Importsson").wait_for()
+            page.get_by_text("Personen är registrerad.").wait_for()
+            assert "19410505" not in page.url
+
+            page.get_by_role("link", name="Personer").click()
+            page.get_by_role("link", name="Importera insatser").click()
+            bad = tmp_path / "insatser.csv"
+            bad.write_text("personnummer;enhet;insats;start\n"
+                           "19410505-9804;Omsorg Väst AB / Hemtjänst Majorna;home_care;2026-12-01\n"
+                           "19410505-9804;Larmcentralen saknas;alarm_response;2026-12-01\n",
+                           encoding="utf-8")
+            page.get_by_label("CSV-fil").set_input_files(str(bad))
+            page.get_by_role("button", name="Importera").click()
+            page.get_by_text("Ingen insats importerades.").wait_for()
+            refused = page.locator("table tbody tr")
+            assert refused.count() == 1
+            assert refused.first.inner_text().startswith("3")
+            assert "Enhet:" in refused.first.inner_text()
+
+            good = tmp_path / "insatser-rattad.csv"
+            good.write_text("personnummer;enhet;insats;start\n"
+                            "19410505-9804;Omsorg Väst AB / Hemtjänst Majorna;home_care;"
+                            "2026-12-01\n"
+                            "19410505-9804;Trygghetslarm Göteborg / Larmcentralen;"
+                            "alarm_response;2026-12-01\n", encoding="utf-8")
+            page.get_by_label("CSV-fil").set_input_files(str(good))
+            page.get_by_role("button", name="Importera").click()
+            page.get_by_text("2 insatser är importerade.").wait_for()
+
+            page.get_by_role("link", name="Personer").click()
+            page.get_by_label("Personnummer").first.fill("19410505-9804")
+            page.get_by_role("button", name="Sök").click()
+            page.get_by_role("heading", name="Ingrid Importsson").wait_for()
+            overview = page.locator("section", has_text="Insatser").first
+            assert "Hemtjänst Majorna" in overview.inner_text()
+            assert "Larmcentralen" in overview.inner_text()
+        finally:
+            context.close()
