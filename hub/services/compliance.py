@@ -14,7 +14,7 @@ import datetime as dt
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
@@ -397,16 +397,18 @@ class ComplianceService:
                                          r.unit, _targets_out(r.targets).get("message")))
         return sorted(report.values(), key=lambda g: g.organization or "")
 
-    async def verify(self, actor: Actor) -> VerifyReport:
+    async def verify(self, actor: Actor,
+                     progress: Callable[[int, int], None] | None = None) -> VerifyReport:
         """Verify the whole log now (city-wide compliance officers: it reads every
-        entry, and its answer covers all organizations).
+        entry, and its answer covers all organizations). `progress(done, total)` is
+        called from the worker thread as pages are checked.
 
         Raises:
             Forbidden: not a city-wide compliance officer.
         """
         if await self.scope(actor) is not None:
             raise Forbidden("only the city-wide compliance officers verify the whole log")
-        return await self._audit.verify()
+        return await self._audit.verify(progress=progress)
 
 
 def _filter_of(query: AuditQuery, scope: uuid.UUID | None,

@@ -22,7 +22,9 @@ CARE_MENU = (("/inkorg", "inbox", "inbox"), ("/skickat", "sent", "sent"),
              ("/skriv", "compose", "compose"), ("/personer", "persons", "persons"),
              ("/uppdrag", "assignments", "assignments"))
 COMPLIANCE_MENU = (("/granskning", "review", "review"),
-                   ("/granskning/atkomst", "access_report", "access_report"))
+                   ("/granskning/atkomst", "access_report", "access_report"),
+                   ("/granskning/logg", "audit_search", "audit_search"),
+                   ("/granskning/verifiera", "verify", "verify"))
 IT_CONTACT_MENU = (("/admin/konton", "accounts", "admin_accounts"),
                    ("/admin/enheter", "units", "admin_units"),
                    ("/admin/grupper", "groups", "admin_groups"),

@@ -225,3 +225,35 @@ async def _actor(hub: Any, org: Any) -> Any:
 
     return Actor(kind="user", organization_id=org.id, user_id=uuid.uuid4(),
                  roles=frozenset({Role.IT_CONTACT}))
+
+
+async def test_an_officer_searches_exports_and_verifies_the_log_in_the_browser(
+        client, hub) -> None:
+    ops = await make_org(hub, OrgKind.OPERATIONS)
+    provider = await make_org(hub)
+    unit = await make_unit(hub, provider)
+    await make_person(hub, personnummer=personnummer(9), engaged_units=(unit,))
+    officer = await web_session(client, hub, await make_user(hub, ops, Role.COMPLIANCE))
+    found = await client.post("/granskning/logg", headers=officer, data={
+        "personnummer": personnummer(9), "action": "engagement.create"})
+    assert found.status == 200
+    page = await found.text()
+    assert "Registrerade insats" in page and personnummer(9) not in found.url.path
+
+    export = await client.post("/granskning/logg/export", headers=officer, data={
+        "action": "person.register", "format": "csv"})
+    assert export.status == 200
+    assert export.headers["Content-Disposition"].startswith("attachment;")
+    lines = (await export.text()).strip().splitlines()
+    assert len(lines) >= 2 and "person.register" in lines[1]
+
+    verified = await client.post("/granskning/verifiera", headers=officer, data={"go": "1"})
+    assert verified.status == 200
+    body = await verified.text()
+    size = await hub.audit.size()
+    assert f"{size} av {size} poster kontrollerade" in body
+    assert "Loggen är hel" in body
+    # An organization's own officer does not verify the whole log.
+    own = await web_session(client, hub, await make_user(hub, provider, Role.COMPLIANCE))
+    assert (await client.post("/granskning/verifiera", headers=own,
+                              data={"go": "1"})).status == 403
