@@ -626,6 +626,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "verify_ok": "Loggen är hel: {n} poster och {c} kontrollpunkter stämmer.",
         "verify_progress": "{done} av {total} poster kontrollerade",
         "verify_running": "Verifierar …",
+        "live_status_changed": "Kvittenser eller journalföring har uppdaterats.",
     },
     "en": {
         "app_name": "Care hub",
@@ -1246,6 +1247,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "verify_ok": "The log is intact: {n} entries and {c} checkpoints match.",
         "verify_progress": "{done} of {total} entries checked",
         "verify_running": "Verifying …",
+        "live_status_changed": "Receipts or the journal state have been updated.",
     },
 }
 

@@ -184,6 +184,25 @@ async def message_page(request: web.Request) -> web.StreamResponse:
         thread=thread if len(thread) > 1 else []))
 
 
+async def message_status(request: web.Request) -> web.StreamResponse:
+    """The message page's receipts and journal state, for the live page to take in
+    place: no body is opened, so following the receipts is not another reading."""
+    actor = await signed_in(request)
+    hub = hub_of(request)
+    message_id = _message_uuid(request)
+    try:
+        m = await hub.inbox.summary(actor, message_id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    try:
+        receipts = await hub.inbox.receipts(actor, message_id)
+    except NotFound:
+        receipts = None
+    journal = await hub.hooks.journal_state(actor, message_id)
+    return aiohttp_jinja2.render_template("_message_status.html", request, page_context(
+        request, m=m, receipts=receipts, journal=journal))
+
+
 async def message_action(request: web.Request) -> web.StreamResponse:
     actor = await signed_in(request)
     form = await read_form(request)
@@ -376,4 +395,5 @@ def add_inbox_routes(app: web.Application) -> None:
     app.router.add_post("/skriv", compose_submit)
     app.router.add_post("/skriv/person", person_preview)
     app.router.add_get("/meddelanden/{message_id}", message_page)
+    app.router.add_get("/meddelanden/{message_id}/status", message_status)
     app.router.add_post("/meddelanden/{message_id}/{action}", message_action)

@@ -301,8 +301,8 @@ def test_a_follow_up_is_answered_with_a_file_once_the_person_consents(
 
 def test_staff_send_about_a_person_with_an_attachment_and_a_deadline_and_it_arrives_live(
         running_hub: RunningHub) -> None:
-    """Sara writes about Astrid (demo data: engaged with Majorna, the night service, the
-    alarm centre and home health care). The form shows whose number it is and puts the
+    """Home health care writes about Astrid (demo data: engaged with Majorna, the night
+    service, the alarm centre and home health care). The form shows whose number it is and puts the
     engaged organizations first; the group search narrows the list as she types. The
     night shift's open inbox takes the message in place: no reload, focus kept, and
     the arrival is announced."""
@@ -315,7 +315,7 @@ def test_staff_send_about_a_person_with_an_attachment_and_a_deadline_and_it_arri
             night.evaluate("window.notReloaded = true")
             night.get_by_role("link", name="Bara brådskande").focus()
 
-            page = sign_in(sender_context, running_hub, "omsorgvast.sara")
+            page = sign_in(sender_context, running_hub, "hsv.sjukskoterska")
             page.get_by_role("link", name="Nytt meddelande").click()
             page.get_by_label("Personnummer (om meddelandet gäller en person)").fill(
                 "19380412-9827")

@@ -945,6 +945,7 @@ async def test_every_web_page_answers_every_role_and_offers_the_send_form_only_t
     fills = {"/personer/{person_id}/samtycke/{consent_id}/aterkalla":
              f"/personer/{person_id}/samtycke/{consent.id}/aterkalla",
              "/meddelanden/{message_id}": f"/meddelanden/{received.id}",
+             "/meddelanden/{message_id}/status": f"/meddelanden/{received.id}/status",
              "/admin/konton/{user_id}": f"/admin/konton/{accounts['staff'].id}",
              "/admin/konton/{user_id}/aterstall":
              f"/admin/konton/{accounts['staff'].id}/aterstall",

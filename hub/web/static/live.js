@@ -64,32 +64,44 @@
   source.addEventListener("escalation", function () {
     if (page === "inbox") { refreshInbox(); } else { show("escalation-banner"); }
   });
-  // A message on this page was recorded in (or could not reach) a journal.
-  source.addEventListener("journal", function (event) {
+  // The message page takes its receipts and journal state in place (the part is
+  // fetched again; the message itself is not opened again), keeping focus and scroll.
+  function refreshStatus() {
+    fetch("/meddelanden/" + encodeURIComponent(messageId) + "/status",
+          {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        var status = document.getElementById("message-status");
+        if (html === null || !status) { return; }
+        var focused = document.activeElement && status.contains(document.activeElement)
+          ? document.activeElement.id || document.activeElement.getAttribute("name") : null;
+        status.innerHTML = html;
+        if (focused) {
+          var again = document.getElementById(focused)
+            || status.querySelector("[name='" + focused + "']");
+          if (again) { again.focus(); }
+        }
+        var region = document.querySelector("#live-banner p");
+        region.textContent = document.body.dataset.statusChanged;
+        region.hidden = false;
+      });
+  }
+  function forThisMessage(event) {
     var data = JSON.parse(event.data);
-    if (page === "message" && data.message_id === messageId && !editing()) {
-      window.location.reload();
-    }
+    return page === "message" && data.message_id === messageId;
+  }
+  // A message on this page was read, acknowledged, recorded in a journal (or could
+  // not be).
+  source.addEventListener("receipt", function (event) {
+    if (forThisMessage(event)) { refreshStatus(); }
+  });
+  source.addEventListener("journal", function (event) {
+    if (forThisMessage(event)) { refreshStatus(); }
   });
   // Journal events are hints without a stream position: one sent before this stream
   // opened is not replayed. So a page still waiting for a journal asks once the stream
   // is open (anything later comes as an event).
-  var waiting = document.querySelectorAll("[data-journal-pending]").length;
-  if (page === "message" && waiting) {
-    source.addEventListener("open", function () {
-      fetch("/api/v1/messages/" + encodeURIComponent(messageId) + "/journal",
-            {credentials: "same-origin", headers: {"Accept": "application/json"}})
-        .then(function (response) { return response.ok ? response.json() : []; })
-        .then(function (entries) {
-          var pending = entries.filter(function (e) { return e.state === "pending"; }).length;
-          if (pending < waiting && !editing()) { window.location.reload(); }
-        });
-    });
+  if (page === "message" && document.querySelector("[data-journal-pending]")) {
+    source.addEventListener("open", refreshStatus, {once: true});
   }
-  source.addEventListener("receipt", function (event) {
-    var data = JSON.parse(event.data);
-    if (page === "message" && data.message_id === messageId && !editing()) {
-      window.location.reload();
-    }
-  });
 })();
