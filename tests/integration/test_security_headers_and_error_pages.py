@@ -317,4 +317,8 @@ async def test_every_web_route_answers_with_a_page_or_a_redirect_and_the_headers
                 assert response.headers["Location"] == "/login", where
             continue
         assert role is not None or path in public, where
+        if response.headers.get("Content-Disposition", "").startswith("attachment;"):
+            # A download (the compliance officer's export): never cached, never public.
+            assert role is not None and response.headers["Cache-Control"] == "no-store", where
+            continue
         await assert_html_page(response, response.status)
