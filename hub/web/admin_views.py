@@ -23,7 +23,6 @@ import qrcode
 import qrcode.image.svg
 from aiohttp import web
 
-from hub.db.groups import DirectoryQuery
 from hub.domain.localtime import STOCKHOLM
 from hub.domain.roles import ROLES_IT_CONTACT_MAY_GRANT, OrgKind, Role, reads_care_messages
 from hub.domain.scopes import Scope
@@ -31,6 +30,7 @@ from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.http.context import hub_of, preferred_language
 from hub.services.actor import Actor
 from hub.services.admin import CreatedUser, NewOrganization, NewUser
+from hub.services.groups import DirectoryQuery
 from hub.web.forms import field_errors, form_uuid, parsed
 from hub.web.i18n import TEXTS, org_kind_label
 from hub.web.inbox_views import page_context, read_form, signed_in
