@@ -114,7 +114,9 @@ READS_PERSON = frozenset({
     Action.CONSENT_LIST, Action.OVERRIDE_QUEUE_READ, Action.ASSIGNMENT_READ,
     Action.PROVIDER_CHANGE_READ, Action.FOLLOW_UP_READ, Action.JOURNAL_DELIVERED})
 # Accounts given roles (created with roles, or roles changed): a review queue of their own.
-GRANTS_ROLES = frozenset({Action.USER_CREATE, Action.USER_ROLES})
+# A reset sign-in is there too: for a while its new credentials are in the hands of
+# whoever reset it.
+GRANTS_ROLES = frozenset({Action.USER_CREATE, Action.USER_ROLES, Action.USER_RESET})
 # Openings that showed a protected identity: a review queue of their own.
 OPENS_PROTECTED = frozenset({Action.MESSAGE_OPEN_PROTECTED, Action.PERSON_LOOKUP_PROTECTED})
 

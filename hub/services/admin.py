@@ -421,6 +421,10 @@ class AdminService:
             NotFound: not the actor's to manage. ValidationFailed: a weak password.
             Conflict: one's own account (another IT contact resets it).
         """
+        # Who may reset it is asked before the (deliberately slow) hash is made.
+        if await self._db.interaction(
+                lambda conn: self._administered(conn, actor, user_id)) is None:
+            raise NotFound()
         problem = passwords.check_policy(password)
         if problem:
             raise ValidationFailed(errors={"password": problem})

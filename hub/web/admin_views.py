@@ -31,7 +31,7 @@ from hub.http.context import hub_of, preferred_language
 from hub.services.actor import Actor
 from hub.services.admin import CreatedUser, NewOrganization, NewUser
 from hub.services.groups import DirectoryQuery
-from hub.web.forms import field_errors, form_uuid, parsed
+from hub.web.forms import day_after, field_errors, form_uuid, parsed
 from hub.web.i18n import TEXTS, org_kind_label
 from hub.web.inbox_views import page_context, read_form, signed_in
 
@@ -367,7 +367,7 @@ def _expiry(form: Any) -> dt.datetime | None:
     if day is None:
         return None
     # Through the whole of the day chosen, Swedish time.
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=STOCKHOLM)
+    return dt.datetime.combine(day_after(day, "expires_on"), dt.time(), tzinfo=STOCKHOLM)
 
 
 async def token_create(request: web.Request) -> web.StreamResponse:

@@ -62,7 +62,19 @@ def required_uuid(form: Any, name: str) -> uuid.UUID:
 
 
 def form_int(form: Any, name: str) -> int | None:
-    return parsed(form, name, int)
+    """An integer field, within what both databases store (64 bits)."""
+    value = parsed(form, name, int)
+    if value is not None and not -2**63 < value < 2**63:
+        raise ValidationFailed(errors={name: "not valid"})
+    return value
+
+
+def day_after(day: dt.date, name: str) -> dt.date:
+    """The next day; the last day there is is refused as the field it came from."""
+    try:
+        return day + dt.timedelta(days=1)
+    except OverflowError:
+        raise ValidationFailed(errors={name: "not valid"}) from None
 
 
 def field_errors(lang: str, err: ValidationFailed) -> list[str]:
@@ -99,7 +111,8 @@ async def run_step(request: web.Request, action: Callable[[], Awaitable[str]],
 async def read_multipart_form(request: web.Request, fields_allowed: int = 10
                               ) -> tuple[MultiDict[str], list[AttachmentDraft]]:
     """A same-origin multipart form: its text fields, and its files as attachments
-    (empty file inputs skipped). Read part by part: at most MULTIPART_PARTS parts and
+    (empty file inputs skipped). Read part by part: at most MAX_ATTACHMENTS plus
+    `fields_allowed` parts and
     MULTIPART_LIMIT bytes of their bodies in all, whatever the request says of its
     length; a malformed body is a 400, text that cannot be stored a 422. The form
     may have `fields_allowed` text fields besides the files."""

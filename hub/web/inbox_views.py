@@ -267,12 +267,19 @@ class PersonPreview:
 async def _person_preview(request: web.Request, actor: Actor,
                           form: Any) -> PersonPreview | None:
     """The person a form names (a reply's person, or a personnummer), if the sender
-    may see them; looking them up is audited as any lookup is."""
+    may see them; a personnummer is looked up, audited as any lookup is."""
     persons = hub_of(request).persons
     try:
         if form.get("person_id"):
-            view = await persons.get(actor, uuid.UUID(str(form["person_id"])))
-        elif str(form.get("personnummer") or "").strip():
+            # A reply's person, as the message replied to names them: no new reading.
+            parent = await hub_of(request).inbox.summary(actor, uuid.UUID(
+                str(form.get("reply_to"))))
+            if parent.person is None or str(parent.person.id) != str(form["person_id"]):
+                return None
+            texts = TEXTS[preferred_language(request)]
+            return PersonPreview(id=parent.person.id, label=person_label(
+                texts, parent.person), organizations=())
+        if str(form.get("personnummer") or "").strip():
             view = await persons.lookup(actor, str(form["personnummer"])[:20])
         else:
             return None
@@ -377,7 +384,8 @@ async def compose_submit(request: web.Request) -> web.StreamResponse:
     except ValidationFailed as err:
         errors = [texts["send_failed"], *field_errors(lang, err)]
     except NotFound:
-        errors = [texts["send_failed"], texts["person_preview_none"]]
+        errors = [texts["send_failed"], texts["reply_missing"] if form.get("reply_to")
+                  and not form.get("personnummer") else texts["person_preview_none"]]
     if errors:
         if files:
             errors.append(texts["attachments_again"])

@@ -74,13 +74,12 @@ async def search_submit(request: web.Request) -> web.StreamResponse:
         overview = await hub_of(request).consents.overview(
             actor, personnummer=str(form.get("personnummer", ""))[:20])
     except ValidationFailed:
-        error, status = texts["personnummer_invalid"], 422
+        return await search_page(request, [texts["personnummer_invalid"]], 422)
     except NotFound:
-        error, status = texts["person_not_found"], 404
-    else:
-        return await _render_person(request, overview)
-    return aiohttp_jinja2.render_template("persons.html", request, page_context(
-        request, page="persons", error=error), status=status)
+        # A case worker finds the registration form still there, the number in it.
+        return await search_page(request, [texts["person_not_found"]], 404,
+                                 {"personnummer": str(form.get("personnummer", ""))[:20]})
+    return await _render_person(request, overview)
 
 
 async def person_page(request: web.Request, errors: list[str] | None = None,

@@ -15,6 +15,7 @@ import uuid
 from typing import Any, Literal
 
 import aiohttp_jinja2
+import structlog
 from aiohttp import web
 
 from hub.domain.audit import Action, Outcome
@@ -24,10 +25,14 @@ from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.http.context import hub_of, preferred_language
 from hub.services.actor import Actor
 from hub.services.compliance import AuditQuery
-from hub.web.forms import field_errors, form_date, form_int
+from hub.web.forms import day_after, field_errors, form_date, form_int
 from hub.web.i18n import TEXTS, action_label
 from hub.web.inbox_views import page_context, read_form, signed_in
 
+log = structlog.get_logger(__name__)
+
+# Held while a whole-log verification runs in this process.
+VERIFYING = web.AppKey("verifying", asyncio.Lock)
 # Entries on one page of the audit search.
 SEARCH_PAGE = 50
 # The queues, in the order the page offers them: (name in the URL, text key).
@@ -132,7 +137,7 @@ def _audit_query(form: Any, before: int | None = None) -> AuditQuery:
         action=action if action in set(Action) else None,
         outcome=outcome if outcome in set(Outcome) else None,
         since=dt.datetime.combine(since, dt.time(), tzinfo=STOCKHOLM) if since else None,
-        until=dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=STOCKHOLM)
+        until=dt.datetime.combine(day_after(until, "until"), dt.time(), tzinfo=STOCKHOLM)
         if until else None, before=before, limit=SEARCH_PAGE)
 
 
@@ -145,8 +150,10 @@ async def audit_search_page(request: web.Request) -> web.StreamResponse:
     rows, errors = None, []
     if request.method == "POST":
         try:
-            rows = await hub_of(request).compliance.search(
-                actor, _audit_query(form, form_int(form, "before")))
+            before = form_int(form, "before")
+            if before is not None and before < 0:
+                raise ValidationFailed(errors={"before": "not valid"})
+            rows = await hub_of(request).compliance.search(actor, _audit_query(form, before))
         except ValidationFailed:
             errors = [texts["audit_search_invalid"]]
     return aiohttp_jinja2.render_template("audit_search.html", request, _context(
@@ -165,7 +172,11 @@ async def audit_export(request: web.Request) -> web.StreamResponse:
     try:
         chunks = await hub_of(request).compliance.export(actor, _audit_query(form), fmt)
     except ValidationFailed:
-        raise web.HTTPUnprocessableEntity() from None
+        texts = TEXTS[preferred_language(request)]
+        return aiohttp_jinja2.render_template("audit_search.html", request, _context(
+            request, page="audit_search", form=form, rows=None,
+            errors=[texts["audit_search_invalid"]], actions=sorted(Action, key=str),
+            outcomes=list(Outcome), next_before=None), status=422)
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8" if fmt == "csv"
         else "application/x-ndjson",
@@ -198,6 +209,18 @@ async def verify_run(request: web.Request) -> web.StreamResponse:
     if await hub.compliance.scope(actor) is not None:
         raise web.HTTPForbidden()
     texts = TEXTS[preferred_language(request)]
+    lock = request.app[VERIFYING]
+    if lock.locked():  # one whole-log verification at a time in a process
+        return aiohttp_jinja2.render_template("audit_verify.html", request, _context(
+            request, page="verify", city_wide=True, latest=await hub.audit.latest_checkpoint(),
+            size=await hub.audit.size(), busy=True), status=409)
+    async with lock:
+        return await _verify_streamed(request, actor, texts)
+
+
+async def _verify_streamed(request: web.Request, actor: Actor,
+                           texts: dict[str, str]) -> web.StreamResponse:
+    hub = hub_of(request)
     loop = asyncio.get_running_loop()
     steps: asyncio.Queue[tuple[int, int]] = asyncio.Queue()
 
@@ -213,18 +236,30 @@ async def verify_run(request: web.Request) -> web.StreamResponse:
     await response.write(head.encode())
     task = asyncio.ensure_future(hub.compliance.verify(actor, progress=progress))
     shown = -1.0
-    while not task.done():
-        waiting = asyncio.ensure_future(steps.get())
-        await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        if not waiting.done():
-            waiting.cancel()
-            continue
-        done, total = waiting.result()
-        share = done / total if total else 1.0
-        if share - shown >= 0.05 or done == total:  # a line per 5 %, not per page
-            shown = share
-            await response.write(_step(texts, done, total).encode())
-    report = task.result()
+    try:
+        while not task.done():
+            waiting = asyncio.ensure_future(steps.get())
+            await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            if not waiting.done():
+                waiting.cancel()
+                continue
+            done, total = waiting.result()
+            share = done / total if total else 1.0
+            if share - shown >= 0.05 or done == total:  # a line per 5 %, not per page
+                shown = share
+                await response.write(_step(texts, done, total).encode())
+        report = task.result()
+    except Exception:
+        # The page has begun: no error page can follow. It says so and stops; the
+        # log has the cause (ids and positions only).
+        log.exception("audit_verify_failed")
+        await response.write((f'<p class="warning">{texts["verify_failed"]}</p>'
+                              + tail).encode())
+        await response.write_eof()
+        return response
+    finally:
+        if not task.done():  # the browser went away: the thread finishes its pass alone
+            task.add_done_callback(lambda t: t.exception())
     result = aiohttp_jinja2.render_string("audit_verified.html", request, _context(
         request, report=report))
     await response.write((result + tail).encode())
@@ -238,6 +273,7 @@ def _step(texts: dict[str, str], done: int, total: int) -> str:
 
 
 def add_review_routes(app: web.Application) -> None:
+    app[VERIFYING] = asyncio.Lock()
     app.router.add_get("/granskning", review_page)
     app.router.add_post("/granskning/nodatkomst/{override_id}", review_override)
     app.router.add_get("/granskning/atkomst", access_report_page)

@@ -14,6 +14,7 @@ import pyotp
 from hub.domain.roles import OrgKind, Role
 from tests.factories import (
     Account,
+    give_consent,
     make_group,
     make_org,
     make_person,
@@ -257,3 +258,88 @@ async def test_an_officer_searches_exports_and_verifies_the_log_in_the_browser(
     own = await web_session(client, hub, await make_user(hub, provider, Role.COMPLIANCE))
     assert (await client.post("/granskning/verifiera", headers=own,
                               data={"go": "1"})).status == 403
+
+
+async def test_out_of_range_dates_and_cursors_are_refused_not_failed(client, hub) -> None:
+    ops = await make_org(hub, OrgKind.OPERATIONS)
+    org = await make_org(hub)
+    it = await web_session(client, hub, await make_user(hub, org, Role.IT_CONTACT))
+    token = await client.post("/admin/api-nycklar", headers=it, data={
+        "name": "Klient", "expires_on": "9999-12-31"})
+    assert token.status == 422
+    officer = await web_session(client, hub, await make_user(hub, ops, Role.COMPLIANCE))
+    for data in ({"until": "9999-12-31"}, {"before": str(10**30)}, {"before": "-1"},
+                 {"since": "31-12-2026"}):
+        response = await client.post("/granskning/logg", headers=officer, data=data)
+        assert response.status == 422, (data, response.status)
+    export = await client.post("/granskning/logg/export", headers=officer, data={
+        "until": "9999-12-31", "format": "csv"})
+    assert export.status == 422
+
+
+async def test_a_reset_sign_in_is_in_the_officers_queue_of_role_changes(client, hub) -> None:
+    ops = await make_org(hub, OrgKind.OPERATIONS)
+    org = await make_org(hub)
+    unit = await make_unit(hub, org)
+    it = await web_session(client, hub, await make_user(hub, org, Role.IT_CONTACT))
+    staff = await make_user(hub, org, Role.STAFF, unit=unit)
+    reset = await client.post(f"/admin/konton/{staff.id}/aterstall", headers=it,
+                              data={"confirm": "1"})
+    assert reset.status == 200
+    officer = await web_session(client, hub, await make_user(hub, ops, Role.COMPLIANCE))
+    queue = await (await client.get("/granskning?ko=roller", headers=officer)).text()
+    assert "Återställde inloggning" in queue
+
+
+async def test_a_case_worker_who_finds_nobody_can_register_the_number_at_once(
+        client, hub) -> None:
+    org = await make_org(hub, OrgKind.CASE_MANAGEMENT)
+    unit = await make_unit(hub, org)
+    case_worker = await web_session(client, hub, await make_user(
+        hub, org, Role.CASE_WORKER, unit=unit))
+    response = await client.post("/personer", headers=case_worker,
+                                 data={"personnummer": personnummer(11)})
+    assert response.status == 404
+    page = await response.text()
+    assert 'action="/personer/ny"' in page
+    assert f'value="{personnummer(11)}"' in page
+
+
+async def test_replying_names_the_person_without_another_reading(client, hub) -> None:
+    org = await make_org(hub)
+    unit = await make_unit(hub, org)
+    night = await make_org(hub, OrgKind.NIGHT_SERVICE)
+    night_unit = await make_unit(hub, night)
+    sender = await make_user(hub, night, Role.STAFF, unit=night_unit)
+    reader = await make_user(hub, org, Role.STAFF, unit=unit)
+    group = await make_group(hub, org, unit=unit)
+    await make_group(hub, night, unit=night_unit)
+    person_id = await make_person(hub, personnummer=personnummer(12), name="Greta Svar",
+                                  engaged_units=(unit, night_unit))
+    await give_consent(hub, person_id)
+    page = await web_session(client, hub, sender)
+    sent = await client.post("/skriv", headers=page, allow_redirects=False, data={
+        "group_ids": str(group), "subject": "Om Greta", "body": "Hej",
+        "personnummer": personnummer(12)})
+    assert sent.status == 303, await sent.text()
+    message_id = sent.headers["Location"].split("/")[2].split("?")[0]
+    reading = await web_session(client, hub, reader)
+    size = await hub.audit.size()
+    compose = await (await client.get(f"/skriv?svar={message_id}", headers=reading)).text()
+    assert "Greta Svar" in compose and f'name="person_id" value="{person_id}"' in compose
+    assert await hub.audit.size() == size  # the reply form read nothing new about Greta
+    replied = await client.post("/skriv", headers=reading, allow_redirects=False, data={
+        "group_ids": re.findall(r'name="group_ids" value="([^"]+)" checked', compose),
+        "subject": "Sv: Om Greta", "body": "Tack", "reply_to": message_id,
+        "person_id": str(person_id)})
+    assert replied.status == 303, await replied.text()
+    reply_id = uuid.UUID(replied.headers["Location"].split("/")[2].split("?")[0])
+    reply = await hub.inbox.summary(await _staff_actor(hub, sender), reply_id)
+    assert reply.person is not None and reply.person.id == person_id
+
+
+async def _staff_actor(hub: Any, account: Account) -> Any:
+    from hub.services.actor import Actor
+
+    return Actor(kind="user", organization_id=account.organization_id, user_id=account.id,
+                 unit_id=account.unit_id, roles=frozenset({Role.STAFF}))

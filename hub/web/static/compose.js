@@ -74,7 +74,10 @@
       method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
       body: new URLSearchParams({personnummer: pnr.value})
-    }).then(function (response) { return response.json(); }).then(function (data) {
+    }).then(function (response) {
+      var json = (response.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+      return json && !response.redirected ? response.json() : {};
+    }).then(function (data) {
       if (pnr.value !== asked) { return; }
       shown.textContent = "";
       if (data.label) {
@@ -86,7 +89,7 @@
       } else {
         shown.textContent = data.problem || "";
       }
-    });
+    }).catch(function () { asked = ""; });
   }
   pnr.addEventListener("input", ask);
   pnr.addEventListener("change", ask);

@@ -20,13 +20,21 @@
   // not show yet go on top, so focus, scroll and anything typed stay as they were.
   // The live region says how many came.
   var refreshing = false;
+  var again = false;  // an event came while a fetch was out: fetch once more after it
+  function ownPage(response) {
+    // After the session ended, the fetch lands on the sign-in page: that is no update.
+    return response.ok && !response.redirected
+      && (response.headers.get("Content-Type") || "").indexOf("text/html") === 0;
+  }
   function refreshInbox() {
-    if (refreshing) { return; }
+    if (refreshing) { again = true; return; }
     refreshing = true;
+    again = false;
     fetch(window.location.href, {credentials: "same-origin", headers: {"Accept": "text/html"}})
-      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (response) { return ownPage(response) ? response.text() : null; })
       .then(function (html) {
         refreshing = false;
+        if (again) { refreshInbox(); }
         if (html === null) { show("live-banner"); return; }
         var fresh = new DOMParser().parseFromString(html, "text/html");
         var list = document.getElementById("inbox-list");
@@ -55,7 +63,10 @@
           : document.body.dataset.newMany.replace("{n}", added.length));
         region.hidden = false;
       })
-      .catch(function () { refreshing = false; show("live-banner"); });
+      .catch(function () {
+        refreshing = false;
+        show("live-banner");
+      });
   }
   source.addEventListener("message", function () {
     if (page === "inbox") { refreshInbox(); } else { show("live-banner"); }
@@ -69,7 +80,7 @@
   function refreshStatus() {
     fetch("/meddelanden/" + encodeURIComponent(messageId) + "/status",
           {credentials: "same-origin", headers: {"Accept": "text/html"}})
-      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (response) { return ownPage(response) ? response.text() : null; })
       .then(function (html) {
         var status = document.getElementById("message-status");
         if (html === null || !status) { return; }
@@ -84,7 +95,8 @@
         var region = document.querySelector("#live-banner p");
         region.textContent = document.body.dataset.statusChanged;
         region.hidden = false;
-      });
+      })
+      .catch(function () { show("live-banner"); });
   }
   function forThisMessage(event) {
     var data = JSON.parse(event.data);
