@@ -459,3 +459,42 @@ def test_a_case_worker_registers_a_person_and_imports_engagements_from_a_csv_fil
             assert "Larmcentralen" in overview.inner_text()
         finally:
             context.close()
+
+
+def test_the_compose_form_is_reached_and_sent_by_keyboard_alone(
+        running_hub: RunningHub) -> None:
+    """The skip link comes first; from the content, the subject is two tab stops away;
+    the recipients are found by typing and ticked with the space bar; Enter in the
+    search box does not send the form."""
+    with browser() as chromium:
+        context = chromium.new_context(ignore_https_errors=True)
+        try:
+            page = sign_in(context, running_hub, "larm.jonas")
+            page.goto(f"{running_hub.url}/skriv")
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.textContent") == \
+                "Hoppa till innehållet"
+            page.keyboard.press("Enter")
+            page.keyboard.press("Tab")  # the personnummer
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.id") == "subject"
+            page.keyboard.type("Larm utan svar")
+            page.keyboard.press("Tab")
+            page.keyboard.type("Ingen svarar i porttelefonen.")
+            page.get_by_label("Sök kontaktgrupp eller organisation").focus()
+            page.keyboard.type("kamera")
+            page.keyboard.press("Enter")  # nothing is sent
+            assert page.url.split("#")[0].endswith("/skriv")
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.closest('label').textContent")\
+                .strip() == "Tillsyn via trygghetskamera"
+            page.keyboard.press("Space")
+            # The visible focus: an outline, not the browser's default nothing.
+            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none"
+            page.get_by_role("button", name="Skicka").focus()
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/meddelanden/**")
+            page.get_by_text("Meddelandet är skickat.").wait_for()
+        finally:
+            context.close()
