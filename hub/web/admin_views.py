@@ -92,19 +92,17 @@ async def _refused(request: web.Request, action: Callable[[], Awaitable[web.Stre
         raise web.HTTPNotFound() from None
 
 
-_CONFLICTS_SV = {"the username is taken": "användarnamnet är upptaget",
-                 "a group with this name exists": "det finns redan en kontaktgrupp med det namnet",
-                 "already a member": "redan medlem",
-                 "you cannot disable your own account": "du kan inte stänga av ditt eget konto",
-                 "another IT contact resets your own sign-in":
-                     "en annan IT-kontakt återställer din egen inloggning"}
+# The services' words for a clash, and the catalogue's text for each.
+_CONFLICTS = {"the username is taken": "conflict_username",
+              "a group with this name exists": "conflict_group_name",
+              "already a member": "conflict_member",
+              "you cannot disable your own account": "conflict_own_disable",
+              "another IT contact resets your own sign-in": "conflict_own_reset"}
 
 
 def _conflict_text(lang: str, err: Conflict) -> str:
-    detail = err.detail or ""
-    if lang == "en":
-        return detail
-    return _CONFLICTS_SV.get(detail, TEXTS["sv"]["admin_conflict_other"])
+    key = _CONFLICTS.get(err.detail or "", "admin_conflict_other")
+    return TEXTS[lang][key]
 
 
 def _role_names(lang: str, roles: Any) -> str:

@@ -31,63 +31,57 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 # The services name what is wrong with a field in English (the API's words). The
-# Swedish UI says it in Swedish: these, in order, the first that matches; what none
-# matches is said generally rather than shown in English.
-_PROBLEMS_SV: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), swedish) for pattern, swedish in (
-        (r"^(\d+)-(\d+) groups$", r"välj \1–\2 kontaktgrupper"),
-        (r"^(?:must be )?(\d+)-(\d+) characters$", r"\1–\2 tecken"),
-        (r"^(\d+)-(\d+) characters: say why$", r"skriv varför, \1–\2 tecken"),
-        (r"^at most (\d+) characters$", r"högst \1 tecken"),
-        (r"^at most (.+) per message$", r"högst \1 per meddelande"),
-        (r"^at most (\d+) rows$", r"högst \1 rader"),
-        (r"^(?:password must be )?at least (\d+) characters$", r"minst \1 tecken"),
-        (r"^password must be at most (\d+) characters$", r"högst \1 tecken"),
-        (r"^password is too repetitive$", "lösenordet upprepar sig för mycket"),
-        (r"^3-64 letters, digits or \. _ - @$", "3–64 tecken: bokstäver, siffror och . _ - @"),
-        (r"^no registered person with this personnummer$",
-         "ingen registrerad person har det personnumret"),
-        (r"^no such unit that you may manage$",
-         "ingen enhet som du får registrera insatser för"),
-        (r"^the same engagement as line (\d+)$", r"samma insats som rad \1"),
-        (r"^this engagement is already registered$", "insatsen finns redan"),
-        (r"^a unit id, or", "en enhets id, eller ”Organisation / Enhet”"),
-        (r"^required \(YYYY-MM-DD\)$", "måste fyllas i (ÅÅÅÅ-MM-DD)"),
-        (r"^a date, YYYY-MM-DD$", "ett datum, ÅÅÅÅ-MM-DD"),
-        (r"^the header row lacks (.+)$", r"rubrikraden saknar \1"),
-        (r"^no such (?:user|unit) ", "finns inte i organisationen"),
-        (r"^give exactly one of", "välj en person eller en enhet"),
-        (r"does not read care messages", "kontot läser inga omsorgsmeddelanden: ge det "
-         "rollen personal eller biståndshandläggare först"),
-        (r"^a system client reads", "en systemklient läser det som når dess enhet"),
-        (r"^the operator role does not combine", "driftrollen går inte att kombinera"),
-        (r"^a system client's account holds no other role", "en systemklient har ingen annan roll"),
-        (r"not a valid organisationsnummer", "inte ett giltigt organisationsnummer"),
-        (r"^at most (.+)$", r"högst \1"),
-        (r"^at least (.+)$", r"minst \1"),
-        (r"^must be in the future$", "måste ligga framåt i tiden"),
-        (r"^only with requires_ack$", "bara när kvittens begärs"),
-        (r"^required$", "måste fyllas i"),
-        (r"^not valid$", "ogiltigt värde"),
-        (r"^not a personnummer$", "inte ett personnummer"),
-        (r"^not a valid personnummer \(check digit or date\)$",
-         "inte ett giltigt personnummer (kontrollsiffra eller datum)"),
-        (r"^personnummer has a birth date in the future$", "födelsedatumet ligger i framtiden"),
-        (r"^no registered person with this identity$",
-         "ingen registrerad person har det personnumret"),
-        (r"^an emergency override is for messages about a person$",
-         "nödåtkomst gäller bara meddelanden om en person"),
-        (r"^a group reaches nobody$", "en kontaktgrupp når ingen"),
-        (r"^unknown or archived groups$", "okänd eller arkiverad kontaktgrupp"),
-        (r"^must not be before (\w+)$", "får inte vara före startdagen"),
-        (r"^one of ", "välj ett av alternativen"),
-        (r"^unknown organizations$", "okänd organisation"),
-        (r"^empty", "tom fil"),
-        (r"^must be UTF-8 text$", "måste vara text i UTF-8"),
-        (r"^not readable as CSV$", "går inte att läsa som CSV"),
-        (r"^no rows after the header$", "inga rader efter rubrikraden"),
-        (r"^(\d+) refused$", r"\1 rader avvisade"),
-        (r"(?i)null character|cannot be stored", "innehåller tecken som inte kan sparas"),
+# pages say it in their language through the catalogue: each pattern below names the
+# catalogue text for the problems it matches (groups it captures fill \1, \2), the
+# first that matches; a problem none matches is said generally in Swedish, and as
+# the service said it in English.
+_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), key) for pattern, key in (
+        (r"^(\d+)-(\d+) groups$", "problem_groups"),
+        (r"^(?:must be )?(\d+)-(\d+) characters$", "problem_characters"),
+        (r"^(\d+)-(\d+) characters: say why$", "problem_say_why"),
+        (r"^(?:password must be )?at most (\d+) characters$", "problem_at_most_characters"),
+        (r"^at most (.+) per message$", "problem_per_message"),
+        (r"^at most (\d+) rows$", "problem_at_most_rows"),
+        (r"^(?:password must be )?at least (\d+) characters$", "problem_at_least_characters"),
+        (r"^password is too repetitive$", "problem_repetitive"),
+        (r"^3-64 letters, digits or \. _ - @$", "problem_username"),
+        (r"^no registered person with this (?:personnummer|identity)$", "problem_no_person"),
+        (r"^no such unit that you may manage$", "problem_no_unit_to_manage"),
+        (r"^the same engagement as line (\d+)$", "problem_same_line"),
+        (r"^this engagement is already registered$", "problem_engagement_exists"),
+        (r"^a unit id, or", "problem_unit_form"),
+        (r"^required \(YYYY-MM-DD\)$", "problem_date_required"),
+        (r"^a date, YYYY-MM-DD$", "problem_date"),
+        (r"^the header row lacks (.+)$", "problem_header_lacks"),
+        (r"^no such (?:user|unit) ", "problem_not_here"),
+        (r"^give exactly one of", "problem_one_member"),
+        (r"does not read care messages", "problem_not_reader"),
+        (r"^a system client reads", "problem_system_client_unit"),
+        (r"^the operator role does not combine", "problem_operator_alone"),
+        (r"^a system client's account holds no other role", "problem_system_client_alone"),
+        (r"not a valid organisationsnummer", "problem_org_number"),
+        (r"^at most (.+)$", "problem_at_most"),
+        (r"^at least (.+)$", "problem_at_least"),
+        (r"^must be in the future$", "problem_future"),
+        (r"^only with requires_ack$", "problem_only_with_ack"),
+        (r"^required$", "problem_required"),
+        (r"^not valid$", "problem_not_valid"),
+        (r"^not a personnummer$", "problem_not_pnr"),
+        (r"^not a valid personnummer \(check digit or date\)$", "problem_pnr_invalid"),
+        (r"^personnummer has a birth date in the future$", "problem_pnr_future"),
+        (r"^an emergency override is for messages about a person$", "problem_override_person"),
+        (r"^a group reaches nobody$", "problem_reaches_nobody"),
+        (r"^unknown or archived groups$", "problem_unknown_groups"),
+        (r"^must not be before (\w+)$", "problem_before_start"),
+        (r"^one of ", "problem_choose"),
+        (r"^unknown organizations$", "problem_unknown_orgs"),
+        (r"^empty", "problem_empty_file"),
+        (r"^must be UTF-8 text$", "problem_utf8"),
+        (r"^not readable as CSV$", "problem_csv"),
+        (r"^no rows after the header$", "problem_no_rows"),
+        (r"^(\d+) refused$", "problem_rows_refused"),
+        (r"(?i)null character|cannot be stored", "problem_unstorable"),
     ))
 
 
@@ -96,13 +90,11 @@ def field_problem(lang: str, name: str, problem: str) -> str:
     it, in the UI's language."""
     texts = TEXTS[lang]
     label = texts.get("field_" + name.split(".")[0], texts["field_other"])
-    if lang == "en":
-        return f"{label}: {problem}"
-    for pattern, swedish in _PROBLEMS_SV:
+    for pattern, key in _PROBLEMS:
         found = pattern.search(problem)
         if found:
-            return f"{label}: {found.expand(swedish)}"
-    return f"{label}: {texts['field_unusable']}"
+            return f"{label}: {found.expand(texts[key])}"
+    return f"{label}: {problem if lang == 'en' else texts['field_unusable']}"
 
 
 def org_kind_label(lang: str, kind: str) -> str:

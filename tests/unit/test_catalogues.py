@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from hub.domain.audit import Action
-from hub.web import layout
+from hub.web import admin_views, i18n, layout
 from hub.web.i18n import TEXTS, action_label, field_problem
 
 WEB = Path(__file__).parents[2] / "hub" / "web"
@@ -49,4 +49,11 @@ def test_refusals_are_said_in_swedish_however_the_service_words_them() -> None:
     # Words no pattern knows are not shown in English.
     assert field_problem("sv", "subject", "some new English problem") == \
         "Ämne: värdet kan inte användas"
-    assert field_problem("en", "subject", "1-200 characters") == "Subject: 1-200 characters"
+    assert field_problem("en", "subject", "1-200 characters") == "Subject: 1–200 characters"
+    assert field_problem("en", "subject", "some new problem") == "Subject: some new problem"
+
+
+def test_every_refusal_and_clash_text_is_in_both_catalogues() -> None:
+    keys = {key for _, key in i18n._PROBLEMS} | set(admin_views._CONFLICTS.values())
+    for lang in TEXTS:
+        assert sorted(keys - set(TEXTS[lang])) == [], lang
