@@ -15,6 +15,7 @@ from hub.api.parsing import MAX_BIGINT, parse_json, path_uuid, query_bool, query
 from hub.api.render import json_of
 from hub.errors import NotFound, ValidationFailed
 from hub.http.context import actor_of, hub_of
+from hub.http.downloads import stream_export
 from hub.services.audit import SignedCheckpoint
 from hub.services.compliance import AuditQuery, AuditRow, ComplianceService
 
@@ -62,16 +63,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     body = await parse_json(request, s.AuditExport)
     chunks = await hub_of(request).compliance.export(actor, _query_of(body), body.format)
-    content_type = "text/csv" if body.format == "csv" else "application/x-ndjson"
-    response = web.StreamResponse(headers={
-        "Content-Type": f"{content_type}; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="audit.{body.format}"',
-        "Cache-Control": "no-store"})
-    await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    return await stream_export(request, chunks, body.format, "audit")
 
 
 async def entry(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -19,6 +20,7 @@ from hub.domain.roles import OrgKind, Role
 from hub.domain.vocabulary import ConsentMethod, ServiceKind
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.http.context import hub_of, preferred_language
+from hub.services.actor import Actor
 from hub.services.consents import NewConsent, PersonOverview
 from hub.services.persons import NewEngagement, NewPerson
 from hub.web.forms import field_errors, form_date, read_multipart_form, required_uuid
@@ -120,19 +122,18 @@ async def _render_person(request: web.Request, overview: PersonOverview,
         service_kinds=list(ServiceKind)), status=status)
 
 
-async def engagement_submit(request: web.Request) -> web.StreamResponse:
-    """A case worker records that a unit performs a service for the person."""
+async def _engagement_change(request: web.Request,
+                             change: Callable[[Actor, Any], Awaitable[object]]
+                             ) -> web.StreamResponse:
+    """Record or end an engagement from the person's page; refused, the page again
+    saying why."""
     actor = await signed_in(request)
     form = await read_form(request)
     person_id = _person_uuid(request)
     lang = preferred_language(request)
     texts = TEXTS[lang]
     try:
-        await hub_of(request).persons.add_engagement(actor, NewEngagement(
-            person_id=person_id, unit_id=required_uuid(form, "unit_id"),
-            service_kind=str(form.get("service_kind", "")),
-            starts_on=form_date(form, "starts_on") or hub_of(request).persons.today(),
-            ends_on=form_date(form, "ends_on")))
+        await change(actor, form)
     except ValidationFailed as err:
         return await person_page(request, [texts["engagement_invalid"],
                                            *field_errors(lang, err)], status=422)
@@ -143,24 +144,32 @@ async def engagement_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/personer/{person_id}?klart=sparat")
 
 
+async def engagement_submit(request: web.Request) -> web.StreamResponse:
+    """A case worker records that a unit performs a service for the person."""
+    persons = hub_of(request).persons
+
+    async def add(actor: Actor, form: Any) -> object:
+        return await persons.add_engagement(actor, NewEngagement(
+            person_id=_person_uuid(request), unit_id=required_uuid(form, "unit_id"),
+            service_kind=str(form.get("service_kind", "")),
+            starts_on=form_date(form, "starts_on") or persons.today(),
+            ends_on=form_date(form, "ends_on")))
+
+    return await _engagement_change(request, add)
+
+
 async def engagement_end(request: web.Request) -> web.StreamResponse:
-    actor = await signed_in(request)
-    form = await read_form(request)
-    person_id = _person_uuid(request)
-    lang = preferred_language(request)
-    texts = TEXTS[lang]
+    await signed_in(request)  # signed out, to the sign-in page whatever the address
     try:
         engagement_id = uuid.UUID(request.match_info["engagement_id"])
-        await hub_of(request).persons.end_engagement(actor, engagement_id,
-                                                     form_date(form, "ends_on"))
     except ValueError:
         raise web.HTTPNotFound() from None
-    except ValidationFailed as err:
-        return await person_page(request, [texts["engagement_invalid"],
-                                           *field_errors(lang, err)], status=422)
-    except (Forbidden, NotFound):
-        return await person_page(request, [texts["engagement_forbidden"]], status=403)
-    raise web.HTTPSeeOther(f"/personer/{person_id}?klart=sparat")
+
+    async def end(actor: Actor, form: Any) -> object:
+        return await hub_of(request).persons.end_engagement(
+            actor, engagement_id, form_date(form, "ends_on"))
+
+    return await _engagement_change(request, end)
 
 
 async def import_page(request: web.Request, errors: list[str] | None = None,

@@ -23,6 +23,7 @@ from hub.domain.localtime import STOCKHOLM
 from hub.domain.roles import Role
 from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.http.context import hub_of, preferred_language
+from hub.http.downloads import stream_export
 from hub.services.actor import Actor
 from hub.services.compliance import AuditQuery
 from hub.web.forms import day_after, field_errors, form_date, form_int
@@ -177,16 +178,7 @@ async def audit_export(request: web.Request) -> web.StreamResponse:
             request, page="audit_search", form=form, rows=None,
             errors=[texts["audit_search_invalid"]], actions=sorted(Action, key=str),
             outcomes=list(Outcome), next_before=None), status=422)
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8" if fmt == "csv"
-        else "application/x-ndjson",
-        "Content-Disposition": f'attachment; filename="granskningslogg.{fmt}"',
-        "Cache-Control": "no-store"})
-    await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    return await stream_export(request, chunks, fmt, "granskningslogg")
 
 
 # -- verification -------------------------------------------------------------------------
