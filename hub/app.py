@@ -19,6 +19,7 @@ from hub.bootstrap import Hub, build_hub, load_master_key
 from hub.clock import Clock
 from hub.config import Settings
 from hub.http.appkeys import HUB
+from hub.http.metrics import add_metrics, metrics_middleware
 from hub.http.middleware import error_middleware, set_security_headers, storable_text_middleware
 from hub.services.passwords import Passwords
 from hub.web.views import add_web_routes
@@ -42,7 +43,7 @@ def create_app(settings: Settings, clock: Clock | None = None,
     # The largest body any route takes; each route enforces its own limit when reading.
     app = web.Application(
         client_max_size=max(settings.max_body_bytes, MESSAGE_BODY_LIMIT),
-        middlewares=[error_middleware, storable_text_middleware],
+        middlewares=[metrics_middleware, error_middleware, storable_text_middleware],
     )
     # On prepare, not in a middleware: raised redirects and aiohttp's own errors
     # skip what a middleware adds to returned answers, and a stream is prepared
@@ -67,4 +68,5 @@ def create_app(settings: Settings, clock: Clock | None = None,
     app.cleanup_ctx.append(lifecycle)
     add_api_routes(app)
     add_web_routes(app)
+    add_metrics(app)
     return app

@@ -31,6 +31,7 @@ from hub.services.hooks import HookService
 from hub.services.inbox import InboxService
 from hub.services.keystore import KeyStore
 from hub.services.messages import MessageService
+from hub.services.operations import OperationsService
 from hub.services.passwords import Passwords
 from hub.services.persons import PersonService
 from hub.services.provider_changes import ProviderChangeService
@@ -58,6 +59,7 @@ class Hub:
     hooks: HookService
     audit: AuditLog
     compliance: ComplianceService
+    operations: OperationsService
     notifier: Notifier
     clock: Clock
 
@@ -129,6 +131,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
     return Hub(
         settings=settings, db=db, keystore=keystore, clock=clock, notifier=notifier,
         audit=audit, compliance=ComplianceService(db, persons, audit, clock, keystore),
+        operations=OperationsService(db),
         auth=auth,
         admin=AdminService(db, keystore, clock, audit, passwords,
                            on_sessions_ended=auth.sessions_ended),

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     escalation_grace_minutes: float = Field(default=60.0, ge=0, le=7 * 24 * 60)
     # Journal hooks. Deliveries go only to public addresses, and to these networks
     # (CIDR) the operator allows: a journal system inside the city's own network.
+    # Lets a scraper outside loopback (or behind a proxy) read /metrics as a bearer
+    # token; without it only loopback scrapes.
+    metrics_token: SecretStr | None = None
     hook_allowed_networks: list[str] = []
     # Development only: endpoints on plain http:// to a loopback address.
     hook_allow_plain_http_loopback: bool = False

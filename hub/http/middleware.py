@@ -48,7 +48,7 @@ def problem_response(err: HubError, request_id: str, lang: str = "sv") -> web.Re
 
 
 # Machine routes outside /api/ (load balancer probes): answered as the API answers.
-MACHINE_PATHS = frozenset({"/healthz", "/readyz"})
+MACHINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # When even the error page fails: a page that needs nothing.
 FALLBACK_PAGE = (
     '<!doctype html>\n<html lang="sv"><head><meta charset="utf-8">'

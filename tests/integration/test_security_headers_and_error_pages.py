@@ -39,7 +39,7 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=()",
 }
 # Machine routes outside /api/, answered as the API answers.
-MACHINE_PATHS = {"/healthz", "/readyz"}
+MACHINE_PATHS = {"/healthz", "/readyz", "/metrics"}
 
 
 def assert_security_headers(response: Any, where: str = "") -> None:
