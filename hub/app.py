@@ -66,6 +66,14 @@ def create_app(settings: Settings, clock: Clock | None = None,
         await own.close()
 
     app.cleanup_ctx.append(lifecycle)
+
+    async def shutdown(app: web.Application) -> None:
+        # The listener has closed: streams end now (their browsers reconnect elsewhere)
+        # rather than hold the shutdown until its timeout.
+        app[HUB].draining = True
+        app[HUB].notifier.end_all()
+
+    app.on_shutdown.append(shutdown)
     add_api_routes(app)
     add_web_routes(app)
     add_metrics(app)

@@ -62,14 +62,19 @@ class Hub:
     operations: OperationsService
     notifier: Notifier
     clock: Clock
+    # Set when the process is asked to stop: readiness fails first, so a load balancer
+    # sends no more work while what is in flight finishes.
+    draining: bool = False
 
     async def check_ready(self) -> None:
-        """Whether this hub can serve: the database answers and its schema is the one
-        this code was written for.
+        """Whether this hub can serve: not shutting down, the database answers and its
+        schema is the one this code was written for.
 
         Raises:
-            NotReady: the database does not answer, or is not migrated.
+            NotReady: shutting down, the database does not answer, or is not migrated.
         """
+        if self.draining:
+            raise NotReady("shutting down", retry_after=1)
         try:
             revision = await self.db.interaction(schema_revision)
         except Exception as err:

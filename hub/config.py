@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     escalation_grace_minutes: float = Field(default=60.0, ge=0, le=7 * 24 * 60)
     # Journal hooks. Deliveries go only to public addresses, and to these networks
     # (CIDR) the operator allows: a journal system inside the city's own network.
+    # At SIGTERM: how long readiness fails before the listener closes (a load balancer
+    # notices and sends no more), then how long requests in flight may take to finish.
+    shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=120)
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Lets a scraper outside loopback (or behind a proxy) read /metrics as a bearer
     # token; without it only loopback scrapes.
     metrics_token: SecretStr | None = None

@@ -83,6 +83,9 @@ class Subscription:
     lagged: bool = False
     # Set when the stream's session has ended: the stream stops without sending more.
     closed: bool = False
+    # Set when this process is shutting down: the stream tells the browser to come
+    # back soon (to another replica) and stops.
+    moving: bool = False
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, event: LiveEvent) -> None:
@@ -96,8 +99,9 @@ class Subscription:
             self.pending.append(event)
         self.wakeup.set()
 
-    def close(self) -> None:
+    def close(self, moving: bool = False) -> None:
         self.closed = True
+        self.moving = moving
         self.pending = None
         self.wakeup.set()
 
@@ -125,6 +129,11 @@ class Notifier(Protocol):
         ...
 
     def listener_count(self) -> int: ...
+
+    def end_all(self) -> None:
+        """This process is shutting down: every stream of it ends, asking its browser
+        to reconnect (Last-Event-ID takes it on from where it was)."""
+        ...
 
     def listening_users(self) -> Collection[uuid.UUID]:
         """The users with a stream open that `publish` reaches: events are built for
@@ -172,6 +181,11 @@ class LocalNotifier:
 
     def listener_count(self) -> int:
         return sum(len(s) for s in self._listeners.values())
+
+    def end_all(self) -> None:
+        for listeners in self._listeners.values():
+            for subscription in listeners:
+                subscription.close(moving=True)
 
     def listening_users(self) -> Collection[uuid.UUID]:
         return self._listeners.keys()

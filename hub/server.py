@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 import ssl
 import sys
 
@@ -13,6 +14,7 @@ from aiohttp import web
 import keys
 from hub.app import create_app
 from hub.config import Settings
+from hub.http.appkeys import HUB
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +48,31 @@ def serve(settings: Settings) -> None:
             print(f"Development TLS: trust the CA certificate at {dev.ca_cert.resolve()}")
     scheme = "https" if ssl_context else "http"
     print(f"Hub listening on {scheme}://{settings.host}:{settings.port}", flush=True)
+    loop = _event_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _stop_gracefully, app, loop,
+                                settings.shutdown_drain_seconds)
     web.run_app(app, host=settings.host, port=settings.port, ssl_context=ssl_context,
-                print=None, access_log=None, handle_signals=True, loop=_event_loop())
+                print=None, access_log=None, handle_signals=False, loop=loop,
+                shutdown_timeout=settings.shutdown_timeout_seconds)
+
+
+def _stop_gracefully(app: web.Application, loop: asyncio.AbstractEventLoop,
+                     drain_seconds: float) -> None:
+    """SIGTERM (or ^C): readiness fails at once; after `drain_seconds` the listener
+    closes, requests in flight finish (up to the shutdown timeout), event streams end
+    asking their browsers to reconnect, claimed work is handed back (the app's
+    shutdown and cleanup). A second signal stops without waiting."""
+    hub = app.get(HUB)
+    if hub is None or hub.draining:  # not started yet, or asked twice: stop now
+        raise web.GracefulExit()
+    hub.draining = True
+    log.info("hub_draining", seconds=drain_seconds)
+    loop.call_later(drain_seconds, _exit)
+
+
+def _exit() -> None:
+    raise web.GracefulExit()
 
 
 async def _freeze_startup_objects(_app: web.Application) -> None:

@@ -89,6 +89,11 @@ class _Positions:
         return f"{self.delivery}.{self.receipt}"
 
 
+# How soon a browser whose stream ended at a shutdown reconnects (the start of a
+# stream says 3 s; a replica going away should cost less).
+RECONNECT_MS = 500
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     actor = await actor_of(request)
     token = bearer_or_cookie(request)
@@ -127,7 +132,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 await response.write(b": ping\n\n")
             subscription.wakeup.clear()
             if subscription.closed:
-                log.info("event_stream_session_ended")
+                if subscription.moving:  # shutting down: come back soon, elsewhere
+                    await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
+                    log.info("event_stream_moved")
+                else:
+                    log.info("event_stream_session_ended")
                 break
             if subscription.lagged:
                 subscription.lagged = False

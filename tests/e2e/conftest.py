@@ -129,7 +129,9 @@ def run_hub(env: dict[str, str], *args: str, log: Path | None = None,
 def base_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update({"HUB_DATA_DIR": str(data_dir), "HUB_LOG_FORMAT": "json",
-                "HUB_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
+                "HUB_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1",
+                # No load balancer watches these hubs: stopping need not wait for one.
+                "HUB_SHUTDOWN_DRAIN_SECONDS": "0"})
     return env
 
 
