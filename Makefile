@@ -22,7 +22,7 @@ run: $(STAMP)
 
 ## test: install what the tests need and run lint, type checks, the layer contracts and the whole suite
 test: $(STAMP)
-	scripts/ensure-chromium
+	scripts/ensure-test-tools
 	$(BIN)/ruff check hub keys clients tests bench
 	$(BIN)/mypy hub keys clients
 	$(BIN)/lint-imports --no-cache
