@@ -50,6 +50,9 @@ Journal hooks are signed as Standard Webhooks: `new_webhook_secret` makes a
 ``whsec_`` secret, `webhook_signature` the ``webhook-signature`` header (HMAC-SHA256,
 one signature per secret in force while one is being rotated).
 
+Backups are sealed streams (`SealedWriter`, `open_stream`): AES-256-GCM in chunks
+under a key derived from the master key, so a backup without the master key is noise.
+
 This package does no I/O beyond reading and writing its own key and certificate
 files, and imports nothing from `hub` or `clients`.
 """
@@ -94,6 +97,7 @@ from keys._merkle import (
     verify_inclusion,
 )
 from keys._signing import SigningKey, verify
+from keys._stream import SealedWriter, open_stream
 from keys._tls import DevTls, ensure_dev_tls
 from keys._tokens import new_token, token_hash
 from keys._webhooks import new_webhook_secret, webhook_signature
@@ -109,6 +113,7 @@ __all__ = [
     "KeyFileError",
     "KeysError",
     "MasterKey",
+    "SealedWriter",
     "SigningKey",
     "blind_index",
     "consistency_proof",
@@ -126,6 +131,7 @@ __all__ = [
     "open_checkpoint",
     "open_field",
     "open_sealed",
+    "open_stream",
     "parse_checkpoint_unverified",
     "parse_verifier_key",
     "pseudonym",

@@ -31,6 +31,7 @@ _KEK_WRAP_LABEL = "kek-wrap"
 _BLIND_INDEX_LABEL = "blind-index"
 _AUDIT_SIGNING_LABEL = "audit-signing"
 _PSEUDONYM_LABEL = "pseudonym"
+_BACKUP_LABEL = "backup"
 # urlsafe alphabet only: the standard alphabet's "+/" would mean the text was
 # produced by something else and is more likely a mistake than a key.
 _ENCODED_RE = re.compile(r"[A-Za-z0-9_-]*={0,2}")
@@ -192,6 +193,10 @@ class MasterKey:
     def pseudonym_key(self) -> bytes:
         """Return the HMAC key for `pseudonym` (``derive("pseudonym")``)."""
         return self.derive(_PSEUDONYM_LABEL)
+
+    def backup_key(self) -> bytes:
+        """Return the key backups are sealed under (``derive("backup")``)."""
+        return self.derive(_BACKUP_LABEL)
 
     def signing_key(self) -> SigningKey:
         """Return the audit-log Ed25519 key, seeded by ``derive("audit-signing")``."""

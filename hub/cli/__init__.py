@@ -10,6 +10,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -234,6 +235,25 @@ def keys_rotate(
 
         version, moved = _run(settings, work)
     console.print(f"Key-encryption key version {version} is active; {moved} keys moved to it.")
+
+
+@app.command("backup")
+def backup_command(path: Annotated[Path, typer.Argument(help="A new file to write")]) -> None:
+    """Back up the database, sealed under a key of the master key (never the key)."""
+    from hub.cli.backup import backup
+
+    backup(_settings(), path)
+
+
+@app.command("restore")
+def restore_command(
+    path: Annotated[Path, typer.Argument(help="A file `hub backup` wrote")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before replacing")] = False,
+) -> None:
+    """Replace the database with a backup (stop the hub first on SQLite)."""
+    from hub.cli.backup import restore
+
+    restore(_settings(), path, yes)
 
 
 @app.command()
