@@ -89,6 +89,8 @@ def open_stream(source: BinaryIO, key: bytes) -> Iterator[bytes]:
             raise DecryptionError("the sealed stream is cut off")
         length = int.from_bytes(size, "big")
         last = bool(length & _LAST)
+        if length & ~_LAST > CHUNK + 16:  # no chunk is longer: a damaged length
+            raise DecryptionError("a sealed stream chunk is too long")
         sealed = source.read(length & ~_LAST)
         try:
             yield aead.decrypt(_nonce(prefix, count, last), sealed, header)

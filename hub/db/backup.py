@@ -87,10 +87,10 @@ async def _dump_sqlite(path: Path) -> AsyncIterator[bytes]:
                 yield chunk
 
 
-async def restore(url: str, schema: str | None, chunks: Iterable[bytes]) -> None:
+async def restore(url: str, chunks: Iterable[bytes]) -> None:
     """Replace the database with a dump of `dump`. SQLite: the hub must be stopped
     (the file is replaced whole). PostgreSQL: the schema's objects are dropped and
-    made again in one transaction."""
+    made again in one transaction (the dump names its schema)."""
     if dialect_of(url) == "sqlite":
         await asyncio.to_thread(_restore_sqlite, _sqlite_path(url), chunks)
         return
@@ -106,10 +106,13 @@ async def restore(url: str, schema: str | None, chunks: Iterable[bytes]) -> None
         for chunk in chunks:
             process.stdin.write(chunk)
             await process.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the tool stopped reading: its exit status and message say why
     except BaseException:
         # A chunk that does not open: stop the tool before it commits anything (its
         # one transaction is rolled back).
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
         await process.wait()
         raise
     finally:
@@ -117,7 +120,6 @@ async def restore(url: str, schema: str | None, chunks: Iterable[bytes]) -> None
             process.stdin.close()
     if await process.wait() != 0:
         raise DumpFailed((await errors).decode(errors="replace").strip())
-    del schema  # the dump names its schema itself
 
 
 def _restore_sqlite(path: Path, chunks: Iterable[bytes]) -> None:

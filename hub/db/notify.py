@@ -14,6 +14,12 @@ disabled) reaches every replica the same way.
 A stream that opens here may miss an event a send elsewhere committed before that
 replica heard of it: `CATCH_UP_SECONDS` after announcing, the new stream re-reads from
 its position (the path a lagging stream takes), which closes that gap.
+
+Requests never wait on this channel: what is to be told goes into a bounded queue
+that one task sends from, in order, each with a timeout. A failed send, a lost
+listening connection, or this replica not hearing its own snapshot back for
+`ECHO_SECONDS` makes it reconnect; after a reconnect every stream of this replica
+re-reads from its position, since notifications sent meanwhile were lost.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ SNAPSHOT_SECONDS = 10.0
 SILENT_SECONDS = 35.0
 CATCH_UP_SECONDS = 1.0
 RECONNECT_SECONDS = 1.0
+ECHO_SECONDS = 2.5 * SNAPSHOT_SECONDS
+SEND_TIMEOUT_SECONDS = 2.0
+QUEUE_MAX = 10_000
+# How the channel's connections show in pg_stat_activity.
+APPLICATION_NAME = "hub-live"
 
 
 def channel_of(schema: str | None) -> str:
@@ -82,7 +93,11 @@ class PgNotifier(LocalNotifier):
         self.replica = uuid.uuid4().hex
         self._listen: asyncpg.Connection | None = None
         self._send: asyncpg.Connection | None = None
-        self._send_lock = asyncio.Lock()
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
+        self._broken = asyncio.Event()  # set when the channel must be opened again
+        self._echo = 0.0  # when this replica last heard its own snapshot
+        # Snapshots arriving in parts: gathered, then swapped in whole on the last.
+        self._partial: dict[str, set[uuid.UUID]] = {}
         # Per other replica: the users it holds streams for, and when it last spoke.
         self._remote_users: dict[str, set[uuid.UUID]] = {}
         self._heard: dict[str, float] = {}
@@ -98,27 +113,50 @@ class PgNotifier(LocalNotifier):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), 10)
 
+    @property
+    def started(self) -> bool:
+        return self._running is not None
+
     async def stop(self) -> None:
-        if self._running is not None:
-            await self._say({"t": "bye"})
-            self._running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._running
-            self._running = None
+        running, self._running = self._running, None
+        if running is None:
+            return
+        running.cancel()
         for task in list(self._tasks):
             task.cancel()
+        await asyncio.gather(running, *self._tasks, return_exceptions=True)
+        if self._send is not None:  # the others forget this replica's streams now
+            with contextlib.suppress(Exception):
+                await self._send.execute(
+                    "SELECT pg_notify($1, $2)", self._channel,
+                    json.dumps({"r": self.replica, "t": "bye"}), timeout=SEND_TIMEOUT_SECONDS)
         await self._disconnect()
 
     async def _run(self) -> None:
-        """Stay connected; say who listens here every `SNAPSHOT_SECONDS`."""
+        """Stay connected: send what is queued, say who listens here every
+        `SNAPSHOT_SECONDS`, open the channel again when it fails."""
+        first = True
         while True:
             try:
                 await self._connect()
+                if not first:
+                    self._catch_up_all()
+                first = False
+                self._echo = time.monotonic()
                 await self._say({"t": "hello"})
-                while self._listen is not None and not self._listen.is_closed():
-                    await self._snapshot()
-                    self._forget_silent()
-                    await asyncio.sleep(SNAPSHOT_SECONDS)
+                sender = asyncio.ensure_future(self._send_queued())
+                try:
+                    while not self._broken.is_set():
+                        await self._snapshot()
+                        self._forget_silent()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._broken.wait(), SNAPSHOT_SECONDS)
+                        if time.monotonic() - self._echo > ECHO_SECONDS:
+                            log.warning("live_channel_deaf")
+                            self._broken.set()
+                finally:
+                    sender.cancel()
+                    await asyncio.gather(sender, return_exceptions=True)
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # the database went away: try again
@@ -127,30 +165,55 @@ class PgNotifier(LocalNotifier):
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _connect(self) -> None:
-        self._listen = await asyncpg.connect(self._dsn)
-        self._send = await asyncpg.connect(self._dsn)
+        self._broken.clear()
+        named = {"application_name": APPLICATION_NAME}
+        self._listen = await asyncpg.connect(self._dsn, server_settings=named)
+        self._send = await asyncpg.connect(self._dsn, server_settings=named)
+        self._listen.add_termination_listener(lambda _conn: self._broken.set())
         await self._listen.add_listener(self._channel, self._heard_from)
         self._connected.set()
 
     async def _disconnect(self) -> None:
         self._connected.clear()
-        for conn in (self._listen, self._send):
+        listen, send, self._listen, self._send = self._listen, self._send, None, None
+        for conn in (listen, send):
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await conn.close(timeout=2)
-        self._listen = self._send = None
+
+    def _catch_up_all(self) -> None:
+        """After the channel was down: what was told meanwhile is lost, so every
+        stream here re-reads from its position."""
+        for listeners in self._listeners.values():
+            for subscription in listeners:
+                subscription.lagged = True
+                subscription.wakeup.set()
 
     # -- telling the others -------------------------------------------------------
 
     async def _say(self, message: dict[str, Any]) -> None:
-        if self._send is None:
+        """Queue a notification; never waits on the network."""
+        if not self.started:
             return
         payload = json.dumps({"r": self.replica, **message}, separators=(",", ":"))
         try:
-            async with self._send_lock:
-                await self._send.execute("SELECT pg_notify($1, $2)", self._channel, payload)
-        except Exception as err:  # what is not told is made good by replay and snapshots
-            log.warning("live_notify_failed", error=type(err).__name__)
+            self._outbox.put_nowait(payload)
+        except asyncio.QueueFull:  # the channel is down for long: streams re-read later
+            log.warning("live_queue_full")
+
+    async def _send_queued(self) -> None:
+        while True:
+            payload = await self._outbox.get()
+            conn = self._send
+            if conn is None:
+                continue
+            try:
+                await conn.execute("SELECT pg_notify($1, $2)", self._channel, payload,
+                                   timeout=SEND_TIMEOUT_SECONDS)
+            except Exception as err:
+                log.warning("live_notify_failed", error=type(err).__name__)
+                self._broken.set()
+                return
 
     async def _say_in_parts(self, kind: str, items: list[Any], **first: Any) -> None:
         """`items` in as many notifications as their size needs."""
@@ -165,7 +228,8 @@ class PgNotifier(LocalNotifier):
             part.append(item)
             size += length
         if part or not sent_first:
-            await self._say({"t": kind, "i": part, **({} if sent_first else first)})
+            await self._say({"t": kind, "i": part, "last": True,
+                             **({} if sent_first else first)})
 
     async def _snapshot(self) -> None:
         await self._say_in_parts("all", [str(u) for u in self._listeners], first=True)
@@ -181,7 +245,7 @@ class PgNotifier(LocalNotifier):
                   session_id: uuid.UUID | None = None) -> Subscription:
         new = user_id not in self._listeners
         subscription = super().subscribe(user_id, session_id)
-        if self._send is not None:
+        if self.started:
             if new:
                 self._later(self._say({"t": "on", "i": [str(user_id)]}))
             if self._heard:  # other replicas send too
@@ -190,7 +254,7 @@ class PgNotifier(LocalNotifier):
 
     def unsubscribe(self, subscription: Subscription) -> None:
         super().unsubscribe(subscription)
-        if self._send is not None and subscription.user_id not in self._listeners:
+        if self.started and subscription.user_id not in self._listeners:
             self._later(self._say({"t": "off", "i": [str(subscription.user_id)]}))
 
     async def _catch_up(self, subscription: Subscription) -> None:
@@ -206,14 +270,14 @@ class PgNotifier(LocalNotifier):
         await super().publish(events)
         elsewhere = [[str(user), e.kind, e.seq, dict(e.data)] for user, e in events
                      if user in self._remote]
-        if elsewhere and self._send is not None:
+        if elsewhere:
             await self._say_in_parts("e", elsewhere)
 
     async def end_streams(self, *, users: Iterable[uuid.UUID] = (),
                           sessions: Iterable[uuid.UUID] = ()) -> None:
         users, sessions = list(users), list(sessions)
         await super().end_streams(users=users, sessions=sessions)
-        if (users or sessions) and self._send is not None:
+        if users or sessions:
             await self._say({"t": "end", "u": [str(u) for u in users],
                              "s": [str(s) for s in sessions]})
 
@@ -227,6 +291,8 @@ class PgNotifier(LocalNotifier):
             message = json.loads(payload)
             replica = str(message["r"])
             if replica == self.replica:
+                if message["t"] == "all":
+                    self._echo = time.monotonic()  # the channel hears us
                 return
             self._heard[replica] = time.monotonic()
             kind = message["t"]
@@ -246,15 +312,18 @@ class PgNotifier(LocalNotifier):
                 self._set_remote(replica, self._remote_users.get(replica, set())
                                  - {uuid.UUID(u) for u in message["i"]})
             elif kind == "all":
-                users = {uuid.UUID(u) for u in message["i"]}
-                if not message.get("first"):
-                    users |= self._remote_users.get(replica, set())
-                self._set_remote(replica, users)
+                if message.get("first"):
+                    self._partial[replica] = set()
+                gathered = self._partial.setdefault(replica, set())
+                gathered |= {uuid.UUID(u) for u in message["i"]}
+                if message.get("last"):
+                    self._set_remote(replica, self._partial.pop(replica))
             elif kind == "hello":
                 self._later(self._snapshot())
             elif kind == "bye":
                 self._set_remote(replica, set())
                 self._heard.pop(replica, None)
+                self._partial.pop(replica, None)
         except (KeyError, ValueError, TypeError):
             log.warning("live_message_unreadable")
 
@@ -276,3 +345,4 @@ class PgNotifier(LocalNotifier):
             if now - at > SILENT_SECONDS:
                 self._set_remote(replica, set())
                 del self._heard[replica]
+                self._partial.pop(replica, None)

@@ -34,6 +34,7 @@ class BackupRefused(HubError):
 @dataclass(frozen=True)
 class BackupInfo:
     dialect: str
+    schema: str | None
     revision: str | None
     created_at: str
 
@@ -42,11 +43,11 @@ async def write_backup(settings: Settings, master: keys.MasterKey, out: BinaryIO
                        progress: Callable[[int], None] = lambda _: None) -> BackupInfo:
     """Dump the database into `out`, sealed. `progress(n)` after each n bytes dumped."""
     url = settings.resolved_database_url
-    info = BackupInfo(store.dialect_of(url), head_revision(),
+    info = BackupInfo(store.dialect_of(url), settings.database_schema, head_revision(),
                       dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     writer = keys.SealedWriter(out, master.backup_key())
     writer.write(json.dumps({"format": FORMAT, "dialect": info.dialect,
-                             "revision": info.revision,
+                             "schema": info.schema, "revision": info.revision,
                              "created_at": info.created_at}).encode() + b"\n")
     try:
         async for chunk in store.dump(url, settings.database_schema):
@@ -66,21 +67,34 @@ async def restore_backup(settings: Settings, master: keys.MasterKey, source: Bin
         BackupRefused: not a backup of this master key, altered or cut off, of another
             kind of database or another schema revision, or the restore tool failed.
     """
-    chunks = keys.open_stream(source, master.backup_key())
+    key = master.backup_key()
+    # The whole file is checked before anything is written: a restore tool that has
+    # read a complete dump could otherwise commit it before a damaged end is noticed.
     try:
-        first = next(chunks)
-        line, _, rest = first.partition(b"\n")
+        for _chunk in keys.open_stream(source, key):
+            pass
+    except keys.DecryptionError:
+        raise BackupRefused("not a backup made with this master key, or damaged or cut "
+                            "off; nothing was restored") from None
+    source.seek(0)
+    chunks = keys.open_stream(source, key)
+    first = next(chunks)
+    line, _, rest = first.partition(b"\n")
+    try:
         header = json.loads(line)
-    except (keys.DecryptionError, StopIteration, ValueError):
-        raise BackupRefused("not a backup made with this master key, or damaged") from None
+    except ValueError:
+        raise BackupRefused("not a hub backup") from None
     url = settings.resolved_database_url
-    info = BackupInfo(str(header.get("dialect")), header.get("revision"),
-                      str(header.get("created_at")))
+    info = BackupInfo(str(header.get("dialect")), header.get("schema"),
+                      header.get("revision"), str(header.get("created_at")))
     if header.get("format") != FORMAT:
         raise BackupRefused("not a hub backup")
     if info.dialect != store.dialect_of(url):
         raise BackupRefused(f"a backup of a {info.dialect} database; this hub uses "
                             f"{store.dialect_of(url)}")
+    if info.schema != settings.database_schema:
+        raise BackupRefused(f"a backup of schema {info.schema!r}; this hub uses "
+                            f"{settings.database_schema!r}")
     if info.revision != head_revision():
         raise BackupRefused(f"a backup at schema revision {info.revision}; this release is "
                             f"at {head_revision()}: restore it with the matching release")
@@ -93,7 +107,7 @@ async def restore_backup(settings: Settings, master: keys.MasterKey, source: Bin
             yield chunk
 
     try:
-        await store.restore(url, settings.database_schema, body())
+        await store.restore(url, body())
     except keys.DecryptionError:
         raise BackupRefused("the backup is damaged or cut off; nothing was "
                             "restored") from None

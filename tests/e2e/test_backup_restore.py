@@ -89,6 +89,10 @@ def test_a_damaged_or_foreign_backup_restores_nothing(stopped_hub: RunningHub,
     for bad in (damaged, cut, foreign):
         refused = run_hub(hub.env, "restore", "--yes", str(bad), check=False)
         assert refused.returncode == 1, (bad.name, refused.stdout, refused.stderr)
+    if hub.schema is not None:  # another hub's schema is never overwritten from it
+        elsewhere = dict(hub.env, HUB_DATABASE_SCHEMA=hub.schema + "_other")
+        refused = run_hub(elsewhere, "restore", "--yes", str(backup), check=False)
+        assert refused.returncode == 1 and "schema" in refused.stdout + refused.stderr
     # The database is as it was: the log verifies and the hub serves.
     run_hub(hub.env, "audit", "verify")
     hub.start()

@@ -15,8 +15,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 
-from tests.conftest import PG_URL
+from hub.db.engine import create_engine
+from hub.db.notify import APPLICATION_NAME
+from tests.conftest import PG_URL, run_in_thread
 from tests.e2e.conftest import RunningHub, free_port, started_hub, trusting
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
@@ -146,3 +149,39 @@ def test_signing_out_through_one_replica_ends_the_stream_on_the_other(
         assert stream.ended.wait(3)  # at once, not at the next periodic session check
     finally:
         stream.close()
+
+
+def test_the_channel_comes_back_when_the_database_drops_its_connections(
+        replicas: tuple[RunningHub, RunningHub]) -> None:
+    """The database ends the replicas' channel connections (a restart, a failover, an
+    idle timeout): both open it again, and push across replicas goes on."""
+    a, b = replicas
+    listener = Stream(b, b.api_token("natt.ali"))
+    try:
+        ended = run_in_thread(_terminate_channels())
+        assert ended >= 4  # two replicas, two connections each
+        deadline = time.monotonic() + 15
+        sender = a.api_token("omsorgvast.sara")
+        while True:
+            message_id = send(a, sender, "Efter avbrottet")
+            try:
+                _, data = listener.next_message(timeout=2)
+            except queue.Empty:
+                assert time.monotonic() < deadline, "push across replicas did not resume"
+                continue
+            if data["message_id"] == message_id:
+                break
+    finally:
+        listener.close()
+
+
+async def _terminate_channels() -> int:
+    assert PG_URL is not None
+    engine = create_engine(PG_URL)
+    try:
+        async with engine.begin() as conn:
+            return len((await conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name"), {"name": APPLICATION_NAME})).all())
+    finally:
+        await engine.dispose()
