@@ -60,7 +60,6 @@ def create_app(settings: Settings, clock: Clock | None = None,
         own.audit.start_checkpointer()
         own.escalations.start_worker()
         own.hooks.start_worker()
-        await own.notifier.start()
         app[HUB] = own
         log.info("hub_started", database=own.db.dialect)
         yield

@@ -15,7 +15,6 @@ from hub.clock import Clock, SystemClock
 from hub.config import ConfigError, Settings
 from hub.db.engine import Database
 from hub.db.migrate import head_revision, schema_revision
-from hub.db.notify import PgNotifier
 from hub.errors import NotReady
 from hub.live import LocalNotifier, Notifier
 from hub.services.acute_lists import AcuteListService
@@ -84,7 +83,6 @@ class Hub:
             raise NotReady("database schema is not migrated; run `hub migrate`")
 
     async def close(self) -> None:
-        await self.notifier.stop()
         await self.hooks.stop_worker()
         await self.escalations.stop_worker()
         await self.audit.stop_checkpointer()
@@ -126,9 +124,7 @@ def build_hub(settings: Settings, clock: Clock | None = None,
         address_free_failures=settings.login_address_free_failures,
         account_free_failures=settings.login_account_free_failures,
     )
-    # Several replicas share a PostgreSQL database: events reach them all.
-    notifier: Notifier = PgNotifier(settings.resolved_database_url, settings.database_schema) \
-        if db.dialect == "postgresql" else LocalNotifier()
+    notifier = LocalNotifier()
     audit = AuditLog(db, master.signing_key(), settings.audit_origin, clock,
                      every_entries=settings.audit_checkpoint_entries,
                      every_seconds=settings.audit_checkpoint_seconds)

@@ -115,12 +115,6 @@ class Subscription:
 
 
 class Notifier(Protocol):
-    async def start(self) -> None:
-        """Begin telling other replicas (the app's start-up); a no-op in one process."""
-        ...
-
-    async def stop(self) -> None: ...
-
     def subscribe(self, user_id: uuid.UUID,
                   session_id: uuid.UUID | None = None) -> Subscription: ...
 
@@ -152,12 +146,6 @@ class LocalNotifier:
 
     def __init__(self) -> None:
         self._listeners: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
 
     def subscribe(self, user_id: uuid.UUID,
                   session_id: uuid.UUID | None = None) -> Subscription:

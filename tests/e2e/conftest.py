@@ -78,7 +78,7 @@ class RunningHub:
         the hub takes the next step's code too (±1 step), so a second sign-in in the
         same 30 seconds uses that one instead of waiting."""
         totp = pyotp.TOTP(self.account(username).totp_secret)
-        key = (str(self.data_dir), username)  # one database: replicas share the count
+        key = (str(self.data_dir), username)  # one database, one count
         step = max(int(time.time()) // 30, _LAST_STEP.get(key, -1) + 1)
         # The hub takes one step ahead, no more: a third sign-in in one step waits
         # for the clock to reach the step before the one it uses.
