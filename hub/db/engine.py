@@ -16,12 +16,23 @@ a standby) stays read-only after the database takes writes again, so:
 - a write transaction never runs on a pooled connection that was opened read-only:
   it is dropped for a new one, so writes work again as soon as the database does.
 Reads go on over read-only connections as before.
+
+Whatever says the database cannot serve now, rather than that a statement is wrong,
+is answered `ServiceUnavailable` (503 with Retry-After), and the hub serves again by
+itself when the database does: a server that cannot be reached or refuses
+connections, one shutting down or out of resources (disk full, out of memory, too
+many connections), a database or schema that is not there (dropped, not restored
+yet), and on SQLite a file that is full, read-only, locked past the busy timeout,
+gone or failing to read or write. Nothing is acknowledged that was not committed: a
+write's caller hears of success only after its commit, and a group of SQLite writes
+whose transaction SQLite rolled back on such an error fails whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +44,7 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -64,12 +76,16 @@ def create_engine(url: str, schema: str | None = None, echo: bool = False) -> As
     server_settings = {"application_name": APPLICATION_NAME}
     if schema:
         server_settings["search_path"] = schema
-    connect_args: dict[str, Any] = {"server_settings": server_settings}
+    # A server that does not answer is given up on after CONNECT_TIMEOUT (the
+    # request gets a 503), not after asyncpg's default of a minute.
+    connect_args: dict[str, Any] = {"server_settings": server_settings,
+                                    "timeout": CONNECT_TIMEOUT}
     # A fixed pool: a connection opened past it for a burst and closed after use cost
     # a connect and its statements prepared again, a tenth of the CPU of a send under
     # load. Interactions beyond it wait for one to come back.
     engine = create_async_engine(
         url, echo=echo, pool_size=PG_POOL_SIZE, max_overflow=0, connect_args=connect_args,
+        pool_timeout=POOL_TIMEOUT,
     )
     _configure_postgresql(engine)
     return engine
@@ -92,8 +108,26 @@ _RETURNED = "hub_returned"
 # answered 503 (try again).
 PING_AFTER_IDLE = 2.0
 READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
-# The server is shutting down, crashed or not accepting connections yet.
-_SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# The server is shutting down, crashed or not accepting connections yet; the database,
+# the schema or its tables are not there (dropped, or not restored yet).
+_SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "3D000", "3F000", "42P01"})
+# Insufficient resources: disk full, out of memory, too many connections.
+_OUT_OF_RESOURCES_CLASS = "53"
+CONNECT_TIMEOUT = 5.0
+# How long an interaction waits for a pooled connection before it is answered 503.
+POOL_TIMEOUT = 10.0
+# SQLite's primary result codes (the low byte of an extended one) that say the file
+# cannot be used now: BUSY and LOCKED (past the busy timeout), READONLY, IOERR, FULL,
+# CANTOPEN.
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 8, 10, 13, 14})
+
+
+def _unavailable(err: BaseException) -> bool:
+    """Whether `err`, raised on the way to the database, says it cannot serve now:
+    no connection could be made or kept (refused, reset, timed out), or no pooled
+    connection came free in time. Errors the driver reports go through `handle_error`
+    (below) instead."""
+    return isinstance(err, OSError | PoolTimeout)
 
 
 def _configure_postgresql(engine: AsyncEngine) -> None:
@@ -132,6 +166,9 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
         if context.sqlalchemy_exception is None:
             return  # not a database error (cancelled)
         sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
+        if sqlstate.startswith(_OUT_OF_RESOURCES_CLASS):
+            log.warning("database_out_of_resources", sqlstate=sqlstate)
+            raise ServiceUnavailable() from context.sqlalchemy_exception
         if sqlstate == READ_ONLY_SQLSTATE:
             # This connection is stale; the others may be fine for reading, and a
             # write never takes one that was opened read-only (Database._writable).
@@ -179,6 +216,14 @@ def _configure_sqlite(engine: AsyncEngine | Engine, writer: bool = False) -> Non
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("hub_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @event.listens_for(target, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        error = context.original_exception
+        if isinstance(error, sqlite3.Error) \
+                and (error.sqlite_errorcode & 0xFF) in _SQLITE_UNAVAILABLE:
+            log.warning("database_unavailable", error=error.sqlite_errorname)
+            raise ServiceUnavailable() from context.sqlalchemy_exception
 
 
 # PostgreSQL hands out sequence numbers when rows are inserted, not when they commit.
@@ -303,6 +348,15 @@ class Database:
             if len(self._drainers) < self._drainers_limit:
                 self._drainers.add(asyncio.create_task(self._drain()))
             return await future
+        try:
+            return await self._read(fn, snapshot)
+        except Exception as err:
+            if _unavailable(err):
+                log.warning("database_unreachable", error=type(err).__name__)
+                raise ServiceUnavailable() from err
+            raise
+
+    async def _read(self, fn: Callable[[Connection], T], snapshot: bool) -> T:
         if self._async_engine is not None:
             reading = self._snapshots if snapshot else self._reading
             assert reading is not None
@@ -363,6 +417,11 @@ class Database:
                     continue
                 if ok:
                     future.set_result(value)
+                elif _unavailable(value):
+                    log.warning("database_unreachable", error=type(value).__name__)
+                    unavailable = ServiceUnavailable()
+                    unavailable.__cause__ = value
+                    future.set_exception(unavailable)
                 else:
                     future.set_exception(value)
 
@@ -470,12 +529,17 @@ def _run_group(conn: Connection, batch: list[tuple[Callable[[Connection], Any], 
         transaction.commit()
         return [(True, result)]
     outcomes: list[tuple[bool, Any]] = []
+    driver = conn.connection.dbapi_connection
     with conn.begin():
         for work, _ in batch:
             _SAVEPOINT.run(conn)
             try:
                 result = work(conn)
-            except Exception as err:  # handed to that caller alone
+            except Exception as err:  # handed to that caller alone ...
+                if not getattr(driver, "in_transaction", True):
+                    # ... unless SQLite rolled the whole transaction back (a full disk,
+                    # an I/O error): the writes before it in the group are gone too.
+                    raise ServiceUnavailable() from err
                 _ROLLBACK_TO_SAVEPOINT.run(conn)
                 _RELEASE_SAVEPOINT.run(conn)
                 outcomes.append((False, err))

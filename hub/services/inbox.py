@@ -33,7 +33,7 @@ from hub.domain.visibility import (
     staff_name_shown,
 )
 from hub.domain.vocabulary import HookEvent
-from hub.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.live import LiveEvent, Notifier, message_event
 from hub.services.actor import Actor
 from hub.services.audit import AuditLog, event_of
@@ -465,19 +465,18 @@ class InboxService:
         result = await self._db.interaction(guarded)
         if not isinstance(result, _Behind):
             return result
-        try:
-            done = False
-            while not done:
-                caught, done = await self._db.interaction(
-                    lambda conn: store.catch_up(conn, [user_id], limit=CATCH_UP_LIMIT),
-                    write=True)
-                # A stream of the user's that opened while these were sent.
-                await self._notifier.publish([
-                    (c.user_id, message_event(c.seq, c.message_id, c.thread_id, c.group_id,
-                                              c.priority)) for c in caught])
-        except ServiceUnavailable:
-            # The database takes no writes (read-only, a standby): the inbox as it is.
-            log.warning("inbox_catch_up_unavailable")
+        # When the database takes no writes (read-only, a standby, full), this raises
+        # ServiceUnavailable: an inbox without the messages that wait would look
+        # complete to someone who must not miss one, so the answer is "try again".
+        done = False
+        while not done:
+            caught, done = await self._db.interaction(
+                lambda conn: store.catch_up(conn, [user_id], limit=CATCH_UP_LIMIT),
+                write=True)
+            # A stream of the user's that opened while these were sent.
+            await self._notifier.publish([
+                (c.user_id, message_event(c.seq, c.message_id, c.thread_id, c.group_id,
+                                          c.priority)) for c in caught])
         # Messages sent since are newer than any this read shows: it reads as of now.
         return await self._db.interaction(work)
 
